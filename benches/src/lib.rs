@@ -1,0 +1,1 @@
+//! Benchmarks of refute (see `docs/performance.md`).

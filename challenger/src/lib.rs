@@ -1,0 +1,1 @@
+//! The challenger (watchtower) service: re-runs posted results and disputes wrong ones.

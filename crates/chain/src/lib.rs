@@ -1,0 +1,2 @@
+//! Chain access: alloy bindings generated from the Foundry artifacts in
+//! `contracts/out`, typed contract clients and a log scanner.

@@ -1,0 +1,2 @@
+//! The `refute` command line.
+fn main() {}

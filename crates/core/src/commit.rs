@@ -1,0 +1,206 @@
+//! Tensor commitments and trace roots (`docs/commitments.md`).
+
+use crate::hash::{keccak, tag, Hash};
+use crate::merkle::{self, MerkleTree, TreeKind};
+use crate::tensor::{DType, Tensor, TensorType};
+use std::sync::OnceLock;
+
+/// Bytes per chunk of a tensor's canonical bytes.
+pub const CHUNK_SIZE: usize = 256;
+
+/// Number of chunks of a `byte_len`-byte tensor: at least one.
+pub fn num_chunks(byte_len: usize) -> usize {
+    byte_len.div_ceil(CHUNK_SIZE).max(1)
+}
+
+/// Leaf hash of one chunk: `keccak256(0x00 ‖ chunk)`, the chunk zero-padded to 256 bytes.
+pub fn chunk_leaf(chunk: &[u8]) -> Hash {
+    assert!(chunk.len() <= CHUNK_SIZE, "a chunk has at most {CHUNK_SIZE} bytes");
+    if chunk.len() == CHUNK_SIZE {
+        keccak(&[&[tag::DATA_LEAF], chunk])
+    } else {
+        let mut padded = [0u8; CHUNK_SIZE];
+        padded[..chunk.len()].copy_from_slice(chunk);
+        keccak(&[&[tag::DATA_LEAF], &padded])
+    }
+}
+
+/// Leaf hash of an all-zero chunk: the padding leaf of every data tree.
+pub fn zero_chunk_leaf() -> Hash {
+    static LEAF: OnceLock<Hash> = OnceLock::new();
+    *LEAF.get_or_init(|| chunk_leaf(&[0u8; CHUNK_SIZE]))
+}
+
+/// The leaf hashes of `bytes` cut into chunks (before padding to a power of two).
+pub fn data_leaves(bytes: &[u8]) -> Vec<Hash> {
+    if bytes.is_empty() {
+        return vec![zero_chunk_leaf()];
+    }
+    bytes.chunks(CHUNK_SIZE).map(chunk_leaf).collect()
+}
+
+/// The data root of canonical bytes.
+pub fn data_root(bytes: &[u8]) -> Hash {
+    merkle::root(TreeKind::Data, data_leaves(bytes))
+}
+
+/// The full data tree of canonical bytes.
+pub fn data_tree(bytes: &[u8]) -> MerkleTree {
+    MerkleTree::new(TreeKind::Data, data_leaves(bytes))
+}
+
+/// Chunk `index` of `bytes`, zero-padded to 256 bytes (all zero past the end).
+pub fn chunk(bytes: &[u8], index: usize) -> [u8; CHUNK_SIZE] {
+    let mut out = [0u8; CHUNK_SIZE];
+    let start = index.saturating_mul(CHUNK_SIZE);
+    if start < bytes.len() {
+        let end = (start + CHUNK_SIZE).min(bytes.len());
+        out[..end - start].copy_from_slice(&bytes[start..end]);
+    }
+    out
+}
+
+/// A tensor header: what a tensor commitment opens to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TensorHeader {
+    /// dtype and shape.
+    pub ty: TensorType,
+    /// Root of the data tree.
+    pub data_root: Hash,
+}
+
+impl TensorHeader {
+    /// The header of a tensor.
+    pub fn of(t: &Tensor) -> Self {
+        TensorHeader { ty: t.ty().clone(), data_root: data_root(&t.canonical_bytes()) }
+    }
+
+    /// The header of canonical bytes of type `ty` (no length check: see [`Tensor`]).
+    pub fn of_bytes(ty: TensorType, bytes: &[u8]) -> Self {
+        TensorHeader { ty, data_root: data_root(bytes) }
+    }
+
+    /// The preimage of the commitment: `0x02 ‖ type ‖ dataRoot`.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = vec![tag::TENSOR];
+        self.ty.encode_into(&mut out);
+        out.extend_from_slice(&self.data_root);
+        out
+    }
+
+    /// The tensor commitment.
+    pub fn commitment(&self) -> Hash {
+        keccak(&[&self.encode()])
+    }
+
+    /// Height of the data tree.
+    pub fn data_height(&self) -> u32 {
+        merkle::height(num_chunks(self.ty.byte_len()))
+    }
+}
+
+/// The commitment of a tensor.
+pub fn commit_tensor(t: &Tensor) -> Hash {
+    TensorHeader::of(t).commitment()
+}
+
+/// The commitment of int8 canonical bytes of `shape`, as the oracle computes it for
+/// request inputs and posted outputs.
+pub fn commit_bytes(ty: &TensorType, bytes: &[u8]) -> Hash {
+    TensorHeader::of_bytes(ty.clone(), bytes).commitment()
+}
+
+/// The trace root over step commitments `c_0 … c_{n-1}`.
+pub fn trace_root(commitments: &[Hash]) -> Hash {
+    merkle::root(TreeKind::Trace, commitments.to_vec())
+}
+
+/// The full trace tree, for revealing nodes and proving leaves.
+pub fn trace_tree(commitments: &[Hash]) -> MerkleTree {
+    MerkleTree::new(TreeKind::Trace, commitments.to_vec())
+}
+
+/// Whether the bytes of chunk `index` past a tensor's `byte_len` are all zero, as a
+/// well-formed data tree requires.
+pub fn chunk_padding_is_zero(chunk: &[u8; CHUNK_SIZE], index: usize, byte_len: usize) -> bool {
+    let start = index.saturating_mul(CHUNK_SIZE);
+    let real = byte_len.saturating_sub(start).min(CHUNK_SIZE);
+    chunk[real..].iter().all(|&b| b == 0)
+}
+
+/// Element `local` of a chunk of `dtype` elements (big-endian for int32).
+pub fn chunk_element(chunk: &[u8; CHUNK_SIZE], dtype: DType, local: usize) -> i64 {
+    match dtype {
+        DType::I8 => chunk[local] as i8 as i64,
+        DType::I32 => {
+            let o = local * 4;
+            i32::from_be_bytes([chunk[o], chunk[o + 1], chunk[o + 2], chunk[o + 3]]) as i64
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::merkle::verify;
+
+    #[test]
+    fn chunk_count_and_padding() {
+        assert_eq!([0, 1, 256, 257, 1024].map(num_chunks), [1, 1, 1, 2, 4]);
+        let bytes: Vec<u8> = (0..300u32).map(|i| i as u8).collect();
+        let c1 = chunk(&bytes, 1);
+        assert_eq!(&c1[..44], &bytes[256..]);
+        assert!(c1[44..].iter().all(|&b| b == 0));
+        assert_eq!(chunk(&bytes, 5), [0u8; CHUNK_SIZE]);
+        assert!(chunk_padding_is_zero(&c1, 1, 300));
+        let mut bad = c1;
+        bad[200] = 1;
+        assert!(!chunk_padding_is_zero(&bad, 1, 300));
+        assert!(!chunk_padding_is_zero(&bad, 2, 300));
+        assert!(chunk_padding_is_zero(&bad, 0, 300));
+    }
+
+    #[test]
+    fn a_short_tensor_equals_its_zero_padded_bytes() {
+        // The tree of the bytes zero-padded to a power of two of chunks is the data tree.
+        let bytes = vec![7u8; 600];
+        let mut padded = bytes.clone();
+        padded.resize(4 * CHUNK_SIZE, 0);
+        assert_eq!(data_root(&bytes), merkle::root(TreeKind::Data, data_leaves(&padded)));
+        assert_eq!(data_root(&[]), zero_chunk_leaf());
+    }
+
+    #[test]
+    fn commitment_binds_type_and_data() {
+        let a = Tensor::from_i8([2, 2], vec![1, 2, 3, 4]).unwrap();
+        let b = Tensor::from_i8([4], vec![1, 2, 3, 4]).unwrap();
+        let c = Tensor::from_i8([2, 2], vec![1, 2, 3, 5]).unwrap();
+        let d = Tensor::from_i32([1], vec![0x01020304]).unwrap();
+        let e = Tensor::from_i8([4], vec![1, 2, 3, 4]).unwrap();
+        assert_ne!(commit_tensor(&a), commit_tensor(&b));
+        assert_ne!(commit_tensor(&a), commit_tensor(&c));
+        assert_ne!(commit_tensor(&b), commit_tensor(&d));
+        assert_eq!(commit_tensor(&b), commit_tensor(&e));
+        assert_eq!(TensorHeader::of(&a).encode().len(), 1 + 2 + 8 + 32);
+    }
+
+    #[test]
+    fn chunk_proofs_verify_against_the_data_root() {
+        let bytes: Vec<u8> = (0..2000u32).map(|i| (i * 7) as u8).collect();
+        let tree = data_tree(&bytes);
+        assert_eq!(tree.root(), data_root(&bytes));
+        let idx = [0, 3, 7];
+        let proof = tree.prove(&idx).unwrap();
+        let leaves: Vec<_> = idx.iter().map(|&i| (i, chunk_leaf(&chunk(&bytes, i)))).collect();
+        verify(TreeKind::Data, &tree.root(), tree.height(), &leaves, &proof).unwrap();
+    }
+
+    #[test]
+    fn chunk_elements_decode() {
+        let t = Tensor::from_i32([70], (0..70).map(|i| i * 1000 - 30000).collect()).unwrap();
+        let bytes = t.canonical_bytes();
+        let c = chunk(&bytes, 1);
+        assert_eq!(chunk_element(&c, DType::I32, 0), t.get(64));
+        assert_eq!(chunk_element(&c, DType::I32, 5), t.get(69));
+    }
+}

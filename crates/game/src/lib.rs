@@ -1,0 +1,1 @@
+//! The dispute game as pure logic: positions, moves, and the solver of each role.

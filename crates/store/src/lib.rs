@@ -1,0 +1,1 @@
+//! Durable state of the refute services in RocksDB.

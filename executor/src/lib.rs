@@ -1,0 +1,1 @@
+//! The executor service: serves inference requests and defends its results.
