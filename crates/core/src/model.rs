@@ -617,7 +617,7 @@ mod manifest {
         let common = ["op", "name", "inputs"];
         let allow = |extra: &[&str]| o.only(&[&common[..], extra].concat());
         let inputs = if op_name == "input" { vec![] } else { o.dims("inputs", 0)? };
-        let mut take = |key: &str| -> Result<(String, Tensor), ModelError> {
+        let take = |key: &str| -> Result<(String, Tensor), ModelError> {
             let tname = o.str(key)?;
             let t = weights
                 .get(tname)
@@ -845,7 +845,7 @@ mod tests {
             (Box::new(|j| j["steps"][1]["inputs"] = json!([1])), "input 1 is not an earlier step"),
             (Box::new(|j| j["steps"][0]["shape"] = json!([5])), "the input's last dim must be K = 4"),
             (Box::new(|j| j["steps"][0]["shape"] = json!([0])), "manifest field `steps[0].shape`"),
-            (Box::new(|j| j["steps"][2]["op"] = json!("input")), "step 0 and only step 0"),
+            (Box::new(|j| j["steps"][2] = json!({"op": "input", "shape": [1]})), "step 0 and only step 0"),
             (Box::new(|j| j["input_scale"] = json!(-1.0)), "`input_scale`"),
             (Box::new(|j| j["steps"][1].as_object_mut().unwrap().remove("requant").map(|_| ()).unwrap()), "`steps[1].requant`: missing"),
         ];

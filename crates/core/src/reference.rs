@@ -186,9 +186,11 @@ pub fn eval_with_dependencies(
     inputs: &[&dyn Elements],
     weights: &[&dyn Elements],
 ) -> (i64, Dependencies) {
-    let rec = |inner: &&dyn Elements| Recorder { inner: *inner, seen: RefCell::new(BTreeSet::new()) };
-    let ins: Vec<Recorder> = inputs.iter().map(rec).collect();
-    let ws: Vec<Recorder> = weights.iter().map(rec).collect();
+    fn rec<'a>(sources: &[&'a dyn Elements]) -> Vec<Recorder<'a>> {
+        sources.iter().map(|&inner| Recorder { inner, seen: RefCell::new(BTreeSet::new()) }).collect()
+    }
+    let ins = rec(inputs);
+    let ws = rec(weights);
     let value = {
         let i: Vec<&dyn Elements> = ins.iter().map(|r| r as &dyn Elements).collect();
         let w: Vec<&dyn Elements> = ws.iter().map(|r| r as &dyn Elements).collect();
@@ -212,8 +214,9 @@ mod tests {
         assert_eq!(requant(-(1 << 20), 1, 1, -128), -128);
         assert_eq!(requant(-(1 << 20), 1, 1, 0), 0);
         let max_acc = (1i64 << 31) - 1;
-        assert_eq!(requant(max_acc, max_acc, 62, -128), 0);
-        assert_eq!(requant(-max_acc, max_acc, 62, -128), 0);
+        // (2^31 - 1)^2 / 2^62 = 1 - 2^-30 + 2^-62: rounds to 1, and its negation to -1
+        assert_eq!(requant(max_acc, max_acc, 62, -128), 1);
+        assert_eq!(requant(-max_acc, max_acc, 62, -128), -1);
         assert_eq!(requant(max_acc, max_acc, 31, -128), 127);
     }
 
