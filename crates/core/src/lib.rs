@@ -15,3 +15,5 @@ pub use hash::Hash;
 pub use model::{Model, ModelError, Step, StepDef};
 pub use spec::{Op, StepInput, StepSpec};
 pub use tensor::{DType, Tensor, TensorData, TensorType};
+#[cfg(any(test, feature = "test-utils"))]
+pub mod testing;

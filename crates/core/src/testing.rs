@@ -1,0 +1,276 @@
+//! Test helpers shared by the crates' tests (feature `test-utils`): a small seeded
+//! random generator, random valid models over every op, and random inputs.
+//!
+//! Models are random in structure and in values, with a bias towards the edges the
+//! semantics care about: -128, saturation at both ends, zero and maximal
+//! multipliers, shifts at both ends of their range.
+
+use crate::model::{Model, StepDef};
+use crate::spec::{Op, MAX_MULT};
+use crate::tensor::{Tensor, TensorType};
+
+/// SplitMix64: tiny, seeded, reproducible. Not for anything but tests.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator from a seed.
+    pub fn new(seed: u64) -> Self {
+        Rng(seed)
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `lo..=hi`.
+    pub fn range(&mut self, lo: i64, hi: i64) -> i64 {
+        lo + (self.next_u64() % ((hi - lo + 1) as u64)) as i64
+    }
+
+    /// True with probability `p_percent` / 100.
+    pub fn chance(&mut self, p_percent: u64) -> bool {
+        self.next_u64() % 100 < p_percent
+    }
+
+    /// A random int8, with extra weight on -128, 127 and 0.
+    pub fn i8(&mut self) -> i8 {
+        match self.range(0, 19) {
+            0 => -128,
+            1 => 127,
+            2 => 0,
+            _ => self.range(-128, 127) as i8,
+        }
+    }
+
+    /// `n` random int8 values.
+    pub fn i8s(&mut self, n: usize) -> Vec<i8> {
+        (0..n).map(|_| self.i8()).collect()
+    }
+}
+
+/// A random int8 tensor of type `ty`.
+pub fn random_input(rng: &mut Rng, ty: &TensorType) -> Tensor {
+    Tensor::from_i8(ty.shape.clone(), rng.i8s(ty.numel())).expect("numel matches")
+}
+
+/// A requant table for `n` channels over reductions of length `k`. Mostly chosen so
+/// outputs spread over the int8 range; sometimes extreme, to hit saturation, zero
+/// multipliers and the ends of the shift range.
+pub fn random_requant(rng: &mut Rng, n: usize, k: usize) -> Tensor {
+    let max_bias = ((1i64 << 31) - 1 - k as i64 * (1 << 14)).clamp(0, 1 << 20);
+    let mut v = Vec::with_capacity(3 * n);
+    for _ in 0..n {
+        let bias = rng.range(-max_bias, max_bias);
+        let (m, s) = match rng.range(0, 9) {
+            0 => (rng.range(0, (1 << 31) - 1), rng.range(1, 62)),
+            1 => ((1 << 31) - 1, 62),
+            2 => (0, rng.range(1, 62)),
+            3 => (rng.range(1, 1000), 1),
+            _ => {
+                // scale ~ 127 / (typical |acc| ~ 128·128·sqrt(k)/4)
+                let m = rng.range(1 << 30, (1 << 31) - 1);
+                let typical = (128.0 * 128.0 * (k as f64).sqrt() / 4.0).max(1.0);
+                let s = (31.0 + typical.log2() - 7.0).round() as i64 + rng.range(-1, 1);
+                (m, s.clamp(1, 62))
+            }
+        };
+        v.extend([bias as i32, m as i32, s as i32]);
+    }
+    Tensor::from_i32([n as u32, 3], v).expect("3·n values")
+}
+
+fn def(name: String, op: Op, inputs: Vec<u32>, weights: Vec<(String, Tensor)>, shape: Option<Vec<u32>>) -> StepDef {
+    StepDef { name, op, inputs, weights, shape }
+}
+
+/// A random valid model of up to about `max_steps` steps using every op of the
+/// first set, image path (conv, pools, residual add, lut) then vector path (linear,
+/// lut, add) and sometimes a final argmax.
+pub fn random_model(rng: &mut Rng, max_steps: usize) -> Model {
+    let mut defs: Vec<StepDef> = Vec::new();
+    let mut shapes: Vec<Vec<u32>> = Vec::new();
+    let push = |defs: &mut Vec<StepDef>, shapes: &mut Vec<Vec<u32>>, d: StepDef, shape: Vec<u32>| {
+        defs.push(d);
+        shapes.push(shape);
+        (defs.len() - 1) as u32
+    };
+    let image = rng.chance(60);
+    let mut cur: u32;
+    if image {
+        let c = rng.range(1, 4) as u32;
+        let h = rng.range(1, 9) as u32;
+        let w = rng.range(1, 9) as u32;
+        cur = push(&mut defs, &mut shapes, def("input".into(), Op::Input, vec![], vec![], Some(vec![c, h, w])), vec![c, h, w]);
+        while defs.len() < max_steps / 2 + 1 {
+            let s = shapes[cur as usize].clone();
+            let (c, h, w) = (s[0], s[1], s[2]);
+            let i = defs.len();
+            match rng.range(0, 6) {
+                0 | 1 => {
+                    let o = rng.range(1, 5) as u32;
+                    let kh = rng.range(1, h.min(3) as i64) as u32;
+                    let kw = rng.range(1, w.min(3) as i64) as u32;
+                    let stride = [rng.range(1, 2) as u32, rng.range(1, 2) as u32];
+                    let padding = [rng.range(0, (kh / 2) as i64) as u32, rng.range(0, (kw / 2) as i64) as u32];
+                    let oh = (h + 2 * padding[0] - kh) / stride[0] + 1;
+                    let ow = (w + 2 * padding[1] - kw) / stride[1] + 1;
+                    let wt = Tensor::from_i8([o, c, kh, kw], rng.i8s((o * c * kh * kw) as usize)).unwrap();
+                    let q = random_requant(rng, o as usize, (c * kh * kw) as usize);
+                    let relu = rng.chance(50);
+                    cur = push(
+                        &mut defs,
+                        &mut shapes,
+                        def(
+                            format!("conv{i}"),
+                            Op::Conv2d { stride, padding, relu },
+                            vec![cur],
+                            vec![(format!("conv{i}.weight"), wt), (format!("conv{i}.requant"), q)],
+                            None,
+                        ),
+                        vec![o, oh, ow],
+                    );
+                }
+                2 => {
+                    let kernel = [rng.range(1, h.min(3) as i64) as u32, rng.range(1, w.min(3) as i64) as u32];
+                    let stride = [rng.range(1, 2) as u32, rng.range(1, 2) as u32];
+                    let padding = [rng.range(0, (kernel[0] / 2) as i64) as u32, rng.range(0, (kernel[1] / 2) as i64) as u32];
+                    let oh = (h + 2 * padding[0] - kernel[0]) / stride[0] + 1;
+                    let ow = (w + 2 * padding[1] - kernel[1]) / stride[1] + 1;
+                    cur = push(
+                        &mut defs,
+                        &mut shapes,
+                        def(format!("maxpool{i}"), Op::MaxPool2d { kernel, stride, padding }, vec![cur], vec![], None),
+                        vec![c, oh, ow],
+                    );
+                }
+                3 => {
+                    let kernel = [rng.range(1, h as i64) as u32, rng.range(1, w as i64) as u32];
+                    let stride = [rng.range(1, 2) as u32, rng.range(1, 2) as u32];
+                    let oh = (h - kernel[0]) / stride[0] + 1;
+                    let ow = (w - kernel[1]) / stride[1] + 1;
+                    let area = (kernel[0] * kernel[1]) as f64;
+                    let mult = rng.range(1 << 30, (1 << 31) - 1);
+                    let shift = (30.0 + area.log2()).round() as i64 + rng.range(-1, 1);
+                    cur = push(
+                        &mut defs,
+                        &mut shapes,
+                        def(
+                            format!("avgpool{i}"),
+                            Op::AvgPool2d { kernel, stride, mult, shift: shift.clamp(1, 62) },
+                            vec![cur],
+                            vec![],
+                            None,
+                        ),
+                        vec![c, oh, ow],
+                    );
+                }
+                4 => {
+                    // a residual add with the latest earlier step of the same shape
+                    let other = (0..cur).rev().find(|&j| shapes[j as usize] == s).unwrap_or(cur);
+                    let shift = rng.range(1, 31);
+                    let m = 1i64 << (shift - 1);
+                    let (mult_a, mult_b) = if rng.chance(80) {
+                        ((m + rng.range(0, m)).min(MAX_MULT), (m + rng.range(0, m)).min(MAX_MULT))
+                    } else {
+                        (rng.range(0, (1 << 31) - 1), rng.range(0, (1 << 31) - 1))
+                    };
+                    cur = push(
+                        &mut defs,
+                        &mut shapes,
+                        def(format!("add{i}"), Op::Add { mult_a, mult_b, shift, relu: rng.chance(50) }, vec![cur, other], vec![], None),
+                        s.clone(),
+                    );
+                }
+                5 => {
+                    let table = Tensor::from_i8([256], rng.i8s(256)).unwrap();
+                    cur = push(&mut defs, &mut shapes, def(format!("lut{i}"), Op::Lut, vec![cur], vec![(format!("lut{i}.table"), table)], None), s.clone());
+                }
+                _ => {
+                    cur = push(&mut defs, &mut shapes, def(format!("relu{i}"), Op::Relu, vec![cur], vec![], None), s.clone());
+                }
+            }
+        }
+        let n = shapes[cur as usize].iter().product::<u32>();
+        let i = defs.len();
+        cur = push(&mut defs, &mut shapes, def(format!("flatten{i}"), Op::Reshape, vec![cur], vec![], Some(vec![n])), vec![n]);
+    } else {
+        let k = rng.range(1, 40) as u32;
+        cur = push(&mut defs, &mut shapes, def("input".into(), Op::Input, vec![], vec![], Some(vec![k])), vec![k]);
+    }
+    while defs.len() < max_steps {
+        let s = shapes[cur as usize].clone();
+        let k = s[0];
+        let i = defs.len();
+        match rng.range(0, 3) {
+            0 | 1 => {
+                let n = rng.range(1, 24) as u32;
+                let wt = Tensor::from_i8([n, k], rng.i8s((n * k) as usize)).unwrap();
+                let q = random_requant(rng, n as usize, k as usize);
+                cur = push(
+                    &mut defs,
+                    &mut shapes,
+                    def(
+                        format!("fc{i}"),
+                        Op::Linear { relu: rng.chance(50) },
+                        vec![cur],
+                        vec![(format!("fc{i}.weight"), wt), (format!("fc{i}.requant"), q)],
+                        None,
+                    ),
+                    vec![n],
+                );
+            }
+            2 => {
+                let table = Tensor::from_i8([256], rng.i8s(256)).unwrap();
+                cur = push(&mut defs, &mut shapes, def(format!("lut{i}"), Op::Lut, vec![cur], vec![(format!("lut{i}.table"), table)], None), s);
+            }
+            _ => {
+                let other = (0..cur).rev().find(|&j| shapes[j as usize] == s).unwrap_or(cur);
+                let shift = rng.range(1, 31);
+                let mult_a = rng.range(0, 1i64 << shift).min(MAX_MULT);
+                let mult_b = rng.range(0, 1i64 << shift).min(MAX_MULT);
+                cur = push(&mut defs, &mut shapes, def(format!("add{i}"), Op::Add { mult_a, mult_b, shift, relu: false }, vec![cur, other], vec![], None), s);
+            }
+        }
+    }
+    if rng.chance(50) {
+        let i = defs.len();
+        push(&mut defs, &mut shapes, def(format!("argmax{i}"), Op::Argmax, vec![cur], vec![], None), vec![]);
+    }
+    Model::new("random", Some(1.0 / 64.0), defs).expect("random models are valid by construction")
+}
+
+/// A small model that uses every op once, with weights from simple formulas: the
+/// hand-built fixture (`fixtures/models/hand-every-op.json`).
+pub fn every_op_model() -> Model {
+    let mut rng = Rng::new(0x00C0_FFEE);
+    let conv_w = Tensor::from_i8([4, 1, 3, 3], (0..36).map(|i| ((i * 37) % 255 - 127) as i8).collect()).unwrap();
+    let conv_q = Tensor::from_i32([4, 3], vec![100, 1 << 30, 39, -100, 1 << 30, 39, 0, 1 << 30, 38, 7, 1 << 30, 40]).unwrap();
+    let fc_w = Tensor::from_i8([10, 16], (0..160).map(|i| ((i * 53) % 255 - 127) as i8).collect()).unwrap();
+    let fc_q = random_requant(&mut rng, 10, 16);
+    let table = Tensor::from_i8([256], (0..256).map(|i| ((i as i32 - 128) / 2 + 10).clamp(-128, 127) as i8).collect()).unwrap();
+    let defs = vec![
+        def("input".into(), Op::Input, vec![], vec![], Some(vec![1, 8, 8])),
+        def(
+            "conv".into(),
+            Op::Conv2d { stride: [1, 1], padding: [1, 1], relu: false },
+            vec![0],
+            vec![("conv.weight".into(), conv_w), ("conv.requant".into(), conv_q)],
+            None,
+        ),
+        def("relu".into(), Op::Relu, vec![1], vec![], None),
+        def("lut".into(), Op::Lut, vec![2], vec![("lut.table".into(), table)], None),
+        def("add".into(), Op::Add { mult_a: 1 << 29, mult_b: 1 << 29, shift: 30, relu: true }, vec![3, 2], vec![], None),
+        def("maxpool".into(), Op::MaxPool2d { kernel: [2, 2], stride: [2, 2], padding: [0, 0] }, vec![4], vec![], None),
+        def("avgpool".into(), Op::AvgPool2d { kernel: [2, 2], stride: [2, 2], mult: 1 << 30, shift: 32 }, vec![5], vec![], None),
+        def("flatten".into(), Op::Reshape, vec![6], vec![], Some(vec![16])),
+        def("fc".into(), Op::Linear { relu: false }, vec![7], vec![("fc.weight".into(), fc_w), ("fc.requant".into(), fc_q)], None),
+        def("class".into(), Op::Argmax, vec![8], vec![], None),
+    ];
+    Model::new("hand-every-op", Some(1.0 / 16.0), defs).expect("the hand-built model is valid")
+}

@@ -1,0 +1,191 @@
+//! The engine against the scalar reference: every element of every step of random
+//! models, thread counts, batch independence, and the edges of exactness.
+
+use proptest::prelude::*;
+use refute_core::reference::eval_all;
+use refute_core::testing::{every_op_model, random_input, random_model, Rng};
+use refute_core::{Model, Op, StepDef, Tensor};
+use refute_engine::{Engine, EngineError, EXACT_BLOCK};
+use std::sync::Arc;
+
+/// Checks every step of every inference of `run` against the scalar reference fed
+/// with the engine's own inputs to that step.
+fn assert_matches_reference(model: &Model, run: &refute_engine::BatchRun) {
+    for sample in 0..run.len() {
+        for (i, step) in model.steps().iter().enumerate().skip(1) {
+            let inputs: Vec<Tensor> = step.inputs.iter().map(|&j| run.step_tensor(sample, j as usize)).collect();
+            let input_refs: Vec<&Tensor> = inputs.iter().collect();
+            let weight_refs: Vec<&Tensor> = step.weights.iter().collect();
+            let want = eval_all(&step.spec, &input_refs, &weight_refs);
+            let got = run.step_tensor(sample, i);
+            let got: Vec<i64> = (0..got.numel()).map(|e| got.get(e)).collect();
+            assert_eq!(got, want, "sample {sample}, step {i} ({}, {})", step.name, step.spec.op);
+        }
+    }
+}
+
+fn run_random(seed: u64, batch: usize) -> (Model, refute_engine::BatchRun) {
+    let mut rng = Rng::new(seed);
+    let model = random_model(&mut rng, 3 + (seed % 8) as usize);
+    let inputs: Vec<Tensor> = (0..batch).map(|_| random_input(&mut rng, model.input_type())).collect();
+    let engine = Engine::cpu(Arc::new(model.clone())).unwrap();
+    let run = engine.run(&inputs).unwrap();
+    (model, run)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    #[test]
+    fn every_step_equals_the_scalar_reference(seed in any::<u64>(), batch in 1usize..4) {
+        let (model, run) = run_random(seed, batch);
+        assert_matches_reference(&model, &run);
+    }
+
+    #[test]
+    fn a_row_does_not_depend_on_its_batch(seed in any::<u64>()) {
+        let mut rng = Rng::new(seed);
+        let model = Arc::new(random_model(&mut rng, 6));
+        let inputs: Vec<Tensor> = (0..5).map(|_| random_input(&mut rng, model.input_type())).collect();
+        let engine = Engine::cpu(model).unwrap();
+        let batched = engine.run(&inputs).unwrap();
+        for (i, input) in inputs.iter().enumerate() {
+            let (_, alone) = engine.run_one(input).unwrap();
+            prop_assert_eq!(&alone, batched.trace(i));
+        }
+    }
+}
+
+#[test]
+fn one_and_two_threads_give_the_same_bits() {
+    let mut rng = Rng::new(7);
+    let model = Arc::new(random_model(&mut rng, 10));
+    let inputs: Vec<Tensor> = (0..16).map(|_| random_input(&mut rng, model.input_type())).collect();
+    let engine = Engine::cpu(model).unwrap();
+    let before = refute_engine::tch::get_num_threads();
+    refute_engine::tch::set_num_threads(1);
+    let one = engine.run(&inputs).unwrap();
+    refute_engine::tch::set_num_threads(2);
+    let two = engine.run(&inputs).unwrap();
+    refute_engine::tch::set_num_threads(before);
+    assert_eq!(one.traces(), two.traces());
+}
+
+#[test]
+fn the_every_op_model_matches_the_reference() {
+    let model = every_op_model();
+    let mut rng = Rng::new(1);
+    let inputs: Vec<Tensor> = (0..8).map(|_| random_input(&mut rng, model.input_type())).collect();
+    let run = Engine::cpu(Arc::new(model.clone())).unwrap().run(&inputs).unwrap();
+    assert_matches_reference(&model, &run);
+    for s in 0..run.len() {
+        assert_eq!(run.trace(s).commitments.len(), model.step_count());
+        assert_eq!(run.trace(s).commitments[0], refute_core::commit_tensor(&inputs[s]));
+    }
+}
+
+/// A linear layer of reduction length `k` over constant inputs and weights.
+fn wide_linear(k: u32, (x, last_x): (i8, i8), (w, last_w): (i8, i8)) -> (Model, Tensor) {
+    let mut weights = vec![w; k as usize];
+    *weights.last_mut().unwrap() = last_w;
+    let mut input = vec![x; k as usize];
+    *input.last_mut().unwrap() = last_x;
+    // m / 2^s = 2^30 / 2^48: the accumulator divided by 2^18, so values near 2^24
+    // land mid-range and an error of one unit in the accumulator can show.
+    let q = Tensor::from_i32([1, 3], vec![0, 1 << 30, 48]).unwrap();
+    let defs = vec![
+        StepDef { name: "input".into(), op: Op::Input, inputs: vec![], weights: vec![], shape: Some(vec![k]) },
+        StepDef {
+            name: "fc".into(),
+            op: Op::Linear { relu: false },
+            inputs: vec![0],
+            weights: vec![("w".into(), Tensor::from_i8([1, k], weights).unwrap()), ("q".into(), q)],
+            shape: None,
+        },
+    ];
+    (Model::new("wide", None, defs).unwrap(), Tensor::from_i8([k], input).unwrap())
+}
+
+#[test]
+fn reductions_around_the_exact_block_bound_are_exact() {
+    for k in [EXACT_BLOCK as u32 - 1, EXACT_BLOCK as u32, EXACT_BLOCK as u32 + 1, 2 * EXACT_BLOCK as u32 + 77, 4100] {
+        // odd products at the end make odd sums past 2^24, which fp32 cannot hold
+        for (x, w) in [((-128, -128), (-128, -128)), ((-128, 1), (-128, 1)), ((127, 127), (127, -1)), ((-128, 3), (127, 3))] {
+            let (model, input) = wide_linear(k, x, w);
+            let run = Engine::cpu(Arc::new(model.clone())).unwrap().run(&[input]).unwrap();
+            assert_matches_reference(&model, &run);
+        }
+    }
+}
+
+#[test]
+fn the_bound_matters_a_single_fp32_gemm_would_be_wrong() {
+    // Shows the edge case above is a real one: past 2^24 an unblocked fp32 GEMM
+    // rounds, while the engine (blocked) stays exact.
+    let k = 1100i64;
+    let mut v = vec![-128.0f32; k as usize];
+    v[k as usize - 1] = 1.0;
+    let x = refute_engine::tch::Tensor::from_slice(&v).reshape([1, k]);
+    let w = refute_engine::tch::Tensor::from_slice(&v).reshape([k, 1]);
+    let naive = x.matmul(&w).double_value(&[0, 0]) as i64;
+    let exact = (k - 1) * 16384 + 1;
+    assert_ne!(naive, exact, "fp32 cannot represent the odd sum {exact}");
+    let (model, input) = wide_linear(k as u32, (-128, 1), (-128, 1));
+    let run = Engine::cpu(Arc::new(model.clone())).unwrap().run(&[input]).unwrap();
+    assert_matches_reference(&model, &run);
+}
+
+#[test]
+fn an_empty_batch_gives_an_empty_run() {
+    let run = Engine::cpu(Arc::new(every_op_model())).unwrap().run(&[]).unwrap();
+    assert!(run.is_empty());
+    assert!(run.traces().is_empty());
+}
+
+#[test]
+fn an_input_of_the_wrong_shape_is_refused_by_name() {
+    let engine = Engine::cpu(Arc::new(every_op_model())).unwrap();
+    let good = Tensor::from_i8([1, 8, 8], vec![0; 64]).unwrap();
+    let bad = Tensor::from_i8([64], vec![0; 64]).unwrap();
+    match engine.run(&[good, bad]) {
+        Err(EngineError::Input { index, .. }) => assert_eq!(index, 1),
+        other => panic!("expected an input error, got {other:?}"),
+    }
+    let err = engine.run(&[Tensor::from_i32([1, 8, 8], vec![0; 64]).unwrap()]).unwrap_err().to_string();
+    assert!(err.contains("int32[1, 8, 8]") && err.contains("int8[1, 8, 8]"), "{err}");
+}
+
+#[test]
+fn large_shapes_match_the_reference() {
+    // a 1x1 conv over a large image and a wide linear: more than one chunk per row
+    let mut rng = Rng::new(99);
+    let c = 3u32;
+    let defs = vec![
+        StepDef { name: "input".into(), op: Op::Input, inputs: vec![], weights: vec![], shape: Some(vec![c, 40, 40]) },
+        StepDef {
+            name: "pointwise".into(),
+            op: Op::Conv2d { stride: [1, 1], padding: [0, 0], relu: true },
+            inputs: vec![0],
+            weights: vec![
+                ("w".into(), Tensor::from_i8([8, c, 1, 1], rng.i8s(8 * c as usize)).unwrap()),
+                ("q".into(), refute_core::testing::random_requant(&mut rng, 8, c as usize)),
+            ],
+            shape: None,
+        },
+        StepDef { name: "flat".into(), op: Op::Reshape, inputs: vec![1], weights: vec![], shape: Some(vec![8 * 1600]) },
+        StepDef {
+            name: "fc".into(),
+            op: Op::Linear { relu: false },
+            inputs: vec![2],
+            weights: vec![
+                ("fw".into(), Tensor::from_i8([5, 8 * 1600], rng.i8s(5 * 8 * 1600)).unwrap()),
+                ("fq".into(), refute_core::testing::random_requant(&mut rng, 5, 8 * 1600)),
+            ],
+            shape: None,
+        },
+    ];
+    let model = Model::new("large", None, defs).unwrap();
+    let inputs: Vec<Tensor> = (0..2).map(|_| random_input(&mut rng, model.input_type())).collect();
+    let run = Engine::cpu(Arc::new(model.clone())).unwrap().run(&inputs).unwrap();
+    assert_matches_reference(&model, &run);
+}
