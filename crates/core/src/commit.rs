@@ -204,3 +204,93 @@ mod tests {
         assert_eq!(chunk_element(&c, DType::I32, 5), t.get(69));
     }
 }
+
+/// Chunks of one tensor opened against its data root with one multiproof: how a
+/// one-step proof shows the input and weight elements the verifier reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChunkOpening {
+    /// Chunk indices, strictly increasing.
+    pub indices: Vec<usize>,
+    /// The chunks, in the same order.
+    pub chunks: Vec<[u8; CHUNK_SIZE]>,
+    /// The multiproof of their leaves (`docs/commitments.md`).
+    pub proof: Vec<Hash>,
+}
+
+impl ChunkOpening {
+    /// Opens the chunks of `bytes` (canonical bytes of a `dtype` tensor) that hold
+    /// the elements `elements`.
+    pub fn of_elements(bytes: &[u8], dtype: DType, elements: impl IntoIterator<Item = usize>) -> Self {
+        let mut indices: Vec<usize> = elements.into_iter().map(|e| e * dtype.size() / CHUNK_SIZE).collect();
+        indices.sort_unstable();
+        indices.dedup();
+        Self::of_chunks(bytes, indices)
+    }
+
+    /// Opens chunks `indices` (strictly increasing, non-empty) of `bytes`.
+    pub fn of_chunks(bytes: &[u8], indices: Vec<usize>) -> Self {
+        let tree = data_tree(bytes);
+        let proof = tree.prove(&indices).expect("indices of the tensor's own chunks");
+        let chunks = indices.iter().map(|&i| chunk(bytes, i)).collect();
+        ChunkOpening { indices, chunks, proof }
+    }
+
+    /// Checks the opening against the data root of a tensor of `byte_len` bytes.
+    pub fn verify(&self, data_root: &Hash, byte_len: usize) -> Result<(), merkle::ProofError> {
+        if self.indices.len() != self.chunks.len() {
+            return Err(merkle::ProofError::Length);
+        }
+        let leaves: Vec<(usize, Hash)> = self.indices.iter().zip(&self.chunks).map(|(&i, c)| (i, chunk_leaf(c))).collect();
+        merkle::verify(TreeKind::Data, data_root, merkle::height(num_chunks(byte_len)), &leaves, &self.proof)
+    }
+
+    /// Element `flat` of the tensor, if its chunk is opened.
+    pub fn element(&self, dtype: DType, flat: usize) -> Option<i64> {
+        let offset = flat * dtype.size();
+        let pos = self.indices.binary_search(&(offset / CHUNK_SIZE)).ok()?;
+        Some(chunk_element(&self.chunks[pos], dtype, (offset % CHUNK_SIZE) / dtype.size()))
+    }
+
+    /// The chunks concatenated, as the contracts take them.
+    pub fn chunk_bytes(&self) -> Vec<u8> {
+        self.chunks.concat()
+    }
+}
+
+/// An opening read as elements: lets the scalar reference run over opened chunks
+/// exactly as the on-chain verifier does.
+#[derive(Debug, Clone, Copy)]
+pub struct OpenedElements<'a> {
+    /// The opening.
+    pub opening: &'a ChunkOpening,
+    /// The tensor's dtype.
+    pub dtype: DType,
+}
+
+impl crate::reference::Elements for OpenedElements<'_> {
+    fn get(&self, flat: usize) -> i64 {
+        self.opening.element(self.dtype, flat).unwrap_or_else(|| panic!("element {flat} is not in an opened chunk"))
+    }
+}
+
+#[cfg(test)]
+mod opening_tests {
+    use super::*;
+
+    #[test]
+    fn openings_verify_and_read_elements() {
+        let t = Tensor::from_i32([300], (0..300).map(|i| i * 3 - 400).collect()).unwrap();
+        let bytes = t.canonical_bytes();
+        let root = data_root(&bytes);
+        let o = ChunkOpening::of_elements(&bytes, DType::I32, [0, 70, 71, 299]);
+        assert_eq!(o.indices, vec![0, 1, 4]);
+        o.verify(&root, bytes.len()).unwrap();
+        assert_eq!(o.element(DType::I32, 299), Some(t.get(299)));
+        assert_eq!(o.element(DType::I32, 70), Some(t.get(70)));
+        assert_eq!(o.element(DType::I32, 130), None);
+        let mut bad = o.clone();
+        bad.chunks[1][3] ^= 1;
+        assert!(bad.verify(&root, bytes.len()).is_err());
+        assert!(o.verify(&root, bytes.len() + 2048).is_err());
+    }
+}

@@ -1,0 +1,256 @@
+//! The shared test vectors in `fixtures/vectors/` (read by `forge test` too) and the
+//! hand-built fixture model, regenerated from this code and compared with the
+//! committed files. `REFUTE_BLESS=1 cargo test -p refute-core --test vectors`
+//! rewrites them after a deliberate change.
+
+use refute_core::commit::{commit_tensor, data_root, data_tree, trace_tree, ChunkOpening, OpenedElements};
+use refute_core::hash::{to_hex, Hash};
+use refute_core::merkle::{MerkleTree, TreeKind};
+use refute_core::reference::{eval, eval_with_dependencies, Elements};
+use refute_core::testing::{every_op_model, random_input, random_model, Rng};
+use refute_core::{Model, Op, Tensor, TensorType};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn hex(bytes: &[u8]) -> String {
+    format!("0x{}", hex::encode(bytes))
+}
+
+fn hashes(h: &[Hash]) -> Vec<String> {
+    h.iter().map(to_hex).collect()
+}
+
+fn tensor_vector(t: &Tensor) -> Value {
+    let bytes = t.canonical_bytes();
+    json!({
+        "bytes": hex(&bytes),
+        "commitment": to_hex(&commit_tensor(t)),
+        "dataRoot": to_hex(&data_root(&bytes)),
+        "dtype": t.ty().dtype.code(),
+        "shape": t.ty().shape,
+    })
+}
+
+fn multiproof_vector(tree: &MerkleTree, indices: &[usize]) -> Value {
+    let kind = match tree.kind() {
+        TreeKind::Data => "data",
+        TreeKind::Trace => "trace",
+        TreeKind::Spec => "spec",
+    };
+    let leaves: Vec<Hash> = indices.iter().map(|&i| tree.leaf(i).unwrap()).collect();
+    json!({
+        "height": tree.height(),
+        "indices": indices,
+        "kind": kind,
+        "leaves": hashes(&leaves),
+        "proof": hashes(&tree.prove(indices).unwrap()),
+        "root": to_hex(&tree.root()),
+    })
+}
+
+fn commitments() -> Value {
+    let mut rng = Rng::new(0x7e57);
+    let mut tensors = vec![
+        Tensor::from_i32([], vec![-7]).unwrap(),
+        Tensor::from_i8([1], vec![-128]).unwrap(),
+        Tensor::from_i8([255], rng.i8s(255)).unwrap(),
+        Tensor::from_i8([256], rng.i8s(256)).unwrap(),
+        Tensor::from_i8([257], rng.i8s(257)).unwrap(),
+        Tensor::from_i8([3, 300], rng.i8s(900)).unwrap(),
+        Tensor::from_i8([1, 8, 8], rng.i8s(64)).unwrap(),
+        Tensor::from_i32([70], (0..70).map(|i| (i * 2_654_435_761u32 as i64 % 1_000_003) as i32 - 500_000).collect()).unwrap(),
+        Tensor::from_i32([10, 3], vec![i32::MIN, i32::MAX, 0, -1, 1, 62, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28]).unwrap(),
+    ];
+    tensors.push(Tensor::from_i8([4, 1024], rng.i8s(4096)).unwrap());
+
+    let mut multiproofs = vec![];
+    let leaves = |n: usize, rng: &mut Rng| -> Vec<Hash> {
+        (0..n).map(|_| refute_core::hash::keccak(&[&rng.next_u64().to_be_bytes()])).collect()
+    };
+    for (kind, n) in [(TreeKind::Trace, 1), (TreeKind::Trace, 2), (TreeKind::Trace, 5), (TreeKind::Spec, 10), (TreeKind::Data, 13), (TreeKind::Data, 16)] {
+        let tree = MerkleTree::new(kind, leaves(n, &mut rng));
+        let width = 1usize << tree.height();
+        let mut subsets: Vec<Vec<usize>> = vec![vec![0], vec![width - 1], (0..width).collect()];
+        if width > 2 {
+            subsets.push(vec![1, width - 2]);
+            subsets.push((0..width).filter(|i| i % 3 == 1).collect());
+        }
+        for s in subsets {
+            multiproofs.push(multiproof_vector(&tree, &s));
+        }
+    }
+    let bytes: Vec<u8> = rng.i8s(2000).into_iter().map(|x| x as u8).collect();
+    multiproofs.push(multiproof_vector(&data_tree(&bytes), &[0, 2, 7]));
+
+    let models = model_set();
+    let mut specs = vec![];
+    for m in &models {
+        for s in m.steps() {
+            specs.push(json!({
+                "bytes": hex(&s.spec.encode()),
+                "leaf": to_hex(&s.spec.leaf_hash()),
+                "op": s.spec.op.code(),
+                "outDtype": s.spec.out.dtype.code(),
+                "outShape": s.spec.out.shape,
+            }));
+        }
+    }
+    let model_vectors: Vec<Value> = models
+        .iter()
+        .map(|m| json!({"id": to_hex(&m.id()), "specRoot": to_hex(&m.spec_root()), "stepCount": m.step_count()}))
+        .collect();
+    json!({
+        "tensors": tensors.iter().map(tensor_vector).collect::<Vec<_>>(),
+        "multiproofs": multiproofs,
+        "specs": specs,
+        "models": model_vectors,
+    })
+}
+
+fn model_set() -> Vec<Model> {
+    let mut models = vec![every_op_model()];
+    for seed in [3u64, 11, 12, 29] {
+        models.push(random_model(&mut Rng::new(seed), 8));
+    }
+    models
+}
+
+fn opening_vector(o: &ChunkOpening) -> Value {
+    json!({"chunkIndices": o.indices, "chunks": hex(&o.chunk_bytes()), "proof": hashes(&o.proof)})
+}
+
+/// One-step cases: every step of the every-op model and of random models, at the
+/// first, last and a middle output element, opened exactly as a challenger would.
+fn ops() -> Value {
+    let mut rng = Rng::new(0x0b5);
+    let mut cases = vec![];
+    let mut models = model_set();
+    for seed in 100..120u64 {
+        models.push(random_model(&mut Rng::new(seed), 6));
+    }
+    for model in &models {
+        let input = random_input(&mut rng, model.input_type());
+        let (tensors, _) = run_reference(model, &input);
+        for (i, step) in model.steps().iter().enumerate().skip(1) {
+            let numel = step.spec.out.numel();
+            let mut picks = vec![0, numel - 1, numel / 2];
+            picks.dedup();
+            for out in picks {
+                let ins: Vec<&Tensor> = step.inputs.iter().map(|&j| &tensors[j as usize]).collect();
+                let in_e: Vec<&dyn Elements> = ins.iter().map(|t| *t as &dyn Elements).collect();
+                let w_e: Vec<&dyn Elements> = step.weights.iter().map(|t| t as &dyn Elements).collect();
+                let (value, deps) = eval_with_dependencies(&step.spec, out, &in_e, &w_e);
+                let open = |t: &Tensor, elems: &[usize]| {
+                    let e = if elems.is_empty() { vec![0] } else { elems.to_vec() };
+                    ChunkOpening::of_elements(&t.canonical_bytes(), t.ty().dtype, e)
+                };
+                let in_open: Vec<ChunkOpening> = ins.iter().zip(&deps.inputs).map(|(t, d)| open(t, d)).collect();
+                let w_open: Vec<ChunkOpening> = step.weights.iter().zip(&deps.weights).map(|(t, d)| open(t, d)).collect();
+                cases.push(json!({
+                    "name": format!("{}-{}-step{}-out{}", model.name(), step.spec.op.name(), i, out),
+                    "spec": hex(&step.spec.encode()),
+                    "outIndex": out,
+                    "expected": value,
+                    "inputRoots": ins.iter().map(|t| to_hex(&data_root(&t.canonical_bytes()))).collect::<Vec<_>>(),
+                    "inputs": in_open.iter().map(opening_vector).collect::<Vec<_>>(),
+                    "weights": w_open.iter().map(opening_vector).collect::<Vec<_>>(),
+                }));
+            }
+        }
+    }
+    json!({ "cases": cases })
+}
+
+/// Every step's output by the scalar reference alone.
+fn run_reference(model: &Model, input: &Tensor) -> (Vec<Tensor>, Hash) {
+    let mut tensors = vec![input.clone()];
+    for step in &model.steps()[1..] {
+        let ins: Vec<&Tensor> = step.inputs.iter().map(|&j| &tensors[j as usize]).collect();
+        let ws: Vec<&Tensor> = step.weights.iter().collect();
+        let values = refute_core::reference::eval_all(&step.spec, &ins, &ws);
+        tensors.push(tensor_of(&step.spec.out, &values));
+    }
+    let commitments: Vec<Hash> = tensors.iter().map(commit_tensor).collect();
+    (tensors, trace_tree(&commitments).root())
+}
+
+fn tensor_of(ty: &TensorType, values: &[i64]) -> Tensor {
+    match ty.dtype {
+        refute_core::DType::I8 => Tensor::from_i8(ty.shape.clone(), values.iter().map(|&v| v as i8).collect()).unwrap(),
+        refute_core::DType::I32 => Tensor::from_i32(ty.shape.clone(), values.iter().map(|&v| v as i32).collect()).unwrap(),
+    }
+}
+
+fn check_or_bless(path: &Path, content: &[u8]) {
+    if std::env::var("REFUTE_BLESS").is_ok_and(|v| v == "1") {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, content).unwrap();
+        return;
+    }
+    let committed = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}; run with REFUTE_BLESS=1 to create it", path.display()));
+    assert!(
+        committed == content,
+        "{} differs from what the code produces; if the change is deliberate, run REFUTE_BLESS=1 cargo test -p refute-core --test vectors",
+        path.display()
+    );
+}
+
+#[test]
+fn commitment_vectors_are_current() {
+    let text = serde_json::to_string_pretty(&commitments()).unwrap() + "\n";
+    check_or_bless(&root().join("fixtures/vectors/commitments.json"), text.as_bytes());
+}
+
+#[test]
+fn op_vectors_are_current_and_self_consistent() {
+    let v = ops();
+    // Every case re-evaluates from its openings alone, as the verifier will.
+    let mut ops_seen = std::collections::BTreeSet::new();
+    for case in v["cases"].as_array().unwrap() {
+        let spec = refute_core::StepSpec::decode(&hex::decode(&case["spec"].as_str().unwrap()[2..]).unwrap()).unwrap();
+        ops_seen.insert(spec.op.code());
+        let parse = |o: &Value| ChunkOpening {
+            indices: o["chunkIndices"].as_array().unwrap().iter().map(|i| i.as_u64().unwrap() as usize).collect(),
+            chunks: hex::decode(&o["chunks"].as_str().unwrap()[2..]).unwrap().chunks(256).map(|c| c.try_into().unwrap()).collect(),
+            proof: o["proof"].as_array().unwrap().iter().map(|h| refute_core::hash::from_hex(h.as_str().unwrap()).unwrap()).collect(),
+        };
+        let ins: Vec<ChunkOpening> = case["inputs"].as_array().unwrap().iter().map(parse).collect();
+        let ws: Vec<ChunkOpening> = case["weights"].as_array().unwrap().iter().map(parse).collect();
+        for (k, (o, input)) in ins.iter().zip(&spec.inputs).enumerate() {
+            let root = refute_core::hash::from_hex(case["inputRoots"][k].as_str().unwrap()).unwrap();
+            o.verify(&root, input.ty.byte_len()).unwrap();
+        }
+        for (o, w) in ws.iter().zip(&spec.weights) {
+            o.verify(&w.data_root, w.ty.byte_len()).unwrap();
+        }
+        let in_e: Vec<OpenedElements> = ins.iter().zip(&spec.inputs).map(|(o, i)| OpenedElements { opening: o, dtype: i.ty.dtype }).collect();
+        let w_e: Vec<OpenedElements> = ws.iter().zip(&spec.weights).map(|(o, w)| OpenedElements { opening: o, dtype: w.ty.dtype }).collect();
+        let in_r: Vec<&dyn Elements> = in_e.iter().map(|e| e as &dyn Elements).collect();
+        let w_r: Vec<&dyn Elements> = w_e.iter().map(|e| e as &dyn Elements).collect();
+        let out = case["outIndex"].as_u64().unwrap() as usize;
+        assert_eq!(eval(&spec, out, &in_r, &w_r), case["expected"].as_i64().unwrap(), "{}", case["name"]);
+    }
+    let every: std::collections::BTreeSet<u8> = (1..=9).collect();
+    assert_eq!(ops_seen, every, "the vectors cover every op");
+    let text = serde_json::to_string_pretty(&v).unwrap() + "\n";
+    check_or_bless(&root().join("fixtures/vectors/ops.json"), text.as_bytes());
+}
+
+#[test]
+fn hand_built_fixture_is_current() {
+    let model = every_op_model();
+    let dir = std::env::temp_dir().join(format!("refute-hand-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("hand-every-op.json");
+    model.save(&path).unwrap();
+    for f in ["hand-every-op.json", "hand-every-op.safetensors"] {
+        check_or_bless(&root().join("fixtures/models").join(f), &std::fs::read(dir.join(f)).unwrap());
+    }
+    let loaded = Model::load(&root().join("fixtures/models/hand-every-op.json")).unwrap();
+    assert_eq!(loaded.id(), model.id());
+    assert!(loaded.steps().iter().any(|s| s.spec.op == Op::Argmax));
+}
