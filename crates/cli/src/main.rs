@@ -1,2 +1,41 @@
-//! The `refute` command line.
-fn main() {}
+//! The `refute` command line: models, exact inference, and (with a chain) the
+//! devnet, deployment, requests and the demo. `main` parses and dispatches; each
+//! command lives in its own module.
+
+mod input;
+mod model_cmd;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// refute: optimistic verification and fraud proofs for ML inference on Ethereum.
+#[derive(Debug, Parser)]
+#[command(name = "refute", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Inspect, identify and evaluate models.
+    #[command(subcommand)]
+    Model(model_cmd::ModelCommand),
+    /// Run exact inference and print the output, trace root and step count.
+    Infer(model_cmd::InferArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Model(cmd) => model_cmd::run_model(cmd),
+        Command::Infer(args) => model_cmd::run_infer(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,102 @@
+//! `refute model …` and `refute infer` as a user runs them.
+
+use refute_core::hash::to_hex;
+use refute_core::Model;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/models").join(name)
+}
+
+fn refute(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_refute")).args(args).output().expect("refute runs");
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("refute-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d.join(name)
+}
+
+#[test]
+fn inspect_and_id_print_the_model_id() {
+    let manifest = fixture("hand-every-op.json");
+    let id = to_hex(&Model::load(&manifest).unwrap().id());
+    let (ok, out, _) = refute(&["model", "id", manifest.to_str().unwrap()]);
+    assert!(ok);
+    assert_eq!(out.trim(), id);
+    let (ok, out, _) = refute(&["model", "inspect", manifest.to_str().unwrap()]);
+    assert!(ok);
+    assert!(out.contains(&id) && out.contains("conv2d") && out.contains("int8[4, 8, 8]") && out.contains("argmax"), "{out}");
+    let (ok, out, _) = refute(&["model", "inspect", "--json", manifest.to_str().unwrap()]);
+    assert!(ok);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["step_count"], 10);
+    assert_eq!(v["parameters"], 494);
+}
+
+#[test]
+fn infer_prints_what_the_engine_computes() {
+    let manifest = fixture("hand-every-op.json");
+    let model = std::sync::Arc::new(Model::load(&manifest).unwrap());
+    let raw: Vec<u8> = (0..64u32).map(|i| (i * 37 % 256) as u8).collect();
+    let input = tmp("raw.bin");
+    std::fs::write(&input, &raw).unwrap();
+    let (ok, out, err) = refute(&["infer", "--json", manifest.to_str().unwrap(), input.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let t = refute_core::Tensor::from_i8([1, 8, 8], raw.iter().map(|&b| b as i8).collect()).unwrap();
+    let (tensors, trace) = refute_engine::Engine::cpu(model.clone()).unwrap().run_one(&t).unwrap();
+    assert_eq!(v["results"][0]["trace_root"], to_hex(&trace.root));
+    assert_eq!(v["results"][0]["step_count"], 10);
+    assert_eq!(v["results"][0]["output"], tensors.last().unwrap().get(0));
+}
+
+#[test]
+fn float_inputs_are_quantized_with_the_input_scale() {
+    // input_scale is 1/16: 0.5 -> 8, 1.0 -> 16; the same input as int8 gives the same trace
+    let manifest = fixture("hand-every-op.json");
+    let floats: Vec<f64> = (0..64).map(|i| (i % 5) as f64 * 0.5 - 1.0).collect();
+    let ints: Vec<i64> = floats.iter().map(|f| (f * 16.0) as i64).collect();
+    let (fpath, ipath) = (tmp("f.json"), tmp("i.json"));
+    std::fs::write(&fpath, serde_json::to_string(&floats).unwrap()).unwrap();
+    std::fs::write(&ipath, serde_json::to_string(&ints).unwrap()).unwrap();
+    let (ok, a, _) = refute(&["infer", "--json", manifest.to_str().unwrap(), fpath.to_str().unwrap()]);
+    assert!(ok);
+    let (ok, b, _) = refute(&["infer", "--json", "--int8", manifest.to_str().unwrap(), ipath.to_str().unwrap()]);
+    assert!(ok);
+    assert_eq!(a, b);
+}
+
+#[test]
+fn bad_inputs_and_models_get_clear_errors() {
+    let manifest = fixture("hand-every-op.json");
+    let short = tmp("short.bin");
+    std::fs::write(&short, [1u8; 63]).unwrap();
+    let (ok, _, err) = refute(&["infer", manifest.to_str().unwrap(), short.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(err.contains("has 63 values") && err.contains("int8[1, 8, 8]"), "{err}");
+    let notjson = tmp("x.json");
+    std::fs::write(&notjson, "[1, 2,").unwrap();
+    let (ok, _, err) = refute(&["infer", manifest.to_str().unwrap(), notjson.to_str().unwrap()]);
+    assert!(!ok && err.contains("not valid JSON"), "{err}");
+    let (ok, _, err) = refute(&["model", "inspect", "/no/such/model.json"]);
+    assert!(!ok && err.contains("/no/such/model.json"), "{err}");
+    let broken = tmp("broken.json");
+    std::fs::write(&broken, r#"{"format":"refute-model","version":1,"name":"b","weights":"w.safetensors","steps":[]}"#).unwrap();
+    let (ok, _, err) = refute(&["model", "id", broken.to_str().unwrap()]);
+    assert!(!ok && err.contains("w.safetensors"), "{err}");
+}
+
+#[test]
+fn a_batch_runs_one_inference_per_row() {
+    let manifest = fixture("hand-every-op.json");
+    let input = tmp("batch.bin");
+    std::fs::write(&input, (0..192u32).map(|i| (i * 11 % 256) as u8).collect::<Vec<_>>()).unwrap();
+    let (ok, out, err) = refute(&["infer", "--json", manifest.to_str().unwrap(), input.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["results"].as_array().unwrap().len(), 3);
+}
