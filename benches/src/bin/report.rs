@@ -1,0 +1,112 @@
+//! Measures refute side by side and prints the tables of `docs/performance.md`.
+//!
+//! `cargo run -p refute-benches --bin report [-- --quick] [--out FILE]`
+
+use refute_benches::{fixture_models, float_batch, int8_batch, side_by_side, wide_mlp, Fp32Net};
+use refute_core::commit::data_root;
+use refute_core::hash::keccak;
+use refute_core::Model;
+use refute_engine::Engine;
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::time::Duration;
+
+struct Opts {
+    quick: bool,
+    out: Option<String>,
+}
+
+fn opts() -> Opts {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let out = args.iter().position(|a| a == "--out").and_then(|i| args.get(i + 1).cloned());
+    Opts { quick: args.iter().any(|a| a == "--quick"), out }
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.3}", d.as_secs_f64() * 1e3)
+}
+
+fn inference(models: &[Model], opts: &Opts, out: &mut String) {
+    let (rounds, budget) = if opts.quick { (3, 0.02) } else { (15, 0.3) };
+    writeln!(out, "| model | batch | fp32 forward (ms) | exact, untraced (ms) | exact + trace (ms) | traced / fp32 | hashing share |").unwrap();
+    writeln!(out, "|---|---:|---:|---:|---:|---:|---:|").unwrap();
+    for model in models {
+        let engine = Engine::cpu(Arc::new(model.clone())).expect("engine");
+        let fp32 = Fp32Net::new(model);
+        for batch in [1usize, 64] {
+            let ints = int8_batch(model, batch, 5);
+            let floats = float_batch(model, batch, 5);
+            // iterations per round so that a round takes about `budget` seconds
+            let probe = std::time::Instant::now();
+            engine.run(&ints).expect("run");
+            let iters = ((budget / probe.elapsed().as_secs_f64().max(1e-6)) as usize).clamp(1, 1000);
+            let t = side_by_side(
+                &mut [
+                    &mut || {
+                        let _ = std::hint::black_box(fp32.forward(&floats));
+                    },
+                    &mut || {
+                        engine.forward(&ints).expect("forward");
+                    },
+                    &mut || {
+                        engine.run(&ints).expect("run");
+                    },
+                ],
+                rounds,
+                iters,
+            );
+            let ratio = t[2].as_secs_f64() / t[0].as_secs_f64();
+            let hashing = (t[2].as_secs_f64() - t[1].as_secs_f64()).max(0.0) / t[2].as_secs_f64();
+            writeln!(
+                out,
+                "| {} | {batch} | {} | {} | {} | {ratio:.2}x | {:.1}% |",
+                model.name(),
+                ms(t[0]),
+                ms(t[1]),
+                ms(t[2]),
+                100.0 * hashing
+            )
+            .unwrap();
+        }
+    }
+}
+
+fn hashing(opts: &Opts, out: &mut String) {
+    let len = if opts.quick { 1 << 20 } else { 16 << 20 };
+    let bytes: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
+    let rounds = if opts.quick { 3 } else { 9 };
+    let t = side_by_side(
+        &mut [
+            &mut || {
+                std::hint::black_box(keccak(&[&bytes]));
+            },
+            &mut || {
+                std::hint::black_box(data_root(&bytes));
+            },
+        ],
+        rounds,
+        1,
+    );
+    let mbps = |d: Duration| len as f64 / d.as_secs_f64() / 1e6;
+    writeln!(out, "| what | MB/s | relative to raw keccak |").unwrap();
+    writeln!(out, "|---|---:|---:|").unwrap();
+    writeln!(out, "| raw keccak256 over {} MiB | {:.0} | 1.00 |", len >> 20, mbps(t[0])).unwrap();
+    writeln!(out, "| tensor data root (256-byte chunks) | {:.0} | {:.2} |", mbps(t[1]), mbps(t[1]) / mbps(t[0])).unwrap();
+}
+
+fn main() {
+    let opts = opts();
+    let threads = refute_engine::tch::get_num_threads();
+    let mut out = String::new();
+    writeln!(out, "Machine: {} logical CPUs, libtorch intra-op threads: {threads}{}\n", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1), if opts.quick { " (quick mode: figures are not meaningful)" } else { "" }).unwrap();
+    writeln!(out, "### Inference: exact traced vs plain fp32\n").unwrap();
+    let mut models = fixture_models();
+    models.push(if opts.quick { wide_mlp(1100, 1) } else { wide_mlp(4096, 4) });
+    inference(&models, &opts, &mut out);
+    writeln!(out, "\n### Commitment hashing throughput\n").unwrap();
+    hashing(&opts, &mut out);
+    print!("{out}");
+    if let Some(path) = &opts.out {
+        std::fs::write(path, &out).unwrap_or_else(|e| panic!("writing {path}: {e}"));
+    }
+}
