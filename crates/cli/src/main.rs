@@ -2,6 +2,7 @@
 //! devnet, deployment, requests and the demo. `main` parses and dispatches; each
 //! command lives in its own module.
 
+mod demo;
 mod input;
 mod model_cmd;
 
@@ -23,6 +24,8 @@ enum Command {
     Model(model_cmd::ModelCommand),
     /// Run exact inference and print the output, trace root and step count.
     Infer(model_cmd::InferArgs),
+    /// Show the system working end to end.
+    Demo(demo::DemoArgs),
 }
 
 fn main() -> ExitCode {
@@ -30,6 +33,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Model(cmd) => model_cmd::run_model(cmd),
         Command::Infer(args) => model_cmd::run_infer(args),
+        Command::Demo(args) => demo::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -248,11 +248,10 @@ pub fn random_model(rng: &mut Rng, max_steps: usize) -> Model {
 /// A small model that uses every op once, with weights from simple formulas: the
 /// hand-built fixture (`fixtures/models/hand-every-op.json`).
 pub fn every_op_model() -> Model {
-    let mut rng = Rng::new(0x00C0_FFEE);
     let conv_w = Tensor::from_i8([4, 1, 3, 3], (0..36).map(|i| ((i * 37) % 255 - 127) as i8).collect()).unwrap();
     let conv_q = Tensor::from_i32([4, 3], vec![100, 1 << 30, 39, -100, 1 << 30, 39, 0, 1 << 30, 38, 7, 1 << 30, 40]).unwrap();
     let fc_w = Tensor::from_i8([10, 16], (0..160).map(|i| ((i * 53) % 255 - 127) as i8).collect()).unwrap();
-    let fc_q = random_requant(&mut rng, 10, 16);
+    let fc_q = Tensor::from_i32([10, 3], (0..10).flat_map(|n| [n * 300 - 1500, 1 << 30, 37]).collect()).unwrap();
     let table = Tensor::from_i8([256], (0..256).map(|i| ((i as i32 - 128) / 2 + 10).clamp(-128, 127) as i8).collect()).unwrap();
     let defs = vec![
         def("input".into(), Op::Input, vec![], vec![], Some(vec![1, 8, 8])),
