@@ -273,3 +273,25 @@ pub fn every_op_model() -> Model {
     ];
     Model::new("hand-every-op", Some(1.0 / 16.0), defs).expect("the hand-built model is valid")
 }
+
+/// Every step's output of one inference by the scalar reference alone (slow; for
+/// tests that must not depend on the engine).
+pub fn reference_run(model: &Model, input: &Tensor) -> Vec<Tensor> {
+    let mut tensors = vec![input.clone()];
+    for step in &model.steps()[1..] {
+        let ins: Vec<&Tensor> = step.inputs.iter().map(|&j| &tensors[j as usize]).collect();
+        let ws: Vec<&Tensor> = step.weights.iter().collect();
+        let values = crate::reference::eval_all(&step.spec, &ins, &ws);
+        tensors.push(tensor_of(&step.spec.out, &values));
+    }
+    tensors
+}
+
+/// A tensor of type `ty` from values already in its dtype's range.
+pub fn tensor_of(ty: &TensorType, values: &[i64]) -> Tensor {
+    match ty.dtype {
+        crate::DType::I8 => Tensor::from_i8(ty.shape.clone(), values.iter().map(|&v| v as i8).collect()),
+        crate::DType::I32 => Tensor::from_i32(ty.shape.clone(), values.iter().map(|&v| v as i32).collect()),
+    }
+    .expect("values match the type")
+}

@@ -7,8 +7,8 @@ use refute_core::commit::{commit_tensor, data_root, data_tree, trace_tree, Chunk
 use refute_core::hash::{to_hex, Hash};
 use refute_core::merkle::{MerkleTree, TreeKind};
 use refute_core::reference::{eval, eval_with_dependencies, Elements};
-use refute_core::testing::{every_op_model, random_input, random_model, Rng};
-use refute_core::{Model, Op, Tensor, TensorType};
+use refute_core::testing::{every_op_model, random_input, random_model, reference_run, Rng};
+use refute_core::{Model, Op, Tensor};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
@@ -165,24 +165,10 @@ fn ops() -> Value {
     json!({ "cases": cases })
 }
 
-/// Every step's output by the scalar reference alone.
 fn run_reference(model: &Model, input: &Tensor) -> (Vec<Tensor>, Hash) {
-    let mut tensors = vec![input.clone()];
-    for step in &model.steps()[1..] {
-        let ins: Vec<&Tensor> = step.inputs.iter().map(|&j| &tensors[j as usize]).collect();
-        let ws: Vec<&Tensor> = step.weights.iter().collect();
-        let values = refute_core::reference::eval_all(&step.spec, &ins, &ws);
-        tensors.push(tensor_of(&step.spec.out, &values));
-    }
+    let tensors = reference_run(model, input);
     let commitments: Vec<Hash> = tensors.iter().map(commit_tensor).collect();
     (tensors, trace_tree(&commitments).root())
-}
-
-fn tensor_of(ty: &TensorType, values: &[i64]) -> Tensor {
-    match ty.dtype {
-        refute_core::DType::I8 => Tensor::from_i8(ty.shape.clone(), values.iter().map(|&v| v as i8).collect()).unwrap(),
-        refute_core::DType::I32 => Tensor::from_i32(ty.shape.clone(), values.iter().map(|&v| v as i32).collect()).unwrap(),
-    }
 }
 
 fn check_or_bless(path: &Path, content: &[u8]) {

@@ -1,1 +1,23 @@
-//! The dispute game as pure logic: positions, moves, and the solver of each role.
+//! The dispute game as pure logic (`docs/protocol.md`).
+//!
+//! - [`position`]: a game's on-chain state and the moves;
+//! - [`trace`]: a committed trace with everything needed to open it;
+//! - [`solver`]: what the executor and the challenger play from a position;
+//! - [`referee`]: the contract's rules in Rust, for testing solvers without a chain.
+//!
+//! Glossary: a **game** disputes one posted result; its **position** is a phase, a
+//! current **node** (of the trace tree, then of one step's data tree), the node's
+//! height and index, whose **turn** it is, and both sides' **clocks**. The executor
+//! **reveals** the nodes below the current node; the challenger **picks** one it
+//! disagrees with; at the bottom the executor reveals one **chunk**, and the
+//! challenger proves one element of it wrong with a **one-step proof**.
+
+pub mod position;
+pub mod referee;
+pub mod solver;
+pub mod trace;
+
+pub use position::{Move, OneStepProof, Phase, Position, Side, Status};
+pub use referee::{apply, GameContext, Rejected};
+pub use solver::{challenger_move, executor_move, Revealed, SolverError};
+pub use trace::{CommittedStep, TraceData};

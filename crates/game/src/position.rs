@@ -1,0 +1,195 @@
+//! The state of one game as the contract holds it, and the moves that change it.
+
+use refute_core::commit::{ChunkOpening, TensorHeader, CHUNK_SIZE};
+use refute_core::hash::Hash;
+use serde::{Deserialize, Serialize};
+
+/// What the game is disputing at the moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Phase {
+    /// Descending the trace tree towards one step.
+    Trace,
+    /// The executor is to open the disputed step's commitment.
+    Header,
+    /// Descending the data tree of the disputed step's output towards one chunk.
+    Data,
+    /// The executor is to reveal the chosen chunk.
+    Chunk,
+    /// The challenger is to prove one element of the chunk wrong.
+    OneStep,
+    /// The game is over.
+    Resolved,
+}
+
+/// A party to a game.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Side {
+    /// The executor who posted the result.
+    Executor,
+    /// The challenger who opened the game.
+    Challenger,
+}
+
+impl Side {
+    /// The other side.
+    pub fn other(self) -> Side {
+        match self {
+            Side::Executor => Side::Challenger,
+            Side::Challenger => Side::Executor,
+        }
+    }
+}
+
+/// How a game stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Status {
+    /// Still being played.
+    Open,
+    /// The executor won (the challenger's bond is forfeit).
+    ExecutorWon,
+    /// The challenger won (the result is rejected, the stake slashed).
+    ChallengerWon,
+    /// The result was rejected by another game; the bond is returned.
+    Moot,
+}
+
+/// A game's position: everything a solver needs to choose the next move.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Position {
+    /// Phase.
+    pub phase: Phase,
+    /// Whose move it is.
+    pub turn: Side,
+    /// Open or how it ended.
+    pub status: Status,
+    /// The current node: a trace node, a data node, or (in `Chunk` and `OneStep`)
+    /// the chosen chunk's leaf.
+    pub node: Hash,
+    /// Levels below the current node (0 at a leaf).
+    pub height: u32,
+    /// Index of the current node within its level.
+    pub index: u64,
+    /// The disputed step, once the trace descent has reached it.
+    pub step_index: u32,
+    /// Hash of the disputed step's spec leaf, once its header is open.
+    pub spec_hash: Hash,
+    /// Byte length of the disputed step's output, once its header is open.
+    pub byte_len: u32,
+    /// Seconds the executor has left.
+    pub executor_clock: u64,
+    /// Seconds the challenger has left.
+    pub challenger_clock: u64,
+    /// Timestamp of the last move (or of the game's opening).
+    pub last_move_at: u64,
+}
+
+impl Position {
+    /// The opening position of a game on a result with `trace_root` over
+    /// `step_count` steps, with `clock` seconds per side.
+    pub fn opening(trace_root: Hash, step_count: u32, clock: u64, now: u64) -> Self {
+        Position {
+            phase: Phase::Trace,
+            turn: Side::Executor,
+            status: Status::Open,
+            node: trace_root,
+            height: refute_core::merkle::height(step_count as usize),
+            index: 0,
+            step_index: 0,
+            spec_hash: [0; 32],
+            byte_len: 0,
+            executor_clock: clock,
+            challenger_clock: clock,
+            last_move_at: now,
+        }
+    }
+
+    /// Seconds the side to move has left at time `now`.
+    pub fn time_left(&self, now: u64) -> u64 {
+        let clock = match self.turn {
+            Side::Executor => self.executor_clock,
+            Side::Challenger => self.challenger_clock,
+        };
+        clock.saturating_sub(now.saturating_sub(self.last_move_at))
+    }
+
+    /// Whether the side to move has run out of time at `now`.
+    pub fn expired(&self, now: u64) -> bool {
+        self.status == Status::Open && now.saturating_sub(self.last_move_at) > self.clock_of(self.turn)
+    }
+
+    /// The clock of `side`.
+    pub fn clock_of(&self, side: Side) -> u64 {
+        match side {
+            Side::Executor => self.executor_clock,
+            Side::Challenger => self.challenger_clock,
+        }
+    }
+}
+
+/// The one-step proof: one element of the revealed chunk, recomputed from the
+/// step's inputs and weights (`docs/protocol.md`, "One step").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OneStepProof {
+    /// The element's position within the chunk (in elements).
+    pub element_in_chunk: u32,
+    /// The chunk as the executor revealed it.
+    pub chunk: [u8; CHUNK_SIZE],
+    /// The disputed step's canonical spec.
+    pub spec: Vec<u8>,
+    /// Data root of each input's tensor.
+    pub input_roots: Vec<Hash>,
+    /// For each input, the proof of its commitment as a leaf of the trace.
+    pub input_trace_proofs: Vec<Vec<Hash>>,
+    /// For each input, the chunks the element reads.
+    pub inputs: Vec<ChunkOpening>,
+    /// For each weight, the chunks the element reads.
+    pub weights: Vec<ChunkOpening>,
+}
+
+/// A move in a game.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Move {
+    /// Executor: the nodes `k` levels below the current node.
+    RevealNodes(Vec<Hash>),
+    /// Challenger: descend to `nodes[choice]` (re-sending the revealed nodes).
+    Pick {
+        /// The nodes the executor revealed.
+        nodes: Vec<Hash>,
+        /// The chosen one.
+        choice: usize,
+    },
+    /// Executor: open the disputed step's commitment and show its spec.
+    OpenHeader {
+        /// dtype, shape and data root.
+        header: TensorHeader,
+        /// The step's canonical spec.
+        spec: Vec<u8>,
+        /// Its proof against the model's spec root.
+        spec_proof: Vec<Hash>,
+    },
+    /// Executor: the chosen chunk.
+    RevealChunk(Box<[u8; CHUNK_SIZE]>),
+    /// Challenger: the one-step proof.
+    ProveStep(Box<OneStepProof>),
+    /// Anyone: end the game against the side whose clock ran out.
+    Timeout,
+}
+
+impl Move {
+    /// A short name for logs and metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Move::RevealNodes(_) => "reveal_nodes",
+            Move::Pick { .. } => "pick",
+            Move::OpenHeader { .. } => "open_header",
+            Move::RevealChunk(_) => "reveal_chunk",
+            Move::ProveStep(_) => "prove_step",
+            Move::Timeout => "timeout",
+        }
+    }
+}
+
+/// Number of levels one reveal opens from a node with `height` levels below it.
+pub fn reveal_levels(arity_log2: u32, height: u32) -> u32 {
+    arity_log2.min(height)
+}

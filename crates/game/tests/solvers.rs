@@ -1,0 +1,396 @@
+//! The solvers played against each other and against adversaries, refereed by the
+//! contract's rules in Rust. The honest executor must win every game against any
+//! challenger; the honest challenger must win every game against any cheat.
+
+use proptest::prelude::*;
+use refute_core::commit::CHUNK_SIZE;
+use refute_core::hash::Hash;
+use refute_core::testing::{every_op_model, random_input, random_model, reference_run, Rng};
+use refute_core::{Model, Tensor};
+use refute_game::position::reveal_levels;
+use refute_game::*;
+use std::sync::Arc;
+
+const CLOCK: u64 = 100;
+
+/// Who plays the executor's side.
+enum ExecutorPlayer {
+    /// Plays the solver on the trace it committed to.
+    Solver(TraceData),
+    /// Plays the solver until `after` moves, then sends nodes that do not hash to
+    /// the current node (rejected), then stops.
+    BadReveal(TraceData, usize),
+    /// Never moves.
+    Silent,
+}
+
+/// Who plays the challenger's side.
+enum ChallengerPlayer {
+    /// The honest solver with the honest trace.
+    Solver(TraceData),
+    /// Picks pseudo-randomly and proves a pseudo-random element (griefing).
+    Griefer(TraceData, Rng),
+}
+
+struct Outcome {
+    status: Status,
+    moves: usize,
+    rejected: usize,
+}
+
+fn play(ctx: &GameContext, mut exec: ExecutorPlayer, mut chal: ChallengerPlayer) -> Outcome {
+    let mut pos = Position::opening(ctx.trace_root, ctx.step_count, CLOCK, 1000);
+    let mut now = 1000;
+    let mut revealed = Revealed::default();
+    let (mut moves, mut rejected) = (0, 0);
+    while pos.status == Status::Open {
+        now += 1;
+        let mv = match pos.turn {
+            Side::Executor => match &mut exec {
+                ExecutorPlayer::Solver(t) => executor_move(ctx.arity_log2, &pos, t).expect("the executor can always move"),
+                ExecutorPlayer::BadReveal(t, after) => {
+                    if moves < *after {
+                        executor_move(ctx.arity_log2, &pos, t).unwrap()
+                    } else if moves == *after {
+                        let n = 1usize << reveal_levels(ctx.arity_log2, pos.height.max(1));
+                        Some(Move::RevealNodes(vec![[7u8; 32]; n]))
+                    } else {
+                        None
+                    }
+                }
+                ExecutorPlayer::Silent => None,
+            },
+            Side::Challenger => match &mut chal {
+                ChallengerPlayer::Solver(t) => challenger_move(ctx.arity_log2, &pos, t, &revealed).expect("the challenger can always move"),
+                ChallengerPlayer::Griefer(t, rng) => grief(ctx, &pos, t, &revealed, rng),
+            },
+        };
+        let mv = match mv {
+            Some(m) => m,
+            None => {
+                // the side to move is silent: wait out its clock and claim the timeout
+                now = pos.last_move_at + pos.clock_of(pos.turn) + 1;
+                Move::Timeout
+            }
+        };
+        let before = pos.clone();
+        match apply(ctx, &pos, pos.turn, &mv, now) {
+            Ok(next) => {
+                match &mv {
+                    Move::RevealNodes(nodes) => revealed.record(before.phase, ctx.arity_log2, before.height, before.index, nodes),
+                    Move::RevealChunk(c) => revealed.chunk = Some(**c),
+                    _ => {}
+                }
+                pos = next;
+                moves += 1;
+            }
+            Err(_) => {
+                rejected += 1;
+                moves += 1;
+                assert!(rejected < 5, "a player keeps sending rejected moves");
+            }
+        }
+    }
+    Outcome { status: pos.status, moves, rejected }
+}
+
+/// A griefing challenger: valid moves chosen without regard for the truth.
+fn grief(ctx: &GameContext, pos: &Position, ours: &TraceData, revealed: &Revealed, rng: &mut Rng) -> Option<Move> {
+    match pos.phase {
+        Phase::Trace | Phase::Data => {
+            let nodes = revealed.below(pos.phase, ctx.arity_log2, pos.height, pos.index)?;
+            let choice = rng.range(0, nodes.len() as i64 - 1) as usize;
+            Some(Move::Pick { nodes, choice })
+        }
+        Phase::OneStep => {
+            // prove a random element by the honest method, with the chunk it was shown
+            let step = pos.step_index as usize;
+            let chunk = revealed.chunk?;
+            let spec = &ours.model().steps()[step].spec;
+            let per = CHUNK_SIZE / spec.out.dtype.size();
+            let first = pos.index as usize * per;
+            let local = rng.range(0, (per.min(spec.out.numel() - first) - 1) as i64) as u32;
+            // reuse the solver's proof building by pretending that element differs
+            let mut pretend = revealed.clone();
+            let mut c = chunk;
+            c[local as usize * spec.out.dtype.size()] ^= 0x01;
+            pretend.chunk = Some(c);
+            match challenger_move(ctx.arity_log2, pos, ours, &pretend) {
+                Ok(Some(Move::ProveStep(mut p))) => {
+                    p.chunk = chunk;
+                    Some(Move::ProveStep(p))
+                }
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+fn honest(model: &Arc<Model>, input: &Tensor) -> (Vec<Tensor>, TraceData) {
+    let tensors = reference_run(model, input);
+    let trace = TraceData::from_tensors(model.clone(), &tensors);
+    (tensors, trace)
+}
+
+fn ctx(model: &Model, trace_root: Hash, arity_log2: u32) -> GameContext {
+    GameContext { trace_root, step_count: model.step_count() as u32, spec_root: model.spec_root(), arity_log2 }
+}
+
+/// Recomputes every step after `from` from the (altered) tensors, like an executor
+/// that cheats at one step and stays consistent afterwards.
+fn recompute_after(model: &Model, tensors: &mut [Tensor], from: usize) {
+    for i in from + 1..tensors.len() {
+        let step = &model.steps()[i];
+        let ins: Vec<&Tensor> = step.inputs.iter().map(|&j| &tensors[j as usize]).collect();
+        let ws: Vec<&Tensor> = step.weights.iter().collect();
+        let v = refute_core::reference::eval_all(&step.spec, &ins, &ws);
+        tensors[i] = refute_core::testing::tensor_of(&step.spec.out, &v);
+    }
+}
+
+fn flip(t: &Tensor, element: usize) -> Tensor {
+    let mut bytes = t.canonical_bytes();
+    let size = t.ty().dtype.size();
+    bytes[element * size + size - 1] ^= 0x01;
+    Tensor::from_canonical_bytes(t.ty().clone(), &bytes).unwrap()
+}
+
+fn cheat_outcome(model: &Arc<Model>, honest_trace: &TraceData, cheat: TraceData, arity: u32) -> Outcome {
+    assert_ne!(cheat.root(), honest_trace.root(), "the cheat changes the trace");
+    play(&ctx(model, cheat.root(), arity), ExecutorPlayer::Solver(cheat), ChallengerPlayer::Solver(honest_trace.clone()))
+}
+
+#[test]
+fn wrong_output_loses() {
+    let model = Arc::new(every_op_model());
+    let input = random_input(&mut Rng::new(1), model.input_type());
+    let (mut tensors, trace) = honest(&model, &input);
+    let last = tensors.len() - 1;
+    tensors[last] = Tensor::from_i32([], vec![(tensors[last].get(0) as i32 + 1) % 10]).unwrap();
+    for arity in [1, 2, 3] {
+        let out = cheat_outcome(&model, &trace, TraceData::from_tensors(model.clone(), &tensors), arity);
+        assert_eq!(out.status, Status::ChallengerWon, "arity {arity}");
+        assert_eq!(out.rejected, 0);
+    }
+}
+
+#[test]
+fn wrong_middle_step_loses_whether_or_not_later_steps_follow_it() {
+    let model = Arc::new(every_op_model());
+    let input = random_input(&mut Rng::new(2), model.input_type());
+    let (tensors, trace) = honest(&model, &input);
+    for step in 1..model.step_count() {
+        for consistent in [false, true] {
+            let mut t = tensors.clone();
+            t[step] = flip(&t[step], t[step].numel() / 2);
+            if consistent {
+                recompute_after(&model, &mut t, step);
+            }
+            let out = cheat_outcome(&model, &trace, TraceData::from_tensors(model.clone(), &t), 1);
+            assert_eq!(out.status, Status::ChallengerWon, "step {step}, consistent {consistent}");
+        }
+    }
+}
+
+#[test]
+fn one_wrong_element_in_a_large_tensor_loses() {
+    let model = Arc::new(every_op_model());
+    let input = random_input(&mut Rng::new(3), model.input_type());
+    let (mut tensors, trace) = honest(&model, &input);
+    // step 1 is a [4, 8, 8] conv output: two chunks; change the last element only
+    let n = tensors[1].numel();
+    tensors[1] = flip(&tensors[1], n - 1);
+    let out = cheat_outcome(&model, &trace, TraceData::from_tensors(model.clone(), &tensors), 1);
+    assert_eq!(out.status, Status::ChallengerWon);
+}
+
+#[test]
+fn a_wrong_shape_loses_at_the_header() {
+    let model = Arc::new(every_op_model());
+    let input = random_input(&mut Rng::new(4), model.input_type());
+    let (tensors, trace) = honest(&model, &input);
+    let mut steps: Vec<CommittedStep> = tensors.iter().map(CommittedStep::of).collect();
+    steps[3].ty.shape = vec![8, 4, 8]; // same bytes, another shape
+    let out = cheat_outcome(&model, &trace, TraceData::new(model.clone(), steps.clone()), 1);
+    assert_eq!(out.status, Status::ChallengerWon);
+    steps[3].ty = refute_core::TensorType::new(refute_core::DType::I32, [64]); // another dtype, same byte count
+    let out = cheat_outcome(&model, &trace, TraceData::new(model.clone(), steps), 2);
+    assert_eq!(out.status, Status::ChallengerWon);
+}
+
+#[test]
+fn a_non_zero_padding_byte_loses_at_the_chunk() {
+    let model = Arc::new(every_op_model());
+    let input = random_input(&mut Rng::new(5), model.input_type());
+    let (tensors, trace) = honest(&model, &input);
+    let mut steps: Vec<CommittedStep> = tensors.iter().map(CommittedStep::of).collect();
+    // step 8 is int8[10]: one chunk, 246 padding bytes
+    steps[8].padded[200] = 1;
+    let out = cheat_outcome(&model, &trace, TraceData::new(model.clone(), steps.clone()), 1);
+    assert_eq!(out.status, Status::ChallengerWon);
+    // a whole padding chunk: the linear output below has 3 chunks, padded to 4
+    let m2 = Arc::new(wide_model());
+    let input = random_input(&mut Rng::new(6), m2.input_type());
+    let (t2, honest2) = honest(&m2, &input);
+    let mut s2: Vec<CommittedStep> = t2.iter().map(CommittedStep::of).collect();
+    let last_chunk_start = 3 * CHUNK_SIZE;
+    assert_eq!(s2[1].padded.len(), 4 * CHUNK_SIZE);
+    s2[1].padded[last_chunk_start + 17] = 9;
+    let out = cheat_outcome(&m2, &honest2, TraceData::new(m2.clone(), s2), 1);
+    assert_eq!(out.status, Status::ChallengerWon);
+}
+
+/// input [20] -> linear to 600 -> argmax: the linear output has 3 chunks (padded to 4).
+fn wide_model() -> Model {
+    use refute_core::{Op, StepDef};
+    let mut rng = Rng::new(77);
+    let defs = vec![
+        StepDef { name: "input".into(), op: Op::Input, inputs: vec![], weights: vec![], shape: Some(vec![20]) },
+        StepDef {
+            name: "fc".into(),
+            op: Op::Linear { relu: false },
+            inputs: vec![0],
+            weights: vec![
+                ("w".into(), Tensor::from_i8([600, 20], rng.i8s(12000)).unwrap()),
+                ("q".into(), refute_core::testing::random_requant(&mut rng, 600, 20)),
+            ],
+            shape: None,
+        },
+        StepDef { name: "class".into(), op: Op::Argmax, inputs: vec![1], weights: vec![], shape: None },
+    ];
+    Model::new("wide", None, defs).unwrap()
+}
+
+#[test]
+fn an_executor_that_stops_moving_loses_on_time() {
+    let model = Arc::new(every_op_model());
+    let input = random_input(&mut Rng::new(7), model.input_type());
+    let (mut tensors, trace) = honest(&model, &input);
+    tensors[4] = flip(&tensors[4], 0);
+    let cheat = TraceData::from_tensors(model.clone(), &tensors);
+    let out = play(&ctx(&model, cheat.root(), 1), ExecutorPlayer::Silent, ChallengerPlayer::Solver(trace.clone()));
+    assert_eq!(out.status, Status::ChallengerWon);
+    assert_eq!(out.moves, 1, "only the timeout");
+}
+
+#[test]
+fn reveals_that_do_not_hash_are_rejected_and_the_executor_then_loses_on_time() {
+    let model = Arc::new(every_op_model());
+    let input = random_input(&mut Rng::new(8), model.input_type());
+    let (mut tensors, trace) = honest(&model, &input);
+    tensors[6] = flip(&tensors[6], 1);
+    let cheat = TraceData::from_tensors(model.clone(), &tensors);
+    for after in [0, 2, 4] {
+        let out = play(&ctx(&model, cheat.root(), 1), ExecutorPlayer::BadReveal(cheat.clone(), after), ChallengerPlayer::Solver(trace.clone()));
+        assert_eq!(out.status, Status::ChallengerWon);
+        assert_eq!(out.rejected, 1);
+    }
+}
+
+#[test]
+fn the_honest_executor_beats_a_griefing_challenger() {
+    let model = Arc::new(every_op_model());
+    for seed in 0..40 {
+        let input = random_input(&mut Rng::new(100 + seed), model.input_type());
+        let (_, trace) = honest(&model, &input);
+        for arity in [1, 2] {
+            let out = play(
+                &ctx(&model, trace.root(), arity),
+                ExecutorPlayer::Solver(trace.clone()),
+                ChallengerPlayer::Griefer(trace.clone(), Rng::new(seed)),
+            );
+            assert_eq!(out.status, Status::ExecutorWon, "seed {seed}, arity {arity}");
+        }
+    }
+}
+
+#[test]
+fn the_honest_challenger_never_finds_a_disagreement_with_an_honest_trace() {
+    let model = Arc::new(every_op_model());
+    let input = random_input(&mut Rng::new(9), model.input_type());
+    let (_, trace) = honest(&model, &input);
+    let mut pos = Position::opening(trace.root(), model.step_count() as u32, CLOCK, 0);
+    let mv = executor_move(1, &pos, &trace).unwrap().unwrap();
+    let mut revealed = Revealed::default();
+    if let Move::RevealNodes(n) = &mv {
+        revealed.record(Phase::Trace, 1, pos.height, 0, n);
+    }
+    pos = apply(&ctx(&model, trace.root(), 1), &pos, Side::Executor, &mv, 1).unwrap();
+    assert_eq!(challenger_move(1, &pos, &trace, &revealed), Err(SolverError::NoDisagreement));
+}
+
+#[test]
+fn a_non_zero_trace_padding_leaf_loses_and_a_zero_one_does_not() {
+    // step count 10: the trace tree has 16 leaves, 10..16 are padding
+    let model = every_op_model();
+    let c = ctx(&model, [0; 32], 1);
+    let mut pos = Position::opening([0; 32], 10, CLOCK, 0);
+    pos.turn = Side::Challenger;
+    pos.height = 1;
+    pos.index = 6; // the node over leaves 12 and 13
+    for (leaf, want) in [([0u8; 32], Status::ExecutorWon), ([5u8; 32], Status::ChallengerWon)] {
+        let nodes = vec![leaf, [0u8; 32]];
+        pos.node = refute_core::merkle::subtree_root(refute_core::merkle::TreeKind::Trace, &nodes).unwrap();
+        let next = apply(&c, &pos, Side::Challenger, &Move::Pick { nodes, choice: 0 }, 1).unwrap();
+        assert_eq!(next.status, want);
+    }
+    // the input leaf: the challenger loses
+    pos.index = 0;
+    let nodes = vec![[3u8; 32], [4u8; 32]];
+    pos.node = refute_core::merkle::subtree_root(refute_core::merkle::TreeKind::Trace, &nodes).unwrap();
+    assert_eq!(apply(&c, &pos, Side::Challenger, &Move::Pick { nodes, choice: 0 }, 1).unwrap().status, Status::ExecutorWon);
+}
+
+#[test]
+fn moves_out_of_turn_phase_or_time_are_rejected() {
+    let model = Arc::new(every_op_model());
+    let input = random_input(&mut Rng::new(10), model.input_type());
+    let (_, trace) = honest(&model, &input);
+    let c = ctx(&model, trace.root(), 1);
+    let pos = Position::opening(trace.root(), 10, CLOCK, 0);
+    let mv = executor_move(1, &pos, &trace).unwrap().unwrap();
+    assert_eq!(apply(&c, &pos, Side::Challenger, &mv, 1), Err(Rejected::NotYourTurn));
+    assert_eq!(apply(&c, &pos, Side::Executor, &Move::RevealChunk(Box::new([0; CHUNK_SIZE])), 1), Err(Rejected::WrongPhase(Phase::Trace)));
+    assert_eq!(apply(&c, &pos, Side::Executor, &mv, CLOCK + 1), Err(Rejected::ClockExpired));
+    assert_eq!(apply(&c, &pos, Side::Challenger, &Move::Timeout, CLOCK), Err(Rejected::ClockRunning));
+    let after = apply(&c, &pos, Side::Executor, &mv, 30).unwrap();
+    assert_eq!(after.executor_clock, CLOCK - 30);
+    assert_eq!(after.turn, Side::Challenger);
+    assert_eq!(apply(&c, &after, Side::Challenger, &Move::Timeout, 30 + CLOCK + 1).unwrap().status, Status::ExecutorWon);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// On random models, one element of one random step changed: the challenger
+    /// always wins, and without a single rejected move.
+    #[test]
+    fn any_single_element_fraud_is_caught(seed in any::<u64>(), arity in 1u32..4) {
+        let mut rng = Rng::new(seed);
+        let model = Arc::new(random_model(&mut rng, 7));
+        let input = random_input(&mut rng, model.input_type());
+        let (mut tensors, trace) = honest(&model, &input);
+        let step = rng.range(1, model.step_count() as i64 - 1) as usize;
+        let element = rng.range(0, tensors[step].numel() as i64 - 1) as usize;
+        tensors[step] = flip(&tensors[step], element);
+        if rng.chance(50) {
+            recompute_after(&model, &mut tensors, step);
+        }
+        let cheat = TraceData::from_tensors(model.clone(), &tensors);
+        let out = cheat_outcome(&model, &trace, cheat, arity);
+        prop_assert_eq!(out.status, Status::ChallengerWon);
+        prop_assert_eq!(out.rejected, 0);
+    }
+
+    /// On random models, an honest executor beats a griefing challenger.
+    #[test]
+    fn honest_executors_never_lose(seed in any::<u64>(), arity in 1u32..4) {
+        let mut rng = Rng::new(seed);
+        let model = Arc::new(random_model(&mut rng, 7));
+        let input = random_input(&mut rng, model.input_type());
+        let (_, trace) = honest(&model, &input);
+        let out = play(&ctx(&model, trace.root(), arity), ExecutorPlayer::Solver(trace.clone()), ChallengerPlayer::Griefer(trace, Rng::new(seed ^ 1)));
+        prop_assert_eq!(out.status, Status::ExecutorWon);
+    }
+}
