@@ -1,1 +1,299 @@
 //! Durable state of the refute services in RocksDB.
+//!
+//! One column family per kind of record ([`Cf`]); keys start with a schema version
+//! byte so a later layout can live beside this one; values are JSON (small, and
+//! readable with `ldb` when an operator needs to look). Every write is synced to
+//! disk before it returns, and writes that must happen together go in one
+//! [`Batch`], so a service killed at any instant finds either the state before or
+//! the state after.
+//!
+//! The chain is the source of truth; this store is what lets a restarted service
+//! resume without re-scanning history or repeating a transaction.
+
+use rocksdb::{ColumnFamilyDescriptor, Options, WriteBatch, WriteOptions, DB};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// The key layout version written as the first byte of every key.
+pub const KEY_VERSION: u8 = 1;
+
+/// A column family: one kind of record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cf {
+    /// Store metadata (schema version, chain id, contract addresses).
+    Meta,
+    /// Block cursors of log scanners.
+    Cursor,
+    /// Requests seen.
+    Requests,
+    /// Results posted or checked.
+    Results,
+    /// What is needed to defend or dispute a trace (inputs, step commitments).
+    Traces,
+    /// Games played.
+    Games,
+    /// Transactions sent and not yet known to be mined.
+    Pending,
+}
+
+impl Cf {
+    /// Every column family.
+    pub const ALL: [Cf; 7] = [Cf::Meta, Cf::Cursor, Cf::Requests, Cf::Results, Cf::Traces, Cf::Games, Cf::Pending];
+
+    /// The family's name on disk.
+    pub fn name(self) -> &'static str {
+        match self {
+            Cf::Meta => "meta",
+            Cf::Cursor => "cursor",
+            Cf::Requests => "requests",
+            Cf::Results => "results",
+            Cf::Traces => "traces",
+            Cf::Games => "games",
+            Cf::Pending => "pending",
+        }
+    }
+}
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// RocksDB reported an error.
+    #[error("store at {path}: {source}")]
+    Db {
+        /// The store's directory.
+        path: PathBuf,
+        /// RocksDB's error.
+        source: rocksdb::Error,
+    },
+    /// A value could not be encoded or decoded.
+    #[error("store record {cf}/{key}: {source}")]
+    Codec {
+        /// Column family.
+        cf: &'static str,
+        /// Key, hex.
+        key: String,
+        /// The JSON error.
+        source: serde_json::Error,
+    },
+    /// The store was written by another schema version.
+    #[error("store at {path} has schema version {found}, this build uses {KEY_VERSION}")]
+    Schema {
+        /// The store's directory.
+        path: PathBuf,
+        /// The version found.
+        found: u8,
+    },
+}
+
+/// Builds a versioned key from parts (ids big-endian, so keys sort numerically).
+pub fn key(parts: &[&[u8]]) -> Vec<u8> {
+    let mut k = vec![KEY_VERSION];
+    for p in parts {
+        k.extend_from_slice(p);
+    }
+    k
+}
+
+/// The versioned key of a numeric id.
+pub fn id_key(id: u64) -> Vec<u8> {
+    key(&[&id.to_be_bytes()])
+}
+
+/// A RocksDB store.
+pub struct Store {
+    db: DB,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+fn sync() -> WriteOptions {
+    let mut o = WriteOptions::default();
+    o.set_sync(true);
+    o
+}
+
+impl Store {
+    /// Opens (creating if needed) the store in directory `path`.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let db_err = |source| StoreError::Db { path: path.to_path_buf(), source };
+        let mut opts = Options::default();
+        opts.create_if_missing(true);
+        opts.create_missing_column_families(true);
+        let cfs = Cf::ALL.iter().map(|cf| ColumnFamilyDescriptor::new(cf.name(), Options::default()));
+        let db = DB::open_cf_descriptors(&opts, path, cfs).map_err(db_err)?;
+        let store = Store { db, path: path.to_path_buf() };
+        match store.get::<u8>(Cf::Meta, b"schema")? {
+            None => store.put(Cf::Meta, b"schema", &KEY_VERSION)?,
+            Some(v) if v == KEY_VERSION => {}
+            Some(found) => return Err(StoreError::Schema { path: path.to_path_buf(), found }),
+        }
+        Ok(store)
+    }
+
+    /// The store's directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn cf(&self, cf: Cf) -> &rocksdb::ColumnFamily {
+        self.db.cf_handle(cf.name()).expect("every family is created at open")
+    }
+
+    fn db_err(&self) -> impl Fn(rocksdb::Error) -> StoreError + '_ {
+        |source| StoreError::Db { path: self.path.clone(), source }
+    }
+
+    fn encode<T: Serialize>(cf: Cf, key: &[u8], value: &T) -> Result<Vec<u8>, StoreError> {
+        serde_json::to_vec(value).map_err(|source| StoreError::Codec { cf: cf.name(), key: hex::encode(key), source })
+    }
+
+    fn decode<T: DeserializeOwned>(cf: Cf, key: &[u8], bytes: &[u8]) -> Result<T, StoreError> {
+        serde_json::from_slice(bytes).map_err(|source| StoreError::Codec { cf: cf.name(), key: hex::encode(key), source })
+    }
+
+    /// Writes one record, synced.
+    pub fn put<T: Serialize>(&self, cf: Cf, key: &[u8], value: &T) -> Result<(), StoreError> {
+        let bytes = Self::encode(cf, key, value)?;
+        self.db.put_cf_opt(self.cf(cf), key, bytes, &sync()).map_err(self.db_err())
+    }
+
+    /// Reads one record.
+    pub fn get<T: DeserializeOwned>(&self, cf: Cf, key: &[u8]) -> Result<Option<T>, StoreError> {
+        match self.db.get_cf(self.cf(cf), key).map_err(self.db_err())? {
+            Some(bytes) => Ok(Some(Self::decode(cf, key, &bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Deletes one record, synced.
+    pub fn delete(&self, cf: Cf, key: &[u8]) -> Result<(), StoreError> {
+        self.db.delete_cf_opt(self.cf(cf), key, &sync()).map_err(self.db_err())
+    }
+
+    /// Every record of a family, in key order.
+    pub fn all<T: DeserializeOwned>(&self, cf: Cf) -> Result<Vec<(Vec<u8>, T)>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.db.iterator_cf(self.cf(cf), rocksdb::IteratorMode::Start) {
+            let (k, v) = item.map_err(self.db_err())?;
+            if k.first() == Some(&KEY_VERSION) {
+                out.push((k.to_vec(), Self::decode(cf, &k, &v)?));
+            }
+        }
+        Ok(out)
+    }
+
+    /// A batch of writes applied atomically by [`Store::write`].
+    pub fn batch(&self) -> Batch<'_> {
+        Batch { store: self, batch: WriteBatch::default() }
+    }
+
+    /// Applies a batch atomically, synced.
+    pub fn write(&self, batch: Batch<'_>) -> Result<(), StoreError> {
+        self.db.write_opt(batch.batch, &sync()).map_err(self.db_err())
+    }
+}
+
+/// Writes that land together or not at all.
+pub struct Batch<'a> {
+    store: &'a Store,
+    batch: WriteBatch,
+}
+
+impl Batch<'_> {
+    /// Adds a write.
+    pub fn put<T: Serialize>(&mut self, cf: Cf, key: &[u8], value: &T) -> Result<&mut Self, StoreError> {
+        let bytes = Store::encode(cf, key, value)?;
+        self.batch.put_cf(self.store.cf(cf), key, bytes);
+        Ok(self)
+    }
+
+    /// Adds a deletion.
+    pub fn delete(&mut self, cf: Cf, key: &[u8]) -> &mut Self {
+        self.batch.delete_cf(self.store.cf(cf), key);
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    struct Game {
+        id: u64,
+        moves: Vec<String>,
+    }
+
+    fn tmp() -> tempfile::TempDir {
+        tempfile::tempdir().unwrap()
+    }
+
+    #[test]
+    fn records_survive_reopening() {
+        let dir = tmp();
+        {
+            let s = Store::open(dir.path()).unwrap();
+            s.put(Cf::Games, &id_key(7), &Game { id: 7, moves: vec!["pick".into()] }).unwrap();
+            s.put(Cf::Cursor, &key(&[b"oracle"]), &123u64).unwrap();
+        }
+        let s = Store::open(dir.path()).unwrap();
+        assert_eq!(s.get::<Game>(Cf::Games, &id_key(7)).unwrap().unwrap().moves, vec!["pick"]);
+        assert_eq!(s.get::<u64>(Cf::Cursor, &key(&[b"oracle"])).unwrap(), Some(123));
+        assert_eq!(s.get::<u64>(Cf::Cursor, &key(&[b"other"])).unwrap(), None);
+    }
+
+    #[test]
+    fn iteration_is_in_numeric_id_order_and_per_family() {
+        let dir = tmp();
+        let s = Store::open(dir.path()).unwrap();
+        for id in [300u64, 2, 70_000, 1] {
+            s.put(Cf::Results, &id_key(id), &id).unwrap();
+        }
+        s.put(Cf::Requests, &id_key(5), &5u64).unwrap();
+        let ids: Vec<u64> = s.all::<u64>(Cf::Results).unwrap().into_iter().map(|(_, v)| v).collect();
+        assert_eq!(ids, vec![1, 2, 300, 70_000]);
+        s.delete(Cf::Results, &id_key(2)).unwrap();
+        assert_eq!(s.all::<u64>(Cf::Results).unwrap().len(), 3);
+    }
+
+    #[test]
+    fn a_batch_lands_whole() {
+        let dir = tmp();
+        let s = Store::open(dir.path()).unwrap();
+        s.put(Cf::Pending, &id_key(1), &"tx").unwrap();
+        let mut b = s.batch();
+        b.put(Cf::Results, &id_key(1), &"posted").unwrap().delete(Cf::Pending, &id_key(1));
+        s.write(b).unwrap();
+        assert_eq!(s.get::<String>(Cf::Results, &id_key(1)).unwrap().as_deref(), Some("posted"));
+        assert_eq!(s.get::<String>(Cf::Pending, &id_key(1)).unwrap(), None);
+    }
+
+    #[test]
+    fn a_corrupt_record_and_another_schema_are_named() {
+        let dir = tmp();
+        {
+            let s = Store::open(dir.path()).unwrap();
+            s.put(Cf::Games, &id_key(1), &"not a game").unwrap();
+            let err = s.get::<Game>(Cf::Games, &id_key(1)).unwrap_err().to_string();
+            assert!(err.contains("games/01") && err.contains("0000000000000001"), "{err}");
+            s.put(Cf::Meta, b"schema", &9u8).unwrap();
+        }
+        let err = Store::open(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("schema version 9"), "{err}");
+    }
+
+    #[test]
+    fn a_store_held_by_another_process_is_refused_clearly() {
+        let dir = tmp();
+        let _a = Store::open(dir.path()).unwrap();
+        let err = Store::open(dir.path()).unwrap_err().to_string();
+        assert!(err.contains(&dir.path().display().to_string()), "{err}");
+    }
+}
