@@ -1,0 +1,205 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+/// @title Commitments
+/// @notice Tensor commitments, padded Merkle trees and multiproofs exactly as in
+///         docs/commitments.md; the Rust twin is crates/core (commit.rs, merkle.rs).
+library Commitments {
+    /// @notice Bytes per chunk of a tensor's canonical bytes.
+    uint256 internal constant CHUNK = 256;
+
+    uint8 internal constant DATA_LEAF = 0x00;
+    uint8 internal constant DATA_NODE = 0x01;
+    uint8 internal constant TENSOR = 0x02;
+    uint8 internal constant TRACE_NODE = 0x03;
+    uint8 internal constant SPEC_LEAF = 0x04;
+    uint8 internal constant SPEC_NODE = 0x05;
+    uint8 internal constant MODEL = 0x06;
+
+    uint8 internal constant DTYPE_I8 = 1;
+    uint8 internal constant DTYPE_I32 = 2;
+
+    error EmptyProof();
+    error UnsortedIndices();
+    error IndexOutOfRange();
+    error ProofLength();
+    error BadDType(uint8 dtype);
+
+    /// @notice keccak256(tag ‖ left ‖ right): an inner node of a tagged tree.
+    function node(uint8 tag, bytes32 left, bytes32 right) internal pure returns (bytes32 h) {
+        assembly ("memory-safe") {
+            let p := mload(0x40)
+            mstore8(p, tag)
+            mstore(add(p, 1), left)
+            mstore(add(p, 33), right)
+            h := keccak256(p, 65)
+        }
+    }
+
+    /// @notice Leaf hash of a 256-byte chunk held in calldata at `offset`.
+    function chunkLeafCalldata(uint256 offset) internal pure returns (bytes32 h) {
+        assembly ("memory-safe") {
+            let p := mload(0x40)
+            mstore8(p, 0)
+            calldatacopy(add(p, 1), offset, 256)
+            h := keccak256(p, 257)
+        }
+    }
+
+    /// @notice Leaf hash of chunk `i` of `data` (memory), zero-padded to 256 bytes.
+    function chunkLeaf(bytes memory data, uint256 i) internal pure returns (bytes32 h) {
+        uint256 start = i * CHUNK;
+        uint256 len = data.length > start ? data.length - start : 0;
+        if (len > CHUNK) len = CHUNK;
+        assembly ("memory-safe") {
+            let p := mload(0x40)
+            mstore8(p, 0)
+            // zero the chunk, then copy the real bytes over it
+            for { let k := 0 } lt(k, 256) { k := add(k, 32) } { mstore(add(add(p, 1), k), 0) }
+            let src := add(add(data, 32), start)
+            for { let k := 0 } lt(k, len) { k := add(k, 32) } { mstore(add(add(p, 1), k), mload(add(src, k))) }
+            // bytes copied past `len` by the last word are cleared again
+            for { let k := len } lt(k, 256) { k := add(k, 1) } { mstore8(add(add(p, 1), k), 0) }
+            h := keccak256(p, 257)
+        }
+    }
+
+    /// @notice Leaf hash of an all-zero chunk: the padding leaf of data trees.
+    function zeroChunkLeaf() internal pure returns (bytes32 h) {
+        assembly ("memory-safe") {
+            let p := mload(0x40)
+            for { let k := 0 } lt(k, 288) { k := add(k, 32) } { mstore(add(p, k), 0) }
+            h := keccak256(p, 257)
+        }
+    }
+
+    /// @notice ceil(log2(n)), 0 for n <= 1.
+    function height(uint256 n) internal pure returns (uint256 h) {
+        while ((uint256(1) << h) < n) h++;
+    }
+
+    /// @notice Number of chunks of a tensor of `byteLen` bytes (at least one).
+    function numChunks(uint256 len) internal pure returns (uint256) {
+        return len == 0 ? 1 : (len + CHUNK - 1) / CHUNK;
+    }
+
+    /// @notice Bytes per element of a dtype.
+    function elemSize(uint8 dtype) internal pure returns (uint256) {
+        if (dtype == DTYPE_I8) return 1;
+        if (dtype == DTYPE_I32) return 4;
+        revert BadDType(dtype);
+    }
+
+    /// @notice Element count of a shape (1 for rank 0).
+    function numel(uint32[] memory shape) internal pure returns (uint256 n) {
+        n = 1;
+        for (uint256 i = 0; i < shape.length; i++) n *= shape[i];
+    }
+
+    /// @notice Canonical byte length of a tensor type.
+    function byteLen(uint8 dtype, uint32[] memory shape) internal pure returns (uint256) {
+        return numel(shape) * elemSize(dtype);
+    }
+
+    /// @notice The data root of short canonical bytes (request inputs, posted outputs).
+    function dataRoot(bytes memory data) internal pure returns (bytes32) {
+        uint256 n = numChunks(data.length);
+        bytes32[] memory layer = new bytes32[](n);
+        for (uint256 i = 0; i < n; i++) layer[i] = chunkLeaf(data, i);
+        bytes32 pad = zeroChunkLeaf();
+        while (n > 1) {
+            uint256 half = (n + 1) / 2;
+            for (uint256 i = 0; i < half; i++) {
+                bytes32 right = 2 * i + 1 < n ? layer[2 * i + 1] : pad;
+                layer[i] = node(DATA_NODE, layer[2 * i], right);
+            }
+            pad = node(DATA_NODE, pad, pad);
+            n = half;
+        }
+        return layer[0];
+    }
+
+    /// @notice keccak256(0x02 ‖ dtype ‖ rank ‖ dims (u32 BE) ‖ dataRoot).
+    function tensorCommitment(uint8 dtype, uint32[] memory shape, bytes32 root) internal pure returns (bytes32 h) {
+        uint256 rank = shape.length;
+        assembly ("memory-safe") {
+            let p := mload(0x40)
+            mstore8(p, 2)
+            mstore8(add(p, 1), dtype)
+            mstore8(add(p, 2), rank)
+            let q := add(p, 3)
+            for { let i := 0 } lt(i, rank) { i := add(i, 1) } {
+                let d := mload(add(add(shape, 32), mul(i, 32)))
+                mstore(q, shl(224, d))
+                q := add(q, 4)
+            }
+            mstore(q, root)
+            h := keccak256(p, add(35, mul(rank, 4)))
+        }
+    }
+
+    /// @notice keccak256(0x06 ‖ stepCount (u32 BE) ‖ specRoot).
+    function modelId(uint32 stepCount, bytes32 specRoot) internal pure returns (bytes32) {
+        return keccak256(abi.encodePacked(bytes1(MODEL), stepCount, specRoot));
+    }
+
+    /// @notice keccak256(0x04 ‖ spec).
+    function specLeaf(bytes memory spec) internal pure returns (bytes32) {
+        return keccak256(abi.encodePacked(bytes1(SPEC_LEAF), spec));
+    }
+
+    /// @notice Rebuilds a root from one leaf and its siblings (bottom up).
+    function singleRoot(uint8 tag, uint256 h, uint256 index, bytes32 leaf, bytes32[] calldata proof)
+        internal
+        pure
+        returns (bytes32 x)
+    {
+        if (proof.length != h) revert ProofLength();
+        if (h < 256 && index >> h != 0) revert IndexOutOfRange();
+        x = leaf;
+        for (uint256 l = 0; l < h; l++) {
+            x = (index >> l) & 1 == 0 ? node(tag, x, proof[l]) : node(tag, proof[l], x);
+        }
+    }
+
+    /// @notice Rebuilds the root of a tree of height `h` from leaves at strictly
+    ///         increasing `indices` and a multiproof (docs/commitments.md, "Proofs").
+    ///         `idx` and `hashes` are consumed (used as scratch).
+    function multiRoot(uint8 tag, uint256 h, uint256[] memory idx, bytes32[] memory hashes, bytes32[] calldata proof)
+        internal
+        pure
+        returns (bytes32)
+    {
+        uint256 n = idx.length;
+        if (n == 0) revert EmptyProof();
+        for (uint256 i = 0; i < n; i++) {
+            if (i > 0 && idx[i] <= idx[i - 1]) revert UnsortedIndices();
+        }
+        if (h < 256 && idx[n - 1] >> h != 0) revert IndexOutOfRange();
+        uint256 p = 0;
+        for (uint256 level = 0; level < h; level++) {
+            uint256 m = 0;
+            uint256 i = 0;
+            while (i < n) {
+                uint256 k = idx[i];
+                bytes32 x = hashes[i];
+                bytes32 parent;
+                if (k & 1 == 0 && i + 1 < n && idx[i + 1] == k + 1) {
+                    parent = node(tag, x, hashes[i + 1]);
+                    i += 2;
+                } else {
+                    if (p >= proof.length) revert ProofLength();
+                    parent = k & 1 == 0 ? node(tag, x, proof[p]) : node(tag, proof[p], x);
+                    p++;
+                    i++;
+                }
+                idx[m] = k >> 1;
+                hashes[m] = parent;
+                m++;
+            }
+            n = m;
+        }
+        if (p != proof.length) revert ProofLength();
+        return hashes[0];
+    }
+}

@@ -1,0 +1,163 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {Test} from "forge-std/Test.sol";
+import {Commitments} from "../src/lib/Commitments.sol";
+import {StepSpec} from "../src/lib/StepSpec.sol";
+import {TensorOpening} from "../src/lib/TensorOpening.sol";
+import {OneStepVerifier} from "../src/OneStepVerifier.sol";
+
+/// @notice Exposes the libraries' internal functions to the tests.
+contract LibHarness {
+    function tensorCommitment(uint8 dtype, uint32[] memory shape, bytes memory data) external pure returns (bytes32, bytes32) {
+        bytes32 root = Commitments.dataRoot(data);
+        return (root, Commitments.tensorCommitment(dtype, shape, root));
+    }
+
+    function multiRoot(uint8 tag, uint256 h, uint256[] memory idx, bytes32[] memory leaves, bytes32[] calldata proof)
+        external
+        pure
+        returns (bytes32)
+    {
+        return Commitments.multiRoot(tag, h, idx, leaves, proof);
+    }
+
+    function singleRoot(uint8 tag, uint256 h, uint256 index, bytes32 leaf, bytes32[] calldata proof) external pure returns (bytes32) {
+        return Commitments.singleRoot(tag, h, index, leaf, proof);
+    }
+
+    function parse(bytes memory spec) external pure returns (StepSpec.Spec memory) {
+        return StepSpec.parse(spec);
+    }
+
+    function specLeaf(bytes memory spec) external pure returns (bytes32) {
+        return Commitments.specLeaf(spec);
+    }
+
+    function modelId(uint32 stepCount, bytes32 specRoot) external pure returns (bytes32) {
+        return Commitments.modelId(stepCount, specRoot);
+    }
+}
+
+/// @notice The shared vectors in fixtures/vectors, written by the Rust code
+///         (crates/core/tests/vectors.rs): Solidity must agree on every one.
+contract VectorsTest is Test {
+    struct TensorVector {
+        bytes bytes_;
+        bytes32 commitment;
+        bytes32 dataRoot;
+        uint8 dtype;
+        uint32[] shape;
+    }
+
+    struct OpCase {
+        string name;
+        bytes spec;
+        uint256 outIndex;
+        int256 expected;
+        bytes32[] inputRoots;
+        TensorOpening[] inputs;
+        TensorOpening[] weights;
+    }
+
+    LibHarness lib;
+    OneStepVerifier verifier;
+
+    function setUp() public {
+        lib = new LibHarness();
+        verifier = new OneStepVerifier();
+    }
+
+    function _at(string memory array, uint256 i, string memory field) internal pure returns (string memory) {
+        return string.concat(".", array, "[", vm.toString(i), "].", field);
+    }
+
+    function test_tensorCommitmentsMatchRust() public view {
+        string memory json = vm.readFile("../fixtures/vectors/commitments.json");
+        uint256 n;
+        for (; vm.keyExistsJson(json, string.concat(".tensors[", vm.toString(n), "]")); n++) {
+            bytes memory data = vm.parseJsonBytes(json, _at("tensors", n, "bytes"));
+            uint256[] memory dims = vm.parseJsonUintArray(json, _at("tensors", n, "shape"));
+            uint32[] memory shape = new uint32[](dims.length);
+            for (uint256 d = 0; d < dims.length; d++) shape[d] = uint32(dims[d]);
+            uint8 dtype = uint8(vm.parseJsonUint(json, _at("tensors", n, "dtype")));
+            (bytes32 root, bytes32 c) = lib.tensorCommitment(dtype, shape, data);
+            assertEq(root, vm.parseJsonBytes32(json, _at("tensors", n, "dataRoot")), "data root");
+            assertEq(c, vm.parseJsonBytes32(json, _at("tensors", n, "commitment")), "commitment");
+        }
+        assertGt(n, 5);
+    }
+
+    function _tag(string memory kind) internal pure returns (uint8) {
+        bytes32 k = keccak256(bytes(kind));
+        if (k == keccak256("data")) return Commitments.DATA_NODE;
+        if (k == keccak256("trace")) return Commitments.TRACE_NODE;
+        return Commitments.SPEC_NODE;
+    }
+
+    function test_multiproofsMatchRust() public view {
+        string memory json = vm.readFile("../fixtures/vectors/commitments.json");
+        uint256 n;
+        for (; vm.keyExistsJson(json, string.concat(".multiproofs[", vm.toString(n), "]")); n++) {
+            uint8 tag = _tag(vm.parseJsonString(json, _at("multiproofs", n, "kind")));
+            uint256 h = vm.parseJsonUint(json, _at("multiproofs", n, "height"));
+            uint256[] memory idx = vm.parseJsonUintArray(json, _at("multiproofs", n, "indices"));
+            bytes32[] memory leaves = vm.parseJsonBytes32Array(json, _at("multiproofs", n, "leaves"));
+            bytes32[] memory proof = vm.parseJsonBytes32Array(json, _at("multiproofs", n, "proof"));
+            bytes32 root = vm.parseJsonBytes32(json, _at("multiproofs", n, "root"));
+            if (idx.length == 1) {
+                assertEq(lib.singleRoot(tag, h, idx[0], leaves[0], proof), root, "single");
+            }
+            assertEq(lib.multiRoot(tag, h, idx, leaves, proof), root, "multi");
+            // a changed leaf no longer reaches the root
+            leaves[0] = bytes32(uint256(leaves[0]) ^ 1);
+            idx = vm.parseJsonUintArray(json, _at("multiproofs", n, "indices"));
+            assertTrue(lib.multiRoot(tag, h, idx, leaves, proof) != root, "tampered");
+        }
+        assertGt(n, 10);
+    }
+
+    function test_specsAndModelIdsMatchRust() public view {
+        string memory json = vm.readFile("../fixtures/vectors/commitments.json");
+        uint256 n;
+        for (; vm.keyExistsJson(json, string.concat(".specs[", vm.toString(n), "]")); n++) {
+            bytes memory spec = vm.parseJsonBytes(json, _at("specs", n, "bytes"));
+            assertEq(lib.specLeaf(spec), vm.parseJsonBytes32(json, _at("specs", n, "leaf")));
+            StepSpec.Spec memory s = lib.parse(spec);
+            assertEq(s.op, vm.parseJsonUint(json, _at("specs", n, "op")));
+            assertEq(s.out.dtype, vm.parseJsonUint(json, _at("specs", n, "outDtype")));
+            uint256[] memory shape = vm.parseJsonUintArray(json, _at("specs", n, "outShape"));
+            assertEq(s.out.shape.length, shape.length);
+            for (uint256 d = 0; d < shape.length; d++) assertEq(s.out.shape[d], shape[d]);
+        }
+        assertGt(n, 20);
+        uint256 m;
+        for (; vm.keyExistsJson(json, string.concat(".models[", vm.toString(m), "]")); m++) {
+            uint32 steps = uint32(vm.parseJsonUint(json, _at("models", m, "stepCount")));
+            bytes32 specRoot = vm.parseJsonBytes32(json, _at("models", m, "specRoot"));
+            assertEq(lib.modelId(steps, specRoot), vm.parseJsonBytes32(json, _at("models", m, "id")));
+        }
+        assertGt(m, 0);
+    }
+
+    function test_everyOpCaseMatchesRust() public view {
+        string memory json = vm.readFile("../fixtures/vectors/ops.json");
+        OpCase[] memory cases = abi.decode(
+            vm.parseJsonTypeArray(
+                json,
+                ".cases",
+                "OpCase(string name,bytes spec,uint256 outIndex,int256 expected,bytes32[] inputRoots,TensorOpening[] inputs,TensorOpening[] weights)TensorOpening(uint256[] chunkIndices,bytes chunks,bytes32[] proof)"
+            ),
+            (OpCase[])
+        );
+        assertGt(cases.length, 300);
+        bool[10] memory seen;
+        for (uint256 i = 0; i < cases.length; i++) {
+            OpCase memory c = cases[i];
+            int256 got = verifier.evaluate(c.spec, c.outIndex, c.inputRoots, c.inputs, c.weights);
+            assertEq(got, c.expected, c.name);
+            seen[uint8(c.spec[1])] = true;
+        }
+        for (uint256 op = 1; op < 10; op++) assertTrue(seen[op], "every op has cases");
+    }
+}
