@@ -1,0 +1,326 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {ProtocolFixture} from "./Disputes.t.sol";
+import {Commitments} from "../src/lib/Commitments.sol";
+import {ModelRegistry} from "../src/ModelRegistry.sol";
+import {InferenceOracle, IInferenceCallback} from "../src/InferenceOracle.sol";
+import {DisputeGame} from "../src/DisputeGame.sol";
+
+contract GoodReceiver is IInferenceCallback {
+    uint256 public calls;
+    bytes public lastOutput;
+
+    function onInferenceFinal(uint256, bytes32, bytes calldata output) external {
+        calls++;
+        lastOutput = output;
+    }
+}
+
+contract RevertingReceiver is IInferenceCallback {
+    function onInferenceFinal(uint256, bytes32, bytes calldata) external pure {
+        revert("no");
+    }
+}
+
+contract GreedyReceiver is IInferenceCallback {
+    function onInferenceFinal(uint256, bytes32, bytes calldata) external pure {
+        while (true) {}
+    }
+}
+
+contract RejectingWallet {
+    receive() external payable {
+        revert("no ETH");
+    }
+}
+
+/// @notice Requests, posts, finality, callbacks, refunds, parallel and moot games,
+///         payouts, and every revert of the registry and the oracle.
+contract LifecycleTest is ProtocolFixture {
+    Scenario honest;
+    Scenario wrongOutput;
+    Scenario middle;
+
+    function setUp() public {
+        _loadVectors();
+        Scenario[] memory all = _scenarios();
+        for (uint256 i = 0; i < all.length; i++) {
+            bytes32 n = keccak256(bytes(all[i].name));
+            if (n == keccak256("griefer-loses-arity1")) honest = all[i];
+            if (n == keccak256("wrong-output-arity1")) wrongOutput = all[i];
+            if (n == keccak256("wrong-middle-step-arity1")) middle = all[i];
+        }
+        _deploy(1);
+    }
+
+    function _request(address cb, uint64 gas) internal returns (uint256) {
+        vm.prank(requester);
+        return oracle.request{value: FEE}(modelId, model.input, cb, gas);
+    }
+
+    function _post(uint256 requestId, Scenario memory s) internal returns (uint256) {
+        vm.prank(executor);
+        return oracle.post{value: STAKE}(requestId, s.output, s.traceRoot, uint32(model.stepCount), s.inputProof, s.outputProof);
+    }
+
+    // ---------------------------------------------------------------- registry
+
+    function test_registryRefusesDuplicatesBadProofsAndNonInputFirstSteps() public {
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.AlreadyRegistered.selector, modelId));
+        registry.register(uint32(model.stepCount), model.specRoot, model.inputSpec, model.inputProof, model.outputSpec, model.outputProof, "");
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.SpecNotInModel.selector, 0));
+        registry.register(uint32(model.stepCount), bytes32(uint256(1)), model.inputSpec, model.inputProof, model.outputSpec, model.outputProof, "");
+        vm.expectRevert(ModelRegistry.NoSteps.selector);
+        registry.register(0, model.specRoot, model.inputSpec, model.inputProof, model.outputSpec, model.outputProof, "");
+        // the output spec in place of the input spec: a one-step "model" whose first step is not `input`
+        bytes32 root = Commitments.specLeaf(model.outputSpec);
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.FirstStepNotInput.selector, 9));
+        registry.register(1, root, model.outputSpec, new bytes32[](0), model.outputSpec, new bytes32[](0), "");
+        ModelRegistry.ModelInfo memory m = registry.getModel(modelId);
+        assertEq(m.stepCount, model.stepCount);
+        assertEq(m.inputShape.length, 3);
+        assertEq(m.outputShape.length, 0);
+        assertEq(m.outputDType, 2);
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.UnknownModel.selector, bytes32(0)));
+        registry.getModel(bytes32(0));
+    }
+
+    // ---------------------------------------------------------------- requests
+
+    function test_requestChecksModelInputAndCallbackGas() public {
+        vm.expectRevert(abi.encodeWithSelector(InferenceOracle.UnknownModel.selector, bytes32(0)));
+        oracle.request(bytes32(0), model.input, address(0), 0);
+        vm.expectRevert(abi.encodeWithSelector(InferenceOracle.InputLength.selector, 64, 3));
+        oracle.request(modelId, hex"010203", address(0), 0);
+        vm.expectRevert(abi.encodeWithSelector(InferenceOracle.CallbackGasTooHigh.selector, 500_000));
+        oracle.request(modelId, model.input, address(1), 500_001);
+        uint256 id = _request(address(0), 0);
+        InferenceOracle.Request memory r = oracle.getRequest(id);
+        assertEq(r.fee, FEE);
+        assertEq(uint8(r.status), uint8(InferenceOracle.RequestStatus.Open));
+        _assertConserved();
+    }
+
+    function test_postChecksStateStakeStepsLengthAndProofs() public {
+        uint256 id = _request(address(0), 0);
+        Scenario memory s = honest;
+        uint32 n = uint32(model.stepCount);
+        vm.startPrank(executor);
+        vm.expectRevert(abi.encodeWithSelector(InferenceOracle.StakeTooLow.selector, 1 ether));
+        oracle.post{value: 0.5 ether}(id, s.output, s.traceRoot, n, s.inputProof, s.outputProof);
+        vm.expectRevert(abi.encodeWithSelector(InferenceOracle.WrongStepCount.selector, n));
+        oracle.post{value: STAKE}(id, s.output, s.traceRoot, n + 1, s.inputProof, s.outputProof);
+        vm.expectRevert(abi.encodeWithSelector(InferenceOracle.OutputLength.selector, 4, 1));
+        oracle.post{value: STAKE}(id, hex"00", s.traceRoot, n, s.inputProof, s.outputProof);
+        vm.expectRevert(InferenceOracle.InputNotInTrace.selector);
+        oracle.post{value: STAKE}(id, s.output, s.traceRoot, n, s.outputProof, s.outputProof);
+        vm.expectRevert(InferenceOracle.OutputNotInTrace.selector);
+        oracle.post{value: STAKE}(id, hex"00000005", s.traceRoot, n, s.inputProof, s.outputProof);
+        vm.expectRevert(abi.encodeWithSelector(InferenceOracle.RequestNotOpen.selector, 99));
+        oracle.post{value: STAKE}(99, s.output, s.traceRoot, n, s.inputProof, s.outputProof);
+        oracle.post{value: STAKE}(id, s.output, s.traceRoot, n, s.inputProof, s.outputProof);
+        vm.expectRevert(abi.encodeWithSelector(InferenceOracle.RequestNotOpen.selector, id));
+        oracle.post{value: STAKE}(id, s.output, s.traceRoot, n, s.inputProof, s.outputProof);
+        vm.stopPrank();
+        _assertConserved();
+    }
+
+    function test_anUnservedRequestIsRefundedAfterItsDeadline() public {
+        uint256 id = _request(address(0), 0);
+        vm.expectRevert(abi.encodeWithSelector(InferenceOracle.RequestNotExpired.selector, id));
+        oracle.refund(id);
+        vm.warp(block.timestamp + 1 hours + 1);
+        vm.expectRevert(abi.encodeWithSelector(InferenceOracle.RequestExpired.selector, id));
+        _post(id, honest);
+        oracle.refund(id);
+        assertEq(oracle.balanceOf(requester), FEE);
+        vm.expectRevert(abi.encodeWithSelector(InferenceOracle.RequestNotOpen.selector, id));
+        oracle.refund(id);
+        uint256 before = requester.balance;
+        vm.prank(requester);
+        oracle.withdraw();
+        assertEq(requester.balance, before + FEE);
+        vm.prank(requester);
+        vm.expectRevert(InferenceOracle.NothingToWithdraw.selector);
+        oracle.withdraw();
+        _assertConserved();
+    }
+
+    // ---------------------------------------------------------------- finality
+
+    function test_finalityPaysTheExecutorAndCallsBack() public {
+        GoodReceiver cb = new GoodReceiver();
+        uint256 id = _request(address(cb), 200_000);
+        uint256 res = _post(id, honest);
+        vm.expectRevert(abi.encodeWithSelector(InferenceOracle.WindowOpen.selector, uint64(block.timestamp + WINDOW)));
+        oracle.finalize(res);
+        vm.expectRevert(abi.encodeWithSelector(InferenceOracle.NotFinal.selector, id));
+        oracle.output(id);
+        vm.warp(block.timestamp + WINDOW);
+        oracle.finalize(res);
+        assertEq(cb.calls(), 1);
+        assertEq(cb.lastOutput(), honest.output);
+        assertEq(oracle.output(id), honest.output);
+        assertEq(oracle.balanceOf(executor), STAKE + FEE);
+        vm.expectRevert(abi.encodeWithSelector(InferenceOracle.ResultNotPending.selector, res));
+        oracle.finalize(res);
+        vm.prank(challenger);
+        vm.expectRevert(abi.encodeWithSelector(InferenceOracle.ResultNotPending.selector, res));
+        game.challenge{value: BOND}(res);
+        _assertConserved();
+    }
+
+    function test_revertingAndGasHungryCallbacksDoNotBlockFinality() public {
+        address[2] memory receivers = [address(new RevertingReceiver()), address(new GreedyReceiver())];
+        for (uint256 i = 0; i < 2; i++) {
+            uint256 id = _request(receivers[i], 300_000);
+            uint256 res = _post(id, honest);
+            vm.warp(block.timestamp + WINDOW);
+            vm.expectEmit(true, true, false, true, address(oracle));
+            emit InferenceOracle.CallbackResult(id, receivers[i], false);
+            oracle.finalize(res);
+            assertEq(uint8(oracle.status(id)), uint8(InferenceOracle.RequestStatus.Finalized));
+        }
+    }
+
+    function test_aCallerCannotStarveTheCallback() public {
+        GoodReceiver cb = new GoodReceiver();
+        uint256 id = _request(address(cb), 400_000);
+        uint256 res = _post(id, honest);
+        vm.warp(block.timestamp + WINDOW);
+        // too little gas for the promised callback: the whole call reverts
+        (bool ok,) = address(oracle).call{gas: 300_000}(abi.encodeCall(InferenceOracle.finalize, (res)));
+        assertFalse(ok);
+        assertEq(uint8(oracle.status(id)), uint8(InferenceOracle.RequestStatus.Posted));
+        oracle.finalize(res);
+        assertEq(cb.calls(), 1);
+    }
+
+    function test_aReceiverThatRejectsETHKeepsItsBalance() public {
+        RejectingWallet w = new RejectingWallet();
+        vm.deal(address(w), 10 ether);
+        vm.prank(address(w));
+        uint256 id = oracle.request{value: FEE}(modelId, model.input, address(0), 0);
+        vm.warp(block.timestamp + 1 hours + 1);
+        oracle.refund(id);
+        vm.prank(address(w));
+        vm.expectRevert(InferenceOracle.TransferFailed.selector);
+        oracle.withdraw();
+        assertEq(oracle.balanceOf(address(w)), FEE);
+    }
+
+    // ------------------------------------------------------------------- games
+
+    function test_aResultWithAnOpenGameDoesNotFinalize() public {
+        uint256 id = _request(address(0), 0);
+        uint256 res = _post(id, honest);
+        vm.prank(challenger);
+        game.challenge{value: BOND}(res);
+        vm.warp(block.timestamp + WINDOW);
+        vm.expectRevert(abi.encodeWithSelector(InferenceOracle.GamesOpen.selector, 1));
+        oracle.finalize(res);
+    }
+
+    function test_challengesNeedABondAndTheWindow() public {
+        uint256 id = _request(address(0), 0);
+        uint256 res = _post(id, honest);
+        vm.prank(challenger);
+        vm.expectRevert(abi.encodeWithSelector(InferenceOracle.BondTooLow.selector, 1 ether));
+        game.challenge{value: 0.1 ether}(res);
+        vm.warp(block.timestamp + WINDOW);
+        vm.prank(challenger);
+        vm.expectRevert(abi.encodeWithSelector(InferenceOracle.WindowClosed.selector, uint64(block.timestamp)));
+        game.challenge{value: BOND}(res);
+        vm.expectRevert(InferenceOracle.NotDisputeGame.selector);
+        oracle.settleGame(res, challenger, 0, true);
+        vm.expectRevert(InferenceOracle.NotDeployer.selector);
+        vm.prank(challenger);
+        oracle.setDisputeGame(address(1));
+        vm.expectRevert(InferenceOracle.GameAlreadySet.selector);
+        oracle.setDisputeGame(address(1));
+    }
+
+    /// Two honest watchtowers and a colluding one dispute a fraudulent result in
+    /// parallel: the first win rejects it, the other games become moot and return
+    /// their bonds, and the request reopens for an honest post.
+    function test_parallelGamesOnAFraudulentResult() public {
+        uint256 id = _request(address(0), 0);
+        uint256 res = _post(id, wrongOutput);
+        address other = makeAddr("other");
+        vm.deal(other, 10 ether);
+        vm.prank(challenger);
+        uint256 g1 = game.challenge{value: BOND}(res);
+        vm.prank(other);
+        uint256 g2 = game.challenge{value: BOND}(res);
+        assertEq(game.gamesOf(res).length, 2);
+        vm.expectRevert(abi.encodeWithSelector(DisputeGame.NotMoot.selector, g2));
+        game.settleMoot(g2);
+        for (uint256 j = 0; j < wrongOutput.moves.length; j++) {
+            _play(g1, wrongOutput.moves[j]);
+        }
+        assertEq(uint8(game.getGame(g1).status), uint8(DisputeGame.Status.ChallengerWon));
+        assertEq(uint8(oracle.resultStatus(res)), uint8(InferenceOracle.ResultStatus.Rejected));
+        game.settleMoot(g2);
+        assertEq(uint8(game.getGame(g2).status), uint8(DisputeGame.Status.Moot));
+        assertEq(oracle.balanceOf(other), BOND);
+        vm.expectRevert(abi.encodeWithSelector(DisputeGame.GameOver.selector, g2));
+        game.timeout(g2);
+        // the request is open again and an honest executor serves it
+        uint256 res2 = _post(id, honest);
+        vm.warp(block.timestamp + WINDOW);
+        oracle.finalize(res2);
+        assertEq(oracle.output(id), honest.output);
+        _assertConserved();
+    }
+
+    function test_movesAreCheckedForPartyTurnPhaseAndClock() public {
+        uint256 id = _request(address(0), 0);
+        uint256 res = _post(id, middle);
+        vm.prank(challenger);
+        uint256 g = game.challenge{value: BOND}(res);
+        MoveVector memory first = middle.moves[0];
+        vm.prank(challenger);
+        vm.expectRevert(DisputeGame.NotYourTurn.selector);
+        game.pick(g, first.nodes, 0);
+        vm.prank(challenger);
+        vm.expectRevert(DisputeGame.NotAParty.selector);
+        game.revealNodes(g, first.nodes);
+        vm.prank(requester);
+        vm.expectRevert(DisputeGame.NotAParty.selector);
+        game.revealNodes(g, first.nodes);
+        bytes32[] memory bad = new bytes32[](2);
+        vm.prank(executor);
+        vm.expectRevert(DisputeGame.BadReveal.selector);
+        game.revealNodes(g, bad);
+        vm.prank(executor);
+        vm.expectRevert(abi.encodeWithSelector(DisputeGame.WrongPhase.selector, DisputeGame.Phase.Trace));
+        game.revealChunk(g, new bytes(256));
+        vm.expectRevert(DisputeGame.ClockRunning.selector);
+        game.timeout(g);
+        vm.warp(block.timestamp + clock + 1);
+        vm.prank(executor);
+        vm.expectRevert(DisputeGame.ClockExpired.selector);
+        game.revealNodes(g, first.nodes);
+        game.timeout(g);
+        assertEq(uint8(game.getGame(g).status), uint8(DisputeGame.Status.ChallengerWon));
+        vm.expectRevert(abi.encodeWithSelector(DisputeGame.UnknownGame.selector, 999));
+        game.timeout(999);
+        _assertConserved();
+    }
+
+    function test_clocksAreChargedOnlyToTheMover() public {
+        uint256 id = _request(address(0), 0);
+        uint256 res = _post(id, middle);
+        vm.prank(challenger);
+        uint256 g = game.challenge{value: BOND}(res);
+        vm.warp(block.timestamp + 100);
+        _play(g, middle.moves[0]); // warps 1 more second
+        DisputeGame.Game memory s = game.getGame(g);
+        assertEq(s.executorClock, clock - 101);
+        assertEq(s.challengerClock, clock);
+        assertEq(uint8(s.turn), uint8(DisputeGame.Side.Challenger));
+        vm.expectRevert(DisputeGame.BadArity.selector);
+        new DisputeGame(oracle, verifier, 5, 10);
+    }
+}
