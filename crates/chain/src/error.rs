@@ -1,0 +1,60 @@
+//! What can go wrong talking to a chain, in terms an operator can act on.
+
+/// A chain operation failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ChainError {
+    /// The RPC URL is malformed or of an unsupported scheme.
+    #[error("invalid RPC URL `{url}`: {reason}")]
+    InvalidUrl {
+        /// The URL as given.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The private key is malformed.
+    #[error("invalid private key: {0}")]
+    InvalidKey(String),
+    /// The node could not be reached or dropped the connection: worth retrying.
+    #[error("node unavailable: {0}")]
+    Unavailable(String),
+    /// The node answered with an error that is not a revert.
+    #[error("node error: {0}")]
+    Rpc(String),
+    /// The call or transaction reverted; `reason` is the decoded custom error.
+    #[error("{call} reverted: {reason}")]
+    Reverted {
+        /// The contract function.
+        call: String,
+        /// The decoded error (e.g. `ClockExpired()`), or the raw revert data.
+        reason: String,
+    },
+    /// A transaction was not mined in time: worth retrying (it is idempotent).
+    #[error("transaction {0} was not mined in time")]
+    NotMined(String),
+    /// No contract at an address the deployment names.
+    #[error("no {what} contract at {address} (wrong deployment file or chain?)")]
+    NotDeployed {
+        /// Which contract.
+        what: &'static str,
+        /// The address.
+        address: String,
+    },
+    /// The chain is not the one the deployment was made on.
+    #[error("the node is on chain {actual}, the deployment is for chain {expected}")]
+    WrongChain {
+        /// Chain id in the deployment.
+        expected: u64,
+        /// Chain id of the node.
+        actual: u64,
+    },
+    /// Data from the chain could not be decoded.
+    #[error("could not decode {0}")]
+    Decode(String),
+}
+
+impl ChainError {
+    /// Whether the same call may succeed if tried again later.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, ChainError::Unavailable(_) | ChainError::NotMined(_))
+    }
+}

@@ -1,0 +1,204 @@
+//! Against a real EVM (anvil): the Solidity commitment code and one-step verifier
+//! agree with Rust on every shared vector, and a whole game is played through the
+//! client with the solvers, the chain acting as referee.
+
+use alloy::primitives::{Bytes, B256, U256};
+use alloy::providers::ProviderBuilder;
+use alloy::sol;
+use refute_chain::devnet::Devnet;
+use refute_chain::{Chain, ChainConfig, DeployParams, RequestStatus, ResultStatus};
+use refute_core::commit::commit_bytes;
+use refute_core::hash::{from_hex, Hash};
+use refute_core::testing::{every_op_model, random_input, reference_run, Rng};
+use refute_core::Tensor;
+use refute_game::{challenger_move, executor_move, Side, Status, TraceData};
+use serde_json::Value;
+use std::sync::Arc;
+
+sol!(
+    #[sol(rpc)]
+    LibHarness,
+    "../../contracts/out/Vectors.t.sol/LibHarness.json"
+);
+
+fn vectors(name: &str) -> Value {
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/vectors").join(name);
+    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+}
+
+fn bytes(v: &Value) -> Bytes {
+    Bytes::from(alloy::hex::decode(v.as_str().unwrap()).unwrap())
+}
+
+fn b32(v: &Value) -> B256 {
+    B256::from(from_hex(v.as_str().unwrap()).unwrap())
+}
+
+fn b32s(v: &Value) -> Vec<B256> {
+    v.as_array().unwrap().iter().map(b32).collect()
+}
+
+fn u256s(v: &Value) -> Vec<U256> {
+    v.as_array().unwrap().iter().map(|x| U256::from(x.as_u64().unwrap())).collect()
+}
+
+#[tokio::test]
+async fn solidity_agrees_with_rust_on_every_shared_vector_in_the_evm() {
+    refute_chain::init_tls();
+    let net = Devnet::start(None).unwrap();
+    let signer: alloy::signers::local::PrivateKeySigner = net.key(0).parse().unwrap();
+    let p = ProviderBuilder::new().wallet(signer).connect(&net.endpoint()).await.unwrap();
+    let lib = LibHarness::deploy(p.clone()).await.unwrap();
+    let c = vectors("commitments.json");
+    for t in c["tensors"].as_array().unwrap() {
+        let shape: Vec<u32> = t["shape"].as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as u32).collect();
+        let r = lib.tensorCommitment(t["dtype"].as_u64().unwrap() as u8, shape, bytes(&t["bytes"])).call().await.unwrap();
+        assert_eq!(r._0, b32(&t["dataRoot"]));
+        assert_eq!(r._1, b32(&t["commitment"]));
+    }
+    for m in c["multiproofs"].as_array().unwrap() {
+        let tag = match m["kind"].as_str().unwrap() {
+            "data" => 1u8,
+            "trace" => 3,
+            _ => 5,
+        };
+        let root = lib
+            .multiRoot(tag, U256::from(m["height"].as_u64().unwrap()), u256s(&m["indices"]), b32s(&m["leaves"]), b32s(&m["proof"]))
+            .call()
+            .await
+            .unwrap();
+        assert_eq!(root, b32(&m["root"]));
+    }
+    for s in c["specs"].as_array().unwrap() {
+        assert_eq!(lib.specLeaf(bytes(&s["bytes"])).call().await.unwrap(), b32(&s["leaf"]));
+    }
+    for m in c["models"].as_array().unwrap() {
+        let id = lib.modelId(m["stepCount"].as_u64().unwrap() as u32, b32(&m["specRoot"])).call().await.unwrap();
+        assert_eq!(id, b32(&m["id"]));
+    }
+
+    let verifier = refute_chain::bindings::OneStepVerifier::deploy(p.clone()).await.unwrap();
+    let ops = vectors("ops.json");
+    let opening = |o: &Value| refute_chain::bindings::OneStepVerifier::TensorOpening {
+        chunkIndices: u256s(&o["chunkIndices"]),
+        chunks: bytes(&o["chunks"]),
+        proof: b32s(&o["proof"]),
+    };
+    let cases = ops["cases"].as_array().unwrap();
+    for case in cases {
+        let got = verifier
+            .evaluate(
+                bytes(&case["spec"]),
+                U256::from(case["outIndex"].as_u64().unwrap()),
+                b32s(&case["inputRoots"]),
+                case["inputs"].as_array().unwrap().iter().map(opening).collect(),
+                case["weights"].as_array().unwrap().iter().map(opening).collect(),
+            )
+            .call()
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", case["name"]));
+        assert_eq!(got, alloy::primitives::I256::try_from(case["expected"].as_i64().unwrap()).unwrap(), "{}", case["name"]);
+    }
+    assert!(cases.len() > 300);
+}
+
+fn flip(t: &Tensor, element: usize) -> Tensor {
+    let mut b = t.canonical_bytes();
+    b[element] ^= 1;
+    Tensor::from_canonical_bytes(t.ty().clone(), &b).unwrap()
+}
+
+/// Plays game `id` to the end with the solvers, moving as whichever side is to move.
+async fn play(executor: &Chain, challenger: &Chain, id: u64, posted: &TraceData, honest: &TraceData, arity: u32) -> Status {
+    for _ in 0..100 {
+        let g = challenger.game(id).await.unwrap();
+        if g.position.status != Status::Open {
+            return g.position.status;
+        }
+        let (who, mv) = match g.position.turn {
+            Side::Executor => (executor, executor_move(arity, &g.position, posted).unwrap().unwrap()),
+            Side::Challenger => {
+                let revealed = challenger.revealed(id, arity, 0).await.unwrap();
+                (challenger, challenger_move(arity, &g.position, honest, &revealed).unwrap().unwrap())
+            }
+        };
+        let tx = who.send_move(id, &mv).await.unwrap();
+        who.wait_mined(&tx).await.unwrap();
+    }
+    panic!("the game did not end in 100 moves");
+}
+
+#[tokio::test]
+async fn a_game_through_the_client_rejects_fraud_and_pays_the_challenger() {
+    let net = Devnet::start(None).unwrap();
+    let params = DeployParams { arity_log2: 2, ..DeployParams::default() };
+    let deployment = Chain::deploy(&net.endpoint(), &net.key(0), &params).await.unwrap();
+    let connect = |i: usize| ChainConfig { rpc_url: net.endpoint(), private_key: net.key(i), deployment: deployment.clone() };
+    let (requester, executor, challenger) =
+        (Chain::connect(&connect(1)).await.unwrap(), Chain::connect(&connect(2)).await.unwrap(), Chain::connect(&connect(3)).await.unwrap());
+
+    let model = Arc::new(every_op_model());
+    let id: Hash = requester.register_model(&model, "ipfs://hand").await.unwrap();
+    assert_eq!(id, model.id());
+    // registering again is a no-op
+    assert_eq!(requester.register_model(&model, "ipfs://hand").await.unwrap(), id);
+
+    let input = random_input(&mut Rng::new(5), model.input_type());
+    let fee = U256::from(1000u64);
+    let request = requester.request(&id, &input.canonical_bytes(), fee, alloy::primitives::Address::ZERO, 0).await.unwrap();
+    let info = requester.get_request(request).await.unwrap();
+    assert_eq!(info.status, RequestStatus::Open);
+    assert_eq!(info.input_commitment, commit_bytes(model.input_type(), &input.canonical_bytes()), "the EVM commits as Rust does");
+
+    let tensors = reference_run(&model, &input);
+    let honest = TraceData::from_tensors(model.clone(), &tensors);
+    let mut bad = tensors.clone();
+    bad[5] = flip(&bad[5], 7);
+    let cheat = TraceData::from_tensors(model.clone(), &bad);
+    let stake = params.min_stake;
+    let result = executor.post(request, &cheat, stake).await.unwrap();
+    assert_eq!(executor.get_result(result).await.unwrap().trace_root, cheat.root());
+
+    let game = challenger.challenge(result, params.min_bond).await.unwrap();
+    assert_eq!(challenger.games_of(result).await.unwrap(), vec![game]);
+    let status = play(&executor, &challenger, game, &cheat, &honest, params.arity_log2).await;
+    assert_eq!(status, Status::ChallengerWon);
+    assert_eq!(challenger.get_result(result).await.unwrap().status, ResultStatus::Rejected);
+    assert_eq!(challenger.get_request(request).await.unwrap().status, RequestStatus::Open);
+    let reward = stake * U256::from(params.reward_bps) / U256::from(10_000u64);
+    assert_eq!(challenger.credited(challenger.sender()).await.unwrap(), params.min_bond + reward);
+    let before = challenger.eth_balance(challenger.sender()).await.unwrap();
+    assert_eq!(challenger.withdraw().await.unwrap(), params.min_bond + reward);
+    assert!(challenger.eth_balance(challenger.sender()).await.unwrap() > before);
+
+    // an honest post of the reopened request survives a griefing-free window and finalizes
+    let result2 = executor.post(request, &honest, stake).await.unwrap();
+    let err = executor.finalize(result2).await.unwrap_err().to_string();
+    assert!(err.contains("WindowOpen"), "a decoded custom error: {err}");
+}
+
+#[tokio::test]
+async fn bad_urls_keys_and_deployments_get_clear_errors() {
+    let d = refute_chain::Deployment {
+        chain_id: 31337,
+        block: 0,
+        registry: Default::default(),
+        oracle: Default::default(),
+        game: Default::default(),
+        verifier: Default::default(),
+    };
+    let cfg = |url: &str, key: &str| ChainConfig { rpc_url: url.into(), private_key: key.into(), deployment: d.clone() };
+    let key = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
+    let e = Chain::connect(&cfg("ftp://x", key)).await.unwrap_err().to_string();
+    assert!(e.contains("ftp://x") && e.contains("scheme"), "{e}");
+    let e = Chain::connect(&cfg("http://127.0.0.1:8545", "0x1234")).await.unwrap_err().to_string();
+    assert!(e.contains("private key"), "{e}");
+    let net = Devnet::start(None).unwrap();
+    let e = Chain::connect(&cfg(&net.endpoint(), key)).await.unwrap_err().to_string();
+    assert!(e.contains("no oracle contract"), "{e}");
+    let e = Chain::connect(&ChainConfig { deployment: refute_chain::Deployment { chain_id: 1, ..d.clone() }, ..cfg(&net.endpoint(), key) })
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("chain 31337") && e.contains("chain 1"), "{e}");
+}
