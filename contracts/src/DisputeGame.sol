@@ -9,10 +9,12 @@ import {OneStepVerifier} from "./OneStepVerifier.sol";
 
 /// @title DisputeGame
 /// @notice The bisection game of docs/protocol.md: the executor reveals nodes of its
-///         trace tree, then of one step's data tree, the challenger picks the part
+///         trace tree, then of one step's data tree; the challenger picks the part
 ///         it disagrees with, down to one chunk; the challenger then proves one
 ///         element of it wrong, which OneStepVerifier recomputes. Each side has a
-///         chess clock. The Rust twin of these rules is crates/game/src/referee.rs.
+///         chess clock. The Rust twin of these rules is crates/game/src/referee.rs;
+///         every accept/reject and every outcome here is the referee's.
+///         The oracle holds every wei; this contract only tells it who won.
 contract DisputeGame {
     /// @notice What the game is disputing.
     enum Phase {
@@ -38,7 +40,7 @@ contract DisputeGame {
         Moot
     }
 
-    /// @notice A game and its position.
+    /// @notice A game and its position, as `getGame` returns it.
     struct Game {
         uint256 resultId;
         address challenger;
@@ -61,50 +63,121 @@ contract DisputeGame {
         uint32 stepCount;
     }
 
+    /// @dev A game in storage. Slot 0 is the position every move rewrites.
+    struct GameState {
+        // slot 0
+        uint48 lastMoveAt;
+        uint48 executorClock;
+        uint48 challengerClock;
+        uint16 height;
+        uint64 index;
+        Phase phase;
+        Side turn;
+        Status status;
+        // slot 1
+        bytes32 node;
+        // slot 2
+        address challenger;
+        uint64 resultId;
+        uint32 stepIndex;
+        // slot 3
+        uint128 bond;
+        uint32 byteLen;
+        uint64 prevGame; // the previous game on the same result (0: none)
+        // slot 4
+        bytes32 specHash;
+    }
+
+    /// @dev What every game on one result shares, written by its first game.
+    struct Dispute {
+        bytes32 traceRoot;
+        bytes32 specRoot;
+        address executor;
+        uint32 stepCount;
+        uint64 lastGame;
+    }
+
+    /// @notice The inference oracle (holds all funds).
     InferenceOracle public immutable oracle;
+    /// @notice The one-step verifier.
     OneStepVerifier public immutable verifier;
     /// @notice Levels one reveal opens (the descent's arity is 2^arityLog2).
     uint32 public immutable arityLog2;
     /// @notice Each side's total time in one game, in seconds.
     uint64 public immutable clockSeconds;
 
+    /// @notice Id of the next game.
     uint256 public nextGameId = 1;
-    mapping(uint256 => Game) private games;
-    mapping(uint256 => uint256[]) private resultGames;
+    mapping(uint256 => GameState) private games;
+    mapping(uint256 => Dispute) private disputes;
 
+    /// @notice A game was opened on `resultId` by `challenger` with `bond`.
     event GameOpened(
         uint256 indexed gameId, uint256 indexed resultId, address indexed challenger, address executor, uint256 bond
     );
+    /// @notice The executor revealed `nodes`, the `2^k` nodes `k` levels below the
+    ///         current node, which is at `height` and `index` of the `phase`'s tree.
     event NodesRevealed(uint256 indexed gameId, uint8 phase, uint32 height, uint64 index, bytes32[] nodes);
+    /// @notice The challenger descended to `nodes[choice]`, now the current node.
     event Picked(uint256 indexed gameId, uint8 phase, uint256 choice, bytes32 node);
+    /// @notice The executor opened step `stepIndex`'s commitment.
     event HeaderOpened(uint256 indexed gameId, uint32 stepIndex, uint8 dtype, uint32[] shape, bytes32 dataRoot);
+    /// @notice The executor revealed chunk `chunkIndex` of the disputed step's output.
     event ChunkRevealed(uint256 indexed gameId, uint64 chunkIndex, bytes chunk);
+    /// @notice The challenger's one-step proof of output element `element`:
+    ///         the executor's value and the recomputed one.
     event StepProven(uint256 indexed gameId, uint256 element, int256 claimed, int256 computed);
+    /// @notice The game ended with `status` (a `Status`).
     event GameResolved(uint256 indexed gameId, uint256 indexed resultId, uint8 status);
 
+    /// @notice `arityLog2` is not 1 to 4.
     error BadArity();
+    /// @notice `clockSeconds` is zero or above 2^48.
+    error BadClock();
+    /// @notice No such game.
     error UnknownGame(uint256 gameId);
+    /// @notice The game is over.
     error GameOver(uint256 gameId);
+    /// @notice It is the other side's turn.
     error NotYourTurn();
+    /// @notice The sender is not the side to move.
     error NotAParty();
+    /// @notice The move does not belong to the current phase.
     error WrongPhase(Phase phase);
+    /// @notice The mover's clock has run out.
     error ClockExpired();
+    /// @notice A timeout was claimed while time remains.
     error ClockRunning();
+    /// @notice The nodes do not rebuild the current node or have the wrong count.
     error BadReveal();
+    /// @notice The choice names no revealed node.
     error BadChoice();
+    /// @notice The header does not hash to the step's commitment.
     error BadHeader();
+    /// @notice The spec is not the disputed step's spec in the model.
     error BadSpec();
+    /// @notice The chunk is not 256 bytes hashing to the current leaf.
     error BadChunk();
+    /// @notice The element is outside the chunk or the tensor.
     error BadElement();
+    /// @notice Input `input`'s commitment is not proven against the trace, or the
+    ///         proof lists have the wrong length.
     error BadInput(uint256 input);
+    /// @notice The game's result is not rejected.
     error NotMoot(uint256 gameId);
+    /// @notice The model has a single step: its post proved everything, nothing can
+    ///         be disputed.
+    error NothingToDispute(uint256 resultId);
+    /// @notice The bond does not fit the game's accounting (above 2^128 wei).
+    error BondTooLarge();
 
     /// @param oracle_ The inference oracle (holds all funds).
     /// @param verifier_ The one-step verifier.
     /// @param arityLog2_ Levels one reveal opens, 1 to 4.
     /// @param clockSeconds_ Each side's time in one game.
     constructor(InferenceOracle oracle_, OneStepVerifier verifier_, uint32 arityLog2_, uint64 clockSeconds_) {
-        if (arityLog2_ == 0 || arityLog2_ > 4 || clockSeconds_ == 0) revert BadArity();
+        if (arityLog2_ == 0 || arityLog2_ > 4) revert BadArity();
+        if (clockSeconds_ == 0 || clockSeconds_ > type(uint48).max) revert BadClock();
         oracle = oracle_;
         verifier = verifier_;
         arityLog2 = arityLog2_;
@@ -113,105 +186,120 @@ contract DisputeGame {
 
     // ------------------------------------------------------------------ opening
 
-    /// @notice Opens a game against a pending result, with `msg.value` as the bond.
+    /// @notice Opens a game against a pending result inside its challenge window,
+    ///         with `msg.value` (at least the oracle's `minBond`) as the bond. The
+    ///         executor moves first, from the trace root.
+    /// @return gameId The new game's id.
     function challenge(uint256 resultId) external payable returns (uint256 gameId) {
+        if (msg.value > type(uint128).max) revert BondTooLarge();
         (address executor, bytes32 traceRoot, uint32 stepCount, bytes32 specRoot) =
-            oracle.openGame{value: msg.value}(resultId);
+            oracle.openGame{value: msg.value}(resultId, msg.sender);
+        if (stepCount < 2) revert NothingToDispute(resultId);
         gameId = nextGameId++;
-        Game storage g = games[gameId];
-        g.resultId = resultId;
-        g.challenger = msg.sender;
-        g.executor = executor;
-        g.bond = msg.value;
-        g.phase = Phase.Trace;
-        g.turn = Side.Executor;
-        g.lastMoveAt = uint64(block.timestamp);
-        g.executorClock = clockSeconds;
-        g.challengerClock = clockSeconds;
+        Dispute storage d = disputes[resultId];
+        uint64 prev = d.lastGame;
+        if (prev == 0) {
+            d.traceRoot = traceRoot;
+            d.specRoot = specRoot;
+            d.executor = executor;
+            d.stepCount = stepCount;
+        }
+        d.lastGame = uint64(gameId);
+        GameState storage g = games[gameId];
+        g.lastMoveAt = uint48(block.timestamp);
+        g.executorClock = uint48(clockSeconds);
+        g.challengerClock = uint48(clockSeconds);
+        g.height = uint16(Commitments.height(stepCount));
         g.node = traceRoot;
-        g.height = uint32(Commitments.height(stepCount));
-        g.traceRoot = traceRoot;
-        g.specRoot = specRoot;
-        g.stepCount = stepCount;
-        resultGames[resultId].push(gameId);
+        g.challenger = msg.sender;
+        g.resultId = uint64(resultId);
+        g.bond = uint128(msg.value);
+        g.prevGame = prev;
         emit GameOpened(gameId, resultId, msg.sender, executor, msg.value);
     }
 
     // -------------------------------------------------------------------- moves
 
-    /// @dev Checks turn, party and clock, and charges the mover's clock.
-    function _move(uint256 gameId, Side side) private returns (Game storage g) {
+    /// @dev Checks the game is open, `side` is to move and is the sender, and its
+    ///      clock has not run out; charges the clock.
+    function _enter(uint256 gameId, Side side) private returns (GameState storage g) {
         g = games[gameId];
-        if (g.executor == address(0)) revert UnknownGame(gameId);
+        address challenger = g.challenger;
+        if (challenger == address(0)) revert UnknownGame(gameId);
         if (g.status != Status.Open) revert GameOver(gameId);
         if (g.turn != side) revert NotYourTurn();
-        if (msg.sender != (side == Side.Executor ? g.executor : g.challenger)) revert NotAParty();
-        uint64 spent = uint64(block.timestamp) - g.lastMoveAt;
+        address mover = side == Side.Executor ? disputes[g.resultId].executor : challenger;
+        if (msg.sender != mover) revert NotAParty();
+        uint256 spent = block.timestamp - g.lastMoveAt;
         if (side == Side.Executor) {
             if (spent > g.executorClock) revert ClockExpired();
-            g.executorClock -= spent;
+            g.executorClock -= uint48(spent);
         } else {
             if (spent > g.challengerClock) revert ClockExpired();
-            g.challengerClock -= spent;
+            g.challengerClock -= uint48(spent);
         }
-        g.lastMoveAt = uint64(block.timestamp);
+        g.lastMoveAt = uint48(block.timestamp);
     }
 
     /// @dev Checks `nodes` rebuild the current node; returns the levels they span.
-    function _checkReveal(Game storage g, bytes32[] calldata nodes) private view returns (uint32 levels) {
-        if (g.phase != Phase.Trace && g.phase != Phase.Data) revert WrongPhase(g.phase);
-        levels = g.height < arityLog2 ? g.height : arityLog2;
+    function _checkReveal(GameState storage g, bytes32[] calldata nodes) private view returns (uint256 levels) {
+        Phase phase = g.phase;
+        if (phase != Phase.Trace && phase != Phase.Data) revert WrongPhase(phase);
+        uint256 height = g.height;
+        levels = height < arityLog2 ? height : arityLog2;
         if (levels == 0 || nodes.length != uint256(1) << levels) revert BadReveal();
-        uint8 tag = g.phase == Phase.Trace ? Commitments.TRACE_NODE : Commitments.DATA_NODE;
-        bytes32[] memory layer = nodes;
-        uint256 n = layer.length;
-        while (n > 1) {
-            for (uint256 i = 0; i < n / 2; i++) {
-                layer[i] = Commitments.node(tag, layer[2 * i], layer[2 * i + 1]);
-            }
-            n /= 2;
-        }
-        if (layer[0] != g.node) revert BadReveal();
+        uint8 tag = phase == Phase.Trace ? Commitments.TRACE_NODE : Commitments.DATA_NODE;
+        if (Commitments.subtreeRoot(tag, nodes) != g.node) revert BadReveal();
     }
 
-    /// @notice Executor: reveals the `2^k` nodes `k` levels below the current node.
+    /// @notice Executor: reveals the `2^k` nodes `k = min(arityLog2, height)` levels
+    ///         below the current node (of the trace tree, or of the disputed step's
+    ///         data tree); they must rebuild it.
     function revealNodes(uint256 gameId, bytes32[] calldata nodes) external {
-        Game storage g = _move(gameId, Side.Executor);
+        GameState storage g = _enter(gameId, Side.Executor);
         _checkReveal(g, nodes);
         g.turn = Side.Challenger;
         emit NodesRevealed(gameId, uint8(g.phase), g.height, g.index, nodes);
     }
 
-    /// @notice Challenger: descends to `nodes[choice]`, re-sending the revealed nodes.
+    /// @notice Challenger: descends to `nodes[choice]`, re-sending the nodes the
+    ///         executor revealed. Reaching a trace leaf decides the game (the input
+    ///         leaf: the executor wins; a padding leaf: the executor wins iff it is
+    ///         zero) or moves to `Header`; reaching a data leaf moves to `Chunk`.
     function pick(uint256 gameId, bytes32[] calldata nodes, uint256 choice) external {
-        Game storage g = _move(gameId, Side.Challenger);
-        uint32 levels = _checkReveal(g, nodes);
+        GameState storage g = _enter(gameId, Side.Challenger);
+        uint256 levels = _checkReveal(g, nodes);
         if (choice >= nodes.length) revert BadChoice();
-        g.node = nodes[choice];
-        g.index = uint64(uint256(g.index) * nodes.length + choice);
-        g.height -= levels;
+        bytes32 node = nodes[choice];
+        uint64 index = uint64((uint256(g.index) << levels) | choice);
+        uint16 height = uint16(g.height - levels);
+        Phase phase = g.phase;
+        g.node = node;
+        g.index = index;
+        g.height = height;
         g.turn = Side.Executor;
-        emit Picked(gameId, uint8(g.phase), choice, g.node);
-        if (g.height != 0) return;
-        if (g.phase == Phase.Data) {
+        emit Picked(gameId, uint8(phase), choice, node);
+        if (height != 0) return;
+        if (phase == Phase.Data) {
             g.phase = Phase.Chunk;
             return;
         }
         // the trace descent reached step `index`
-        if (g.index == 0) {
+        if (index == 0) {
             // the input leaf was proven when the result was posted
             _resolve(gameId, g, Status.ExecutorWon);
-        } else if (g.index >= g.stepCount) {
-            _resolve(gameId, g, g.node != bytes32(0) ? Status.ChallengerWon : Status.ExecutorWon);
+        } else if (index >= disputes[g.resultId].stepCount) {
+            _resolve(gameId, g, node != bytes32(0) ? Status.ChallengerWon : Status.ExecutorWon);
         } else {
-            g.stepIndex = uint32(g.index);
+            g.stepIndex = uint32(index);
             g.phase = Phase.Header;
         }
     }
 
-    /// @notice Executor: opens the disputed step's commitment and shows its spec
-    ///         with a proof against the model's spec root. A dtype or shape other
-    ///         than the spec's output type loses at once.
+    /// @notice Executor: opens the disputed step's commitment as (dtype, shape,
+    ///         dataRoot) and shows the step's spec with a proof against the model's
+    ///         spec root. A dtype or shape other than the spec's output type loses
+    ///         at once; otherwise the descent continues over the data tree.
     function openHeader(
         uint256 gameId,
         uint8 dtype,
@@ -220,72 +308,66 @@ contract DisputeGame {
         bytes calldata spec,
         bytes32[] calldata specProof
     ) external {
-        Game storage g = _move(gameId, Side.Executor);
+        GameState storage g = _enter(gameId, Side.Executor);
         if (g.phase != Phase.Header) revert WrongPhase(g.phase);
-        if (Commitments.tensorCommitment(dtype, shape, dataRoot) != g.node) revert BadHeader();
+        if (shape.length > 255 || Commitments.tensorCommitment(dtype, shape, dataRoot) != g.node) revert BadHeader();
+        Dispute storage d = disputes[g.resultId];
+        uint32 stepIndex = g.stepIndex;
         bytes32 leaf = Commitments.specLeaf(spec);
-        uint256 h = Commitments.height(g.stepCount);
-        if (Commitments.singleRoot(Commitments.SPEC_NODE, h, g.stepIndex, leaf, specProof) != g.specRoot) revert BadSpec();
+        uint256 h = Commitments.height(d.stepCount);
+        if (Commitments.singleRoot(Commitments.SPEC_NODE, h, stepIndex, leaf, specProof) != d.specRoot) revert BadSpec();
         StepSpec.Spec memory s = StepSpec.parse(spec);
-        emit HeaderOpened(gameId, g.stepIndex, dtype, shape, dataRoot);
-        if (!_sameType(s.out, dtype, shape)) {
+        emit HeaderOpened(gameId, stepIndex, dtype, shape, dataRoot);
+        if (!StepSpec.sameType(s.out, dtype, shape)) {
             _resolve(gameId, g, Status.ChallengerWon);
             return;
         }
-        uint256 len = Commitments.byteLen(dtype, shape);
+        uint256 len = StepSpec.byteLen(s.out);
+        uint16 height = uint16(Commitments.height(Commitments.numChunks(len)));
         g.specHash = leaf;
         g.byteLen = uint32(len);
         g.node = dataRoot;
-        g.height = uint32(Commitments.height(Commitments.numChunks(len)));
+        g.height = height;
         g.index = 0;
-        g.phase = g.height == 0 ? Phase.Chunk : Phase.Data;
+        g.phase = height == 0 ? Phase.Chunk : Phase.Data;
     }
 
-    function _sameType(StepSpec.TensorType memory t, uint8 dtype, uint32[] calldata shape) private pure returns (bool) {
-        if (t.dtype != dtype || t.shape.length != shape.length) return false;
-        for (uint256 i = 0; i < shape.length; i++) {
-            if (t.shape[i] != shape[i]) return false;
-        }
-        return true;
-    }
-
-    /// @notice Executor: reveals the chosen chunk. A non-zero byte past the
-    ///         tensor's end loses; a well-formed chunk wholly past the end wins.
+    /// @notice Executor: reveals the 256 bytes of the chosen chunk. A non-zero byte
+    ///         past the tensor's byte length loses; a well-formed chunk wholly past
+    ///         the end wins (nothing there can be wrong); otherwise the challenger
+    ///         is to prove one of its elements wrong.
     function revealChunk(uint256 gameId, bytes calldata chunk) external {
-        Game storage g = _move(gameId, Side.Executor);
+        GameState storage g = _enter(gameId, Side.Executor);
         if (g.phase != Phase.Chunk) revert WrongPhase(g.phase);
-        if (chunk.length != Commitments.CHUNK) revert BadChunk();
-        if (_chunkLeaf(chunk) != g.node) revert BadChunk();
-        emit ChunkRevealed(gameId, g.index, chunk);
-        uint256 start = uint256(g.index) * Commitments.CHUNK;
-        uint256 real = g.byteLen > start ? g.byteLen - start : 0;
-        if (real > Commitments.CHUNK) real = Commitments.CHUNK;
-        for (uint256 i = real; i < Commitments.CHUNK; i++) {
-            if (chunk[i] != 0) {
-                _resolve(gameId, g, Status.ChallengerWon);
-                return;
-            }
-        }
-        if (g.index >= Commitments.numChunks(g.byteLen)) {
+        if (chunk.length != Commitments.CHUNK || Commitments.chunkLeafCalldata(_offset(chunk)) != g.node) revert BadChunk();
+        uint64 index = g.index;
+        emit ChunkRevealed(gameId, index, chunk);
+        uint256 len = g.byteLen;
+        uint256 start = uint256(index) * Commitments.CHUNK;
+        if (!Commitments.tailIsZero(_offset(chunk), len > start ? len - start : 0)) {
+            _resolve(gameId, g, Status.ChallengerWon);
+        } else if (index >= Commitments.numChunks(len)) {
             _resolve(gameId, g, Status.ExecutorWon);
-            return;
+        } else {
+            g.phase = Phase.OneStep;
+            g.turn = Side.Challenger;
         }
-        g.phase = Phase.OneStep;
-        g.turn = Side.Challenger;
     }
 
-    function _chunkLeaf(bytes calldata chunk) private pure returns (bytes32) {
-        uint256 offset;
+    function _offset(bytes calldata b) private pure returns (uint256 offset) {
         assembly ("memory-safe") {
-            offset := chunk.offset
+            offset := b.offset
         }
-        return Commitments.chunkLeafCalldata(offset);
     }
 
     /// @notice Challenger: proves element `elementInChunk` of the revealed chunk
-    ///         wrong. Each input's data root is bound to the trace by its
-    ///         commitment (built with the type in the spec) and a trace proof; the
-    ///         verifier checks the openings and recomputes the element.
+    ///         wrong. `chunk` is the revealed chunk, `spec` the disputed step's
+    ///         spec; for each input `j`, `inputRoots[j]` is the data root of step
+    ///         `spec.inputs[j].step`'s output, bound to the trace root by its
+    ///         commitment (built with the type in the spec) and the single-leaf
+    ///         proof `inputTraceProofs[j]`; `inputs[j]` and `weights[k]` open the
+    ///         chunks the op reads. The verifier recomputes the element: a value
+    ///         other than the executor's wins, the same value loses.
     function proveStep(
         uint256 gameId,
         uint256 elementInChunk,
@@ -296,19 +378,22 @@ contract DisputeGame {
         TensorOpening[] calldata inputs,
         TensorOpening[] calldata weights
     ) external {
-        Game storage g = _move(gameId, Side.Challenger);
+        GameState storage g = _enter(gameId, Side.Challenger);
         if (g.phase != Phase.OneStep) revert WrongPhase(g.phase);
-        if (chunk.length != Commitments.CHUNK || _chunkLeaf(chunk) != g.node) revert BadChunk();
+        if (chunk.length != Commitments.CHUNK || Commitments.chunkLeafCalldata(_offset(chunk)) != g.node) revert BadChunk();
         if (Commitments.specLeaf(spec) != g.specHash) revert BadSpec();
         StepSpec.Spec memory s = StepSpec.parse(spec);
         uint256 size = Commitments.elemSize(s.out.dtype);
         uint256 element = uint256(g.index) * (Commitments.CHUNK / size) + elementInChunk;
         if (elementInChunk >= Commitments.CHUNK / size || element >= StepSpec.numel(s.out)) revert BadElement();
-        if (inputRoots.length != s.inputs.length || inputTraceProofs.length != s.inputs.length) revert BadInput(0);
-        uint256 h = Commitments.height(g.stepCount);
-        for (uint256 j = 0; j < s.inputs.length; j++) {
+        uint256 n = s.inputs.length;
+        if (inputRoots.length != n || inputTraceProofs.length != n) revert BadInput(0);
+        Dispute storage d = disputes[g.resultId];
+        bytes32 traceRoot = d.traceRoot;
+        uint256 h = Commitments.height(d.stepCount);
+        for (uint256 j = 0; j < n; j++) {
             bytes32 c = StepSpec.commitment(s.inputs[j].ty, inputRoots[j]);
-            if (Commitments.singleRoot(Commitments.TRACE_NODE, h, s.inputs[j].step, c, inputTraceProofs[j]) != g.traceRoot) {
+            if (Commitments.singleRoot(Commitments.TRACE_NODE, h, s.inputs[j].step, c, inputTraceProofs[j]) != traceRoot) {
                 revert BadInput(j);
             }
         }
@@ -326,51 +411,80 @@ contract DisputeGame {
         return size == 1 ? int256(int8(uint8(word >> 248))) : int256(int32(uint32(word >> 224)));
     }
 
-    /// @notice Anyone: ends the game against the side to move once its clock ran out.
+    /// @notice Anyone: ends the game against the side to move once its clock has
+    ///         run out.
     function timeout(uint256 gameId) external {
-        Game storage g = games[gameId];
-        if (g.executor == address(0)) revert UnknownGame(gameId);
+        GameState storage g = games[gameId];
+        if (g.challenger == address(0)) revert UnknownGame(gameId);
         if (g.status != Status.Open) revert GameOver(gameId);
-        uint64 clock = g.turn == Side.Executor ? g.executorClock : g.challengerClock;
-        if (uint64(block.timestamp) - g.lastMoveAt <= clock) revert ClockRunning();
-        _resolve(gameId, g, g.turn == Side.Executor ? Status.ChallengerWon : Status.ExecutorWon);
+        Side turn = g.turn;
+        uint256 clock = turn == Side.Executor ? g.executorClock : g.challengerClock;
+        if (block.timestamp - g.lastMoveAt <= clock) revert ClockRunning();
+        _resolve(gameId, g, turn == Side.Executor ? Status.ChallengerWon : Status.ExecutorWon);
     }
 
-    /// @notice Anyone: ends a game whose result another game already rejected;
-    ///         the bond is returned.
+    /// @notice Anyone: ends a game whose result another game already rejected; the
+    ///         bond is returned to the challenger.
     function settleMoot(uint256 gameId) external {
-        Game storage g = games[gameId];
-        if (g.executor == address(0)) revert UnknownGame(gameId);
+        GameState storage g = games[gameId];
+        if (g.challenger == address(0)) revert UnknownGame(gameId);
         if (g.status != Status.Open) revert GameOver(gameId);
-        if (oracle.resultStatus(g.resultId) != InferenceOracle.ResultStatus.Rejected) revert NotMoot(gameId);
-        _resolve(gameId, g, Status.Moot);
+        uint256 resultId = g.resultId;
+        if (oracle.resultStatus(resultId) != InferenceOracle.ResultStatus.Rejected) revert NotMoot(gameId);
+        g.status = Status.Moot;
+        g.phase = Phase.Resolved;
+        emit GameResolved(gameId, resultId, uint8(Status.Moot));
+        oracle.settleMoot(resultId, g.challenger, g.bond);
     }
 
     /// @dev Ends a game and settles it with the oracle. A decided game on a result
-    ///      that another game has already rejected is moot.
-    function _resolve(uint256 gameId, Game storage g, Status outcome) private {
-        if (outcome != Status.Moot && oracle.resultStatus(g.resultId) == InferenceOracle.ResultStatus.Rejected) {
-            outcome = Status.Moot;
-        }
+    ///      that another game has already rejected is moot (the oracle says so).
+    function _resolve(uint256 gameId, GameState storage g, Status outcome) private {
         g.status = outcome;
         g.phase = Phase.Resolved;
-        emit GameResolved(gameId, g.resultId, uint8(outcome));
-        if (outcome == Status.Moot) {
-            oracle.settleMoot(g.resultId, g.challenger, g.bond);
-        } else {
-            oracle.settleGame(g.resultId, g.challenger, g.bond, outcome == Status.ExecutorWon);
+        uint256 resultId = g.resultId;
+        if (oracle.settleGame(resultId, g.challenger, g.bond, outcome == Status.ExecutorWon)) {
+            outcome = Status.Moot;
+            g.status = outcome;
         }
+        emit GameResolved(gameId, resultId, uint8(outcome));
     }
 
     // -------------------------------------------------------------------- views
 
-    /// @notice A game and its position.
+    /// @notice A game and its position (all zero for an unknown id).
     function getGame(uint256 gameId) external view returns (Game memory) {
-        return games[gameId];
+        GameState storage g = games[gameId];
+        if (g.challenger == address(0)) return Game(0, address(0), address(0), 0, Phase.Trace, Side.Executor, Status.Open, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+        Dispute storage d = disputes[g.resultId];
+        return Game({
+            resultId: g.resultId,
+            challenger: g.challenger,
+            executor: d.executor,
+            bond: g.bond,
+            phase: g.phase,
+            turn: g.turn,
+            status: g.status,
+            lastMoveAt: g.lastMoveAt,
+            executorClock: g.executorClock,
+            challengerClock: g.challengerClock,
+            node: g.node,
+            height: g.height,
+            index: g.index,
+            stepIndex: g.stepIndex,
+            specHash: g.specHash,
+            byteLen: g.byteLen,
+            traceRoot: d.traceRoot,
+            specRoot: d.specRoot,
+            stepCount: d.stepCount
+        });
     }
 
-    /// @notice Every game opened on a result.
-    function gamesOf(uint256 resultId) external view returns (uint256[] memory) {
-        return resultGames[resultId];
+    /// @notice Every game opened on a result, oldest first.
+    function gamesOf(uint256 resultId) external view returns (uint256[] memory ids) {
+        uint256 n;
+        for (uint256 id = disputes[resultId].lastGame; id != 0; id = games[id].prevGame) n++;
+        ids = new uint256[](n);
+        for (uint256 id = disputes[resultId].lastGame; id != 0; id = games[id].prevGame) ids[--n] = id;
     }
 }

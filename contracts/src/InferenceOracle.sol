@@ -6,14 +6,16 @@ import {ModelRegistry} from "./ModelRegistry.sol";
 
 /// @notice What an integrator implements to receive a result on finality.
 interface IInferenceCallback {
-    /// @notice Called once, when the result of `requestId` becomes final.
+    /// @notice Called once, when the result of `requestId` becomes final, with the
+    ///         gas the request asked for.
     function onInferenceFinal(uint256 requestId, bytes32 modelId, bytes calldata output) external;
 }
 
 /// @title InferenceOracle
 /// @notice Requests, posted results, finality and every wei of the protocol
 ///         (docs/protocol.md): fees, stakes and bonds are held here and paid out
-///         through balances that their owners withdraw.
+///         through balances that their owners withdraw. The dispute game opens and
+///         settles games through the `onlyGame` hooks.
 contract InferenceOracle {
     /// @notice Protocol parameters, fixed at deployment.
     struct Config {
@@ -43,7 +45,7 @@ contract InferenceOracle {
         Rejected
     }
 
-    /// @notice A request for inference.
+    /// @notice A request for inference, as `getRequest` returns it.
     struct Request {
         address requester;
         bytes32 modelId;
@@ -56,7 +58,7 @@ contract InferenceOracle {
         uint256 resultId;
     }
 
-    /// @notice A posted result.
+    /// @notice A posted result, as `getResult` returns it.
     struct InferenceResult {
         uint256 requestId;
         address executor;
@@ -69,22 +71,64 @@ contract InferenceOracle {
         bytes output;
     }
 
+    /// @dev Storage layout of a request (slot 0 is what settlement touches).
+    struct RequestData {
+        address requester;
+        uint40 deadline;
+        RequestStatus status;
+        uint48 resultId;
+        bytes32 modelId;
+        bytes32 inputCommitment;
+        uint256 fee;
+        address callback;
+        uint64 callbackGas;
+    }
+
+    /// @dev Storage layout of a result (slot 0 is what every game touches).
+    struct ResultData {
+        address executor;
+        uint40 postedAt;
+        uint32 openGames;
+        ResultStatus status;
+        uint128 stake;
+        uint64 requestId;
+        bytes32 traceRoot;
+        bytes output;
+    }
+
+    /// @notice Gas kept back beyond a callback's limit: the call's own cost and
+    ///         what finalize does after it.
+    uint256 public constant CALLBACK_RESERVE = 10_000;
+
+    /// @notice The model registry.
     ModelRegistry public immutable registry;
+    /// @notice Who deployed the oracle (and may name the dispute game, once).
     address public immutable deployer;
+    /// @notice The dispute game: the only caller of the game hooks.
     address public disputeGame;
 
+    /// @notice Seconds after a post during which games may be opened.
     uint64 public immutable challengeWindow;
+    /// @notice Least stake with a post.
     uint256 public immutable minStake;
+    /// @notice Least bond with a challenge.
     uint256 public immutable minBond;
+    /// @notice Share of a slashed stake credited to the winning challenger.
     uint16 public immutable rewardBps;
+    /// @notice Share of a losing challenger's bond burned (the rest to the executor).
     uint16 public immutable bondBurnBps;
+    /// @notice Seconds a request waits to be served before its fee can be refunded.
     uint64 public immutable requestTimeout;
+    /// @notice Most gas a requester may ask for its callback.
     uint64 public immutable maxCallbackGas;
 
+    /// @notice Id of the next request.
     uint256 public nextRequestId = 1;
+    /// @notice Id of the next posted result.
     uint256 public nextResultId = 1;
-    mapping(uint256 => Request) private requests;
-    mapping(uint256 => InferenceResult) private results;
+    mapping(uint256 => RequestData) private requests;
+    mapping(uint256 => ResultData) private results;
+    /// @notice Wei credited to an account, taken with `withdraw`.
     mapping(address => uint256) public balanceOf;
 
     /// @notice Every wei received.
@@ -94,44 +138,88 @@ contract InferenceOracle {
     /// @notice Every wei burned (sent to address(0)).
     uint256 public totalBurned;
 
+    /// @notice A request: `input` is the canonical bytes of the model's input.
     event Requested(
         uint256 indexed requestId, bytes32 indexed modelId, address indexed requester, uint256 fee, uint64 deadline, bytes input
     );
+    /// @notice A result was posted with `stake`; its challenge window is open.
     event Posted(
         uint256 indexed resultId, uint256 indexed requestId, address indexed executor, bytes32 traceRoot, uint256 stake, bytes output
     );
+    /// @notice A result became final; its executor was credited stake and fee.
     event Finalized(uint256 indexed resultId, uint256 indexed requestId, address indexed executor);
+    /// @notice A result was rejected by a game `challenger` won; its stake was slashed
+    ///         and the request reopened.
     event Rejected(uint256 indexed resultId, uint256 indexed requestId, address indexed challenger, uint256 slashed);
+    /// @notice An unserved request's fee was credited back to its requester.
     event Refunded(uint256 indexed requestId, address indexed requester, uint256 fee);
+    /// @notice `account` withdrew `amount`.
     event Withdrawn(address indexed account, uint256 amount);
+    /// @notice `amount` wei were sent to address(0).
     event Burned(uint256 amount);
+    /// @notice The requester's callback ran (`success` false: it reverted or ran out of gas).
     event CallbackResult(uint256 indexed requestId, address indexed callback, bool success);
+    /// @notice The dispute game was named.
     event DisputeGameSet(address game);
+    /// @notice A game was opened on a result with `bond`.
+    event Challenged(uint256 indexed resultId, address indexed challenger, uint256 bond, uint32 openGames);
+    /// @notice A game on a pending result was settled.
+    event GameSettled(uint256 indexed resultId, address indexed challenger, bool executorWon, uint256 bond);
+    /// @notice A game on an already rejected result ended; its bond was returned.
+    event BondReturned(uint256 indexed resultId, address indexed challenger, uint256 bond);
 
+    /// @notice Only the deployer may name the dispute game.
     error NotDeployer();
+    /// @notice The dispute game is already named.
     error GameAlreadySet();
+    /// @notice Only the dispute game may call this.
     error NotDisputeGame();
+    /// @notice A parameter is out of range (basis points above 10 000, zero window
+    ///         or bond, or a duration above 2^32 seconds).
     error BadConfig();
+    /// @notice No model with this id is registered.
     error UnknownModel(bytes32 modelId);
+    /// @notice The input is not the model's input byte length.
     error InputLength(uint256 expected, uint256 actual);
+    /// @notice The output is not the model's output byte length.
     error OutputLength(uint256 expected, uint256 actual);
+    /// @notice The callback gas is above `maxCallbackGas`.
     error CallbackGasTooHigh(uint64 max);
+    /// @notice The request is not open (served, final or refunded).
     error RequestNotOpen(uint256 requestId);
+    /// @notice The request's deadline has passed.
     error RequestExpired(uint256 requestId);
+    /// @notice The request's deadline has not passed.
     error RequestNotExpired(uint256 requestId);
+    /// @notice The stake is below `minStake`.
     error StakeTooLow(uint256 min);
+    /// @notice The bond is below `minBond`.
     error BondTooLow(uint256 min);
+    /// @notice A value does not fit the oracle's accounting (above 2^128 wei).
+    error ValueTooLarge();
+    /// @notice The step count is not the model's.
     error WrongStepCount(uint32 expected);
+    /// @notice Leaf 0 of the trace root is not the request's input commitment.
     error InputNotInTrace();
+    /// @notice Leaf `stepCount - 1` of the trace root is not the output's commitment.
     error OutputNotInTrace();
+    /// @notice The result is not pending.
     error ResultNotPending(uint256 resultId);
+    /// @notice The result is not rejected.
     error ResultNotRejected(uint256 resultId);
+    /// @notice The challenge window ends at `windowEnd`.
     error WindowOpen(uint64 windowEnd);
+    /// @notice The challenge window ended at `windowEnd`.
     error WindowClosed(uint64 windowEnd);
+    /// @notice Games on the result are still open.
     error GamesOpen(uint32 games);
+    /// @notice The request has no final result.
     error NotFinal(uint256 requestId);
+    /// @notice Nothing is credited to the caller.
     error NothingToWithdraw();
+    /// @notice Sending ether failed.
     error TransferFailed();
+    /// @notice Too little gas was given for the callback to receive its limit.
     error InsufficientGasForCallback();
 
     modifier onlyGame() {
@@ -142,9 +230,10 @@ contract InferenceOracle {
     /// @param registry_ The model registry.
     /// @param cfg The protocol parameters.
     constructor(ModelRegistry registry_, Config memory cfg) {
-        if (cfg.rewardBps > 10_000 || cfg.bondBurnBps > 10_000 || cfg.challengeWindow == 0 || cfg.minBond == 0) {
-            revert BadConfig();
-        }
+        if (
+            cfg.rewardBps > 10_000 || cfg.bondBurnBps > 10_000 || cfg.challengeWindow == 0 || cfg.minBond == 0
+                || cfg.challengeWindow > type(uint32).max || cfg.requestTimeout > type(uint32).max
+        ) revert BadConfig();
         registry = registry_;
         deployer = msg.sender;
         challengeWindow = cfg.challengeWindow;
@@ -173,43 +262,47 @@ contract InferenceOracle {
 
     /// @notice Asks for inference of `modelId` on `input` (canonical bytes of the
     ///         model's input type); `msg.value` is the fee. On finality,
-    ///         `callback` (if not zero) receives `onInferenceFinal` with `callbackGas`.
+    ///         `callback` (if not zero) receives `onInferenceFinal` with exactly
+    ///         `callbackGas`. The request can be served until `now + requestTimeout`.
+    /// @return requestId The new request's id.
     function request(bytes32 modelId, bytes calldata input, address callback, uint64 callbackGas)
         external
         payable
         returns (uint256 requestId)
     {
-        if (!registry.isRegistered(modelId)) revert UnknownModel(modelId);
+        (uint32 steps, uint8 dtype, uint32[] memory shape,,) = registry.ioTypes(modelId);
+        if (steps == 0) revert UnknownModel(modelId);
         if (callbackGas > maxCallbackGas) revert CallbackGasTooHigh(maxCallbackGas);
-        ModelRegistry.ModelInfo memory m = registry.getModel(modelId);
-        uint256 expected = Commitments.byteLen(m.inputDType, m.inputShape);
+        uint256 expected = Commitments.byteLen(dtype, shape);
         if (input.length != expected) revert InputLength(expected, input.length);
-        bytes32 commitment = Commitments.tensorCommitment(m.inputDType, m.inputShape, Commitments.dataRoot(input));
+        bytes32 commitment = Commitments.tensorCommitment(dtype, shape, Commitments.dataRoot(input));
         requestId = nextRequestId++;
-        uint64 deadline = uint64(block.timestamp) + requestTimeout;
-        requests[requestId] = Request({
-            requester: msg.sender,
-            modelId: modelId,
-            fee: msg.value,
-            inputCommitment: commitment,
-            deadline: deadline,
-            callback: callback,
-            callbackGas: callback == address(0) ? 0 : callbackGas,
-            status: RequestStatus.Open,
-            resultId: 0
-        });
+        uint40 deadline = uint40(block.timestamp + requestTimeout);
+        RequestData storage r = requests[requestId];
+        r.requester = msg.sender;
+        r.deadline = deadline;
+        r.status = RequestStatus.Open;
+        r.modelId = modelId;
+        r.inputCommitment = commitment;
+        if (msg.value != 0) r.fee = msg.value;
+        if (callback != address(0)) {
+            r.callback = callback;
+            r.callbackGas = callbackGas;
+        }
         totalIn += msg.value;
         emit Requested(requestId, modelId, msg.sender, msg.value, deadline, input);
     }
 
-    /// @notice Returns the fee of a request nobody served before its deadline.
+    /// @notice Credits the fee of a request nobody served before its deadline back
+    ///         to its requester (also after a rejected result reopened it).
     function refund(uint256 requestId) external {
-        Request storage r = requests[requestId];
+        RequestData storage r = requests[requestId];
         if (r.status != RequestStatus.Open) revert RequestNotOpen(requestId);
         if (block.timestamp <= r.deadline) revert RequestNotExpired(requestId);
         r.status = RequestStatus.Refunded;
-        balanceOf[r.requester] += r.fee;
-        emit Refunded(requestId, r.requester, r.fee);
+        uint256 fee = r.fee;
+        balanceOf[r.requester] += fee;
+        emit Refunded(requestId, r.requester, fee);
     }
 
     // ------------------------------------------------------------------- results
@@ -217,7 +310,9 @@ contract InferenceOracle {
     /// @notice Posts the result of an open request with a stake (`msg.value`):
     ///         the output bytes, the trace root over `stepCount` steps, and proofs
     ///         that leaf 0 is the request's input commitment and leaf
-    ///         `stepCount - 1` is the commitment of `output`.
+    ///         `stepCount - 1` is the commitment of `outputBytes` under the model's
+    ///         output type. Opens the challenge window.
+    /// @return resultId The new result's id.
     function post(
         uint256 requestId,
         bytes calldata outputBytes,
@@ -226,65 +321,68 @@ contract InferenceOracle {
         bytes32[] calldata inputProof,
         bytes32[] calldata outputProof
     ) external payable returns (uint256 resultId) {
-        Request storage r = requests[requestId];
+        RequestData storage r = requests[requestId];
         if (r.status != RequestStatus.Open) revert RequestNotOpen(requestId);
         if (block.timestamp > r.deadline) revert RequestExpired(requestId);
         if (msg.value < minStake) revert StakeTooLow(minStake);
-        ModelRegistry.ModelInfo memory m = registry.getModel(r.modelId);
-        if (stepCount != m.stepCount) revert WrongStepCount(m.stepCount);
-        uint256 expected = Commitments.byteLen(m.outputDType, m.outputShape);
+        (uint32 steps,,, uint8 dtype, uint32[] memory shape) = registry.ioTypes(r.modelId);
+        if (stepCount != steps) revert WrongStepCount(steps);
+        uint256 expected = Commitments.byteLen(dtype, shape);
         if (outputBytes.length != expected) revert OutputLength(expected, outputBytes.length);
         uint256 h = Commitments.height(stepCount);
         if (Commitments.singleRoot(Commitments.TRACE_NODE, h, 0, r.inputCommitment, inputProof) != traceRoot) {
             revert InputNotInTrace();
         }
-        bytes32 outCommitment = Commitments.tensorCommitment(m.outputDType, m.outputShape, Commitments.dataRoot(outputBytes));
+        bytes32 outCommitment = Commitments.tensorCommitment(dtype, shape, Commitments.dataRoot(outputBytes));
         if (Commitments.singleRoot(Commitments.TRACE_NODE, h, stepCount - 1, outCommitment, outputProof) != traceRoot) {
             revert OutputNotInTrace();
         }
         resultId = nextResultId++;
-        InferenceResult storage res = results[resultId];
-        res.requestId = requestId;
+        ResultData storage res = results[resultId];
         res.executor = msg.sender;
-        res.stake = msg.value;
-        res.traceRoot = traceRoot;
-        res.postedAt = uint64(block.timestamp);
-        res.windowEnd = uint64(block.timestamp) + challengeWindow;
+        res.postedAt = uint40(block.timestamp);
         res.status = ResultStatus.Pending;
+        res.stake = _u128(msg.value);
+        res.requestId = uint64(requestId);
+        res.traceRoot = traceRoot;
         res.output = outputBytes;
         r.status = RequestStatus.Posted;
-        r.resultId = resultId;
+        r.resultId = uint48(resultId);
         totalIn += msg.value;
         emit Posted(resultId, requestId, msg.sender, traceRoot, msg.value, outputBytes);
     }
 
     /// @notice Makes a result final once its window has passed with no game open:
     ///         the executor is credited its stake and the fee, and the requester's
-    ///         callback runs.
+    ///         callback runs with exactly its gas (its failure is ignored). Reverts
+    ///         if too little gas is left for the callback to receive its limit.
     function finalize(uint256 resultId) external {
-        InferenceResult storage res = results[resultId];
+        ResultData storage res = results[resultId];
         if (res.status != ResultStatus.Pending) revert ResultNotPending(resultId);
-        if (block.timestamp < res.windowEnd) revert WindowOpen(res.windowEnd);
+        uint64 end = uint64(res.postedAt) + challengeWindow;
+        if (block.timestamp < end) revert WindowOpen(end);
         if (res.openGames != 0) revert GamesOpen(res.openGames);
-        Request storage r = requests[res.requestId];
+        uint256 requestId = res.requestId;
+        RequestData storage r = requests[requestId];
+        address executor = res.executor;
         res.status = ResultStatus.Finalized;
         r.status = RequestStatus.Finalized;
-        balanceOf[res.executor] += res.stake + r.fee;
-        emit Finalized(resultId, res.requestId, res.executor);
-        if (r.callback != address(0)) _callback(res.requestId, r, res.output);
+        balanceOf[executor] += uint256(res.stake) + r.fee;
+        emit Finalized(resultId, requestId, executor);
+        address target = r.callback;
+        if (target != address(0)) _callback(requestId, target, r.callbackGas, r.modelId, res.output);
     }
 
-    /// @dev Calls the requester back with exactly its gas; never reverts because of it.
-    function _callback(uint256 requestId, Request storage r, bytes storage out) private {
-        uint256 gasLimit = r.callbackGas;
-        // EIP-150 forwards at most 63/64 of what is left: make sure the callback
-        // really gets its limit, so a caller cannot starve it on purpose.
-        if (gasleft() < gasLimit + gasLimit / 63 + 20_000) revert InsufficientGasForCallback();
-        bytes memory data = abi.encodeCall(IInferenceCallback.onInferenceFinal, (requestId, r.modelId, out));
-        address target = r.callback;
+    /// @dev Calls the requester back with exactly `gasLimit`; its success, failure
+    ///      and return data are ignored (none is copied).
+    function _callback(uint256 requestId, address target, uint256 gasLimit, bytes32 modelId, bytes storage out) private {
+        bytes memory data = abi.encodeCall(IInferenceCallback.onInferenceFinal, (requestId, modelId, out));
+        // EIP-150: a call receives at most 63/64 of the gas left after its own cost.
+        // Unless that covers `gasLimit`, revert rather than let a caller starve the
+        // callback on purpose. Nothing costly happens between this check and the call.
+        if (gasleft() < gasLimit + gasLimit / 63 + CALLBACK_RESERVE) revert InsufficientGasForCallback();
         bool success;
         assembly ("memory-safe") {
-            // no return data is copied: a huge return cannot cost the caller
             success := call(gasLimit, target, 0, add(data, 32), mload(data), 0, 0)
         }
         emit CallbackResult(requestId, target, success);
@@ -292,92 +390,144 @@ contract InferenceOracle {
 
     // --------------------------------------------------------------------- games
 
-    /// @notice Opens a game on a pending result inside its window (game only).
+    /// @notice Opens a game on a pending result inside its window, holding the bond
+    ///         (`msg.value`). Game only.
     /// @return executor The result's executor.
     /// @return traceRoot The posted trace root.
     /// @return stepCount The model's step count.
     /// @return specRoot The model's spec root.
-    function openGame(uint256 resultId)
+    function openGame(uint256 resultId, address challenger)
         external
         payable
         onlyGame
         returns (address executor, bytes32 traceRoot, uint32 stepCount, bytes32 specRoot)
     {
-        InferenceResult storage res = results[resultId];
+        ResultData storage res = results[resultId];
         if (res.status != ResultStatus.Pending) revert ResultNotPending(resultId);
-        if (block.timestamp >= res.windowEnd) revert WindowClosed(res.windowEnd);
+        uint64 end = uint64(res.postedAt) + challengeWindow;
+        if (block.timestamp >= end) revert WindowClosed(end);
         if (msg.value < minBond) revert BondTooLow(minBond);
-        res.openGames += 1;
+        uint32 open = res.openGames + 1;
+        res.openGames = open;
         totalIn += msg.value;
-        ModelRegistry.ModelInfo memory m = registry.getModel(requests[res.requestId].modelId);
-        return (res.executor, res.traceRoot, m.stepCount, m.specRoot);
+        emit Challenged(resultId, challenger, msg.value, open);
+        (stepCount, specRoot) = registry.modelRoot(requests[res.requestId].modelId);
+        return (res.executor, res.traceRoot, stepCount, specRoot);
     }
 
     /// @notice Settles a decided game (game only). A losing executor's result is
     ///         rejected: `rewardBps` of the stake goes to the challenger with its
     ///         bond, the rest is burned, and the request reopens. A losing
     ///         challenger's bond goes to the executor, `bondBurnBps` of it burned.
-    function settleGame(uint256 resultId, address challenger, uint256 bond, bool executorWon) external onlyGame {
-        InferenceResult storage res = results[resultId];
-        if (res.status != ResultStatus.Pending) revert ResultNotPending(resultId);
+    ///         A game on a result that another game already rejected is moot: its
+    ///         bond is returned.
+    /// @return moot Whether the game was moot.
+    function settleGame(uint256 resultId, address challenger, uint256 bond, bool executorWon)
+        external
+        onlyGame
+        returns (bool moot)
+    {
+        ResultData storage res = results[resultId];
+        ResultStatus st = res.status;
+        if (st == ResultStatus.Rejected) {
+            _returnBond(res, resultId, challenger, bond);
+            return true;
+        }
+        if (st != ResultStatus.Pending) revert ResultNotPending(resultId);
         res.openGames -= 1;
+        emit GameSettled(resultId, challenger, executorWon, bond);
         if (executorWon) {
             uint256 burn = bond * bondBurnBps / 10_000;
             balanceOf[res.executor] += bond - burn;
             _burn(burn);
-            return;
+            return false;
         }
-        uint256 reward = res.stake * rewardBps / 10_000;
         uint256 slashed = res.stake;
+        uint256 reward = slashed * rewardBps / 10_000;
+        uint256 requestId = res.requestId;
         res.status = ResultStatus.Rejected;
-        balanceOf[challenger] += bond + reward;
-        _burn(slashed - reward);
-        Request storage r = requests[res.requestId];
+        RequestData storage r = requests[requestId];
         r.status = RequestStatus.Open;
         r.resultId = 0;
-        emit Rejected(resultId, res.requestId, challenger, slashed);
+        balanceOf[challenger] += bond + reward;
+        emit Rejected(resultId, requestId, challenger, slashed);
+        _burn(slashed - reward);
     }
 
     /// @notice Returns the bond of a game on a result already rejected by another
     ///         game (game only).
     function settleMoot(uint256 resultId, address challenger, uint256 bond) external onlyGame {
-        InferenceResult storage res = results[resultId];
+        ResultData storage res = results[resultId];
         if (res.status != ResultStatus.Rejected) revert ResultNotRejected(resultId);
+        _returnBond(res, resultId, challenger, bond);
+    }
+
+    function _returnBond(ResultData storage res, uint256 resultId, address challenger, uint256 bond) private {
         res.openGames -= 1;
         balanceOf[challenger] += bond;
+        emit BondReturned(resultId, challenger, bond);
     }
 
     function _burn(uint256 amount) private {
         if (amount == 0) return;
         totalBurned += amount;
+        emit Burned(amount);
         (bool ok,) = payable(address(0)).call{value: amount}("");
         if (!ok) revert TransferFailed();
-        emit Burned(amount);
+    }
+
+    function _u128(uint256 v) private pure returns (uint128) {
+        if (v > type(uint128).max) revert ValueTooLarge();
+        return uint128(v);
     }
 
     // ------------------------------------------------------------------- payouts
 
     /// @notice Sends the caller everything credited to it.
+    /// @return amount What was sent.
     function withdraw() external returns (uint256 amount) {
         amount = balanceOf[msg.sender];
         if (amount == 0) revert NothingToWithdraw();
         balanceOf[msg.sender] = 0;
         totalOut += amount;
+        emit Withdrawn(msg.sender, amount);
         (bool ok,) = payable(msg.sender).call{value: amount}("");
         if (!ok) revert TransferFailed();
-        emit Withdrawn(msg.sender, amount);
     }
 
     // --------------------------------------------------------------------- views
 
-    /// @notice A request.
+    /// @notice A request (all zero for an unknown id).
     function getRequest(uint256 requestId) external view returns (Request memory) {
-        return requests[requestId];
+        RequestData storage r = requests[requestId];
+        return Request({
+            requester: r.requester,
+            modelId: r.modelId,
+            fee: r.fee,
+            inputCommitment: r.inputCommitment,
+            deadline: r.deadline,
+            callback: r.callback,
+            callbackGas: r.callbackGas,
+            status: r.status,
+            resultId: r.resultId
+        });
     }
 
-    /// @notice A posted result.
+    /// @notice A posted result (all zero for an unknown id).
     function getResult(uint256 resultId) external view returns (InferenceResult memory) {
-        return results[resultId];
+        ResultData storage res = results[resultId];
+        uint64 postedAt = res.postedAt;
+        return InferenceResult({
+            requestId: res.requestId,
+            executor: res.executor,
+            stake: res.stake,
+            traceRoot: res.traceRoot,
+            postedAt: postedAt,
+            windowEnd: postedAt == 0 ? 0 : postedAt + challengeWindow,
+            openGames: res.openGames,
+            status: res.status,
+            output: res.output
+        });
     }
 
     /// @notice Status of a request.
@@ -392,7 +542,7 @@ contract InferenceOracle {
 
     /// @notice The final output of a request; reverts unless it is final.
     function output(uint256 requestId) external view returns (bytes memory) {
-        Request storage r = requests[requestId];
+        RequestData storage r = requests[requestId];
         if (r.status != RequestStatus.Finalized) revert NotFinal(requestId);
         return results[r.resultId].output;
     }

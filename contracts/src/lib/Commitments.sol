@@ -19,10 +19,15 @@ library Commitments {
     uint8 internal constant DTYPE_I8 = 1;
     uint8 internal constant DTYPE_I32 = 2;
 
+    /// @notice A multiproof names no leaf.
     error EmptyProof();
+    /// @notice Multiproof indices are not strictly increasing.
     error UnsortedIndices();
+    /// @notice A leaf index is not below 2^height.
     error IndexOutOfRange();
+    /// @notice The proof has more or fewer siblings than the leaves need.
     error ProofLength();
+    /// @notice A dtype code other than 1 (int8) or 2 (int32).
     error BadDType(uint8 dtype);
 
     /// @notice keccak256(tag ‖ left ‖ right): an inner node of a tagged tree.
@@ -70,6 +75,47 @@ library Commitments {
             let p := mload(0x40)
             for { let k := 0 } lt(k, 288) { k := add(k, 32) } { mstore(add(p, k), 0) }
             h := keccak256(p, 257)
+        }
+    }
+
+    /// @notice The root of the complete subtree whose `2^k` nodes at one level are
+    ///         `nodes` (calldata): what a reveal of `k` levels must rebuild.
+    ///         `nodes.length` must be a power of two (the caller checks it).
+    function subtreeRoot(uint8 tag, bytes32[] calldata nodes) internal pure returns (bytes32 r) {
+        assembly ("memory-safe") {
+            let n := nodes.length
+            let buf := mload(0x40)
+            calldatacopy(buf, nodes.offset, shl(5, n))
+            let scratch := add(buf, shl(5, n))
+            mstore8(scratch, tag)
+            for {} gt(n, 1) {} {
+                let half := shr(1, n)
+                // parent i overwrites slot i, whose children (2i, 2i+1) are already read
+                for { let i := 0 } lt(i, half) { i := add(i, 1) } {
+                    let child := add(buf, shl(6, i))
+                    mstore(add(scratch, 1), mload(child))
+                    mstore(add(scratch, 33), mload(add(child, 32)))
+                    mstore(add(buf, shl(5, i)), keccak256(scratch, 65))
+                }
+                n := half
+            }
+            r := mload(buf)
+        }
+    }
+
+    /// @notice Whether bytes `from` to 255 of a 256-byte calldata chunk at `offset`
+    ///         are all zero (the padding rule of data trees).
+    function tailIsZero(uint256 offset, uint256 from) internal pure returns (bool ok) {
+        assembly ("memory-safe") {
+            ok := 1
+            let start := and(from, not(31))
+            if lt(start, 256) {
+                // the word holding byte `from`: drop its leading real bytes
+                if shl(shl(3, sub(from, start)), calldataload(add(offset, start))) { ok := 0 }
+                for { let i := add(start, 32) } lt(i, 256) { i := add(i, 32) } {
+                    if calldataload(add(offset, i)) { ok := 0 }
+                }
+            }
         }
     }
 

@@ -53,6 +53,9 @@ library StepSpec {
     error SpecVersion(uint8 version);
     error SpecDType(uint8 dtype);
     error SpecRank(uint256 rank);
+    error SpecUnknownOp(uint8 op);
+    error SpecParamCount(uint8 op, uint256 count);
+    error SpecParamRange(uint256 index, int64 value);
 
     function _u8(bytes memory b, uint256 p) private pure returns (uint8 v, uint256) {
         if (p + 1 > b.length) revert SpecTruncated();
@@ -84,7 +87,8 @@ library StepSpec {
         return (t, p);
     }
 
-    /// @notice Parses canonical spec bytes; every byte must be used.
+    /// @notice Parses canonical spec bytes; every byte must be used, and the op
+    ///         and its parameters must be well formed (see `checkParams`).
     function parse(bytes memory b) internal pure returns (Spec memory s) {
         uint256 p = 0;
         uint8 version;
@@ -108,6 +112,7 @@ library StepSpec {
             (v, p) = _word(b, p, 8);
             s.params[i] = int64(uint64(v));
         }
+        checkParams(s.op, s.params);
         (n, p) = _u8(b, p);
         s.weights = new Weight[](n);
         for (uint256 i = 0; i < n; i++) {
@@ -117,6 +122,60 @@ library StepSpec {
             s.weights[i].dataRoot = bytes32(root);
         }
         if (p != b.length) revert SpecTrailingBytes();
+    }
+
+    /// @notice Checks an op code and its parameter list as the Rust decoder does
+    ///         (`Op::from_code`): the documented count per op, flags 0 or 1, and
+    ///         kernels, strides (at least 1) and paddings (at least 0) within u32.
+    ///         Multipliers and shifts are checked where they are used.
+    function checkParams(uint8 op, int64[] memory p) internal pure {
+        if (op == OP_INPUT || op == OP_RELU || op == OP_LUT || op == OP_RESHAPE || op == OP_ARGMAX) {
+            _count(op, p, 0);
+        } else if (op == OP_LINEAR) {
+            _count(op, p, 1);
+            _flag(p, 0);
+        } else if (op == OP_CONV2D) {
+            _count(op, p, 5);
+            _dim(p, 0, 1);
+            _dim(p, 1, 1);
+            _dim(p, 2, 0);
+            _dim(p, 3, 0);
+            _flag(p, 4);
+        } else if (op == OP_MAXPOOL2D) {
+            _count(op, p, 6);
+            for (uint256 i = 0; i < 4; i++) _dim(p, i, 1);
+            _dim(p, 4, 0);
+            _dim(p, 5, 0);
+        } else if (op == OP_AVGPOOL2D) {
+            _count(op, p, 6);
+            for (uint256 i = 0; i < 4; i++) _dim(p, i, 1);
+        } else if (op == OP_ADD) {
+            _count(op, p, 4);
+            _flag(p, 3);
+        } else {
+            revert SpecUnknownOp(op);
+        }
+    }
+
+    function _count(uint8 op, int64[] memory p, uint256 n) private pure {
+        if (p.length != n) revert SpecParamCount(op, p.length);
+    }
+
+    function _flag(int64[] memory p, uint256 i) private pure {
+        if (p[i] != 0 && p[i] != 1) revert SpecParamRange(i, p[i]);
+    }
+
+    function _dim(int64[] memory p, uint256 i, int64 min) private pure {
+        if (p[i] < min || p[i] > int64(uint64(type(uint32).max))) revert SpecParamRange(i, p[i]);
+    }
+
+    /// @notice Whether `t` is exactly (`dtype`, `shape`).
+    function sameType(TensorType memory t, uint8 dtype, uint32[] calldata shape) internal pure returns (bool) {
+        if (t.dtype != dtype || t.shape.length != shape.length) return false;
+        for (uint256 i = 0; i < shape.length; i++) {
+            if (t.shape[i] != shape[i]) return false;
+        }
+        return true;
     }
 
     /// @notice Canonical byte length of a type.
