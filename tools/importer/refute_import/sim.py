@@ -1,0 +1,147 @@
+"""An exact simulator of the refute op semantics (`docs/semantics.md`) in numpy int64.
+
+It runs a whole batch at once (the leading dim of every array is the batch; shapes in
+the manifest are per inference). Every intermediate is an int64 holding the exact
+mathematical integer: products of int8 values and int32 constants are at most 2^62
+in magnitude under the bounds the loader enforces, so nothing overflows. numpy's
+integer matmul and einsum are plain loops (no BLAS, no floats), hence exact.
+
+The Rust engine is the authority; this is the Python-side estimate of a quantized
+model's accuracy and the oracle of the importer's tests.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .model import RefuteModel, validate
+from .quant import INT8_MAX, INT8_MIN, requant
+
+_NEG = np.int64(-(1 << 40))  # below any int8: padding that max pooling never picks
+
+
+def _rq_table(q: np.ndarray):
+    q = q.astype(np.int64)
+    return q[:, 0], q[:, 1], q[:, 2]
+
+
+def linear(x: np.ndarray, w: np.ndarray, q: np.ndarray, relu: bool) -> np.ndarray:
+    """x: [B, ..., K] int, w: [N, K] int8, q: [N, 3] int32 -> [B, ..., N] int64."""
+    bias, m, s = _rq_table(q)
+    acc = np.matmul(x.astype(np.int64), w.astype(np.int64).T) + bias
+    return requant(acc, m, s, 0 if relu else INT8_MIN)
+
+
+def conv2d(x: np.ndarray, w: np.ndarray, q: np.ndarray, stride, padding, relu: bool) -> np.ndarray:
+    """x: [B, C, H, W], w: [O, C, KH, KW], zero padding -> [B, O, OH, OW] int64."""
+    bias, m, s = _rq_table(q)
+    b, c, h, wd = x.shape
+    o, c2, kh, kw = w.shape
+    assert c == c2
+    sh, sw = stride
+    ph, pw = padding
+    oh = (h + 2 * ph - kh) // sh + 1
+    ow = (wd + 2 * pw - kw) // sw + 1
+    xp = np.zeros((b, c, h + 2 * ph, wd + 2 * pw), dtype=np.int64)
+    xp[:, :, ph : ph + h, pw : pw + wd] = x
+    w64 = w.astype(np.int64)
+    acc = np.zeros((b, o, oh, ow), dtype=np.int64)
+    for u in range(kh):
+        for v in range(kw):
+            patch = xp[:, :, u : u + sh * (oh - 1) + 1 : sh, v : v + sw * (ow - 1) + 1 : sw]
+            acc += np.einsum("bchw,oc->bohw", patch, w64[:, :, u, v])
+    acc += bias[None, :, None, None]
+    return requant(acc, m[None, :, None, None], s[None, :, None, None], 0 if relu else INT8_MIN)
+
+
+def maxpool2d(x: np.ndarray, kernel, stride, padding) -> np.ndarray:
+    """Positions outside the input are ignored (never picked), not zeros."""
+    b, c, h, wd = x.shape
+    kh, kw = kernel
+    sh, sw = stride
+    ph, pw = padding
+    oh = (h + 2 * ph - kh) // sh + 1
+    ow = (wd + 2 * pw - kw) // sw + 1
+    xp = np.full((b, c, h + 2 * ph, wd + 2 * pw), _NEG, dtype=np.int64)
+    xp[:, :, ph : ph + h, pw : pw + wd] = x
+    out = np.full((b, c, oh, ow), _NEG, dtype=np.int64)
+    for u in range(kh):
+        for v in range(kw):
+            out = np.maximum(out, xp[:, :, u : u + sh * (oh - 1) + 1 : sh, v : v + sw * (ow - 1) + 1 : sw])
+    assert out.min(initial=0) >= INT8_MIN, "a window held no element (padding above kernel / 2)"
+    return out
+
+
+def avgpool2d(x: np.ndarray, kernel, stride, mult: int, shift: int) -> np.ndarray:
+    b, c, h, wd = x.shape
+    kh, kw = kernel
+    sh, sw = stride
+    oh = (h - kh) // sh + 1
+    ow = (wd - kw) // sw + 1
+    acc = np.zeros((b, c, oh, ow), dtype=np.int64)
+    x = x.astype(np.int64)
+    for u in range(kh):
+        for v in range(kw):
+            acc += x[:, :, u : u + sh * (oh - 1) + 1 : sh, v : v + sw * (ow - 1) + 1 : sw]
+    return requant(acc, mult, shift, INT8_MIN)
+
+
+def add(a: np.ndarray, b: np.ndarray, mult_a: int, mult_b: int, shift: int, relu: bool) -> np.ndarray:
+    acc = a.astype(np.int64) * mult_a + b.astype(np.int64) * mult_b
+    y = (acc + (np.int64(1) << np.int64(shift - 1))) >> np.int64(shift)
+    return np.clip(y, 0 if relu else INT8_MIN, INT8_MAX)
+
+
+def lut(x: np.ndarray, table: np.ndarray) -> np.ndarray:
+    return table.astype(np.int64)[x.astype(np.int64) + 128]
+
+
+def argmax(x: np.ndarray) -> np.ndarray:
+    """The smallest index of the maximum (numpy's argmax returns the first)."""
+    return np.argmax(x, axis=-1).astype(np.int64)
+
+
+def simulate(model: RefuteModel, x: np.ndarray, return_all: bool = False):
+    """Runs `model` on int8 inputs `x` of shape `[B, *input_shape]`.
+
+    Returns the last step's values (int64 array, int8 or int32 range by the step's
+    type), or the list of every step's values with `return_all`.
+    """
+    types = validate(model.manifest, model.tensors)
+    x = np.asarray(x)
+    if x.dtype != np.int8:
+        if not np.issubdtype(x.dtype, np.integer) or x.min(initial=0) < INT8_MIN or x.max(initial=0) > INT8_MAX:
+            raise ValueError("inputs must be int8 values")
+    in_shape = types[0].shape
+    if tuple(x.shape[1:]) != in_shape:
+        raise ValueError(f"inputs must be [B, {', '.join(map(str, in_shape))}], got {list(x.shape)}")
+    t = model.tensors
+    vals: list[np.ndarray] = [x.astype(np.int64)]
+    for step, ty in zip(model.steps[1:], types[1:]):
+        op = step["op"]
+        ins = [vals[i] for i in step["inputs"]]
+        relu = step.get("relu", False)
+        if op == "linear":
+            y = linear(ins[0], t[step["weight"]], t[step["requant"]], relu)
+        elif op == "conv2d":
+            y = conv2d(ins[0], t[step["weight"]], t[step["requant"]], step.get("stride", [1, 1]),
+                       step.get("padding", [0, 0]), relu)
+        elif op == "relu":
+            y = np.maximum(ins[0], 0)
+        elif op == "maxpool2d":
+            y = maxpool2d(ins[0], step["kernel"], step.get("stride", step["kernel"]), step.get("padding", [0, 0]))
+        elif op == "avgpool2d":
+            y = avgpool2d(ins[0], step["kernel"], step.get("stride", step["kernel"]), step["mult"], step["shift"])
+        elif op == "add":
+            y = add(ins[0], ins[1], step["mult_a"], step["mult_b"], step["shift"], relu)
+        elif op == "lut":
+            y = lut(ins[0], t[step["table"]])
+        elif op in ("reshape", "flatten"):
+            y = ins[0].reshape((ins[0].shape[0],) + tuple(step["shape"]))
+        elif op == "argmax":
+            y = argmax(ins[0])
+        else:  # validate() refuses anything else
+            raise AssertionError(op)
+        assert y.shape[1:] == ty.shape, (step, y.shape, ty)
+        vals.append(y)
+    return vals if return_all else vals[-1]
