@@ -1,0 +1,175 @@
+//! Settings both services take: one flag per setting, each with an environment
+//! variable twin, and the same names in a TOML config file. Flags and environment
+//! override the file; the file overrides the defaults. [`Settings::check`] names
+//! every setting that is wrong before anything starts.
+
+use clap::Args;
+use refute_chain::{ChainConfig, Deployment, ScanPolicy};
+use refute_runtime::logging::LogFormat;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Settings shared by the executor and the challenger.
+#[derive(Debug, Clone, Default, Args, Deserialize)]
+pub struct CommonArgs {
+    /// JSON-RPC URL of an Ethereum node (http, https or ws).
+    #[arg(long, env = "REFUTE_RPC_URL")]
+    pub rpc_url: Option<String>,
+    /// Hex private key of the account that sends transactions.
+    #[arg(long, env = "REFUTE_PRIVATE_KEY", hide_env_values = true)]
+    pub private_key: Option<String>,
+    /// Deployment file (JSON with the contract addresses), as `refute deploy` writes it.
+    #[arg(long, env = "REFUTE_DEPLOYMENT")]
+    pub deployment: Option<PathBuf>,
+    /// Blocks an event must be under before it is acted on.
+    #[arg(long, env = "REFUTE_CONFIRMATIONS")]
+    pub confirmations: Option<u64>,
+    /// Milliseconds between ticks.
+    #[arg(long, env = "REFUTE_POLL_INTERVAL_MS")]
+    pub poll_interval_ms: Option<u64>,
+    /// Games played at once.
+    #[arg(long, env = "REFUTE_CONCURRENCY")]
+    pub concurrency: Option<usize>,
+    /// Directory of the service's RocksDB state.
+    #[arg(long, env = "REFUTE_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Address to serve Prometheus metrics on (e.g. 127.0.0.1:9100).
+    #[arg(long, env = "REFUTE_METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
+    /// Log format: human or json.
+    #[arg(long, env = "REFUTE_LOG_FORMAT")]
+    pub log_format: Option<LogFormat>,
+}
+
+/// Names of the common settings (the keys a config file may use for them).
+pub const COMMON_KEYS: &[&str] = &[
+    "rpc_url",
+    "private_key",
+    "deployment",
+    "confirmations",
+    "poll_interval_ms",
+    "concurrency",
+    "data_dir",
+    "metrics_addr",
+    "log_format",
+];
+
+impl CommonArgs {
+    /// Fills settings not given on the command line from the file's.
+    pub fn or(self, file: CommonArgs) -> CommonArgs {
+        CommonArgs {
+            rpc_url: self.rpc_url.or(file.rpc_url),
+            private_key: self.private_key.or(file.private_key),
+            deployment: self.deployment.or(file.deployment),
+            confirmations: self.confirmations.or(file.confirmations),
+            poll_interval_ms: self.poll_interval_ms.or(file.poll_interval_ms),
+            concurrency: self.concurrency.or(file.concurrency),
+            data_dir: self.data_dir.or(file.data_dir),
+            metrics_addr: self.metrics_addr.or(file.metrics_addr),
+            log_format: self.log_format.or(file.log_format),
+        }
+    }
+
+    /// Resolves defaults and checks every setting; `default_data_dir` is the
+    /// service's own (e.g. `.refute-data/executor`). Every problem is listed.
+    pub fn settings(self, default_data_dir: &str) -> Result<Settings, Vec<String>> {
+        let mut problems = vec![];
+        let rpc_url = self.rpc_url.unwrap_or_else(|| "http://127.0.0.1:8545".into());
+        if let Err(e) = refute_chain::check_rpc_url(&rpc_url) {
+            problems.push(format!("rpc_url: {e}"));
+        }
+        let private_key = match self.private_key {
+            Some(k) => match refute_chain::parse_private_key(&k) {
+                Ok(_) => Some(k),
+                Err(e) => {
+                    problems.push(format!("private_key: {e}"));
+                    None
+                }
+            },
+            None => {
+                problems.push("private_key: missing (flag --private-key or REFUTE_PRIVATE_KEY)".into());
+                None
+            }
+        };
+        let deployment = match self.deployment {
+            Some(path) => match Deployment::load(&path) {
+                Ok(d) => Some(d),
+                Err(e) => {
+                    problems.push(format!("deployment: {e}"));
+                    None
+                }
+            },
+            None => {
+                problems.push("deployment: missing (flag --deployment or REFUTE_DEPLOYMENT: the file `refute deploy` writes)".into());
+                None
+            }
+        };
+        let poll = self.poll_interval_ms.unwrap_or(1000);
+        if poll == 0 {
+            problems.push("poll_interval_ms: must be at least 1".into());
+        }
+        let concurrency = self.concurrency.unwrap_or(4);
+        if concurrency == 0 {
+            problems.push("concurrency: must be at least 1".into());
+        }
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        let deployment = deployment.expect("checked");
+        Ok(Settings {
+            chain: ChainConfig { rpc_url, private_key: private_key.expect("checked"), deployment },
+            confirmations: self.confirmations.unwrap_or(2),
+            poll_interval: Duration::from_millis(poll),
+            concurrency,
+            data_dir: self.data_dir.unwrap_or_else(|| PathBuf::from(default_data_dir)),
+            metrics_addr: self.metrics_addr,
+            log_format: self.log_format.unwrap_or_default(),
+        })
+    }
+}
+
+/// Checked settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Node, key and contracts.
+    pub chain: ChainConfig,
+    /// Confirmation depth.
+    pub confirmations: u64,
+    /// Time between ticks.
+    pub poll_interval: Duration,
+    /// Games played at once.
+    pub concurrency: usize,
+    /// State directory.
+    pub data_dir: PathBuf,
+    /// Metrics address.
+    pub metrics_addr: Option<SocketAddr>,
+    /// Log format.
+    pub log_format: LogFormat,
+}
+
+impl Settings {
+    /// How the event scanner follows the chain.
+    pub fn scan_policy(&self) -> ScanPolicy {
+        ScanPolicy { start_block: self.chain.deployment.block, confirmations: self.confirmations, max_range: 2000 }
+    }
+}
+
+/// Reads a service's config file: a TOML table whose keys are the common settings
+/// and `extra` (the service's own). An unknown key is an error that names it.
+pub fn read_file<T: for<'de> Deserialize<'de>>(path: &Path, extra: &[&str]) -> Result<(CommonArgs, T), String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("config file {}: {e}", path.display()))?;
+    let table: toml::Table = toml::from_str(&text).map_err(|e| format!("config file {}: {}", path.display(), e.to_string().trim()))?;
+    if let Some(k) = table.keys().find(|k| !COMMON_KEYS.contains(&k.as_str()) && !extra.contains(&k.as_str())) {
+        return Err(format!(
+            "config file {}: unknown setting `{k}` (known: {})",
+            path.display(),
+            [COMMON_KEYS, extra].concat().join(", ")
+        ));
+    }
+    let parse = |what: &str, e: toml::de::Error| format!("config file {} ({what}): {}", path.display(), e.to_string().trim());
+    let common: CommonArgs = table.clone().try_into().map_err(|e| parse("common settings", e))?;
+    let own: T = table.try_into().map_err(|e| parse("service settings", e))?;
+    Ok((common, own))
+}

@@ -1,0 +1,68 @@
+//! The models a service serves or checks, by model id, each with its engine.
+
+use refute_core::hash::{to_hex, Hash};
+use refute_core::{Model, Tensor};
+use refute_engine::{Engine, EngineError};
+use refute_game::{CommittedStep, TraceData};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Loaded models and their engines.
+#[derive(Debug, Clone, Default)]
+pub struct ModelSet {
+    by_id: HashMap<Hash, (Arc<Model>, Arc<Engine>)>,
+}
+
+impl ModelSet {
+    /// Loads every manifest; an error names the file and what is wrong.
+    pub fn load(paths: &[PathBuf]) -> Result<ModelSet, String> {
+        let mut set = ModelSet::default();
+        for p in paths {
+            let model = Model::load(p).map_err(|e| format!("model {}: {e}", p.display()))?;
+            set.insert(Arc::new(model)).map_err(|e| format!("model {}: {e}", p.display()))?;
+        }
+        Ok(set)
+    }
+
+    /// Adds a model.
+    pub fn insert(&mut self, model: Arc<Model>) -> Result<(), EngineError> {
+        let engine = Arc::new(Engine::cpu(model.clone())?);
+        self.by_id.insert(model.id(), (model, engine));
+        Ok(())
+    }
+
+    /// The model with id `id`, if served.
+    pub fn get(&self, id: &Hash) -> Option<(&Arc<Model>, &Arc<Engine>)> {
+        self.by_id.get(id).map(|(m, e)| (m, e))
+    }
+
+    /// Whether `id` is served.
+    pub fn contains(&self, id: &Hash) -> bool {
+        self.by_id.contains_key(id)
+    }
+
+    /// Ids and names, for logs.
+    pub fn describe(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.by_id.values().map(|(m, _)| format!("{} ({})", m.name(), to_hex(&m.id()))).collect();
+        v.sort();
+        v
+    }
+
+    /// Number of models.
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    /// Whether no model is loaded.
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+}
+
+/// Runs one inference of `model` on `input` bytes and returns its honest trace.
+pub fn honest_trace(model: &Arc<Model>, engine: &Engine, input: &[u8]) -> Result<TraceData, String> {
+    let t = Tensor::from_canonical_bytes(model.input_type().clone(), input).map_err(|e| format!("input: {e}"))?;
+    let (tensors, _) = engine.run_one(&t).map_err(|e| e.to_string())?;
+    Ok(TraceData::new(model.clone(), tensors.iter().map(CommittedStep::of).collect()))
+}
