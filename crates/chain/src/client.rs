@@ -589,6 +589,16 @@ impl Chain {
         .await
     }
 
+    /// How many of the sender's transactions the node holds unmined (pending nonce
+    /// minus latest nonce). A service waits for zero at start, so that what it
+    /// sent before a crash has landed (or been dropped) before it reads the chain
+    /// to decide what to send again.
+    pub async fn in_flight(&self) -> Result<u64, ChainError> {
+        let pending = self.read("eth_getTransactionCount", || async { self.provider.get_transaction_count(self.sender).pending().await }).await?;
+        let latest = self.read("eth_getTransactionCount", || async { self.provider.get_transaction_count(self.sender).latest().await }).await?;
+        Ok(pending.saturating_sub(latest))
+    }
+
     /// Waits until a sent transaction is mined; a reverted one is an error.
     pub async fn wait_mined(&self, tx: &SentTx) -> Result<Mined, ChainError> {
         let h: B256 = tx.hash.parse().map_err(|_| ChainError::Decode(format!("tx hash {}", tx.hash)))?;

@@ -29,7 +29,12 @@ impl Devnet {
     /// Starts anvil with instant mining (`block_time` None) or a block every
     /// `block_time` seconds.
     pub fn start(block_time: Option<u64>) -> Result<Devnet, String> {
-        let mut a = Anvil::at(anvil_path()).port(0u16).timeout(60_000);
+        Devnet::start_on(0, block_time)
+    }
+
+    /// Like [`Devnet::start`], on `port` (0: a free one).
+    pub fn start_on(port: u16, block_time: Option<u64>) -> Result<Devnet, String> {
+        let mut a = Anvil::at(anvil_path()).port(port).timeout(60_000);
         if let Some(t) = block_time {
             a = a.block_time(t);
         }

@@ -9,10 +9,26 @@
 //! and what was already sent, so a restart at any instant is boring.
 
 pub mod config;
+pub mod localnet;
 pub mod models;
 pub mod play;
+pub mod runner;
 pub mod scan;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 
 pub use config::{CommonArgs, Settings};
-pub use models::ModelSet;
+pub use models::{ModelSet, SharedEngine};
 
+
+/// Wei as ether, for gauges and logs (a float: for display only).
+pub fn eth(wei: refute_chain::alloy::primitives::U256) -> f64 {
+    wei.to_string().parse::<f64>().unwrap_or(f64::MAX) / 1e18
+}
+
+/// The id in a record key made by [`refute_store::id_key`].
+pub fn id_of(key: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&key[key.len() - 8..]);
+    u64::from_be_bytes(b)
+}

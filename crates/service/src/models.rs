@@ -6,12 +6,16 @@ use refute_engine::{Engine, EngineError};
 use refute_game::{CommittedStep, TraceData};
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+
+/// An engine shared between tasks. tch tensors may move between threads but not
+/// be shared, so runs of one model take turns (torch parallelises each run).
+pub type SharedEngine = Arc<Mutex<Engine>>;
 
 /// Loaded models and their engines.
 #[derive(Debug, Clone, Default)]
 pub struct ModelSet {
-    by_id: HashMap<Hash, (Arc<Model>, Arc<Engine>)>,
+    by_id: HashMap<Hash, (Arc<Model>, SharedEngine)>,
 }
 
 impl ModelSet {
@@ -27,14 +31,19 @@ impl ModelSet {
 
     /// Adds a model.
     pub fn insert(&mut self, model: Arc<Model>) -> Result<(), EngineError> {
-        let engine = Arc::new(Engine::cpu(model.clone())?);
+        let engine = Arc::new(Mutex::new(Engine::cpu(model.clone())?));
         self.by_id.insert(model.id(), (model, engine));
         Ok(())
     }
 
     /// The model with id `id`, if served.
-    pub fn get(&self, id: &Hash) -> Option<(&Arc<Model>, &Arc<Engine>)> {
+    pub fn get(&self, id: &Hash) -> Option<(&Arc<Model>, &SharedEngine)> {
         self.by_id.get(id).map(|(m, e)| (m, e))
+    }
+
+    /// The ids of the models.
+    pub fn ids(&self) -> Vec<Hash> {
+        self.by_id.keys().copied().collect()
     }
 
     /// Whether `id` is served.

@@ -43,13 +43,14 @@ pub struct PendingMove {
     pub kind: String,
 }
 
-/// Plays game `game_id` as `side` for one tick. `decide` is the solver: it gets
-/// the game and returns the move to make when it is `side`'s turn.
-pub async fn play_once<F>(chain: &Chain, store: &Store, game_id: u64, side: Side, decide: F) -> Result<Played, PlayError>
+/// Plays game `info` (as just read from the chain) as `side` for one tick.
+/// `decide` is the solver: it returns the move to make when it is `side`'s turn.
+/// A claim of the other side's expired clock needs no solver.
+pub async fn play_once<F>(chain: &Chain, store: &Store, info: &GameInfo, side: Side, decide: F) -> Result<Played, PlayError>
 where
     F: FnOnce(&GameInfo) -> Result<Option<Move>, String>,
 {
-    let info = chain.game(game_id).await?;
+    let game_id = info.id;
     let pos = &info.position;
     if pos.status != Status::Open {
         store.delete(Cf::Pending, &id_key(game_id))?;
@@ -67,7 +68,7 @@ where
             // our clock ran out: nothing we send can land; the other side may claim it
             return Ok(Played::Idle);
         }
-        match decide(&info).map_err(PlayError::Solver)? {
+        match decide(info).map_err(PlayError::Solver)? {
             Some(mv) => mv,
             None => return Ok(Played::Idle),
         }

@@ -136,6 +136,15 @@ impl Store {
         Ok(store)
     }
 
+    /// Opens an existing store read-only, beside a service that may be writing it
+    /// (for `status` commands). Sees the data as of the moment it was opened.
+    pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
+        let db_err = |source| StoreError::Db { path: path.to_path_buf(), source };
+        let names = Cf::ALL.iter().map(|cf| cf.name());
+        let db = DB::open_cf_for_read_only(&Options::default(), path, names, false).map_err(db_err)?;
+        Ok(Store { db, path: path.to_path_buf() })
+    }
+
     /// The store's directory.
     pub fn path(&self) -> &Path {
         &self.path

@@ -1,0 +1,486 @@
+//! The challenger's loop. Each tick:
+//!
+//! 1. **scan**: confirmed events into the store: requests for checked models
+//!    (their inputs), results this instance follows (its models, its shard, its
+//!    sample), and its own games;
+//! 2. **check**: re-run followed results in batches with the engine and compare
+//!    trace roots; on a mismatch open a game at once (idempotently: a game of ours
+//!    already on the result is adopted);
+//! 3. **play**: every open game of ours, most urgent clock first, a bounded
+//!    number at once, one move per tick from the pure solver, with the
+//!    executor's reveals read from the chain's events; a game made moot by
+//!    another game's win is settled;
+//! 4. **withdraw** what the oracle credited.
+//!
+//! It never challenges a result whose trace root equals its own: that is the
+//! only way a game is opened (the hidden `--grief` flag exists to demonstrate
+//! what an honest executor does to a challenger that does otherwise).
+
+use crate::metrics::Metrics;
+use crate::records::{CheckState, GameRec, RequestRec, ResultRec};
+use refute_chain::alloy::primitives::U256;
+use refute_chain::{Chain, ChainError, Event, GameInfo, ResultStatus};
+use refute_core::hash::{from_hex, keccak, to_hex};
+use refute_core::Tensor;
+use refute_game::{challenger_move, Move, Phase, Side, SolverError, Status, TraceData};
+use refute_service::play::{play_once, Played};
+use refute_service::runner::{self, TickError};
+use refute_service::{eth, id_of, ModelSet, Settings};
+use refute_runtime::shutdown::Shutdown;
+use refute_store::{id_key, Cf, Store, StoreError};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+use tracing::Instrument;
+
+/// Which results an instance follows.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Selection {
+    /// This instance's shard (0-based).
+    pub shard: u64,
+    /// Number of shards.
+    pub shards: u64,
+    /// Fraction of results checked, in (0, 1].
+    pub sample: f64,
+}
+
+impl Default for Selection {
+    fn default() -> Self {
+        Selection { shard: 0, shards: 1, sample: 1.0 }
+    }
+}
+
+impl Selection {
+    /// Whether result `id` is this instance's to check. Shards split by id; the
+    /// sample is drawn from a hash of the id salted with our address, so an
+    /// executor cannot tell which results a given watchtower skips.
+    pub fn follows(&self, id: u64, salt: &[u8]) -> bool {
+        if id % self.shards != self.shard {
+            return false;
+        }
+        if self.sample >= 1.0 {
+            return true;
+        }
+        let h = keccak(&[salt, &id.to_be_bytes()]);
+        let x = u64::from_be_bytes(h[..8].try_into().expect("8 bytes")) as f64 / u64::MAX as f64;
+        x < self.sample
+    }
+}
+
+/// What a challenger does beyond the common settings.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Bond per game, wei; `None`: the game's least bond.
+    pub bond: Option<U256>,
+    /// Most results re-run at once.
+    pub batch_size: usize,
+    /// Which results to follow.
+    pub selection: Selection,
+    /// Challenge correct results too and pick blindly (hidden flag; demos only:
+    /// such a challenger loses its bond).
+    pub grief: bool,
+}
+
+/// A running challenger.
+pub struct Challenger {
+    chain: Chain,
+    store: Store,
+    models: ModelSet,
+    opts: Options,
+    bond: U256,
+    settings: Settings,
+    arity_log2: u32,
+    traces: Mutex<HashMap<u64, Arc<TraceData>>>,
+    /// Its metrics.
+    pub metrics: Metrics,
+}
+
+impl std::fmt::Debug for Challenger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Challenger").field("sender", &self.chain.sender()).field("store", &self.store).finish()
+    }
+}
+
+/// Why a challenger could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The chain refused us.
+    #[error(transparent)]
+    Chain(#[from] ChainError),
+    /// The store could not be opened.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Challenger {
+    /// Opens the store, connects (waiting for the node if it is down) and waits
+    /// until nothing sent before a restart is in flight. `None` if shutdown came
+    /// first.
+    pub async fn start(settings: Settings, models: ModelSet, opts: Options, shutdown: &Shutdown) -> Result<Option<Arc<Challenger>>, StartError> {
+        let store = runner::open_store(&settings)?;
+        let Some(chain) = runner::connect(&settings, shutdown).await? else { return Ok(None) };
+        let (arity_log2, _) = chain.game_params().await?;
+        let bond = opts.bond.unwrap_or(chain.oracle_config().await?.minBond);
+        if !runner::settle_in_flight(&chain, shutdown).await? {
+            return Ok(None);
+        }
+        tracing::info!(sender = %chain.sender(), models = ?models.describe(), selection = ?opts.selection, "challenger started");
+        Ok(Some(Arc::new(Challenger {
+            chain,
+            store,
+            models,
+            opts,
+            bond,
+            settings,
+            arity_log2,
+            traces: Mutex::new(HashMap::new()),
+            metrics: Metrics::default(),
+        })))
+    }
+
+    /// The chain client (its sender is the challenger's account).
+    pub fn chain(&self) -> &Chain {
+        &self.chain
+    }
+
+    /// Ticks until shutdown; returns only on shutdown or a broken store.
+    pub async fn run(self: Arc<Self>, shutdown: Shutdown) -> Result<(), StoreError> {
+        let span = tracing::info_span!("challenger", account = %self.chain.sender());
+        let me = self.clone();
+        runner::run_ticks(self.settings.poll_interval, &shutdown, move || {
+            let me = me.clone();
+            async move {
+                let r = me.tick().await;
+                if r.is_err() {
+                    me.metrics.tick_failures.inc();
+                }
+                r
+            }
+        })
+        .instrument(span)
+        .await
+    }
+
+    /// One pass of scan, check, play and withdraw.
+    pub async fn tick(self: &Arc<Self>) -> Result<(), TickError> {
+        self.scan().await?;
+        self.check().await?;
+        self.play().await?;
+        let withdrawn = self.chain.withdraw().await?;
+        if !withdrawn.is_zero() {
+            tracing::info!(ether = eth(withdrawn), "withdrew");
+        }
+        self.metrics.balance_eth.set(eth(self.chain.eth_balance(self.chain.sender()).await?));
+        Ok(())
+    }
+
+    async fn scan(&self) -> Result<(), TickError> {
+        let me = self.chain.sender();
+        let store = &self.store;
+        let models = &self.models;
+        let sel = self.opts.selection;
+        let mut fresh: HashMap<u64, RequestRec> = HashMap::new();
+        refute_service::scan::scan(&self.chain, store, &self.settings.scan_policy(), "challenger", |e, batch| {
+            match e {
+                Event::Requested { request_id, model_id, input, .. } if models.contains(model_id) => {
+                    let rec = RequestRec { model_id: to_hex(model_id), input: hex::encode(input) };
+                    put(batch, Cf::Requests, *request_id, &rec)?;
+                    fresh.insert(*request_id, rec);
+                }
+                Event::Posted { result_id, request_id, executor, trace_root, block, .. } if *executor != me => {
+                    let req = match fresh.get(request_id) {
+                        Some(r) => Some(r.clone()),
+                        None => store.get::<RequestRec>(Cf::Requests, &id_key(*request_id)).map_err(|e| e.to_string())?,
+                    };
+                    // a request we did not keep is for a model we do not check
+                    let Some(req) = req else { return Ok(()) };
+                    if !sel.follows(*result_id, me.as_slice()) {
+                        return Ok(());
+                    }
+                    if store.get::<ResultRec>(Cf::Results, &id_key(*result_id)).map_err(|e| e.to_string())?.is_none() {
+                        let rec = ResultRec {
+                            request_id: *request_id,
+                            model_id: req.model_id,
+                            executor: executor.to_string(),
+                            trace_root: to_hex(trace_root),
+                            block: *block,
+                            state: CheckState::ToCheck,
+                        };
+                        put(batch, Cf::Results, *result_id, &rec)?;
+                    }
+                }
+                Event::GameOpened { game_id, result_id, challenger, block, .. } if *challenger == me => {
+                    if store.get::<GameRec>(Cf::Games, &id_key(*game_id)).map_err(|e| e.to_string())?.is_none() {
+                        put(batch, Cf::Games, *game_id, &GameRec { result_id: *result_id, block: *block, moves: 0, ended: None })?;
+                    }
+                }
+                _ => {}
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(())
+    }
+
+    async fn check(&self) -> Result<(), TickError> {
+        let mut todo: BTreeMap<String, Vec<(u64, ResultRec)>> = BTreeMap::new();
+        let mut mismatched = Vec::new();
+        for (k, rec) in self.store.all::<ResultRec>(Cf::Results)? {
+            match rec.state {
+                CheckState::ToCheck => todo.entry(rec.model_id.clone()).or_default().push((id_of(&k), rec)),
+                CheckState::Mismatch { .. } => mismatched.push((id_of(&k), rec)),
+                _ => {}
+            }
+        }
+        for (model_hex, results) in todo {
+            let Some((model, engine)) = from_hex(&model_hex).and_then(|h| self.models.get(&h)) else { continue };
+            let (model, engine) = (model.clone(), engine.clone());
+            for chunk in results.chunks(self.opts.batch_size) {
+                let mut inputs = Vec::new();
+                let mut ids = Vec::new();
+                for (id, rec) in chunk {
+                    let input = self
+                        .store
+                        .get::<RequestRec>(Cf::Requests, &id_key(rec.request_id))?
+                        .and_then(|r| hex::decode(r.input).ok())
+                        .and_then(|b| Tensor::from_canonical_bytes(model.input_type().clone(), &b).ok());
+                    match input {
+                        Some(t) => {
+                            inputs.push(t);
+                            ids.push((*id, rec.clone()));
+                        }
+                        None => {
+                            // the oracle accepted a post for an input that is not
+                            // a tensor of the model's input type: nobody can run it
+                            let mut r = rec.clone();
+                            r.state = CheckState::Missed { why: "the request's input does not fit the model".into() };
+                            self.store.put(Cf::Results, &id_key(*id), &r)?;
+                        }
+                    }
+                }
+                if inputs.is_empty() {
+                    continue;
+                }
+                let eng = engine.clone();
+                let run = tokio::task::spawn_blocking(move || eng.lock().unwrap_or_else(|e| e.into_inner()).run(&inputs))
+                    .await
+                    .map_err(|e| TickError::Other(format!("engine task: {e}")))?
+                    .map_err(|e| TickError::Other(format!("engine: {e}")))?;
+                for (sample, (id, mut rec)) in ids.into_iter().enumerate() {
+                    let tensors: Vec<Tensor> = (0..run.step_count()).map(|s| run.step_tensor(sample, s)).collect();
+                    let trace = TraceData::from_tensors(model.clone(), &tensors);
+                    let ours = to_hex(&trace.root());
+                    self.metrics.results_checked.inc();
+                    let block_time = self.chain.block(rec.block).await.map(|b| b.timestamp).unwrap_or(0);
+                    let wall = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
+                    if block_time > 0 {
+                        self.metrics.detection_seconds.observe((wall - block_time as f64).max(0.0));
+                    }
+                    if ours == rec.trace_root && !self.opts.grief {
+                        rec.state = CheckState::Correct;
+                        tracing::info!(result = id, "result checked: correct");
+                    } else {
+                        if ours != rec.trace_root {
+                            self.metrics.mismatches.inc();
+                            tracing::warn!(result = id, executor = %rec.executor, posted = %rec.trace_root, ours = %ours, "WRONG result detected");
+                        } else {
+                            tracing::warn!(result = id, "challenging a correct result on purpose (--grief)");
+                        }
+                        rec.state = CheckState::Mismatch { ours };
+                        mismatched.push((id, rec.clone()));
+                    }
+                    self.traces.lock().expect("trace cache").insert(id, Arc::new(trace));
+                    self.store.put(Cf::Results, &id_key(id), &rec)?;
+                }
+            }
+        }
+        for (id, rec) in mismatched {
+            if let Err(e) = self.open_game(id, rec).await {
+                match e {
+                    TickError::Store(e) => return Err(TickError::Store(e)),
+                    e => tracing::warn!(result = id, error = %e, "could not open a game yet"),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Opens our game on a wrong result, unless one of ours is already open on it.
+    async fn open_game(&self, id: u64, mut rec: ResultRec) -> Result<(), TickError> {
+        let me = self.chain.sender();
+        for g in self.chain.games_of(id).await? {
+            let info = self.chain.game(g).await?;
+            if info.challenger == me {
+                self.adopt_game(g, id, rec.block)?;
+                rec.state = CheckState::Challenged { game_id: g };
+                self.store.put(Cf::Results, &id_key(id), &rec)?;
+                return Ok(());
+            }
+        }
+        let r = self.chain.get_result(id).await?;
+        let now = self.chain.now().await?;
+        if r.status != ResultStatus::Pending || now >= r.window_end {
+            let why = if r.status != ResultStatus::Pending { format!("the result is already {:?}", r.status) } else { "its challenge window closed".into() };
+            tracing::error!(result = id, why = %why, "a wrong result we could not challenge");
+            rec.state = CheckState::Missed { why };
+            self.store.put(Cf::Results, &id_key(id), &rec)?;
+            return Ok(());
+        }
+        let game_id = self.chain.challenge(id, self.bond).await?;
+        // reveals come after the post, so reading them from the post's block is enough
+        self.adopt_game(game_id, id, rec.block)?;
+        rec.state = CheckState::Challenged { game_id };
+        self.store.put(Cf::Results, &id_key(id), &rec)?;
+        self.metrics.games_opened.inc();
+        tracing::warn!(game = game_id, result = id, bond_eth = eth(self.bond), "game opened");
+        Ok(())
+    }
+
+    fn adopt_game(&self, game_id: u64, result_id: u64, block: u64) -> Result<(), StoreError> {
+        if self.store.get::<GameRec>(Cf::Games, &id_key(game_id))?.is_none() {
+            self.store.put(Cf::Games, &id_key(game_id), &GameRec { result_id, block, moves: 0, ended: None })?;
+        }
+        Ok(())
+    }
+
+    /// Our honest trace for a result: cached, or recomputed from the stored input.
+    async fn trace_of(&self, result_id: u64) -> Result<Arc<TraceData>, TickError> {
+        if let Some(t) = self.traces.lock().expect("trace cache").get(&result_id) {
+            return Ok(t.clone());
+        }
+        let rec: ResultRec = self.store.get(Cf::Results, &id_key(result_id))?.ok_or_else(|| TickError::Other(format!("result {result_id} is not followed")))?;
+        let req: RequestRec = self
+            .store
+            .get(Cf::Requests, &id_key(rec.request_id))?
+            .ok_or_else(|| TickError::Other(format!("request {} is unknown", rec.request_id)))?;
+        let model_id = from_hex(&req.model_id).ok_or_else(|| TickError::Other(format!("bad model id {}", req.model_id)))?;
+        let (model, engine) = self.models.get(&model_id).ok_or_else(|| TickError::Other(format!("model {} is not loaded", req.model_id)))?;
+        let input = hex::decode(&req.input).map_err(|e| TickError::Other(e.to_string()))?;
+        let (model, engine) = (model.clone(), engine.clone());
+        let trace = tokio::task::spawn_blocking(move || refute_service::models::honest_trace(&model, &engine.lock().unwrap_or_else(|e| e.into_inner()), &input))
+            .await
+            .map_err(|e| TickError::Other(format!("engine task: {e}")))?
+            .map_err(TickError::Other)?;
+        let trace = Arc::new(trace);
+        self.traces.lock().expect("trace cache").insert(result_id, trace.clone());
+        Ok(trace)
+    }
+
+    async fn play(self: &Arc<Self>) -> Result<(), TickError> {
+        let now = self.chain.now().await?;
+        let mut games: Vec<(u64, GameRec, GameInfo)> = Vec::new();
+        for (k, rec) in self.store.all::<GameRec>(Cf::Games)? {
+            if rec.ended.is_none() {
+                let id = id_of(&k);
+                games.push((id, rec, self.chain.game(id).await?));
+            }
+        }
+        games.sort_by_key(|(_, _, g)| {
+            let p = &g.position;
+            if p.turn == Side::Challenger { p.time_left(now) } else { u64::MAX }
+        });
+        let limit = Arc::new(tokio::sync::Semaphore::new(self.settings.concurrency));
+        let mut jobs = tokio::task::JoinSet::new();
+        for (id, rec, info) in games {
+            let me = self.clone();
+            let permit = limit.clone().acquire_owned().await.expect("never closed");
+            jobs.spawn(async move {
+                let _permit = permit;
+                (id, me.play_one(id, rec, info).await)
+            });
+        }
+        let mut first_err = None;
+        while let Some(j) = jobs.join_next().await {
+            let (id, r) = j.map_err(|e| TickError::Other(format!("game task: {e}")))?;
+            match r {
+                Ok(()) => {}
+                Err(TickError::Store(e)) => return Err(TickError::Store(e)),
+                Err(e) => {
+                    tracing::warn!(game = id, error = %e, "could not play this tick");
+                    first_err.get_or_insert(e);
+                }
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+
+    async fn play_one(&self, id: u64, mut rec: GameRec, info: GameInfo) -> Result<(), TickError> {
+        let pos = &info.position;
+        if pos.status == Status::Open && self.chain.get_result(info.result_id).await?.status == ResultStatus::Rejected {
+            // another game already rejected the result: ours is moot, the bond comes back
+            self.chain.settle_moot(id).await?;
+            tracing::info!(game = id, "settled a moot game");
+        }
+        let (trace, revealed) = if pos.status == Status::Open && pos.turn == Side::Challenger {
+            let t = self.trace_of(info.result_id).await?;
+            let r = self.chain.revealed(id, self.arity_log2, rec.block).await?;
+            (Some(t), r)
+        } else {
+            (None, Default::default())
+        };
+        let arity = self.arity_log2;
+        let grief = self.opts.grief;
+        let played = play_once(&self.chain, &self.store, &info, Side::Challenger, |g| {
+            let Some(t) = &trace else { return Ok(None) };
+            match challenger_move(arity, &g.position, t, &revealed) {
+                Err(SolverError::NoDisagreement) if grief => {
+                    // a griefer has nothing to dispute and picks blindly
+                    let p = &g.position;
+                    let nodes = revealed.below(p.phase, arity, p.height, p.index).ok_or("reveal unknown")?;
+                    let choice = nodes.len() - 1;
+                    Ok(Some(Move::Pick { nodes, choice }))
+                }
+                Err(SolverError::ChunkAgrees) if grief && g.position.phase == Phase::OneStep => Ok(None),
+                other => other.map_err(|e| e.to_string()),
+            }
+        })
+        .await?;
+        match played {
+            Played::Ended(status) => {
+                rec.ended = Some(status);
+                match status {
+                    Status::ChallengerWon => {
+                        self.metrics.games_won.inc();
+                        tracing::info!(game = id, "game won: the result is rejected and the executor slashed");
+                    }
+                    Status::ExecutorWon => {
+                        self.metrics.games_lost.inc();
+                        tracing::error!(game = id, "game lost: the bond is forfeit");
+                    }
+                    _ => tracing::info!(game = id, status = ?status, "game ended"),
+                }
+                self.store.put(Cf::Games, &id_key(id), &rec)?;
+            }
+            Played::Moved(_) => {
+                rec.moves += 1;
+                self.metrics.moves.inc();
+                self.store.put(Cf::Games, &id_key(id), &rec)?;
+            }
+            Played::Waiting | Played::Idle => {}
+        }
+        Ok(())
+    }
+}
+
+/// Adds a record to a scan's batch.
+fn put<T: serde::Serialize>(batch: &mut refute_store::Batch<'_>, cf: Cf, id: u64, v: &T) -> Result<(), String> {
+    batch.put(cf, &id_key(id), v).map(|_| ()).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Selection;
+
+    #[test]
+    fn shards_split_results_and_the_sample_is_near_its_fraction() {
+        let shards: Vec<Selection> = (0..3).map(|i| Selection { shard: i, shards: 3, sample: 1.0 }).collect();
+        for id in 0..300 {
+            assert_eq!(shards.iter().filter(|s| s.follows(id, b"salt")).count(), 1, "result {id} has one owner");
+        }
+        let half = Selection { sample: 0.5, ..Selection::default() };
+        let n = (0..10_000).filter(|&id| half.follows(id, b"salt")).count();
+        assert!((4_500..5_500).contains(&n), "{n} of 10000 sampled at 0.5");
+        let other = (0..10_000).filter(|&id| half.follows(id, b"pepper") != half.follows(id, b"salt")).count();
+        assert!(other > 1_000, "different salts sample differently ({other})");
+    }
+}

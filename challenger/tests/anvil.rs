@@ -1,0 +1,243 @@
+//! The challenger against a real node (anvil, one block a second) and the real
+//! executor made to cheat: fraud at the output, in a middle step and in a single
+//! element is caught, bisected to the first wrong step and slashed; honest
+//! results are never challenged (and two shards split them); a challenger killed
+//! with SIGKILL mid-game and started again still wins.
+
+use refute_chain::alloy::primitives::{Address, U256};
+use refute_chain::{Chain, DeployParams, RequestStatus, ResultStatus};
+use refute_challenger::{Challenger, Selection};
+use refute_core::Model;
+use refute_executor::cheat::Cheat;
+use refute_executor::Executor;
+use refute_game::{Phase, Status};
+use refute_runtime::shutdown::Shutdown;
+use refute_service::localnet::{accounts, LocalNet};
+use refute_service::testkit::{eventually, fixture, load_fixture, random_input, Proc};
+use refute_service::ModelSet;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+const MODEL: &str = "hand-every-op";
+const BLOCK_TIME: Option<u64> = Some(1);
+
+fn params() -> DeployParams {
+    DeployParams { challenge_window: 10, clock_seconds: 30, request_timeout: 600, ..DeployParams::default() }
+}
+
+async fn net(dir: &Path, model: &Model) -> LocalNet {
+    refute_chain::init_tls();
+    LocalNet::start(0, BLOCK_TIME, params(), &[model], dir).await.expect("local deployment")
+}
+
+fn models() -> ModelSet {
+    ModelSet::load(&[fixture(MODEL)]).unwrap()
+}
+
+/// A service task and the switch that stops it.
+struct Running<T> {
+    svc: Arc<T>,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<Result<(), refute_store::StoreError>>,
+}
+
+impl<T> Running<T> {
+    async fn stop(self) {
+        self.stop.send(true).unwrap();
+        self.task.await.unwrap().unwrap();
+    }
+}
+
+async fn executor(net: &LocalNet, dir: &Path, account: usize, cheat: Option<Cheat>) -> Running<Executor> {
+    let (stop, shutdown) = Shutdown::manual();
+    let settings = net.settings(account, &dir.join(format!("executor-{account}")), BLOCK_TIME);
+    let svc = Executor::start(settings, models(), refute_executor::Options { stake: None, batch_size: 8, cheat }, &shutdown).await.unwrap().unwrap();
+    let task = tokio::spawn(svc.clone().run(shutdown));
+    Running { svc, stop, task }
+}
+
+async fn challenger(net: &LocalNet, dir: &Path, name: &str, selection: Selection) -> Running<Challenger> {
+    let (stop, shutdown) = Shutdown::manual();
+    let settings = net.settings(accounts::CHALLENGER, &dir.join(name), BLOCK_TIME);
+    let opts = refute_challenger::Options { bond: None, batch_size: 8, selection, grief: false };
+    let svc = Challenger::start(settings, models(), opts, &shutdown).await.unwrap().unwrap();
+    let task = tokio::spawn(svc.clone().run(shutdown));
+    Running { svc, stop, task }
+}
+
+async fn ask(owner: &Chain, model: &Model, seed: u64) -> u64 {
+    let fee = U256::from(10u64).pow(U256::from(16u64));
+    owner.request(&model.id(), &random_input(model, seed).canonical_bytes(), fee, Address::ZERO, 0).await.unwrap()
+}
+
+/// Runs a cheating executor against the challenger and checks the fraud is caught
+/// at `first_wrong_step` and slashed.
+async fn caught(cheat: Cheat, first_wrong_step: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let model = load_fixture(MODEL);
+    let net = net(dir.path(), &model).await;
+    let owner = net.client(accounts::OWNER).await.unwrap();
+    let cheater = executor(&net, dir.path(), accounts::CHEATER, Some(cheat)).await;
+    let watch = challenger(&net, dir.path(), "challenger", Selection::default()).await;
+    let request_id = ask(&owner, &model, 5).await;
+
+    let result_id = eventually("the post", Duration::from_secs(60), String::new, || async {
+        let r = owner.get_request(request_id).await.unwrap();
+        (r.result_id != 0).then_some(r.result_id)
+    })
+    .await;
+    let game = eventually("a game on the wrong result", Duration::from_secs(60), String::new, || async {
+        owner.games_of(result_id).await.unwrap().first().copied()
+    })
+    .await;
+    let g = eventually("the end of the game", Duration::from_secs(240), String::new, || async {
+        let g = owner.game(game).await.unwrap();
+        (g.position.status != Status::Open).then_some(g)
+    })
+    .await;
+    assert_eq!(g.position.status, Status::ChallengerWon, "{cheat}");
+    assert_eq!(g.challenger, net.devnet.address(accounts::CHALLENGER));
+    assert_eq!(g.position.step_index as usize, first_wrong_step, "{cheat}: the game found the first wrong step");
+    assert_eq!(owner.get_result(result_id).await.unwrap().status, ResultStatus::Rejected);
+    // the request is open again for an honest executor
+    assert_eq!(owner.get_request(request_id).await.unwrap().status, RequestStatus::Open);
+    // the challenger is paid (bond back plus its share of the stake) and withdraws
+    let c = net.devnet.address(accounts::CHALLENGER);
+    eventually("the challenger's withdrawal", Duration::from_secs(30), String::new, || async {
+        (watch.svc.metrics.games_won.get() == 1 && owner.credited(c).await.unwrap().is_zero()).then_some(())
+    })
+    .await;
+    eventually("the cheater to notice", Duration::from_secs(30), String::new, || async {
+        (cheater.svc.metrics.results_rejected.get() == 1 && cheater.svc.metrics.games_lost.get() == 1).then_some(())
+    })
+    .await;
+    assert_eq!(watch.svc.metrics.mismatches.get(), 1);
+    assert_eq!(cheater.svc.metrics.results_posted.get(), 1, "a rejected request is not served again by the one who lied");
+    cheater.stop().await;
+    watch.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fraud_at_the_output_is_caught_and_slashed() {
+    let n = load_fixture(MODEL).step_count();
+    caught(Cheat::Output, n - 1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fraud_in_a_middle_step_is_caught_at_that_step_and_slashed() {
+    let n = load_fixture(MODEL).step_count();
+    caught(Cheat::Step(n / 2), n / 2).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fraud_in_one_element_is_caught_and_slashed() {
+    let model = load_fixture(MODEL);
+    // the last element of the first step after the input: late in its data tree
+    let numel = model.steps()[1].spec.out.numel();
+    caught(Cheat::Element { step: 1, element: numel - 1 }, 1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn honest_results_are_never_challenged_and_shards_split_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = load_fixture(MODEL);
+    let net = net(dir.path(), &model).await;
+    let owner = net.client(accounts::OWNER).await.unwrap();
+    let honest = executor(&net, dir.path(), accounts::EXECUTOR, None).await;
+    let a = challenger(&net, dir.path(), "shard-0", Selection { shard: 0, shards: 2, sample: 1.0 }).await;
+    let b = challenger(&net, dir.path(), "shard-1", Selection { shard: 1, shards: 2, sample: 1.0 }).await;
+    let mut ids = vec![];
+    for seed in 0..4 {
+        ids.push(ask(&owner, &model, 20 + seed).await);
+    }
+    for id in &ids {
+        eventually("finality", Duration::from_secs(120), String::new, || async {
+            (owner.get_request(*id).await.unwrap().status == RequestStatus::Finalized).then_some(())
+        })
+        .await;
+    }
+    eventually("both shards to check their results", Duration::from_secs(30), String::new, || async {
+        (a.svc.metrics.results_checked.get() + b.svc.metrics.results_checked.get() == 4).then_some(())
+    })
+    .await;
+    assert_eq!(a.svc.metrics.results_checked.get(), 2, "results 1..4 split by id mod 2");
+    assert_eq!(b.svc.metrics.results_checked.get(), 2);
+    for c in [&a, &b] {
+        assert_eq!(c.svc.metrics.mismatches.get(), 0);
+        assert_eq!(c.svc.metrics.games_opened.get(), 0);
+    }
+    for id in &ids {
+        let r = owner.get_request(*id).await.unwrap();
+        assert!(owner.games_of(r.result_id).await.unwrap().is_empty(), "no game on an honest result");
+    }
+    honest.stop().await;
+    a.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_challenger_killed_mid_game_and_restarted_still_wins() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = load_fixture(MODEL);
+    let net = net(dir.path(), &model).await;
+    let owner = net.client(accounts::OWNER).await.unwrap();
+    let n = model.step_count();
+    let cheater = executor(&net, dir.path(), accounts::CHEATER, Some(Cheat::Step(n / 2))).await;
+    let args: Vec<String> = [
+        "run",
+        "--rpc-url",
+        &net.devnet.endpoint(),
+        "--private-key",
+        &net.devnet.key(accounts::CHALLENGER),
+        "--deployment",
+        net.deployment_file.to_str().unwrap(),
+        "--data-dir",
+        dir.path().join("challenger").to_str().unwrap(),
+        "--model",
+        fixture(MODEL).to_str().unwrap(),
+        "--confirmations",
+        "1",
+        "--poll-interval-ms",
+        "200",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let bin = Path::new(env!("CARGO_BIN_EXE_challenger"));
+    let log = dir.path().join("challenger.log");
+    let mut proc = Proc::spawn(bin, &args, &log);
+    let request_id = ask(&owner, &model, 7).await;
+    let result_id = eventually("the post", Duration::from_secs(60), || proc.log_tail(), || async {
+        let r = owner.get_request(request_id).await.unwrap();
+        (r.result_id != 0).then_some(r.result_id)
+    })
+    .await;
+    let game = eventually("the game", Duration::from_secs(60), || proc.log_tail(), || async {
+        owner.games_of(result_id).await.unwrap().first().copied()
+    })
+    .await;
+    let start_height = owner.game(game).await.unwrap().position.height;
+    // killed once it has picked at least twice
+    eventually("two picks", Duration::from_secs(120), || proc.log_tail(), || async {
+        let p = owner.game(game).await.unwrap().position;
+        (p.phase != Phase::Trace || p.height + 2 <= start_height).then_some(())
+    })
+    .await;
+    proc.kill9();
+    tokio::time::sleep(Duration::from_secs(3)).await; // its clock runs meanwhile
+    let proc = Proc::spawn(bin, &args, &log);
+    let end = eventually("the end of the game", Duration::from_secs(240), || proc.log_tail(), || async {
+        let s = owner.game(game).await.unwrap().position.status;
+        (s != Status::Open).then_some(s)
+    })
+    .await;
+    assert_eq!(end, Status::ChallengerWon, "{}", proc.log_tail());
+    assert_eq!(owner.games_of(result_id).await.unwrap(), vec![game], "one game: the restart did not open another");
+    cheater.stop().await;
+    drop(proc);
+    let out = std::process::Command::new(bin).args(["status", "--data-dir", dir.path().join("challenger").to_str().unwrap()]).output().unwrap();
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(s.contains("ChallengerWon"), "{s}");
+}

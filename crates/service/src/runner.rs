@@ -1,0 +1,129 @@
+//! The service loop both services share: open the store, connect (waiting out a
+//! node that is down), wait until nothing sent before a restart is still in
+//! flight, then tick until shutdown. A failed tick is logged and tried again on
+//! the next one; only a broken store stops the service, because without it the
+//! service could forget a game.
+
+use crate::config::Settings;
+use refute_chain::{Chain, ChainError};
+use refute_runtime::shutdown::Shutdown;
+use refute_store::{Store, StoreError};
+use std::time::Duration;
+
+/// Connects to the chain; a node that cannot be reached is waited for (logging
+/// each attempt) until shutdown, while a wrong chain or deployment is an error.
+pub async fn connect(settings: &Settings, shutdown: &Shutdown) -> Result<Option<Chain>, ChainError> {
+    let mut wait = Duration::from_millis(500);
+    loop {
+        match Chain::connect(&settings.chain).await {
+            Ok(c) => return Ok(Some(c)),
+            Err(e) if e.is_transient() => {
+                tracing::warn!(error = %e, retry_in = ?wait, "cannot reach the node; waiting");
+            }
+            Err(e) => return Err(e),
+        }
+        if sleep_or_shutdown(wait, shutdown).await {
+            return Ok(None);
+        }
+        wait = (wait * 2).min(Duration::from_secs(15));
+    }
+}
+
+/// Waits until none of the sender's transactions is pending, so the chain shows
+/// everything this service sent before it last stopped.
+pub async fn settle_in_flight(chain: &Chain, shutdown: &Shutdown) -> Result<bool, ChainError> {
+    loop {
+        let n = chain.in_flight().await?;
+        if n == 0 {
+            return Ok(true);
+        }
+        tracing::info!(transactions = n, "waiting for transactions sent before the restart to be mined");
+        if sleep_or_shutdown(Duration::from_secs(1), shutdown).await {
+            return Ok(false);
+        }
+    }
+}
+
+/// Sleeps `d`; true if shutdown was asked for meanwhile.
+pub async fn sleep_or_shutdown(d: Duration, shutdown: &Shutdown) -> bool {
+    let mut s = shutdown.clone();
+    tokio::select! {
+        _ = tokio::time::sleep(d) => s.requested(),
+        _ = s.wait() => true,
+    }
+}
+
+/// Why a tick failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TickError {
+    /// The chain failed; the tick is tried again.
+    #[error(transparent)]
+    Chain(#[from] ChainError),
+    /// The store failed: the service stops.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Something else went wrong with one item; the tick is tried again.
+    #[error("{0}")]
+    Other(String),
+}
+
+impl From<crate::scan::ScanError> for TickError {
+    fn from(e: crate::scan::ScanError) -> Self {
+        match e {
+            crate::scan::ScanError::Chain(c) => TickError::Chain(c),
+            crate::scan::ScanError::Store(s) => TickError::Store(s),
+            other => TickError::Other(other.to_string()),
+        }
+    }
+}
+
+impl From<crate::play::PlayError> for TickError {
+    fn from(e: crate::play::PlayError) -> Self {
+        match e {
+            crate::play::PlayError::Chain(c) => TickError::Chain(c),
+            crate::play::PlayError::Store(s) => TickError::Store(s),
+            other => TickError::Other(other.to_string()),
+        }
+    }
+}
+
+/// Calls `tick` every `interval` until shutdown. Chain and other errors are
+/// logged and retried; a store error ends the loop with that error.
+pub async fn run_ticks<F, Fut>(interval: Duration, shutdown: &Shutdown, mut tick: F) -> Result<(), StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), TickError>>,
+{
+    let mut failures = 0u32;
+    loop {
+        if shutdown.requested() {
+            return Ok(());
+        }
+        let pause = match tick().await {
+            Ok(()) => {
+                if failures > 0 {
+                    tracing::info!(after = failures, "ticking again normally");
+                }
+                failures = 0;
+                interval
+            }
+            Err(TickError::Store(e)) => return Err(e),
+            Err(e) => {
+                failures += 1;
+                tracing::warn!(error = %e, failures, "tick failed; trying again");
+                // back off while the node is away, but never longer than a few
+                // seconds: a clock may be running
+                (interval * failures.min(8)).min(Duration::from_secs(5))
+            }
+        };
+        if sleep_or_shutdown(pause, shutdown).await {
+            return Ok(());
+        }
+    }
+}
+
+/// Opens the store, creating its directory.
+pub fn open_store(settings: &Settings) -> Result<Store, StoreError> {
+    let _ = std::fs::create_dir_all(&settings.data_dir);
+    Store::open(&settings.data_dir)
+}

@@ -1,0 +1,106 @@
+//! `executor`: run, inspect or check an executor.
+
+use clap::{Parser, Subcommand};
+use refute_executor::ExecutorArgs;
+use refute_runtime::shutdown::Shutdown;
+use refute_store::Store;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// refute executor: serves inference requests, posts results with a stake and
+/// defends them in dispute games.
+#[derive(Debug, Parser)]
+#[command(name = "executor", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the executor until Ctrl-C or SIGTERM.
+    Run(ExecutorArgs),
+    /// List the results and games in the executor's store (safe while it runs).
+    Status {
+        /// The executor's data directory.
+        #[arg(long, env = "REFUTE_DATA_DIR", default_value = ".refute-data/executor")]
+        data_dir: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check the settings, the models and the chain, and name what is wrong.
+    Check(ExecutorArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
+    refute_chain::init_tls();
+    let r = match cli.command {
+        Command::Run(args) => rt.block_on(run(args)),
+        Command::Status { data_dir, json } => Store::open_read_only(&data_dir)
+            .and_then(|s| refute_executor::status::render(&s, json))
+            .map(|text| println!("{text}"))
+            .map_err(|e| e.to_string()),
+        Command::Check(args) => rt.block_on(check(args)),
+    };
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn problems(p: Vec<String>) -> String {
+    format!("the settings are not usable:\n  - {}", p.join("\n  - "))
+}
+
+async fn run(args: ExecutorArgs) -> Result<(), String> {
+    let r = args.resolve().map_err(problems)?;
+    refute_runtime::logging::init(r.settings.log_format);
+    let shutdown = Shutdown::on_signals();
+    let Some(exec) = refute_executor::Executor::start(r.settings.clone(), r.models, r.options, &shutdown).await.map_err(|e| e.to_string())? else {
+        return Ok(());
+    };
+    if let Some(addr) = r.settings.metrics_addr {
+        let reg = refute_runtime::metrics::registry("refute_executor");
+        exec.metrics.register(&reg);
+        let bound = refute_runtime::metrics::serve(addr, reg).await.map_err(|e| format!("metrics address {addr}: {e}"))?;
+        tracing::info!(%bound, "serving metrics at /metrics");
+    }
+    exec.run(shutdown).await.map_err(|e| e.to_string())?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn check(args: ExecutorArgs) -> Result<(), String> {
+    let r = args.resolve().map_err(problems)?;
+    println!("settings: ok ({} model(s): {})", r.models.len(), r.models.describe().join(", "));
+    let chain = refute_chain::Chain::connect(&r.settings.chain).await.map_err(|e| format!("chain: {e}"))?;
+    let mut bad = vec![];
+    let cfg = chain.oracle_config().await.map_err(|e| e.to_string())?;
+    let stake = r.options.stake.unwrap_or(cfg.minStake);
+    println!("chain: {} (chain id {}), account {}", r.settings.chain.rpc_url, r.settings.chain.deployment.chain_id, chain.sender());
+    let balance = chain.eth_balance(chain.sender()).await.map_err(|e| e.to_string())?;
+    println!("balance: {} ether; stake per result: {} ether", refute_service::eth(balance), refute_service::eth(stake));
+    if stake < cfg.minStake {
+        bad.push(format!("stake: {} ether is below the oracle's least stake {} ether", refute_service::eth(stake), refute_service::eth(cfg.minStake)));
+    }
+    if balance < stake {
+        bad.push("balance: less than one stake".to_string());
+    }
+    for id in r.models.ids() {
+        if !chain.is_registered(&id).await.map_err(|e| e.to_string())? {
+            bad.push(format!("model {}: not registered on this deployment", refute_core::hash::to_hex(&id)));
+        }
+    }
+    if bad.is_empty() {
+        println!("all good");
+        Ok(())
+    } else {
+        Err(problems(bad))
+    }
+}

@@ -1,0 +1,254 @@
+//! The executor against a real node (anvil, one block a second): a request served,
+//! finalized and called back; a game against a scripted challenger that the
+//! executor wins, with SIGKILLs just after posting and in the middle of the game;
+//! a node that goes away for a while; settings that are wrong.
+
+use refute_chain::alloy::primitives::{Address, U256};
+use refute_chain::{Chain, DeployParams, Event, RequestStatus, ResultStatus};
+use refute_core::testing::reference_run;
+use refute_core::Model;
+use refute_executor::cheat::Cheat;
+use refute_game::{challenger_move, Side, Status, TraceData};
+use refute_runtime::shutdown::Shutdown;
+use refute_service::localnet::{accounts, LocalNet};
+use refute_service::testkit::{eventually, fixture, load_fixture, random_input, Proc};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+const MODEL: &str = "hand-every-op";
+const BLOCK_TIME: Option<u64> = Some(1);
+
+fn params() -> DeployParams {
+    DeployParams { challenge_window: 6, clock_seconds: 20, request_timeout: 600, ..DeployParams::default() }
+}
+
+async fn net(dir: &Path, model: &Model) -> LocalNet {
+    refute_chain::init_tls();
+    LocalNet::start(0, BLOCK_TIME, params(), &[model], dir).await.expect("local deployment")
+}
+
+fn executor_args(net: &LocalNet, rpc_url: &str, data: &Path) -> Vec<String> {
+    [
+        "run",
+        "--rpc-url",
+        rpc_url,
+        "--private-key",
+        &net.devnet.key(accounts::EXECUTOR),
+        "--deployment",
+        net.deployment_file.to_str().unwrap(),
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--model",
+        fixture(MODEL).to_str().unwrap(),
+        "--confirmations",
+        "1",
+        "--poll-interval-ms",
+        "200",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+fn spawn_executor(net: &LocalNet, dir: &Path) -> Proc {
+    Proc::spawn(Path::new(env!("CARGO_BIN_EXE_executor")), &executor_args(net, &net.devnet.endpoint(), &dir.join("executor")), &dir.join("executor.log"))
+}
+
+fn status(dir: &Path) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_executor"))
+        .args(["status", "--data-dir", dir.join("executor").to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "executor status: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+async fn posts_for(chain: &Chain, request_id: u64) -> usize {
+    let head = chain.head().await.unwrap();
+    chain.events(0, head).await.unwrap().iter().filter(|e| matches!(e, Event::Posted { request_id: r, .. } if *r == request_id)).count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_is_served_finalized_and_the_integrator_called_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = load_fixture(MODEL);
+    let net = net(dir.path(), &model).await;
+    let owner = net.client(accounts::OWNER).await.unwrap();
+    let consumer = owner.deploy_consumer(&model.id()).await.unwrap();
+    let input = random_input(&model, 1);
+    let want = reference_run(&model, &input).last().unwrap().canonical_bytes();
+    let fee = U256::from(10u64).pow(U256::from(16u64));
+    let request_id = owner.consumer_ask(consumer, &input.canonical_bytes(), fee).await.unwrap();
+
+    let exec = spawn_executor(&net, dir.path());
+    let answer = eventually("the integrator's callback", Duration::from_secs(120), || exec.log_tail(), || async {
+        owner.consumer_answer(consumer, request_id).await.unwrap()
+    })
+    .await;
+    assert_eq!(answer, want, "the integrator received the exact output");
+    let req = owner.get_request(request_id).await.unwrap();
+    assert_eq!(req.status, RequestStatus::Finalized);
+    let res = owner.get_result(req.result_id).await.unwrap();
+    assert_eq!(res.executor, net.devnet.address(accounts::EXECUTOR));
+    assert_eq!(res.status, ResultStatus::Finalized);
+    // the executor withdraws its stake and fee
+    let executor_addr = net.devnet.address(accounts::EXECUTOR);
+    eventually("the executor to withdraw", Duration::from_secs(30), || exec.log_tail(), || async {
+        owner.credited(executor_addr).await.unwrap().is_zero().then_some(())
+    })
+    .await;
+    assert_eq!(posts_for(&owner, request_id).await, 1);
+    let s = status(dir.path());
+    assert!(s.contains("Finalized"), "{s}");
+}
+
+/// Plays the challenger's side of `game` from a wrong belief `believed` until
+/// `stop` says so or the game ends; returns the moves made. A move the contract
+/// refuses ends the script (a real griefer would be stuck there, too).
+async fn scripted_challenger(chain: &Chain, game: u64, believed: &TraceData, arity: u32, max_moves: usize) -> usize {
+    let mut moves = 0;
+    while moves < max_moves {
+        let g = chain.game(game).await.unwrap();
+        if g.position.status != Status::Open {
+            break;
+        }
+        if g.position.turn != Side::Challenger {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            continue;
+        }
+        let revealed = chain.revealed(game, arity, 0).await.unwrap();
+        let Ok(Some(mv)) = challenger_move(arity, &g.position, believed, &revealed) else { break };
+        let Ok(tx) = chain.send_move(game, &mv).await else { break };
+        if chain.wait_mined(&tx).await.is_err() {
+            break;
+        }
+        moves += 1;
+    }
+    moves
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_executor_wins_a_game_and_survives_sigkill_after_posting_and_mid_game() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = Arc::new(load_fixture(MODEL));
+    let net = net(dir.path(), &model).await;
+    let owner = net.client(accounts::OWNER).await.unwrap();
+    let challenger = net.client(accounts::CHALLENGER).await.unwrap();
+    let input = random_input(&model, 2);
+    let fee = U256::from(10u64).pow(U256::from(16u64));
+    let request_id = owner.request(&model.id(), &input.canonical_bytes(), fee, Address::ZERO, 0).await.unwrap();
+
+    // killed the moment its result is on-chain
+    let mut exec = spawn_executor(&net, dir.path());
+    let result_id = eventually("the post", Duration::from_secs(120), || exec.log_tail(), || async {
+        let r = owner.get_request(request_id).await.unwrap();
+        (r.status == RequestStatus::Posted).then_some(r.result_id)
+    })
+    .await;
+    exec.kill9();
+    let mut exec = spawn_executor(&net, dir.path());
+
+    // a challenger who believes one element of a middle step differs
+    let mut believed = reference_run(&model, &input);
+    let middle = model.step_count() / 2;
+    Cheat::Element { step: middle, element: 0 }.apply(&model, &mut believed);
+    let believed = TraceData::from_tensors(model.clone(), &believed);
+    let (arity, _) = challenger.game_params().await.unwrap();
+    let min_bond = owner.oracle_config().await.unwrap().minBond;
+    let game = challenger.challenge(result_id, min_bond).await.unwrap();
+
+    // two of its moves, then the executor is killed mid-game and comes back later
+    let first = scripted_challenger(&challenger, game, &believed, arity, 2).await;
+    assert_eq!(first, 2, "the executor answered the first moves\n{}", exec.log_tail());
+    eventually("the executor's answer", Duration::from_secs(30), || exec.log_tail(), || async {
+        (challenger.game(game).await.unwrap().position.turn == Side::Challenger).then_some(())
+    })
+    .await;
+    exec.kill9();
+    let rest = tokio::spawn({
+        let believed = believed.clone();
+        let cfg = net.chain_config(accounts::CHALLENGER);
+        async move {
+            let c = Chain::connect(&cfg).await.unwrap();
+            scripted_challenger(&c, game, &believed, arity, 100).await
+        }
+    });
+    tokio::time::sleep(Duration::from_secs(3)).await; // the executor's clock runs meanwhile
+    let exec = spawn_executor(&net, dir.path());
+    let later = rest.await.unwrap();
+    assert!(later >= 1, "the game went on after the restart");
+
+    let end = eventually("the end of the game", Duration::from_secs(180), || exec.log_tail(), || async {
+        let s = challenger.game(game).await.unwrap().position.status;
+        (s != Status::Open).then_some(s)
+    })
+    .await;
+    assert_eq!(end, Status::ExecutorWon, "{}", exec.log_tail());
+    let res = eventually("finality after the game", Duration::from_secs(60), || exec.log_tail(), || async {
+        let r = owner.get_result(result_id).await.unwrap();
+        (r.status != ResultStatus::Pending).then_some(r.status)
+    })
+    .await;
+    assert_eq!(res, ResultStatus::Finalized);
+    assert_eq!(posts_for(&owner, request_id).await, 1, "posted once despite the kill");
+    drop(exec);
+    let s = status(dir.path());
+    assert!(s.contains("ExecutorWon"), "{s}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_goes_away_for_a_while_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = load_fixture(MODEL);
+    let net = net(dir.path(), &model).await;
+    let proxy = refute_service::testkit::FlakyProxy::start(&net.devnet.endpoint()).await;
+    let owner = net.client(accounts::OWNER).await.unwrap();
+
+    let mut settings = net.settings(accounts::EXECUTOR, &dir.path().join("executor"), BLOCK_TIME);
+    settings.chain.rpc_url = proxy.url();
+    let models = refute_service::ModelSet::load(&[fixture(MODEL)]).unwrap();
+    let (stop, shutdown) = Shutdown::manual();
+    let exec = refute_executor::Executor::start(settings, models, refute_executor::Options { stake: None, batch_size: 4, cheat: None }, &shutdown)
+        .await
+        .unwrap()
+        .unwrap();
+    let task = tokio::spawn(exec.clone().run(shutdown));
+
+    // the node goes away right after two requests, for longer than a few ticks
+    let fee = U256::from(10u64).pow(U256::from(16u64));
+    let mut ids = vec![];
+    for seed in 0..2 {
+        let input = random_input(&model, 10 + seed);
+        ids.push(owner.request(&model.id(), &input.canonical_bytes(), fee, Address::ZERO, 0).await.unwrap());
+    }
+    proxy.down();
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    proxy.up();
+
+    for id in &ids {
+        eventually("finality", Duration::from_secs(120), String::new, || async {
+            (owner.get_request(*id).await.unwrap().status == RequestStatus::Finalized).then_some(())
+        })
+        .await;
+        assert_eq!(posts_for(&owner, *id).await, 1);
+    }
+    assert!(exec.metrics.tick_failures.get() > 0, "the outage was noticed");
+    assert_eq!(exec.metrics.results_posted.get(), 2);
+    stop.send(true).unwrap();
+    task.await.unwrap().unwrap();
+}
+
+#[test]
+fn wrong_settings_are_named_before_anything_starts() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_executor"))
+        .args(["run", "--rpc-url", "ftp://nowhere", "--private-key", "0x1234", "--stake", "lots", "--model", "/nonexistent.json"])
+        .env_remove("REFUTE_DEPLOYMENT")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    for what in ["rpc_url:", "private_key:", "deployment:", "models:", "stake:"] {
+        assert!(err.contains(what), "{what} not named in:\n{err}");
+    }
+}
