@@ -1,0 +1,76 @@
+"""Opt-in: the Rust engine agrees with the simulator, bit for bit.
+
+Set REFUTE_BIN to a built `refute` binary (e.g. REFUTE_BIN=target/debug/refute) to run;
+skipped otherwise (scripts/test.sh sets it after the cargo build; under CI a missing
+REFUTE_BIN is an error, not a skip).
+"""
+
+import copy
+import json
+import os
+import subprocess
+
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from conftest import REPO
+from refute_import import RefuteModel, import_model
+
+BIN = os.environ.get("REFUTE_BIN")
+if not BIN and os.environ.get("CI"):
+    # CI runs these through scripts/test.sh, which sets REFUTE_BIN: never skip there
+    raise RuntimeError("CI is set but REFUTE_BIN is not: the engine-agreement tests would be skipped")
+pytestmark = pytest.mark.skipif(not BIN, reason="set REFUTE_BIN to a built refute binary to compare with the engine")
+
+
+def refute(*args):
+    r = subprocess.run([os.path.join(REPO, BIN) if not os.path.isabs(BIN) else BIN, *args], capture_output=True,
+                       text=True, timeout=300, cwd=REPO)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+@pytest.mark.parametrize("name", ["digits-mlp", "digits-cnn", "digits-resnet"])
+def test_engine_accuracy_equals_the_simulator(name):
+    manifest = os.path.join(REPO, "fixtures", "models", f"{name}.json")
+    out = refute("model", "eval", manifest, "--inputs", "fixtures/data/digits-test-x.npy", "--labels",
+                 "fixtures/data/digits-test-y.npy", "--json")
+    assert out["accuracy"] == RefuteModel.load(manifest).metadata["quantized_accuracy"]
+
+
+class EveryOp(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(2, 6, 3, stride=2, padding=1)
+        self.conv2 = nn.Conv2d(6, 6, (3, 1), padding=(1, 0))
+        self.pool = nn.MaxPool2d(3, stride=1, padding=1)
+        self.avg = nn.AvgPool2d(2)
+        self.act = nn.SiLU()
+        self.fc = nn.Linear(6 * 2 * 2, 7)
+
+    def forward(self, x):
+        y = F.relu(self.conv1(x))  # [6, 4, 4]
+        y = F.relu(self.conv2(y) + self.pool(y))
+        y = self.act(self.avg(y))  # [6, 2, 2]
+        return torch.tanh(self.fc(y.flatten(1)))
+
+
+def test_every_step_of_an_every_op_model_matches_the_engine(tmp_path):
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 2, 8, 8)).astype(np.float32)
+    qm = import_model(EveryOp(), x, name="every")
+    ops = {s["op"] for s in qm.steps}
+    assert {"conv2d", "maxpool2d", "add", "avgpool2d", "lut", "reshape", "linear"} <= ops
+    np.save(tmp_path / "x.npy", x)  # floats: the engine's client quantizes them with input_scale
+    sim = qm.run_float(x, return_all=True)
+    for i in range(1, len(qm.steps)):
+        t = RefuteModel(copy.deepcopy(qm.manifest), qm.tensors)
+        t.manifest["steps"] = t.manifest["steps"][: i + 1]
+        t.save(tmp_path / f"every{i}.json")
+        res = refute("infer", str(tmp_path / f"every{i}.json"), str(tmp_path / "x.npy"), "--json")["results"]
+        engine = np.array([np.array(r["output"]).reshape(-1) for r in res])
+        assert np.array_equal(engine, sim[i].reshape(len(x), -1)), f"step {i} ({qm.steps[i]['op']}) differs"
