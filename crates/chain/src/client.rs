@@ -289,6 +289,24 @@ pub struct Mined {
     pub gas_used: u64,
 }
 
+/// A mined transaction, as [`Chain::transactions`] reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MinedTx {
+    /// Block number.
+    pub block: u64,
+    /// Sender.
+    pub from: Address,
+    /// Target (None for a contract creation).
+    pub to: Option<Address>,
+    /// The protocol function called (`post`, `challenge`, `revealNodes`, ...), when
+    /// the target is one of the deployment's contracts.
+    pub call: Option<&'static str>,
+    /// Gas used.
+    pub gas_used: u64,
+    /// Whether it succeeded.
+    pub success: bool,
+}
+
 /// Whether a sent transaction is known to the node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TxState {
@@ -319,6 +337,12 @@ pub fn parse_private_key(key: &str) -> Result<PrivateKeySigner, ChainError> {
     key.trim().parse::<PrivateKeySigner>().map_err(|_| {
         ChainError::InvalidKey("expected 32 bytes of hex (64 hex digits, optionally with 0x)".to_string())
     })
+}
+
+/// The gas limit sent for a transaction estimated at `estimate`: a quarter more
+/// plus 25,000 (enough for the storage writes that timing alone can add).
+pub fn with_gas_margin(estimate: u64) -> u64 {
+    estimate.saturating_add(estimate / 4).saturating_add(25_000)
 }
 
 /// Parses an amount: wei, or a decimal with `ether`/`eth`/`gwei` (e.g. `0.5ether`).
@@ -583,7 +607,13 @@ impl Chain {
     {
         let _guard = self.send_lock.lock().await;
         with_retry(self.retry, what, || async {
-            let pending = build().send().await.map_err(|e| contract_err(what, e))?;
+            // The node estimates gas in the latest block's state and time, but the
+            // transaction runs in the next block: a game move's clock arithmetic
+            // writes storage that was unchanged at estimation time (a second has
+            // passed), which costs more than the bare estimate. A margin keeps such
+            // a move from running out of gas; unused gas is not charged.
+            let gas = build().estimate_gas().await.map_err(|e| contract_err(what, e))?;
+            let pending = build().gas(with_gas_margin(gas)).send().await.map_err(|e| contract_err(what, e))?;
             Ok(SentTx { call: what.to_string(), hash: pending.tx_hash().to_string() })
         })
         .await
@@ -652,6 +682,51 @@ impl Chain {
             .await?
             .ok_or_else(|| ChainError::Unavailable(format!("block {number} is not known to the node yet")))?;
         Ok(BlockInfo { number, hash: b.header.hash.0, timestamp: b.header.timestamp })
+    }
+
+    /// Every transaction mined in blocks `from..=to`: sender, target, the name of the
+    /// protocol function called, and gas used. The demo and the reports use it to
+    /// account gas per party and to count moves.
+    pub async fn transactions(&self, from: u64, to: u64) -> Result<Vec<MinedTx>, ChainError> {
+        use alloy::consensus::Transaction as _;
+        use alloy::network::{ReceiptResponse as _, TransactionResponse as _};
+        let mut out = Vec::new();
+        for n in from..=to {
+            let block = self
+                .read("eth_getBlockByNumber", || async { self.provider.get_block_by_number(n.into()).full().await })
+                .await?
+                .ok_or_else(|| ChainError::Unavailable(format!("block {n} is not known to the node yet")))?;
+            let receipts = self
+                .read("eth_getBlockReceipts", || async { self.provider.get_block_receipts(n.into()).await })
+                .await?
+                .unwrap_or_default();
+            let inputs: std::collections::HashMap<B256, Bytes> =
+                block.transactions.txns().map(|t| (t.tx_hash(), t.input().clone())).collect();
+            for r in receipts {
+                let selector = inputs.get(&r.transaction_hash()).and_then(|i| i.get(..4)).map(|s| [s[0], s[1], s[2], s[3]]);
+                let call = match (r.to(), selector) {
+                    (Some(to), Some(sel)) => self.call_name(to, sel),
+                    _ => None,
+                };
+                out.push(MinedTx { block: n, from: r.from(), to: r.to(), call, gas_used: r.gas_used(), success: r.status() });
+            }
+        }
+        Ok(out)
+    }
+
+    /// The name of the protocol function `selector` calls on contract `to`, if `to`
+    /// is one of the deployment's contracts.
+    fn call_name(&self, to: Address, selector: [u8; 4]) -> Option<&'static str> {
+        let d = &self.deployment;
+        if to == d.game {
+            DisputeGame::DisputeGameCalls::name_by_selector(selector)
+        } else if to == d.oracle {
+            InferenceOracle::InferenceOracleCalls::name_by_selector(selector)
+        } else if to == d.registry {
+            ModelRegistry::ModelRegistryCalls::name_by_selector(selector)
+        } else {
+            None
+        }
     }
 
     /// The latest block's timestamp: the protocol's clock.

@@ -34,7 +34,9 @@ impl Devnet {
 
     /// Like [`Devnet::start`], on `port` (0: a free one).
     pub fn start_on(port: u16, block_time: Option<u64>) -> Result<Devnet, String> {
-        let mut a = Anvil::at(anvil_path()).port(port).timeout(60_000);
+        // 20 funded accounts: the demo gives every party of every scenario its own,
+        // so that gas is accounted per party.
+        let mut a = Anvil::at(anvil_path()).port(port).timeout(60_000).args(["--accounts", "20"]);
         if let Some(t) = block_time {
             a = a.block_time(t);
         }
@@ -52,9 +54,12 @@ impl Devnet {
         self.anvil.chain_id()
     }
 
-    /// The `i`th funded key, as hex.
+    /// Number of funded accounts.
+    pub const ACCOUNTS: usize = 20;
+
+    /// The `i`th funded key (`i < 20`), as hex.
     pub fn key(&self, i: usize) -> String {
-        let k = self.anvil.keys().get(i).expect("anvil funds ten keys");
+        let k = self.anvil.keys().get(i).expect("the devnet funds 20 keys");
         format!("0x{}", alloy::hex::encode(k.to_bytes()))
     }
 

@@ -8,7 +8,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
@@ -106,6 +106,7 @@ pub struct FlakyProxy {
     /// Where clients connect.
     pub addr: SocketAddr,
     up: Arc<AtomicBool>,
+    refused: Arc<AtomicUsize>,
     conns: Arc<Mutex<Vec<JoinHandle<()>>>>,
 }
 
@@ -114,11 +115,12 @@ impl FlakyProxy {
     pub async fn start(upstream: &str) -> FlakyProxy {
         let target: SocketAddr = upstream.trim_start_matches("http://").replace("localhost", "127.0.0.1").trim_end_matches('/').parse().expect("host:port");
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let proxy = FlakyProxy { addr: listener.local_addr().expect("addr"), up: Arc::new(AtomicBool::new(true)), conns: Arc::default() };
+        let proxy = FlakyProxy { addr: listener.local_addr().expect("addr"), up: Arc::new(AtomicBool::new(true)), refused: Arc::default(), conns: Arc::default() };
         let p = proxy.clone();
         tokio::spawn(async move {
             while let Ok((mut inbound, _)) = listener.accept().await {
                 if !p.up.load(Ordering::SeqCst) {
+                    p.refused.fetch_add(1, Ordering::SeqCst);
                     drop(inbound);
                     continue;
                 }
@@ -144,6 +146,11 @@ impl FlakyProxy {
         for h in self.conns.lock().expect("conns").drain(..) {
             h.abort();
         }
+    }
+
+    /// Connections refused while down.
+    pub fn refused(&self) -> usize {
+        self.refused.load(Ordering::SeqCst)
     }
 
     /// Accepts connections again.
