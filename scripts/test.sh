@@ -18,15 +18,20 @@ step "contracts: forge build"
 step "contracts: forge test"
 (cd contracts && forge test)
 
-if [ -d tools/importer/tests ]; then
-    step "importer: pytest"
-    PYTHONPATH=tools/importer .venv/bin/python -m pytest -q tools/importer/tests
-fi
-
 step "rust: cargo test"
 cargo test --workspace --locked
 
+# After cargo, so that the importer's engine-agreement tests run against the built
+# `refute` binary (fixture accuracy measured by the Rust engine, every op bit for bit).
+step "importer: pytest"
+REFUTE_BIN="$ROOT/target/debug/refute" PYTHONPATH=tools/importer .venv/bin/python -m pytest -q tools/importer/tests
+
+step "demo: refute demo (every scenario must end as expected)"
+target/debug/refute demo
+
 step "benches: quick run (proves they still run; figures are not meaningful)"
+# criterion benchmarks run once each under `cargo test`; the report in its quick mode
+cargo test --workspace --locked --benches
 cargo run --quiet --locked -p refute-benches --bin report -- --quick >/dev/null
 
 step "all tests passed"

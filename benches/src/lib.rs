@@ -2,6 +2,8 @@
 //! fp32 libtorch network each exact model is compared with, and a side-by-side
 //! timer that interleaves the variants so drift on a shared machine hits all alike.
 
+pub mod protocol;
+
 use refute_core::testing::{random_requant, Rng};
 use refute_core::{Model, Op, StepDef, Tensor};
 use std::path::{Path, PathBuf};

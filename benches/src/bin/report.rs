@@ -2,7 +2,8 @@
 //!
 //! `cargo run -p refute-benches --bin report [-- --quick] [--out FILE]`
 
-use refute_benches::{fixture_models, float_batch, int8_batch, side_by_side, wide_mlp, Fp32Net};
+use refute_benches::protocol::{dispute, watchtower, DisputeRun, Mining};
+use refute_benches::{fixture_models, float_batch, int8_batch, repo_root, side_by_side, wide_mlp, Fp32Net};
 use refute_core::commit::data_root;
 use refute_core::hash::keccak;
 use refute_core::Model;
@@ -105,8 +106,48 @@ fn main() {
     inference(&models, &opts, &mut out);
     writeln!(out, "\n### Commitment hashing throughput\n").unwrap();
     hashing(&opts, &mut out);
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    rt.block_on(protocol(&opts, &mut out));
     print!("{out}");
     if let Some(path) = &opts.out {
         std::fs::write(path, &out).unwrap_or_else(|e| panic!("writing {path}: {e}"));
     }
+}
+
+/// Disputes and the watchtower on anvil, with the real services.
+async fn protocol(opts: &Opts, out: &mut String) {
+    let names: &[&str] = if opts.quick { &["digits-mlp"] } else { &["digits-mlp", "digits-cnn", "digits-resnet", "hand-every-op"] };
+    let minings: &[Mining] = if opts.quick { &[Mining::Instant] } else { &[Mining::Instant, Mining::Every(1)] };
+    let mut runs: Vec<DisputeRun> = Vec::new();
+    for name in names {
+        for &mining in minings {
+            let path = repo_root().join(format!("fixtures/models/{name}.json"));
+            eprintln!("dispute: {name}, {mining}");
+            runs.push(dispute(&path, mining).await.unwrap_or_else(|e| panic!("dispute on {name} ({mining}): {e}")));
+        }
+    }
+    writeln!(out, "\n### Disputes on anvil: an executor lies about the output, the watchtower slashes it\n").unwrap();
+    writeln!(out, "| model | blocks | moves | post to challenge (s) | post to slashing (s) | dispute gas (both sides) |").unwrap();
+    writeln!(out, "|---|---|---:|---:|---:|---:|").unwrap();
+    for r in &runs {
+        writeln!(out, "| {} | {} | {} | {:.1} | {:.1} | {} |", r.model, r.mining, r.moves, r.post_to_challenge.as_secs_f64(), r.post_to_slash.as_secs_f64(), r.dispute_gas()).unwrap();
+    }
+    writeln!(out, "\n### Gas on anvil, per transaction (mean over the dispute's transactions of that kind)\n").unwrap();
+    let kinds = ["post", "challenge", "revealNodes", "pick", "openHeader", "revealChunk", "proveStep"];
+    writeln!(out, "| model | {} |", kinds.join(" | ")).unwrap();
+    writeln!(out, "|---|{}", "---:|".repeat(kinds.len())).unwrap();
+    for r in runs.iter().filter(|r| r.mining == Mining::Instant) {
+        let cells: Vec<String> = kinds
+            .iter()
+            .map(|k| r.gas.get(k).filter(|v| !v.is_empty()).map(|v| (v.iter().sum::<u64>() / v.len() as u64).to_string()).unwrap_or_else(|| "-".into()))
+            .collect();
+        writeln!(out, "| {} | {} |", r.model, cells.join(" | ")).unwrap();
+    }
+    let (model, singles, burst) = if opts.quick { ("digits-mlp", 2, 8) } else { ("digits-cnn", 5, 64) };
+    eprintln!("watchtower: {model}");
+    let w = watchtower(&repo_root().join(format!("fixtures/models/{model}.json")), singles, burst).await.unwrap_or_else(|e| panic!("watchtower on {model}: {e}"));
+    writeln!(out, "\n### The watchtower on honest results (instant mining, 200 ms ticks)\n").unwrap();
+    writeln!(out, "| model | results | checked per second | post to verdict, median of {singles} (s) |").unwrap();
+    writeln!(out, "|---|---:|---:|---:|").unwrap();
+    writeln!(out, "| {} | {} | {:.1} | {:.2} |", w.model, w.results, w.checked_per_second, w.latency.as_secs_f64()).unwrap();
 }

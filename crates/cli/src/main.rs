@@ -2,6 +2,7 @@
 //! devnet, deployment, requests and the demo. `main` parses and dispatches; each
 //! command lives in its own module.
 
+mod chain_cmd;
 mod demo;
 mod input;
 mod model_cmd;
@@ -24,7 +25,14 @@ enum Command {
     Model(model_cmd::ModelCommand),
     /// Run exact inference and print the output, trace root and step count.
     Infer(model_cmd::InferArgs),
-    /// Show the system working end to end.
+    /// Start a local chain with the protocol deployed and the fixture models
+    /// registered; print endpoints, addresses and funded keys; run until Ctrl-C.
+    Devnet(chain_cmd::DevnetArgs),
+    /// Deploy the contracts on any chain and write the deployment file the
+    /// services read.
+    Deploy(chain_cmd::DeployArgs),
+    /// Show the system working end to end: exact inference, then honest, cheating
+    /// and griefing parties on a fresh devnet, with a timeline and a summary.
     Demo(demo::DemoArgs),
 }
 
@@ -33,6 +41,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Model(cmd) => model_cmd::run_model(cmd),
         Command::Infer(args) => model_cmd::run_infer(args),
+        Command::Devnet(args) => chain_cmd::run_devnet(args),
+        Command::Deploy(args) => chain_cmd::run_deploy(args),
         Command::Demo(args) => demo::run(args),
     };
     match result {
