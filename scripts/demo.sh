@@ -7,5 +7,7 @@ cd "$ROOT"
 scripts/setup.sh
 . scripts/env.sh
 (cd contracts && forge build --quiet)
-cargo build --quiet --locked -p refute-cli
+# The same build as scripts/test.sh (the whole workspace with its tests): building
+# one package alone unifies features differently and would rebuild RocksDB.
+cargo test --quiet --workspace --locked --no-run
 exec target/debug/refute demo "$@"
