@@ -6,6 +6,7 @@ import {DisputeGame} from "../src/DisputeGame.sol";
 import {Kit, Ty, StepDef, Committed, ModelDef, TraceDef} from "./utils/Kit.sol";
 import {Ref} from "./utils/Ref.sol";
 import {GameKit} from "./utils/GameKit.sol";
+import {DigitTwins} from "./utils/DigitTwins.sol";
 
 /// @notice The gas budgets of the brief on twins of the digit fixtures (same
 ///         shapes as fixtures/models/digits-{mlp,cnn,resnet}.json, random
@@ -15,41 +16,6 @@ import {GameKit} from "./utils/GameKit.sol";
 contract BudgetTest is GameKit {
     uint256 internal constant STEP_BUDGET = 1_000_000;
     uint256 internal constant MOVE_BUDGET = 100_000;
-
-    function mlp() internal pure returns (ModelDef memory) {
-        StepDef[] memory s = new StepDef[](4);
-        s[0] = Ref.input(Kit.s1(64));
-        s[1] = Ref.linear(0, s[0].out, 64, true, 1);
-        s[2] = Ref.linear(1, s[1].out, 10, false, 2);
-        s[3] = Ref.argmax(2, s[2].out);
-        return Ref.build(s);
-    }
-
-    function cnn() internal pure returns (ModelDef memory) {
-        StepDef[] memory s = new StepDef[](7);
-        s[0] = Ref.input(Kit.s3(1, 8, 8));
-        s[1] = Ref.conv(0, s[0].out, 8, 3, 1, 1, true, 3);
-        s[2] = Ref.maxpool(1, s[1].out, 2, 2, 0);
-        s[3] = Ref.conv(2, s[2].out, 16, 3, 1, 0, true, 4);
-        s[4] = Ref.unary(Ref.RESHAPE, 3, Kit.i8(Kit.s1(64)), Ref.noParams());
-        s[5] = Ref.linear(4, s[4].out, 10, false, 5);
-        s[6] = Ref.argmax(5, s[5].out);
-        return Ref.build(s);
-    }
-
-    function resnet() internal pure returns (ModelDef memory) {
-        StepDef[] memory s = new StepDef[](9);
-        s[0] = Ref.input(Kit.s3(1, 8, 8));
-        s[1] = Ref.conv(0, s[0].out, 16, 3, 1, 1, true, 6);
-        s[2] = Ref.conv(1, s[1].out, 16, 3, 1, 1, true, 7);
-        s[3] = Ref.conv(2, s[2].out, 16, 3, 1, 1, false, 8);
-        s[4] = Ref.add(3, 1, s[3].out, 1660384161, 38227055, 30, true);
-        s[5] = Ref.avgpool(4, s[4].out, 8, 8, 8, 1265034798, 34);
-        s[6] = Ref.unary(Ref.RESHAPE, 5, Kit.i8(Kit.s1(16)), Ref.noParams());
-        s[7] = Ref.linear(6, s[6].out, 10, false, 9);
-        s[8] = Ref.argmax(7, s[7].out);
-        return Ref.build(s);
-    }
 
     /// @dev Plays a game against a liar whose element `e` of `step` is off by one
     ///      (later steps left honest: the game goes to the first wrong step).
@@ -97,14 +63,14 @@ contract BudgetTest is GameKit {
     }
 
     function test_everyStepOfTheDigitsMlpFitsTheBudget() public {
-        _everyStep(mlp(), Kit.randomI8(1, 64));
+        _everyStep(DigitTwins.mlp(0), Kit.randomI8(1, 64));
     }
 
     function test_everyStepOfTheDigitsCnnFitsTheBudget() public {
-        _everyStep(cnn(), Kit.randomI8(2, 64));
+        _everyStep(DigitTwins.cnn(10), Kit.randomI8(2, 64));
     }
 
     function test_everyStepOfTheDigitsResnetFitsTheBudget() public {
-        _everyStep(resnet(), Kit.randomI8(3, 64));
+        _everyStep(DigitTwins.resnet(20), Kit.randomI8(3, 64));
     }
 }

@@ -139,7 +139,7 @@ abstract contract ProtocolFixture is Test {
     }
 
     function _play(uint256 gameId, MoveVector memory m) internal {
-        vm.warp(block.timestamp + m.warp);
+        vm.warp(vm.getBlockTimestamp() + m.warp);
         vm.prank(m.side == 0 ? executor : challenger);
         bytes32 k = keccak256(bytes(m.kind));
         if (k == keccak256("reveal_nodes")) game.revealNodes(gameId, m.nodes);

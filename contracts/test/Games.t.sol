@@ -229,10 +229,10 @@ contract GamesTest is GameKit {
         // the executor stops; its clock runs out
         DisputeGame.Game memory g = game.getGame(id);
         assertEq(uint8(g.turn), uint8(DisputeGame.Side.Executor));
-        vm.warp(block.timestamp + g.executorClock);
+        vm.warp(vm.getBlockTimestamp() + g.executorClock);
         vm.expectRevert(DisputeGame.ClockRunning.selector);
         game.timeout(id);
-        vm.warp(block.timestamp + 1);
+        vm.warp(vm.getBlockTimestamp() + 1);
         game.timeout(id);
         _expectChallengerWon(req, res, id);
     }
@@ -304,7 +304,7 @@ contract GamesTest is GameKit {
         (uint256 req, uint256 res, uint256 id) = _dispute(w, t);
         executorMove(id, w.m, t);
         DisputeGame.Game memory g = game.getGame(id);
-        vm.warp(block.timestamp + g.challengerClock + 1);
+        vm.warp(vm.getBlockTimestamp() + g.challengerClock + 1);
         game.timeout(id);
         g = game.getGame(id);
         assertEq(uint8(g.status), uint8(DisputeGame.Status.ExecutorWon));

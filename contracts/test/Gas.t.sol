@@ -10,6 +10,7 @@ import {OneStepVerifier} from "../src/OneStepVerifier.sol";
 import {DisputeGame} from "../src/DisputeGame.sol";
 import {Kit, Ty, StepDef, Committed, ModelDef, TraceDef} from "./utils/Kit.sol";
 import {Ref} from "./utils/Ref.sol";
+import {DigitTwins} from "./utils/DigitTwins.sol";
 
 /// @title GasTest
 /// @notice The gas table of docs/gas.md: every transaction of the protocol, measured
@@ -138,47 +139,6 @@ contract GasTest is Test {
     }
 
     // ---------------------------------------------------------------- models
-
-    /// @dev digits-mlp: 64 -> 64 (ReLU) -> 10 -> argmax.
-    function _mlp() internal pure returns (ModelDef memory) {
-        StepDef[] memory s = new StepDef[](4);
-        s[0] = Ref.input(Kit.s1(64));
-        s[1] = Ref.linear(0, s[0].out, 64, true, 101);
-        s[2] = Ref.linear(1, s[1].out, 10, false, 102);
-        s[3] = Ref.argmax(2, s[2].out);
-        return Ref.build(s);
-    }
-
-    /// @dev digits-cnn: [1,8,8] conv3x3 pad 1 (8, ReLU) -> maxpool 2 -> conv3x3 (16,
-    ///      ReLU) -> reshape [64] -> linear 10 -> argmax.
-    function _cnn() internal pure returns (ModelDef memory) {
-        StepDef[] memory s = new StepDef[](7);
-        s[0] = Ref.input(Kit.s3(1, 8, 8));
-        s[1] = Ref.conv(0, s[0].out, 8, 3, 1, 1, true, 201);
-        s[2] = Ref.maxpool(1, s[1].out, 2, 2, 0);
-        s[3] = Ref.conv(2, s[2].out, 16, 3, 1, 0, true, 203);
-        s[4] = Ref.unary(Ref.RESHAPE, 3, Kit.i8(Kit.s1(64)), Ref.noParams());
-        s[5] = Ref.linear(4, s[4].out, 10, false, 205);
-        s[6] = Ref.argmax(5, s[5].out);
-        return Ref.build(s);
-    }
-
-    /// @dev digits-resnet: [1,8,8] stem conv (16, ReLU) -> conv (ReLU) -> conv ->
-    ///      add with the stem (ReLU) -> global avgpool 8x8 -> reshape [16] ->
-    ///      linear 10 -> argmax; the add and avgpool constants are the fixture's.
-    function _resnet() internal pure returns (ModelDef memory) {
-        StepDef[] memory s = new StepDef[](9);
-        s[0] = Ref.input(Kit.s3(1, 8, 8));
-        s[1] = Ref.conv(0, s[0].out, 16, 3, 1, 1, true, 301);
-        s[2] = Ref.conv(1, s[1].out, 16, 3, 1, 1, true, 302);
-        s[3] = Ref.conv(2, s[2].out, 16, 3, 1, 1, false, 303);
-        s[4] = Ref.add(3, 1, s[3].out, 1660384161, 38227055, 30, true);
-        s[5] = Ref.avgpool(4, s[4].out, 8, 8, 8, 1265034798, 34);
-        s[6] = Ref.unary(Ref.RESHAPE, 5, Kit.i8(Kit.s1(16)), Ref.noParams());
-        s[7] = Ref.linear(6, s[6].out, 10, false, 307);
-        s[8] = Ref.argmax(7, s[7].out);
-        return Ref.build(s);
-    }
 
     /// @dev The two ops no digits model uses on their own, at the largest
     ///      activation shape of the fixtures ([16,8,8]): relu and lut.
@@ -376,7 +336,7 @@ contract GasTest is Test {
     {
         for (uint256 k = 0; k < 64; k++) {
             if (game.getGame(id).status != DisputeGame.Status.Open) return p;
-            vm.warp(block.timestamp + 12);
+            vm.warp(vm.getBlockTimestamp() + 12);
             (string memory kind, Measured memory r) = _move(w, t, outs, id, e, p);
             p.moves++;
             p.txGas += r.txGas;
@@ -455,7 +415,7 @@ contract GasTest is Test {
     function test_gasOfTheLifecycleAndOneDispute() public {
         _deploy(1);
         World[3] memory ws =
-            [_world("digits-mlp", _mlp(), 1), _world("digits-cnn", _cnn(), 2), _world("digits-resnet", _resnet(), 3)];
+            [_world("digits-mlp", DigitTwins.mlp(100), 1), _world("digits-cnn", DigitTwins.cnn(200), 2), _world("digits-resnet", DigitTwins.resnet(300), 3)];
         console2.log("| transaction | tx gas | execution | calldata bytes |");
         console2.log("|---|---:|---:|---:|");
         for (uint256 k = 0; k < 3; k++) {
@@ -466,12 +426,12 @@ contract GasTest is Test {
             uint256 res;
             (res, r) = _post(req, w.h);
             _row(string.concat("post (", w.name, ", height-", vm.toString(w.h.levels.length - 1), " trace)"), r);
-            vm.warp(block.timestamp + WINDOW);
+            vm.warp(vm.getBlockTimestamp() + WINDOW);
             _row("finalize (no callback)", _measure(address(this), address(oracle), 0, abi.encodeCall(InferenceOracle.finalize, (res))));
         }
         _row("withdraw", _measure(executor, address(oracle), 0, abi.encodeCall(InferenceOracle.withdraw, ())));
         (uint256 unserved,) = _request(ws[0]);
-        vm.warp(block.timestamp + 1 hours + 1);
+        vm.warp(vm.getBlockTimestamp() + 1 hours + 1);
         _row("refund", _measure(address(this), address(oracle), 0, abi.encodeCall(InferenceOracle.refund, (unserved))));
 
         // a timeout: the executor never moves
@@ -486,7 +446,7 @@ contract GasTest is Test {
         uint256 second;
         (second, c) = _challenge(res2);
         _row("challenge (another game on the same result)", c);
-        vm.warp(block.timestamp + CLOCK + 1);
+        vm.warp(vm.getBlockTimestamp() + CLOCK + 1);
         _row("timeout (executor silent: result rejected)", _measure(address(this), address(game), 0, abi.encodeCall(DisputeGame.timeout, (id))));
         _row("settleMoot (a parallel game)", _measure(address(this), address(game), 0, abi.encodeCall(DisputeGame.settleMoot, (second))));
 
@@ -494,10 +454,10 @@ contract GasTest is Test {
         (uint256 req3,) = _request(cnn);
         (uint256 res3,) = _post(req3, cnn.h);
         (id,) = _challenge(res3);
-        vm.warp(block.timestamp + 12);
+        vm.warp(vm.getBlockTimestamp() + 12);
         vm.prank(executor);
         game.revealNodes(id, Kit.below(cnn.h.levels, 3, 0, 1));
-        vm.warp(block.timestamp + CLOCK + 1);
+        vm.warp(vm.getBlockTimestamp() + CLOCK + 1);
         _row("timeout (challenger silent: bond to the executor)", _measure(address(this), address(game), 0, abi.encodeCall(DisputeGame.timeout, (id))));
 
         // one whole dispute, move by move: resnet's largest conv, arity 1
@@ -519,9 +479,9 @@ contract GasTest is Test {
     function _gasOfEveryStep(uint256 which, uint256 arityLog2) internal {
         _deploy(arityLog2);
         World memory w;
-        if (which == 0) w = _world("digits-mlp", _mlp(), 1);
-        else if (which == 1) w = _world("digits-cnn", _cnn(), 2);
-        else if (which == 2) w = _world("digits-resnet", _resnet(), 3);
+        if (which == 0) w = _world("digits-mlp", DigitTwins.mlp(100), 1);
+        else if (which == 1) w = _world("digits-cnn", DigitTwins.cnn(200), 2);
+        else if (which == 2) w = _world("digits-resnet", DigitTwins.resnet(300), 3);
         else w = _world("relu+lut", _extra(), 4);
         _register(w);
         console2.log(string.concat("arityLog2 = ", vm.toString(arityLog2)));

@@ -131,7 +131,7 @@ contract Handler is Test {
     }
 
     function warp(uint256 seconds_) external {
-        vm.warp(block.timestamp + bound(seconds_, 1, 2 days));
+        vm.warp(vm.getBlockTimestamp() + bound(seconds_, 1, 2 days));
     }
 
     function timeout(uint256 gameSeed) external {
@@ -266,7 +266,7 @@ contract InvariantsTest is ProtocolFixture {
     /// Every game ends: once both clocks can have run out, timeouts end all games,
     /// every result settles, and everything held becomes withdrawable.
     function afterInvariant() external {
-        vm.warp(block.timestamp + 2 * uint256(clock) + 2);
+        vm.warp(vm.getBlockTimestamp() + 2 * uint256(clock) + 2);
         for (uint256 round = 0; round < 2; round++) {
             for (uint256 i = 0; i < handler.gameCount(); i++) {
                 uint256 id = handler.gameIds(i);
@@ -276,7 +276,7 @@ contract InvariantsTest is ProtocolFixture {
                 else game.timeout(id);
             }
         }
-        vm.warp(block.timestamp + WINDOW);
+        vm.warp(vm.getBlockTimestamp() + WINDOW);
         for (uint256 i = 0; i < handler.gameCount(); i++) {
             assertTrue(game.getGame(handler.gameIds(i)).status != DisputeGame.Status.Open, "every game ended");
         }

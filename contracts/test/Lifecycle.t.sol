@@ -130,7 +130,7 @@ contract LifecycleTest is ProtocolFixture {
         uint256 id = _request(address(0), 0);
         vm.expectRevert(abi.encodeWithSelector(InferenceOracle.RequestNotExpired.selector, id));
         oracle.refund(id);
-        vm.warp(block.timestamp + 1 hours + 1);
+        vm.warp(vm.getBlockTimestamp() + 1 hours + 1);
         vm.expectRevert(abi.encodeWithSelector(InferenceOracle.RequestExpired.selector, id));
         _post(id, honest);
         oracle.refund(id);
@@ -157,7 +157,7 @@ contract LifecycleTest is ProtocolFixture {
         oracle.finalize(res);
         vm.expectRevert(abi.encodeWithSelector(InferenceOracle.NotFinal.selector, id));
         oracle.output(id);
-        vm.warp(block.timestamp + WINDOW);
+        vm.warp(vm.getBlockTimestamp() + WINDOW);
         oracle.finalize(res);
         assertEq(cb.calls(), 1);
         assertEq(cb.lastOutput(), honest.output);
@@ -176,7 +176,7 @@ contract LifecycleTest is ProtocolFixture {
         for (uint256 i = 0; i < 2; i++) {
             uint256 id = _request(receivers[i], 300_000);
             uint256 res = _post(id, honest);
-            vm.warp(block.timestamp + WINDOW);
+            vm.warp(vm.getBlockTimestamp() + WINDOW);
             vm.expectEmit(true, true, false, true, address(oracle));
             emit InferenceOracle.CallbackResult(id, receivers[i], false);
             oracle.finalize(res);
@@ -188,7 +188,7 @@ contract LifecycleTest is ProtocolFixture {
         GoodReceiver cb = new GoodReceiver();
         uint256 id = _request(address(cb), 400_000);
         uint256 res = _post(id, honest);
-        vm.warp(block.timestamp + WINDOW);
+        vm.warp(vm.getBlockTimestamp() + WINDOW);
         // too little gas for the promised callback: the whole call reverts
         (bool ok,) = address(oracle).call{gas: 300_000}(abi.encodeCall(InferenceOracle.finalize, (res)));
         assertFalse(ok);
@@ -202,7 +202,7 @@ contract LifecycleTest is ProtocolFixture {
         vm.deal(address(w), 10 ether);
         vm.prank(address(w));
         uint256 id = oracle.request{value: FEE}(modelId, model.input, address(0), 0);
-        vm.warp(block.timestamp + 1 hours + 1);
+        vm.warp(vm.getBlockTimestamp() + 1 hours + 1);
         oracle.refund(id);
         vm.prank(address(w));
         vm.expectRevert(InferenceOracle.TransferFailed.selector);
@@ -217,7 +217,7 @@ contract LifecycleTest is ProtocolFixture {
         uint256 res = _post(id, honest);
         vm.prank(challenger);
         game.challenge{value: BOND}(res);
-        vm.warp(block.timestamp + WINDOW);
+        vm.warp(vm.getBlockTimestamp() + WINDOW);
         vm.expectRevert(abi.encodeWithSelector(InferenceOracle.GamesOpen.selector, 1));
         oracle.finalize(res);
     }
@@ -228,7 +228,7 @@ contract LifecycleTest is ProtocolFixture {
         vm.prank(challenger);
         vm.expectRevert(abi.encodeWithSelector(InferenceOracle.BondTooLow.selector, 1 ether));
         game.challenge{value: 0.1 ether}(res);
-        vm.warp(block.timestamp + WINDOW);
+        vm.warp(vm.getBlockTimestamp() + WINDOW);
         vm.prank(challenger);
         vm.expectRevert(abi.encodeWithSelector(InferenceOracle.WindowClosed.selector, uint64(block.timestamp)));
         game.challenge{value: BOND}(res);
@@ -268,7 +268,7 @@ contract LifecycleTest is ProtocolFixture {
         game.timeout(g2);
         // the request is open again and an honest executor serves it
         uint256 res2 = _post(id, honest);
-        vm.warp(block.timestamp + WINDOW);
+        vm.warp(vm.getBlockTimestamp() + WINDOW);
         oracle.finalize(res2);
         assertEq(oracle.output(id), honest.output);
         _assertConserved();
@@ -298,7 +298,7 @@ contract LifecycleTest is ProtocolFixture {
         game.revealChunk(g, new bytes(256));
         vm.expectRevert(DisputeGame.ClockRunning.selector);
         game.timeout(g);
-        vm.warp(block.timestamp + clock + 1);
+        vm.warp(vm.getBlockTimestamp() + clock + 1);
         vm.prank(executor);
         vm.expectRevert(DisputeGame.ClockExpired.selector);
         game.revealNodes(g, first.nodes);
@@ -314,7 +314,7 @@ contract LifecycleTest is ProtocolFixture {
         uint256 res = _post(id, middle);
         vm.prank(challenger);
         uint256 g = game.challenge{value: BOND}(res);
-        vm.warp(block.timestamp + 100);
+        vm.warp(vm.getBlockTimestamp() + 100);
         _play(g, middle.moves[0]); // warps 1 more second
         DisputeGame.Game memory s = game.getGame(g);
         assertEq(s.executorClock, clock - 101);

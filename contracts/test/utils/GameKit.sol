@@ -229,7 +229,7 @@ abstract contract GameKit is Test {
         for (uint256 i = 0; i < 64; i++) {
             DisputeGame.Game memory g = game.getGame(id);
             if (g.status != DisputeGame.Status.Open) return g.status;
-            vm.warp(block.timestamp + 7);
+            vm.warp(vm.getBlockTimestamp() + 7);
             if (g.turn == DisputeGame.Side.Executor) executorMove(id, m, t);
             else challengerMove(id, m, t, h, honestOuts);
         }
