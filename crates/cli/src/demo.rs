@@ -542,7 +542,7 @@ async fn ending(chain: &Chain, s: &Scenario, request_id: u64, game: Option<u64>,
 /// The summary table.
 fn summary(net: &LocalNet, scenarios: &[Scenario], outcomes: &[Outcome], txs: &[MinedTx]) {
     let gas_of = |who: usize| -> u64 { txs.iter().filter(|t| t.from == net.devnet.address(who)).map(|t| t.gas_used).sum() };
-    let is_move = |t: &&MinedTx| matches!(t.call, Some("revealNodes" | "pick" | "openHeader" | "revealChunk" | "proveStep" | "timeout"));
+    let is_move = |t: &&MinedTx| t.success && matches!(t.call, Some("revealNodes" | "pick" | "openHeader" | "revealChunk" | "proveStep" | "timeout"));
     println!("\n== summary");
     println!("| scenario | expected | outcome | request | result | game | moves | gas: requester | gas: executor | gas: challenger | wall time |");
     println!("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
