@@ -90,9 +90,10 @@ fn load_models(paths: &[PathBuf]) -> Result<Vec<Model>> {
     paths.iter().map(|p| Model::load(p).wrap_err_with(|| format!("loading model {}", p.display()))).collect()
 }
 
-fn fixture_models(dir: &Path) -> Result<Vec<PathBuf>> {
+/// The model manifests (`*.json`) in `dir`, sorted by name.
+pub(crate) fn model_manifests(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
-        .wrap_err_with(|| format!("reading {} (run from the repository root, or pass --model)", dir.display()))?
+        .wrap_err_with(|| format!("reading {} (run from the repository root)", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
         .collect();
@@ -101,7 +102,7 @@ fn fixture_models(dir: &Path) -> Result<Vec<PathBuf>> {
 }
 
 pub fn run_devnet(args: DevnetArgs) -> Result<()> {
-    let paths = if args.models.is_empty() { fixture_models(Path::new("fixtures/models"))? } else { args.models.clone() };
+    let paths = if args.models.is_empty() { model_manifests(Path::new("fixtures/models")).wrap_err("no models to register: pass --model, or run from the repository root")? } else { args.models.clone() };
     let models = load_models(&paths)?;
     let params = args.params.params()?;
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;

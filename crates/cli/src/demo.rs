@@ -82,12 +82,7 @@ pub fn run(args: DemoArgs) -> Result<()> {
 /// Part 1: every fixture model gives the same bits with 1 and 2 threads.
 fn exactness(models_dir: &Path) -> Result<()> {
     println!("== exactness: every fixture model, 1 and 2 threads, same bits");
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(models_dir)
-        .wrap_err_with(|| format!("reading {}", models_dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    paths.sort();
+    let paths = crate::chain_cmd::model_manifests(models_dir)?;
     if paths.is_empty() {
         bail!("no models in {}", models_dir.display());
     }
