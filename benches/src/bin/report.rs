@@ -1,13 +1,14 @@
 //! Measures refute side by side and prints the tables of `docs/performance.md`.
 //!
-//! `cargo run -p refute-benches --bin report [-- --quick] [--out FILE]`
+//! `target/debug/report [--quick] [--only inference|hashing|protocol] [--out FILE]`
 
 use refute_benches::protocol::{dispute, watchtower, DisputeRun, Mining};
 use refute_benches::{fixture_models, float_batch, int8_batch, repo_root, side_by_side, wide_mlp, Fp32Net};
 use refute_core::commit::data_root;
 use refute_core::hash::keccak;
 use refute_core::Model;
-use refute_engine::Engine;
+use refute_engine::tch::Device;
+use refute_engine::{Engine, Gemm};
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,12 +16,24 @@ use std::time::Duration;
 struct Opts {
     quick: bool,
     out: Option<String>,
+    /// One part of the report only (`inference`, `hashing` or `protocol`).
+    only: Option<String>,
+}
+
+impl Opts {
+    fn wants(&self, part: &str) -> bool {
+        self.only.as_deref().is_none_or(|o| o == part)
+    }
 }
 
 fn opts() -> Opts {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let out = args.iter().position(|a| a == "--out").and_then(|i| args.get(i + 1).cloned());
-    Opts { quick: args.iter().any(|a| a == "--quick"), out }
+    let only = args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1).cloned());
+    if let Some(o) = &only {
+        assert!(["inference", "hashing", "protocol"].contains(&o.as_str()), "--only takes inference, hashing or protocol, not {o}");
+    }
+    Opts { quick: args.iter().any(|a| a == "--quick"), out, only }
 }
 
 fn ms(d: Duration) -> String {
@@ -29,10 +42,11 @@ fn ms(d: Duration) -> String {
 
 fn inference(models: &[Model], opts: &Opts, out: &mut String) {
     let (rounds, budget) = if opts.quick { (3, 0.02) } else { (15, 0.3) };
-    writeln!(out, "| model | batch | fp32 forward (ms) | exact, untraced (ms) | exact + trace (ms) | traced / fp32 | hashing share |").unwrap();
-    writeln!(out, "|---|---:|---:|---:|---:|---:|---:|").unwrap();
+    writeln!(out, "| model | batch | fp32 forward (ms) | exact, fp32-block GEMMs, untraced (ms) | exact, untraced (ms) | exact + trace (ms) | traced / fp32 | hashing share |").unwrap();
+    writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|").unwrap();
     for model in models {
         let engine = Engine::cpu(Arc::new(model.clone())).expect("engine");
+        let blocks = Engine::with_gemm(Arc::new(model.clone()), Device::Cpu, Gemm::Fp32Blocks).expect("engine");
         let fp32 = Fp32Net::new(model);
         for batch in [1usize, 64] {
             let ints = int8_batch(model, batch, 5);
@@ -47,6 +61,9 @@ fn inference(models: &[Model], opts: &Opts, out: &mut String) {
                         let _ = std::hint::black_box(fp32.forward(&floats));
                     },
                     &mut || {
+                        blocks.forward(&ints).expect("forward");
+                    },
+                    &mut || {
                         engine.forward(&ints).expect("forward");
                     },
                     &mut || {
@@ -56,15 +73,16 @@ fn inference(models: &[Model], opts: &Opts, out: &mut String) {
                 rounds,
                 iters,
             );
-            let ratio = t[2].as_secs_f64() / t[0].as_secs_f64();
-            let hashing = (t[2].as_secs_f64() - t[1].as_secs_f64()).max(0.0) / t[2].as_secs_f64();
+            let ratio = t[3].as_secs_f64() / t[0].as_secs_f64();
+            let hashing = (t[3].as_secs_f64() - t[2].as_secs_f64()).max(0.0) / t[3].as_secs_f64();
             writeln!(
                 out,
-                "| {} | {batch} | {} | {} | {} | {ratio:.2}x | {:.1}% |",
+                "| {} | {batch} | {} | {} | {} | {} | {ratio:.2}x | {:.1}% |",
                 model.name(),
                 ms(t[0]),
                 ms(t[1]),
                 ms(t[2]),
+                ms(t[3]),
                 100.0 * hashing
             )
             .unwrap();
@@ -75,11 +93,24 @@ fn inference(models: &[Model], opts: &Opts, out: &mut String) {
 fn hashing(opts: &Opts, out: &mut String) {
     let len = if opts.quick { 1 << 20 } else { 16 << 20 };
     let bytes: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
+    // the data tree's leaves: 257-byte messages, as many as the bytes make
+    let leaves: Vec<[u8; 257]> = bytes.chunks_exact(256).map(|c| std::array::from_fn(|i| if i == 0 { 0 } else { c[i - 1] })).collect();
+    let (mut digests, mut grouped_digests) = (vec![[0u8; 32]; leaves.len()], vec![[0u8; 32]; leaves.len()]);
     let rounds = if opts.quick { 3 } else { 9 };
     let t = side_by_side(
         &mut [
             &mut || {
                 std::hint::black_box(keccak(&[&bytes]));
+            },
+            &mut || {
+                for (m, d) in leaves.iter().zip(digests.iter_mut()) {
+                    *d = refute_keccak::keccak256(m);
+                }
+                std::hint::black_box(&digests);
+            },
+            &mut || {
+                refute_keccak::keccak256_many(&leaves, &mut grouped_digests);
+                std::hint::black_box(&grouped_digests);
             },
             &mut || {
                 std::hint::black_box(data_root(&bytes));
@@ -88,26 +119,44 @@ fn hashing(opts: &Opts, out: &mut String) {
         rounds,
         1,
     );
+    assert_eq!(digests, grouped_digests, "grouped and one-at-a-time keccak agree");
     let mbps = |d: Duration| len as f64 / d.as_secs_f64() / 1e6;
+    let grouped = if refute_keccak::is_wide() { "eight per permutation (AVX-512)" } else { "grouped (no AVX-512 here: one at a time)" };
     writeln!(out, "| what | MB/s | relative to raw keccak |").unwrap();
     writeln!(out, "|---|---:|---:|").unwrap();
-    writeln!(out, "| raw keccak256 over {} MiB | {:.0} | 1.00 |", len >> 20, mbps(t[0])).unwrap();
-    writeln!(out, "| tensor data root (256-byte chunks) | {:.0} | {:.2} |", mbps(t[1]), mbps(t[1]) / mbps(t[0])).unwrap();
+    writeln!(out, "| raw keccak256 over {} MiB, one message (tiny-keccak) | {:.0} | 1.00 |", len >> 20, mbps(t[0])).unwrap();
+    writeln!(out, "| keccak256 of 257-byte messages, one at a time (tiny-keccak) | {:.0} | {:.2} |", mbps(t[1]), mbps(t[1]) / mbps(t[0])).unwrap();
+    writeln!(out, "| keccak256 of 257-byte messages, {grouped} | {:.0} | {:.2} |", mbps(t[2]), mbps(t[2]) / mbps(t[0])).unwrap();
+    writeln!(out, "| tensor data root (256-byte chunks) | {:.0} | {:.2} |", mbps(t[3]), mbps(t[3]) / mbps(t[0])).unwrap();
 }
 
 fn main() {
     let opts = opts();
     let threads = refute_engine::tch::get_num_threads();
     let mut out = String::new();
-    writeln!(out, "Machine: {} logical CPUs, libtorch intra-op threads: {threads}{}\n", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1), if opts.quick { " (quick mode: figures are not meaningful)" } else { "" }).unwrap();
-    writeln!(out, "### Inference: exact traced vs plain fp32\n").unwrap();
-    let mut models = fixture_models();
-    models.push(if opts.quick { wide_mlp(1100, 1) } else { wide_mlp(4096, 4) });
-    inference(&models, &opts, &mut out);
-    writeln!(out, "\n### Commitment hashing throughput\n").unwrap();
-    hashing(&opts, &mut out);
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
-    rt.block_on(protocol(&opts, &mut out));
+    writeln!(
+        out,
+        "Machine: {} logical CPUs, libtorch intra-op threads: {threads}, engine GEMMs: {:?}, grouped keccak: {}{}\n",
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        Gemm::detect(Device::Cpu),
+        if refute_keccak::is_wide() { "AVX-512, 8 lanes" } else { "one at a time" },
+        if opts.quick { " (quick mode: figures are not meaningful)" } else { "" }
+    )
+    .unwrap();
+    if opts.wants("inference") {
+        writeln!(out, "### Inference: exact traced vs plain fp32\n").unwrap();
+        let mut models = fixture_models();
+        models.push(if opts.quick { wide_mlp(1100, 1) } else { wide_mlp(4096, 4) });
+        inference(&models, &opts, &mut out);
+    }
+    if opts.wants("hashing") {
+        writeln!(out, "\n### Commitment hashing throughput\n").unwrap();
+        hashing(&opts, &mut out);
+    }
+    if opts.wants("protocol") {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+        rt.block_on(protocol(&opts, &mut out));
+    }
     print!("{out}");
     if let Some(path) = &opts.out {
         std::fs::write(path, &out).unwrap_or_else(|e| panic!("writing {path}: {e}"));

@@ -31,17 +31,49 @@ pub fn zero_chunk_leaf() -> Hash {
     *LEAF.get_or_init(|| chunk_leaf(&[0u8; CHUNK_SIZE]))
 }
 
+/// `0x00 ‖ chunk` for every chunk of `bytes` (one zero chunk when empty), the last
+/// chunk zero-padded: what [`chunk_leaf`] hashes, laid out for the grouped hasher.
+fn leaf_messages(bytes: &[u8], out: &mut Vec<[u8; 1 + CHUNK_SIZE]>) -> usize {
+    let before = out.len();
+    let mut push = |c: &[u8]| {
+        let mut m = [0u8; 1 + CHUNK_SIZE];
+        m[0] = tag::DATA_LEAF;
+        m[1..1 + c.len()].copy_from_slice(c);
+        out.push(m);
+    };
+    if bytes.is_empty() {
+        push(&[]);
+    }
+    bytes.chunks(CHUNK_SIZE).for_each(push);
+    out.len() - before
+}
+
 /// The leaf hashes of `bytes` cut into chunks (before padding to a power of two).
 pub fn data_leaves(bytes: &[u8]) -> Vec<Hash> {
-    if bytes.is_empty() {
-        return vec![zero_chunk_leaf()];
-    }
-    bytes.chunks(CHUNK_SIZE).map(chunk_leaf).collect()
+    data_leaves_many(&[bytes]).pop().expect("one tensor")
+}
+
+/// The leaf hashes of many tensors, all leaves hashed in one grouped pass.
+fn data_leaves_many(tensors: &[&[u8]]) -> Vec<Vec<Hash>> {
+    let mut messages = Vec::with_capacity(tensors.iter().map(|b| b.len().div_ceil(CHUNK_SIZE).max(1)).sum());
+    let counts: Vec<usize> = tensors.iter().map(|b| leaf_messages(b, &mut messages)).collect();
+    let mut hashes = vec![[0u8; 32]; messages.len()];
+    refute_keccak::keccak256_many(&messages, &mut hashes);
+    let mut next = hashes.into_iter();
+    counts.into_iter().map(|n| next.by_ref().take(n).collect()).collect()
 }
 
 /// The data root of canonical bytes.
 pub fn data_root(bytes: &[u8]) -> Hash {
     merkle::root(TreeKind::Data, data_leaves(bytes))
+}
+
+/// The data roots of many tensors' canonical bytes, as [`data_root`] of each, with
+/// the leaves of all of them hashed together, then their trees level by level (see
+/// [`merkle::roots`]): small tensors, one or two leaves each, still fill the
+/// hasher's groups.
+pub fn data_roots(tensors: &[&[u8]]) -> Vec<Hash> {
+    merkle::roots(TreeKind::Data, data_leaves_many(tensors))
 }
 
 /// The full data tree of canonical bytes.
@@ -143,6 +175,32 @@ pub fn chunk_element(chunk: &[u8; CHUNK_SIZE], dtype: DType, local: usize) -> i6
 mod tests {
     use super::*;
     use crate::merkle::verify;
+    use proptest::prelude::*;
+
+    /// The data root by its definition, one hash at a time: the leaves of every
+    /// chunk, padded with zero-chunk leaves to a power of two, then pairs of nodes.
+    fn root_by_definition(bytes: &[u8]) -> Hash {
+        let mut level: Vec<Hash> = (0..num_chunks(bytes.len())).map(|i| chunk_leaf(&chunk(bytes, i))).collect();
+        level.resize(level.len().next_power_of_two(), zero_chunk_leaf());
+        while level.len() > 1 {
+            level = level.chunks(2).map(|p| crate::hash::node(tag::DATA_NODE, &p[0], &p[1])).collect();
+        }
+        level[0]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+        #[test]
+        fn grouped_data_roots_equal_the_definition(lens in proptest::collection::vec(0usize..5000, 0..12), seed in any::<u8>()) {
+            let tensors: Vec<Vec<u8>> = lens.iter().enumerate().map(|(t, &n)| (0..n).map(|i| (i * 7 + t * 13) as u8 ^ seed).collect()).collect();
+            let refs: Vec<&[u8]> = tensors.iter().map(|t| t.as_slice()).collect();
+            let want: Vec<Hash> = refs.iter().map(|b| root_by_definition(b)).collect();
+            prop_assert_eq!(data_roots(&refs), want.clone());
+            let one_by_one: Vec<Hash> = refs.iter().map(|b| data_root(b)).collect();
+            prop_assert_eq!(one_by_one, want);
+        }
+    }
 
     #[test]
     fn chunk_count_and_padding() {

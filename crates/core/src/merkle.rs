@@ -77,23 +77,43 @@ pub fn height(leaves: usize) -> u32 {
 ///
 /// Padding subtrees are taken from a precomputed table, so the cost is that of the
 /// real leaves only.
-pub fn root(kind: TreeKind, mut leaves: Vec<Hash>) -> Hash {
-    if leaves.is_empty() {
-        return kind.padding_leaf();
-    }
+pub fn root(kind: TreeKind, leaves: Vec<Hash>) -> Hash {
+    roots(kind, vec![leaves]).pop().expect("one tree, one root")
+}
+
+/// Roots of many padded trees of one kind, as [`root`] of each: the trees are
+/// hashed level by level together, so that the inner nodes of all of them go
+/// through the hasher in groups ([`refute_keccak::keccak256_many`], eight nodes per
+/// permutation where the CPU allows).
+pub fn roots(kind: TreeKind, forest: Vec<Vec<Hash>>) -> Vec<Hash> {
+    let tag = kind.node_tag();
+    let mut forest = forest;
     let mut level = 0;
-    while leaves.len() > 1 {
-        let n = leaves.len();
-        for i in 0..n / 2 {
-            leaves[i] = kind.node(&leaves[2 * i], &leaves[2 * i + 1]);
+    let mut messages: Vec<[u8; 65]> = Vec::new();
+    let mut hashes: Vec<Hash> = Vec::new();
+    while forest.iter().any(|t| t.len() > 1) {
+        messages.clear();
+        for tree in forest.iter().filter(|t| t.len() > 1) {
+            for pair in tree.chunks(2) {
+                let right = if pair.len() == 2 { pair[1] } else { kind.padding_root(level) };
+                let mut m = [0u8; 65];
+                m[0] = tag;
+                m[1..33].copy_from_slice(&pair[0]);
+                m[33..].copy_from_slice(&right);
+                messages.push(m);
+            }
         }
-        if n % 2 == 1 {
-            leaves[n / 2] = kind.node(&leaves[n - 1], &kind.padding_root(level));
+        hashes.resize(messages.len(), ZERO_HASH);
+        refute_keccak::keccak256_many(&messages, &mut hashes);
+        let mut next = hashes.iter();
+        for tree in forest.iter_mut().filter(|t| t.len() > 1) {
+            let n = tree.len().div_ceil(2);
+            tree.clear();
+            tree.extend(next.by_ref().take(n));
         }
-        leaves.truncate(n.div_ceil(2));
         level += 1;
     }
-    leaves[0]
+    forest.into_iter().map(|t| t.first().copied().unwrap_or_else(|| kind.padding_leaf())).collect()
 }
 
 /// A padded tree with every level kept, for revealing nodes and proving leaves.

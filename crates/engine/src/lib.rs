@@ -2,19 +2,30 @@
 //! integer semantics of `docs/semantics.md` and returns the output and the layer
 //! trace (every step's tensor and commitment) of every inference in a batch.
 //!
-//! Why libtorch gives exact integers here: every GEMM multiplies int8 values held in
-//! fp32. A product is at most 2^14 in magnitude, so a sum of at most
-//! [`EXACT_BLOCK`] = 1024 of them stays within 2^24, where every integer is an fp32
-//! value: whatever order the BLAS kernel adds in, each partial sum is exact. Longer
-//! reductions are cut into blocks of at most 1024 and the block results are added in
-//! int64. Convolutions run as im2col (`unfold`) plus those GEMMs, never through
-//! Winograd or FFT algorithms, which multiply by fractions. Requantization and every
-//! other op run in int64 or on exactly representable values.
+//! Why libtorch gives exact integers here: every GEMM multiplies int8 values, and
+//! each of the two GEMM backends ([`Gemm`]) keeps every partial sum where its
+//! arithmetic is exact whatever order the kernel adds in.
+//!
+//! - [`Gemm::Int8`] multiplies int8 by int8 into int32 accumulators (libtorch's
+//!   `_int_mm`, oneDNN's VNNI/AMX kernels on x86). A product is at most 2^14 in
+//!   magnitude, so a sum of at most [`INT8_BLOCK`] = 2^16 of them stays within 2^30.
+//! - [`Gemm::Fp32Blocks`] holds the int8 values in fp32: a sum of at most
+//!   [`EXACT_BLOCK`] = 1024 products stays within 2^24, where every integer is an
+//!   fp32 value.
+//!
+//! Longer reductions are cut into blocks of the backend's bound and the block results
+//! are added in int64. Convolutions run as im2col (`unfold`) plus those GEMMs, never
+//! through Winograd or FFT algorithms, which multiply by fractions. Requantization
+//! and every other op run in int64 or on exactly representable values.
+//!
+//! The int8 backend is used where a probe on adversarial values finds it exact: some
+//! CPUs without VNNI compute int8 products through saturating 16-bit intermediates,
+//! which would be fast and wrong. Elsewhere the engine falls back to fp32 blocks.
 
 mod prepared;
 
 use prepared::Prepared;
-use refute_core::commit::{data_root, TensorHeader};
+use refute_core::commit::{data_roots, TensorHeader};
 use refute_core::hash::Hash;
 use refute_core::tensor::{DType, Tensor, TensorType};
 use refute_core::{commit, Model};
@@ -25,6 +36,109 @@ pub use tch;
 
 /// The longest reduction computed in one fp32 GEMM: `1024 · 2^14 = 2^24`.
 pub const EXACT_BLOCK: usize = 1024;
+
+/// The longest reduction computed in one int8 GEMM: `2^16 · 2^14 = 2^30 < 2^31`.
+pub const INT8_BLOCK: usize = 1 << 16;
+
+/// How the engine computes the integer GEMMs of linear and conv steps. Both backends
+/// give the same bits (the exact integer result); they differ in speed and in what
+/// the hardware must offer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Gemm {
+    /// int8 × int8 → int32 GEMMs (`_int_mm`), reductions cut at [`INT8_BLOCK`].
+    Int8,
+    /// int8 values in fp32 GEMMs, reductions cut at [`EXACT_BLOCK`].
+    Fp32Blocks,
+}
+
+impl Gemm {
+    /// The longest reduction one GEMM of this backend computes exactly.
+    pub fn block(self) -> usize {
+        match self {
+            Gemm::Int8 => INT8_BLOCK,
+            Gemm::Fp32Blocks => EXACT_BLOCK,
+        }
+    }
+
+    /// The backend [`Engine::new`] uses on `device`: [`Gemm::Int8`] where
+    /// [`Gemm::probe`] finds it exact there, else [`Gemm::Fp32Blocks`]. Probed once
+    /// per process and device.
+    pub fn detect(device: Device) -> Gemm {
+        static CACHE: std::sync::Mutex<Vec<(Device, Gemm)>> = std::sync::Mutex::new(Vec::new());
+        let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(&(_, g)) = cache.iter().find(|(d, _)| *d == device) {
+            return g;
+        }
+        let g = match Gemm::Int8.probe(device) {
+            Ok(()) => Gemm::Int8,
+            Err(why) => {
+                tracing::info!(?device, %why, "int8 GEMMs are not exact here; using fp32 blocks");
+                Gemm::Fp32Blocks
+            }
+        };
+        cache.push((device, g));
+        g
+    }
+
+    /// Checks this backend against exact integer products on `device`: extreme values
+    /// (where saturating kernels go wrong), random values, a single row (where
+    /// kernels switch to matrix-vector code), and reductions of odd lengths. Returns
+    /// why it is not exact, or the error libtorch gave.
+    pub fn probe(self, device: Device) -> Result<(), String> {
+        let _guard = tch::no_grad_guard();
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed >> 56) as u8 as i8
+        };
+        for (m, k, n) in [(5i64, 1i64, 6i64), (1, 27, 5), (3, 300, 17), (64, 1100, 33), (16, 2 * EXACT_BLOCK as i64 + 3, 48)] {
+            for pattern in 0..4 {
+                let fill = |r: usize, c: usize, rand: i8| -> i8 {
+                    match pattern {
+                        0 => -128,
+                        1 => 127,
+                        2 => if (r + c) % 2 == 0 { 127 } else { -128 },
+                        _ => rand,
+                    }
+                };
+                let x: Vec<i8> = (0..(m * k) as usize).map(|i| fill(i / k as usize, i % k as usize, next())).collect();
+                // the weights take the other extreme in patterns 0 and 1
+                let w: Vec<i8> = (0..(n * k) as usize)
+                    .map(|i| match pattern {
+                        0 => 127,
+                        1 => -128,
+                        _ => fill(i % k as usize, i / k as usize, next()),
+                    })
+                    .collect();
+                let got = self.product(&x, &w, m, k, n, device).map_err(|e| format!("libtorch: {e}"))?;
+                // Reference: fp64 GEMM, exact while |sum| < 2^53.
+                let to_f64 = |v: &[i8], rows: i64| -> Result<tch::Tensor, tch::TchError> {
+                    let f: Vec<f64> = v.iter().map(|&b| b as f64).collect();
+                    tch::Tensor::f_from_slice(&f)?.f_reshape([rows, k])
+                };
+                let want = to_f64(&x, m)
+                    .and_then(|xs| xs.f_matmul(&to_f64(&w, n)?.f_tr()?))
+                    .and_then(|t| t.f_to_kind(Kind::Int64))
+                    .map_err(|e| format!("libtorch: {e}"))?;
+                if !got.equal(&want) {
+                    return Err(format!("{self:?} GEMM of {m}x{k} by {k}x{n} differs from the exact product (value pattern {pattern})"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `x · wᵀ` through this backend, for row-major int8 `x` `[m, k]` and `w` `[n, k]`.
+    fn product(self, x: &[i8], w: &[i8], m: i64, k: i64, n: i64, device: Device) -> Result<tch::Tensor, tch::TchError> {
+        let weight = Tensor::from_i8([n as u32, k as u32], w.to_vec()).expect("sizes match");
+        let blocked = prepared::BlockedWeights::new(&weight, n, k, self, device)?;
+        let bytes: Vec<u8> = x.iter().map(|&b| b as u8).collect();
+        let xs = tch::Tensor::f_from_slice(&bytes)?.f_view_dtype(Kind::Int8)?.f_reshape([m, k])?.f_to_device(device)?;
+        blocked.matmul(&xs.f_to_kind(blocked.operand_kind())?)?.f_to_kind(Kind::Int64)?.f_to_device(Device::Cpu)
+    }
+}
 
 /// Why a run failed.
 #[derive(Debug, thiserror::Error)]
@@ -126,20 +240,33 @@ impl BatchRun {
 pub struct Engine {
     model: Arc<Model>,
     device: Device,
+    gemm: Gemm,
     steps: Vec<Prepared>,
 }
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Engine").field("model", &self.model.name()).field("device", &self.device).finish()
+        f.debug_struct("Engine")
+            .field("model", &self.model.name())
+            .field("device", &self.device)
+            .field("gemm", &self.gemm)
+            .finish()
     }
 }
 
 impl Engine {
-    /// Prepares `model` on `device` (weights converted once, GEMMs pre-blocked).
+    /// Prepares `model` on `device` (weights converted once, GEMMs pre-blocked) with
+    /// the fastest GEMM backend that is exact there ([`Gemm::detect`]).
     pub fn new(model: Arc<Model>, device: Device) -> Result<Self, EngineError> {
-        let steps = model.steps().iter().map(|s| Prepared::new(s, device)).collect::<Result<_, _>>()?;
-        Ok(Engine { model, device, steps })
+        Engine::with_gemm(model, device, Gemm::detect(device))
+    }
+
+    /// Prepares `model` on `device` with the given GEMM backend. Both backends give
+    /// the same bits; choosing one is for tests and benchmarks. [`Gemm::Int8`] is
+    /// only exact where [`Gemm::probe`] passes.
+    pub fn with_gemm(model: Arc<Model>, device: Device, gemm: Gemm) -> Result<Self, EngineError> {
+        let steps = model.steps().iter().map(|s| Prepared::new(s, gemm, device)).collect::<Result<_, _>>()?;
+        Ok(Engine { model, device, gemm, steps })
     }
 
     /// Prepares `model` on the CPU.
@@ -155,6 +282,11 @@ impl Engine {
     /// The device it runs on.
     pub fn device(&self) -> Device {
         self.device
+    }
+
+    /// The GEMM backend it uses.
+    pub fn gemm(&self) -> Gemm {
+        self.gemm
     }
 
     fn input_batch(&self, inputs: &[Tensor]) -> Result<tch::Tensor, EngineError> {
@@ -174,30 +306,44 @@ impl Engine {
     /// Runs every step on a batch and returns the batched step outputs (on the
     /// engine's device), without committing to them.
     pub fn forward(&self, inputs: &[Tensor]) -> Result<Vec<tch::Tensor>, EngineError> {
+        self.forward_with(inputs, &mut |_, _| Ok(()))
+    }
+
+    /// [`Engine::forward`], handing every step's output to `each` as soon as it exists.
+    fn forward_with(
+        &self,
+        inputs: &[Tensor],
+        each: &mut dyn FnMut(usize, &tch::Tensor) -> Result<(), EngineError>,
+    ) -> Result<Vec<tch::Tensor>, EngineError> {
         let _guard = tch::no_grad_guard();
         let mut outs: Vec<tch::Tensor> = Vec::with_capacity(self.steps.len());
         outs.push(self.input_batch(inputs)?);
-        if inputs.is_empty() {
-            // Some libtorch kernels reject empty batches; an empty batch has empty outputs.
-            for step in &self.model.steps()[1..] {
+        each(0, &outs[0])?;
+        for (i, (step, prepared)) in self.model.steps().iter().zip(&self.steps).enumerate().skip(1) {
+            let y = if inputs.is_empty() {
+                // Some libtorch kernels reject empty batches; an empty batch has empty outputs.
                 let mut shape = vec![0i64];
                 shape.extend(step.spec.out.shape.iter().map(|&d| d as i64));
-                outs.push(tch::Tensor::f_zeros(&shape, (kind_of(step.spec.out.dtype), self.device))?);
-            }
-            return Ok(outs);
-        }
-        for (step, prepared) in self.model.steps().iter().zip(&self.steps).skip(1) {
-            let args: Vec<&tch::Tensor> = step.inputs.iter().map(|&i| &outs[i as usize]).collect();
-            let y = prepared.run(&args)?;
+                tch::Tensor::f_zeros(&shape, (kind_of(step.spec.out.dtype), self.device))?
+            } else {
+                let args: Vec<&tch::Tensor> = step.inputs.iter().map(|&i| &outs[i as usize]).collect();
+                prepared.run(&args)?
+            };
+            each(i, &y)?;
             outs.push(y);
         }
         Ok(outs)
     }
 
     /// Runs a batch and commits to every step of every inference.
+    ///
+    /// The data trees of one step of every inference go through the grouped hasher
+    /// together ([`data_roots`]). Hashing runs on the calling thread after the
+    /// forward pass: libtorch's OpenMP workers spin for a while after each parallel
+    /// region, and a second hashing thread would only contend with them for the cores.
     pub fn run(&self, inputs: &[Tensor]) -> Result<BatchRun, EngineError> {
-        let outs = self.forward(inputs)?;
         let batch = inputs.len();
+        let outs = self.forward(inputs)?;
         let steps: Vec<StepOutputs> = self
             .model
             .steps()
@@ -206,7 +352,24 @@ impl Engine {
             .map(|(step, t)| canonical_bytes(t, &step.spec.out, batch).map(|bytes| StepOutputs { ty: step.spec.out.clone(), bytes }))
             .collect::<Result<_, _>>()?;
         drop(outs);
-        let traces = commit_batch(&steps, batch);
+        let roots: Vec<Vec<Hash>> = steps
+            .iter()
+            .map(|step| {
+                let n = step.ty.byte_len();
+                data_roots(&(0..batch).map(|b| &step.bytes[b * n..(b + 1) * n]).collect::<Vec<_>>())
+            })
+            .collect();
+        let traces = (0..batch)
+            .map(|b| {
+                Trace::new(
+                    steps
+                        .iter()
+                        .zip(&roots)
+                        .map(|(s, r): (&StepOutputs, &Vec<Hash>)| TensorHeader { ty: s.ty.clone(), data_root: r[b] }.commitment())
+                        .collect(),
+                )
+            })
+            .collect();
         Ok(BatchRun { batch, steps, traces })
     }
 
@@ -241,36 +404,5 @@ fn canonical_bytes(t: &tch::Tensor, ty: &TensorType, batch: usize) -> Result<Vec
             t.f_to_kind(Kind::Int)?.f_copy_data(&mut v, numel)?;
             v.iter().flat_map(|x| x.to_be_bytes()).collect()
         }
-    })
-}
-
-/// Commits to every step of every inference, spreading inferences over the
-/// threads libtorch is allowed to use.
-fn commit_batch(steps: &[StepOutputs], batch: usize) -> Vec<Trace> {
-    let trace_of = |sample: usize| {
-        Trace::new(
-            steps
-                .iter()
-                .map(|s| {
-                    let n = s.ty.byte_len();
-                    let root = data_root(&s.bytes[sample * n..(sample + 1) * n]);
-                    TensorHeader { ty: s.ty.clone(), data_root: root }.commitment()
-                })
-                .collect(),
-        )
-    };
-    let threads = (tch::get_num_threads().max(1) as usize).min(batch.max(1));
-    if threads <= 1 {
-        return (0..batch).map(trace_of).collect();
-    }
-    let per = batch.div_ceil(threads);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                let range = (t * per).min(batch)..((t + 1) * per).min(batch);
-                scope.spawn(move || range.map(trace_of).collect::<Vec<_>>())
-            })
-            .collect();
-        handles.into_iter().flat_map(|h| h.join().expect("hashing does not panic")).collect()
     })
 }

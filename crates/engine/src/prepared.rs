@@ -1,7 +1,7 @@
 //! Steps prepared for libtorch: weights converted once, and the batched kernel of
 //! every op under the exact semantics of `docs/semantics.md`.
 
-use crate::{EngineError, EXACT_BLOCK};
+use crate::{EngineError, Gemm};
 use refute_core::spec::Op;
 use refute_core::tensor::Tensor;
 use refute_core::Step;
@@ -46,52 +46,80 @@ impl Requant {
     }
 }
 
-/// Weights of an exact GEMM `y = x · Wᵀ`, cut along K into blocks of at most
-/// [`EXACT_BLOCK`], each stored as a contiguous fp32 `[kb, N]` matrix.
+/// Weights of an exact GEMM `y = x · Wᵀ`, cut along K into blocks no longer than
+/// the backend's exact bound ([`Gemm::block`]).
 pub(crate) struct BlockedWeights {
-    /// (start of the block in K, transposed block `[kb, N]`).
+    gemm: Gemm,
+    /// (start of the block in K, block as the right-hand `[kb, N]` operand): fp32 and
+    /// contiguous for [`Gemm::Fp32Blocks`]; int8 and a transposed view of a contiguous
+    /// `[N, kb]` (column-major, the layout oneDNN's int8 kernels take fastest) for
+    /// [`Gemm::Int8`].
     blocks: Vec<(i64, tch::Tensor)>,
 }
 
 impl BlockedWeights {
     /// From an int8 `[N, K]` weight.
-    fn new(w: &Tensor, n: i64, k: i64, device: Device) -> Result<Self, TchError> {
+    pub(crate) fn new(w: &Tensor, n: i64, k: i64, gemm: Gemm, device: Device) -> Result<Self, TchError> {
         let bytes: Vec<u8> = w.as_i8().expect("int8 weight").iter().map(|&x| x as u8).collect();
-        let full = tch::Tensor::f_from_slice(&bytes)?
-            .f_view_dtype(Kind::Int8)?
-            .f_reshape([n, k])?
-            .f_to_kind(Kind::Float)?;
+        let full = tch::Tensor::f_from_slice(&bytes)?.f_view_dtype(Kind::Int8)?.f_reshape([n, k])?;
         let mut blocks = Vec::new();
         let mut start = 0;
         while start < k {
-            let len = (k - start).min(EXACT_BLOCK as i64);
-            let b = full.f_narrow(1, start, len)?.f_tr()?.f_contiguous()?.f_to_device(device)?;
+            let len = (k - start).min(gemm.block() as i64);
+            let part = full.f_narrow(1, start, len)?;
+            let b = match gemm {
+                Gemm::Fp32Blocks => part.f_to_kind(Kind::Float)?.f_tr()?.f_contiguous()?.f_to_device(device)?,
+                Gemm::Int8 => part.f_contiguous()?.f_to_device(device)?.f_tr()?,
+            };
             blocks.push((start, b));
             start += len;
         }
-        Ok(BlockedWeights { blocks })
+        Ok(BlockedWeights { gemm, blocks })
     }
 
-    /// Exact `x · Wᵀ` as int64, for fp32 `x` holding int8 values: `x` is `[M, K]`, or
-    /// with `cols` im2col columns `[B, K, L]` (giving `[B, N, L]`).
-    fn matmul(&self, x: &tch::Tensor, cols: bool) -> Result<tch::Tensor, TchError> {
+    /// The dtype the left-hand operand must have.
+    pub(crate) fn operand_kind(&self) -> Kind {
+        match self.gemm {
+            Gemm::Fp32Blocks => Kind::Float,
+            Gemm::Int8 => Kind::Int8,
+        }
+    }
+
+    /// Exact `x · Wᵀ` for `x` `[M, K]` of [`Self::operand_kind`] holding int8 values:
+    /// int64 `[M, N]`, or int32 when one int8 block covers K.
+    pub(crate) fn matmul(&self, x: &tch::Tensor) -> Result<tch::Tensor, TchError> {
+        if let [(_, w)] = self.blocks.as_slice() {
+            return match self.gemm {
+                // int32 is exact below the int8 block bound; requantization widens it.
+                Gemm::Int8 => int8_block(x, w),
+                Gemm::Fp32Blocks => x.f_matmul(w)?.f_to_kind(Kind::Int64),
+            };
+        }
         let mut acc: Option<tch::Tensor> = None;
         for (start, w) in &self.blocks {
-            let kb = w.size()[0];
-            let part = if cols {
-                // x: [B, K, L]; w: [kb, N] -> [B, N, L]
-                w.f_tr()?.f_matmul(&x.f_narrow(1, *start, kb)?)?
-            } else {
-                // x: [M, K]; w: [kb, N] -> [M, N]
-                x.f_narrow(1, *start, kb)?.f_matmul(w)?
-            };
-            let part = part.f_to_kind(Kind::Int64)?;
+            let xs = x.f_narrow(1, *start, w.size()[0])?;
+            let part = match self.gemm {
+                Gemm::Int8 => int8_block(&xs.f_contiguous()?, w)?,
+                Gemm::Fp32Blocks => xs.f_matmul(w)?,
+            }
+            .f_to_kind(Kind::Int64)?;
             acc = Some(match acc {
                 None => part,
                 Some(a) => a.f_add(&part)?,
             });
         }
         Ok(acc.expect("K >= 1"))
+    }
+}
+
+/// One int8 GEMM block `x · w` into int32. A block of one column is an outer product
+/// computed element-wise: libtorch 2.13's `_int_mm` returns wrong values for K = 1
+/// on x86 (found by the engine's tests; K ≥ 2 is exact, and the probe checks both).
+fn int8_block(x: &tch::Tensor, w: &tch::Tensor) -> Result<tch::Tensor, TchError> {
+    if w.size()[0] == 1 {
+        x.f_to_kind(Kind::Int)?.f_mul(&w.f_to_kind(Kind::Int)?)
+    } else {
+        x.f_internal_int_mm(w)
     }
 }
 
@@ -114,7 +142,7 @@ fn pair(v: [u32; 2]) -> [i64; 2] {
 }
 
 impl Prepared {
-    pub(crate) fn new(step: &Step, device: Device) -> Result<Self, EngineError> {
+    pub(crate) fn new(step: &Step, gemm: Gemm, device: Device) -> Result<Self, EngineError> {
         let spec = &step.spec;
         Ok(match spec.op {
             Op::Input => Prepared::Input,
@@ -122,7 +150,7 @@ impl Prepared {
                 let ws = &spec.weights[0].ty.shape;
                 let (n, k) = (ws[0] as i64, ws[1] as i64);
                 Prepared::Linear {
-                    w: BlockedWeights::new(&step.weights[0], n, k, device)?,
+                    w: BlockedWeights::new(&step.weights[0], n, k, gemm, device)?,
                     q: Requant::new(&step.weights[1], &[n], relu, device)?,
                     k,
                     n,
@@ -133,8 +161,8 @@ impl Prepared {
                 let (o, kk) = (ws[0] as i64, (ws[1] * ws[2] * ws[3]) as i64);
                 let out = &spec.out.shape;
                 Prepared::Conv2d {
-                    w: BlockedWeights::new(&step.weights[0], o, kk, device)?,
-                    q: Requant::new(&step.weights[1], &[o, 1], relu, device)?,
+                    w: BlockedWeights::new(&step.weights[0], o, kk, gemm, device)?,
+                    q: Requant::new(&step.weights[1], &[o], relu, device)?,
                     kernel: [ws[2] as i64, ws[3] as i64],
                     stride: pair(stride),
                     padding: pair(padding),
@@ -167,17 +195,22 @@ impl Prepared {
             Prepared::Linear { w, q, k, n } => {
                 let x0 = x[0];
                 let lead = &x0.size()[..x0.dim() - 1];
-                let flat = x0.f_reshape([-1, *k])?.f_to_kind(Kind::Float)?;
-                let y = q.apply(&w.matmul(&flat, false)?)?;
+                let flat = x0.f_reshape([-1, *k])?.f_to_kind(w.operand_kind())?;
+                let y = q.apply(&w.matmul(&flat)?)?;
                 let mut shape = lead.to_vec();
                 shape.push(*n);
                 y.f_reshape(&shape)
             }
             Prepared::Conv2d { w, q, kernel, stride, padding, out } => {
                 let b = x[0].size()[0];
+                // im2col has no int8 kernel; int8 values are exact in fp32 and back.
                 let cols = x[0].f_to_kind(Kind::Float)?.f_im2col(kernel, [1, 1], padding, stride)?;
-                // [B, O, L] -> requant per channel (axis 1) -> [B, O, OH, OW]
-                q.apply(&w.matmul(&cols, true)?)?.f_reshape([b, out[0], out[1], out[2]])
+                let kk = cols.size()[1];
+                // [B, K, L] -> [B·L, K] -> GEMM [B·L, O] -> requant per channel (last axis)
+                let rows = cols.f_transpose(1, 2)?.f_reshape([-1, kk])?.f_to_kind(w.operand_kind())?;
+                let y = q.apply(&w.matmul(&rows)?)?;
+                // [B·L, O] -> [B, L, O] -> [B, O, L] -> [B, O, OH, OW]
+                y.f_reshape([b, -1, out[0]])?.f_permute([0, 2, 1])?.f_contiguous()?.f_reshape([b, out[0], out[1], out[2]])
             }
             Prepared::Relu => x[0].f_clamp_min(0),
             Prepared::MaxPool2d { kernel, stride, padding } => {

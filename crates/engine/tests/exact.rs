@@ -1,11 +1,12 @@
 //! The engine against the scalar reference: every element of every step of random
-//! models, thread counts, batch independence, and the edges of exactness.
+//! models, with each GEMM backend, thread counts, batch independence, and the edges
+//! of exactness.
 
 use proptest::prelude::*;
 use refute_core::reference::eval_all;
 use refute_core::testing::{every_op_model, random_input, random_model, Rng};
 use refute_core::{Model, Op, StepDef, Tensor};
-use refute_engine::{Engine, EngineError, EXACT_BLOCK};
+use refute_engine::{Engine, EngineError, Gemm, EXACT_BLOCK, INT8_BLOCK};
 use std::sync::Arc;
 
 /// Checks every step of every inference of `run` against the scalar reference fed
@@ -24,13 +25,28 @@ fn assert_matches_reference(model: &Model, run: &refute_engine::BatchRun) {
     }
 }
 
-fn run_random(seed: u64, batch: usize) -> (Model, refute_engine::BatchRun) {
+/// The GEMM backends that are exact on this machine: fp32 blocks always, int8 where
+/// its probe passes (the engine never uses it elsewhere).
+fn backends() -> Vec<Gemm> {
+    let mut v = vec![Gemm::Fp32Blocks];
+    match Gemm::Int8.probe(refute_engine::tch::Device::Cpu) {
+        Ok(()) => v.push(Gemm::Int8),
+        Err(why) => eprintln!("int8 GEMMs not tested here: {why}"),
+    }
+    v
+}
+
+fn run_random(seed: u64, batch: usize, gemm: Gemm) -> (Model, refute_engine::BatchRun) {
     let mut rng = Rng::new(seed);
     let model = random_model(&mut rng, 3 + (seed % 8) as usize);
     let inputs: Vec<Tensor> = (0..batch).map(|_| random_input(&mut rng, model.input_type())).collect();
-    let engine = Engine::cpu(Arc::new(model.clone())).unwrap();
+    let engine = Engine::with_gemm(Arc::new(model.clone()), refute_engine::tch::Device::Cpu, gemm).unwrap();
     let run = engine.run(&inputs).unwrap();
     (model, run)
+}
+
+fn engine_with(model: &Model, gemm: Gemm) -> Engine {
+    Engine::with_gemm(Arc::new(model.clone()), refute_engine::tch::Device::Cpu, gemm).unwrap()
 }
 
 proptest! {
@@ -38,8 +54,10 @@ proptest! {
 
     #[test]
     fn every_step_equals_the_scalar_reference(seed in any::<u64>(), batch in 1usize..4) {
-        let (model, run) = run_random(seed, batch);
-        assert_matches_reference(&model, &run);
+        for gemm in backends() {
+            let (model, run) = run_random(seed, batch, gemm);
+            assert_matches_reference(&model, &run);
+        }
     }
 
     #[test]
@@ -76,8 +94,11 @@ fn the_every_op_model_matches_the_reference() {
     let model = every_op_model();
     let mut rng = Rng::new(1);
     let inputs: Vec<Tensor> = (0..8).map(|_| random_input(&mut rng, model.input_type())).collect();
+    for gemm in backends() {
+        let run = engine_with(&model, gemm).run(&inputs).unwrap();
+        assert_matches_reference(&model, &run);
+    }
     let run = Engine::cpu(Arc::new(model.clone())).unwrap().run(&inputs).unwrap();
-    assert_matches_reference(&model, &run);
     for s in 0..run.len() {
         assert_eq!(run.trace(s).commitments.len(), model.step_count());
         assert_eq!(run.trace(s).commitments[0], refute_core::commit_tensor(&inputs[s]));
@@ -107,15 +128,42 @@ fn wide_linear(k: u32, (x, last_x): (i8, i8), (w, last_w): (i8, i8)) -> (Model, 
 }
 
 #[test]
-fn reductions_around_the_exact_block_bound_are_exact() {
-    for k in [EXACT_BLOCK as u32 - 1, EXACT_BLOCK as u32, EXACT_BLOCK as u32 + 1, 2 * EXACT_BLOCK as u32 + 77, 4100] {
-        // odd products at the end make odd sums past 2^24, which fp32 cannot hold
+fn reductions_around_the_block_bounds_are_exact() {
+    let (e, i) = (EXACT_BLOCK as u32, INT8_BLOCK as u32);
+    for k in [e - 1, e, e + 1, 2 * e + 77, 4100, i - 1, i, i + 1] {
+        // odd products at the end make odd sums past 2^24, which fp32 cannot hold;
+        // 2^16 products of -128·-128 reach 2^30, the int8 backend's bound
         for (x, w) in [((-128, -128), (-128, -128)), ((-128, 1), (-128, 1)), ((127, 127), (127, -1)), ((-128, 3), (127, 3))] {
             let (model, input) = wide_linear(k, x, w);
-            let run = Engine::cpu(Arc::new(model.clone())).unwrap().run(&[input]).unwrap();
-            assert_matches_reference(&model, &run);
+            for gemm in backends() {
+                let run = engine_with(&model, gemm).run(std::slice::from_ref(&input)).unwrap();
+                assert_matches_reference(&model, &run);
+            }
         }
     }
+}
+
+#[test]
+fn the_two_backends_give_the_same_traces() {
+    let backends = backends();
+    for seed in 0..12u64 {
+        let mut rng = Rng::new(seed);
+        let model = random_model(&mut rng, 8);
+        let inputs: Vec<Tensor> = (0..3).map(|_| random_input(&mut rng, model.input_type())).collect();
+        let runs: Vec<_> = backends.iter().map(|&g| engine_with(&model, g).run(&inputs).unwrap()).collect();
+        for r in &runs[1..] {
+            assert_eq!(r.traces(), runs[0].traces(), "seed {seed}");
+        }
+    }
+}
+
+#[test]
+fn the_fp32_backend_passes_its_probe_and_detection_picks_an_exact_backend() {
+    let cpu = refute_engine::tch::Device::Cpu;
+    assert_eq!(Gemm::Fp32Blocks.probe(cpu), Ok(()));
+    let picked = Gemm::detect(cpu);
+    assert_eq!(picked.probe(cpu), Ok(()));
+    assert_eq!(Engine::cpu(Arc::new(every_op_model())).unwrap().gemm(), picked);
 }
 
 #[test]
@@ -186,6 +234,9 @@ fn large_shapes_match_the_reference() {
     ];
     let model = Model::new("large", None, defs).unwrap();
     let inputs: Vec<Tensor> = (0..2).map(|_| random_input(&mut rng, model.input_type())).collect();
-    let run = Engine::cpu(Arc::new(model.clone())).unwrap().run(&inputs).unwrap();
-    assert_matches_reference(&model, &run);
+    for gemm in backends() {
+        let run = engine_with(&model, gemm).run(&inputs).unwrap();
+        assert_matches_reference(&model, &run);
+    }
 }
+
