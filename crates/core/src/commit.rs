@@ -76,6 +76,15 @@ pub fn data_roots(tensors: &[&[u8]]) -> Vec<Hash> {
     merkle::roots(TreeKind::Data, data_leaves_many(tensors))
 }
 
+/// The commitments of many tensors of one type given their data roots, as
+/// [`TensorHeader::commitment`] of each, hashed as a group.
+pub fn tensor_commitments(ty: &TensorType, data_roots: &[Hash]) -> Vec<Hash> {
+    let preimages: Vec<Vec<u8>> = data_roots.iter().map(|&data_root| TensorHeader { ty: ty.clone(), data_root }.encode()).collect();
+    let mut out = vec![[0u8; 32]; preimages.len()];
+    refute_keccak::keccak256_many(&preimages, &mut out);
+    out
+}
+
 /// The full data tree of canonical bytes.
 pub fn data_tree(bytes: &[u8]) -> MerkleTree {
     MerkleTree::new(TreeKind::Data, data_leaves(bytes))
@@ -147,6 +156,12 @@ pub fn trace_root(commitments: &[Hash]) -> Hash {
     merkle::root(TreeKind::Trace, commitments.to_vec())
 }
 
+/// The trace roots of many traces, as [`trace_root`] of each, their nodes hashed
+/// together level by level.
+pub fn trace_roots(traces: Vec<Vec<Hash>>) -> Vec<Hash> {
+    merkle::roots(TreeKind::Trace, traces)
+}
+
 /// The full trace tree, for revealing nodes and proving leaves.
 pub fn trace_tree(commitments: &[Hash]) -> MerkleTree {
     MerkleTree::new(TreeKind::Trace, commitments.to_vec())
@@ -197,6 +212,12 @@ mod tests {
             let refs: Vec<&[u8]> = tensors.iter().map(|t| t.as_slice()).collect();
             let want: Vec<Hash> = refs.iter().map(|b| root_by_definition(b)).collect();
             prop_assert_eq!(data_roots(&refs), want.clone());
+            let ty = TensorType { dtype: DType::I8, shape: vec![7] };
+            let commitments: Vec<Hash> = want.iter().map(|&data_root| TensorHeader { ty: ty.clone(), data_root }.commitment()).collect();
+            prop_assert_eq!(tensor_commitments(&ty, &want), commitments.clone());
+            let traces: Vec<Vec<Hash>> = (0..commitments.len()).map(|i| commitments[i..].to_vec()).collect();
+            let roots: Vec<Hash> = traces.iter().map(|t| trace_root(t)).collect();
+            prop_assert_eq!(trace_roots(traces), roots);
             let one_by_one: Vec<Hash> = refs.iter().map(|b| data_root(b)).collect();
             prop_assert_eq!(one_by_one, want);
         }

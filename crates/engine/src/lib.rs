@@ -25,7 +25,7 @@
 mod prepared;
 
 use prepared::Prepared;
-use refute_core::commit::{data_roots, TensorHeader};
+use refute_core::commit::{data_roots, tensor_commitments};
 use refute_core::hash::Hash;
 use refute_core::tensor::{DType, Tensor, TensorType};
 use refute_core::{commit, Model};
@@ -306,30 +306,21 @@ impl Engine {
     /// Runs every step on a batch and returns the batched step outputs (on the
     /// engine's device), without committing to them.
     pub fn forward(&self, inputs: &[Tensor]) -> Result<Vec<tch::Tensor>, EngineError> {
-        self.forward_with(inputs, &mut |_, _| Ok(()))
-    }
-
-    /// [`Engine::forward`], handing every step's output to `each` as soon as it exists.
-    fn forward_with(
-        &self,
-        inputs: &[Tensor],
-        each: &mut dyn FnMut(usize, &tch::Tensor) -> Result<(), EngineError>,
-    ) -> Result<Vec<tch::Tensor>, EngineError> {
         let _guard = tch::no_grad_guard();
         let mut outs: Vec<tch::Tensor> = Vec::with_capacity(self.steps.len());
         outs.push(self.input_batch(inputs)?);
-        each(0, &outs[0])?;
-        for (i, (step, prepared)) in self.model.steps().iter().zip(&self.steps).enumerate().skip(1) {
-            let y = if inputs.is_empty() {
-                // Some libtorch kernels reject empty batches; an empty batch has empty outputs.
+        if inputs.is_empty() {
+            // Some libtorch kernels reject empty batches; an empty batch has empty outputs.
+            for step in &self.model.steps()[1..] {
                 let mut shape = vec![0i64];
                 shape.extend(step.spec.out.shape.iter().map(|&d| d as i64));
-                tch::Tensor::f_zeros(&shape, (kind_of(step.spec.out.dtype), self.device))?
-            } else {
-                let args: Vec<&tch::Tensor> = step.inputs.iter().map(|&i| &outs[i as usize]).collect();
-                prepared.run(&args)?
-            };
-            each(i, &y)?;
+                outs.push(tch::Tensor::f_zeros(&shape, (kind_of(step.spec.out.dtype), self.device))?);
+            }
+            return Ok(outs);
+        }
+        for (step, prepared) in self.model.steps().iter().zip(&self.steps).skip(1) {
+            let args: Vec<&tch::Tensor> = step.inputs.iter().map(|&i| &outs[i as usize]).collect();
+            let y = prepared.run(&args)?;
             outs.push(y);
         }
         Ok(outs)
@@ -337,10 +328,15 @@ impl Engine {
 
     /// Runs a batch and commits to every step of every inference.
     ///
-    /// The data trees of one step of every inference go through the grouped hasher
-    /// together ([`data_roots`]). Hashing runs on the calling thread after the
-    /// forward pass: libtorch's OpenMP workers spin for a while after each parallel
-    /// region, and a second hashing thread would only contend with them for the cores.
+    /// After the forward pass, the data trees of every step of every inference go
+    /// through the grouped hasher together ([`data_roots`]), then the tensor
+    /// commitments of each step and the trace trees.
+    ///
+    /// Hashing runs on the calling thread. libtorch's OpenMP workers keep spinning
+    /// for a while after each parallel region, so more hashing threads only contend
+    /// with them for the cores: on the 2-vCPU machine of `docs/performance.md` two
+    /// threads (sharing work from a queue) and a hasher running beside the forward
+    /// pass were both measured slower than one thread after it.
     pub fn run(&self, inputs: &[Tensor]) -> Result<BatchRun, EngineError> {
         let batch = inputs.len();
         let outs = self.forward(inputs)?;
@@ -352,24 +348,23 @@ impl Engine {
             .map(|(step, t)| canonical_bytes(t, &step.spec.out, batch).map(|bytes| StepOutputs { ty: step.spec.out.clone(), bytes }))
             .collect::<Result<_, _>>()?;
         drop(outs);
-        let roots: Vec<Vec<Hash>> = steps
+        // every (step, inference) pair, step-major
+        let tensors: Vec<&[u8]> = steps
             .iter()
-            .map(|step| {
-                let n = step.ty.byte_len();
-                data_roots(&(0..batch).map(|b| &step.bytes[b * n..(b + 1) * n]).collect::<Vec<_>>())
+            .flat_map(|s| {
+                let n = s.ty.byte_len();
+                (0..batch).map(move |b| &s.bytes[b * n..(b + 1) * n])
             })
             .collect();
-        let traces = (0..batch)
-            .map(|b| {
-                Trace::new(
-                    steps
-                        .iter()
-                        .zip(&roots)
-                        .map(|(s, r): (&StepOutputs, &Vec<Hash>)| TensorHeader { ty: s.ty.clone(), data_root: r[b] }.commitment())
-                        .collect(),
-                )
-            })
+        let roots = data_roots(&tensors);
+        let commitments: Vec<Vec<Hash>> = steps
+            .iter()
+            .zip(roots.chunks(batch.max(1)))
+            .map(|(s, roots)| tensor_commitments(&s.ty, roots))
             .collect();
+        let per_inference: Vec<Vec<Hash>> = (0..batch).map(|b| commitments.iter().map(|c| c[b]).collect()).collect();
+        let trace_roots = commit::trace_roots(per_inference.clone());
+        let traces = per_inference.into_iter().zip(trace_roots).map(|(commitments, root)| Trace { commitments, root }).collect();
         Ok(BatchRun { batch, steps, traces })
     }
 

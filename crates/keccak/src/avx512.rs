@@ -43,13 +43,15 @@ pub(crate) fn available() -> bool {
     *AVAILABLE.get_or_init(|| std::arch::is_x86_feature_detected!("avx512f"))
 }
 
-/// keccak256 of eight messages of `LEN` bytes into `out[..8]`.
+/// keccak256 of eight messages of one length into `out[..8]`.
 ///
 /// # Panics
-/// If the CPU lacks AVX-512F (callers check [`available`]) or `out` is shorter than 8.
-pub(crate) fn hash8<const LEN: usize>(msgs: [&[u8; LEN]; 8], out: &mut [[u8; 32]]) {
+/// If the CPU lacks AVX-512F (callers check [`available`]), the messages differ in
+/// length, or `out` is shorter than 8.
+pub(crate) fn hash8(msgs: [&[u8]; 8], out: &mut [[u8; 32]]) {
     assert!(available(), "AVX-512F is required");
     assert!(out.len() >= 8, "eight digests");
+    assert!(msgs.iter().all(|m| m.len() == msgs[0].len()), "messages of one length");
     // SAFETY: the only requirement of a `#[target_feature]` function is that the CPU
     // has the feature, which `available()` checked at run time.
     unsafe { hash8_avx512(msgs, out) }
@@ -58,17 +60,18 @@ pub(crate) fn hash8<const LEN: usize>(msgs: [&[u8; LEN]; 8], out: &mut [[u8; 32]
 /// Block `block` of a message after keccak padding (`0x01` after the message,
 /// `0x80` in the last byte of the last block), as 17 little-endian words.
 #[inline(always)]
-fn padded_block<const LEN: usize>(msg: &[u8; LEN], block: usize, blocks: usize) -> [u64; RATE / 8] {
+fn padded_block(msg: &[u8], block: usize, blocks: usize) -> [u64; RATE / 8] {
     let start = block * RATE;
+    let len = msg.len();
     let mut words = [0u64; RATE / 8];
-    if start + RATE <= LEN {
+    if start + RATE <= len {
         // a whole block of the message: plain loads
         for (w, chunk) in words.iter_mut().zip(msg[start..start + RATE].chunks_exact(8)) {
             *w = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
         }
     } else {
         let mut bytes = [0u8; RATE];
-        let tail = LEN.saturating_sub(start);
+        let tail = len.saturating_sub(start);
         bytes[..tail].copy_from_slice(&msg[start..start + tail]);
         bytes[tail] = 0x01;
         for (w, chunk) in words.iter_mut().zip(bytes.chunks_exact(8)) {
@@ -82,9 +85,9 @@ fn padded_block<const LEN: usize>(msg: &[u8; LEN], block: usize, blocks: usize) 
 }
 
 #[target_feature(enable = "avx512f")]
-fn hash8_avx512<const LEN: usize>(msgs: [&[u8; LEN]; 8], out: &mut [[u8; 32]]) {
+fn hash8_avx512(msgs: [&[u8]; 8], out: &mut [[u8; 32]]) {
     // pad10*1 always adds at least one byte
-    let blocks = LEN / RATE + 1;
+    let blocks = msgs[0].len() / RATE + 1;
     let mut a = [_mm512_setzero_si512(); 25];
     for block in 0..blocks {
         let w: [[u64; RATE / 8]; 8] = std::array::from_fn(|i| padded_block(msgs[i], block, blocks));

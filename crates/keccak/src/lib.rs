@@ -46,31 +46,34 @@ pub fn is_wide() -> bool {
 /// keccak256 of every message, in order: `out[i] = keccak256(msgs[i])`.
 ///
 /// # Panics
-/// If `out` and `msgs` differ in length.
-pub fn keccak256_many<const LEN: usize>(msgs: &[[u8; LEN]], out: &mut [Hash]) {
+/// If `out` and `msgs` differ in length, or the messages differ in length.
+pub fn keccak256_many<M: AsRef<[u8]>>(msgs: &[M], out: &mut [Hash]) {
     assert_eq!(msgs.len(), out.len(), "one digest per message");
+    let Some(len) = msgs.first().map(|m| m.as_ref().len()) else { return };
+    assert!(msgs.iter().all(|m| m.as_ref().len() == len), "messages of one length");
     #[cfg(target_arch = "x86_64")]
     if avx512::available() {
         let mut groups = msgs.chunks_exact(LANES);
         let mut outs = out.chunks_exact_mut(LANES);
         for (m, o) in (&mut groups).zip(&mut outs) {
-            avx512::hash8(std::array::from_fn(|i| &m[i]), o);
+            avx512::hash8(std::array::from_fn(|i| m[i].as_ref()), o);
         }
         let (rest, rest_out) = (groups.remainder(), outs.into_remainder());
-        // A wide permutation costs about three narrow ones: fill the spare lanes
-        // with copies when that is still the cheaper way.
-        if rest.len() > 2 {
+        // A wide permutation costs about one and a half narrow ones (measured:
+        // docs/performance.md), so two or more leftover messages take the wide
+        // path, the spare lanes filled with copies.
+        if rest.len() >= 2 {
             let mut wide = [[0u8; 32]; LANES];
-            avx512::hash8(std::array::from_fn(|i| &rest[i.min(rest.len() - 1)]), &mut wide);
+            avx512::hash8(std::array::from_fn(|i| rest[i.min(rest.len() - 1)].as_ref()), &mut wide);
             rest_out.copy_from_slice(&wide[..rest.len()]);
         } else {
             for (m, o) in rest.iter().zip(rest_out) {
-                *o = keccak256(m);
+                *o = keccak256(m.as_ref());
             }
         }
         return;
     }
     for (m, o) in msgs.iter().zip(out) {
-        *o = keccak256(m);
+        *o = keccak256(m.as_ref());
     }
 }

@@ -42,6 +42,23 @@ proptest! {
 }
 
 #[test]
+fn messages_of_a_length_known_at_run_time() {
+    for count in [0usize, 1, 7, 8, 9, 300] {
+        let msgs: Vec<Vec<u8>> = (0..count).map(|i| (0..65).map(|b| (i * 31 + b) as u8).collect()).collect();
+        let want: Vec<Hash> = msgs.iter().map(|m| keccak256(m)).collect();
+        let mut got = vec![[0u8; 32]; count];
+        keccak256_many(&msgs, &mut got);
+        assert_eq!(got, want, "{count} messages");
+    }
+}
+
+#[test]
+#[should_panic(expected = "messages of one length")]
+fn messages_of_different_lengths_are_refused() {
+    keccak256_many(&[vec![0u8; 4], vec![0u8; 5]], &mut [[0u8; 32]; 2]);
+}
+
+#[test]
 fn known_digests() {
     let mut out = [[0u8; 32]; 9];
     keccak256_many(&[[]; 9], &mut out);
