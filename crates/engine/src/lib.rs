@@ -334,9 +334,10 @@ impl Engine {
     ///
     /// Hashing runs on the calling thread. libtorch's OpenMP workers keep spinning
     /// for a while after each parallel region, so more hashing threads only contend
-    /// with them for the cores: on the 2-vCPU machine of `docs/performance.md` two
-    /// threads (sharing work from a queue) and a hasher running beside the forward
-    /// pass were both measured slower than one thread after it.
+    /// with them for the cores: on the 2-vCPU machine of `docs/performance.md`, a
+    /// second thread taking work from a shared queue (by groups of messages, or by
+    /// groups of eight inferences) and a hasher running beside the forward pass were
+    /// each measured slower than one thread after it.
     pub fn run(&self, inputs: &[Tensor]) -> Result<BatchRun, EngineError> {
         let batch = inputs.len();
         let outs = self.forward(inputs)?;

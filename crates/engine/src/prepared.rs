@@ -19,12 +19,14 @@ pub(crate) struct Requant {
 }
 
 impl Requant {
-    /// From a `[N, 3]` table of (bias, m, s), broadcasting as `shape` (e.g. `[N]` or `[N, 1]`).
-    fn new(q: &Tensor, shape: &[i64], relu: bool, device: Device) -> Result<Self, TchError> {
+    /// From a `[N, 3]` table of (bias, m, s), as `[N]` tensors that broadcast over
+    /// the last axis (output features of a linear step, channels of a conv step's
+    /// `[B·L, O]` GEMM result).
+    fn new(q: &Tensor, relu: bool, device: Device) -> Result<Self, TchError> {
         let q = q.as_i32().expect("the loader checked the requant dtype");
         let col = |c: usize, f: &dyn Fn(i64) -> i64| -> Result<tch::Tensor, TchError> {
             let v: Vec<i64> = q.chunks_exact(3).map(|r| f(r[c] as i64)).collect();
-            tch::Tensor::f_from_slice(&v)?.f_reshape(shape)?.f_to_device(device)
+            tch::Tensor::f_from_slice(&v)?.f_to_device(device)
         };
         Ok(Requant {
             bias: col(0, &|b| b)?,
@@ -151,7 +153,7 @@ impl Prepared {
                 let (n, k) = (ws[0] as i64, ws[1] as i64);
                 Prepared::Linear {
                     w: BlockedWeights::new(&step.weights[0], n, k, gemm, device)?,
-                    q: Requant::new(&step.weights[1], &[n], relu, device)?,
+                    q: Requant::new(&step.weights[1], relu, device)?,
                     k,
                     n,
                 }
@@ -162,7 +164,7 @@ impl Prepared {
                 let out = &spec.out.shape;
                 Prepared::Conv2d {
                     w: BlockedWeights::new(&step.weights[0], o, kk, gemm, device)?,
-                    q: Requant::new(&step.weights[1], &[o], relu, device)?,
+                    q: Requant::new(&step.weights[1], relu, device)?,
                     kernel: [ws[2] as i64, ws[3] as i64],
                     stride: pair(stride),
                     padding: pair(padding),
