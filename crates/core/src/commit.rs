@@ -13,16 +13,18 @@ pub fn num_chunks(byte_len: usize) -> usize {
     byte_len.div_ceil(CHUNK_SIZE).max(1)
 }
 
+/// The preimage of a data leaf: `0x00 ‖ chunk`, the chunk zero-padded to 256 bytes.
+pub fn leaf_preimage(chunk: &[u8]) -> [u8; 1 + CHUNK_SIZE] {
+    assert!(chunk.len() <= CHUNK_SIZE, "a chunk has at most {CHUNK_SIZE} bytes");
+    let mut m = [0u8; 1 + CHUNK_SIZE];
+    m[0] = tag::DATA_LEAF;
+    m[1..1 + chunk.len()].copy_from_slice(chunk);
+    m
+}
+
 /// Leaf hash of one chunk: `keccak256(0x00 ‖ chunk)`, the chunk zero-padded to 256 bytes.
 pub fn chunk_leaf(chunk: &[u8]) -> Hash {
-    assert!(chunk.len() <= CHUNK_SIZE, "a chunk has at most {CHUNK_SIZE} bytes");
-    if chunk.len() == CHUNK_SIZE {
-        keccak(&[&[tag::DATA_LEAF], chunk])
-    } else {
-        let mut padded = [0u8; CHUNK_SIZE];
-        padded[..chunk.len()].copy_from_slice(chunk);
-        keccak(&[&[tag::DATA_LEAF], &padded])
-    }
+    keccak(&[&leaf_preimage(chunk)])
 }
 
 /// Leaf hash of an all-zero chunk: the padding leaf of every data tree.
@@ -31,20 +33,15 @@ pub fn zero_chunk_leaf() -> Hash {
     *LEAF.get_or_init(|| chunk_leaf(&[0u8; CHUNK_SIZE]))
 }
 
-/// `0x00 ‖ chunk` for every chunk of `bytes` (one zero chunk when empty), the last
-/// chunk zero-padded: what [`chunk_leaf`] hashes, laid out for the grouped hasher.
+/// Appends the leaf preimage of every chunk of `bytes` (one zero chunk when empty)
+/// to `out`, for the grouped hasher; returns how many.
 fn leaf_messages(bytes: &[u8], out: &mut Vec<[u8; 1 + CHUNK_SIZE]>) -> usize {
-    let before = out.len();
-    let mut push = |c: &[u8]| {
-        let mut m = [0u8; 1 + CHUNK_SIZE];
-        m[0] = tag::DATA_LEAF;
-        m[1..1 + c.len()].copy_from_slice(c);
-        out.push(m);
-    };
     if bytes.is_empty() {
-        push(&[]);
+        out.push(leaf_preimage(&[]));
+        return 1;
     }
-    bytes.chunks(CHUNK_SIZE).for_each(push);
+    let before = out.len();
+    out.extend(bytes.chunks(CHUNK_SIZE).map(leaf_preimage));
     out.len() - before
 }
 

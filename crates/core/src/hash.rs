@@ -37,9 +37,18 @@ pub fn keccak(parts: &[&[u8]]) -> Hash {
     out
 }
 
+/// `tag ‖ left ‖ right`: the preimage of an inner node of a tagged tree.
+pub fn node_preimage(tag: u8, left: &Hash, right: &Hash) -> [u8; 65] {
+    let mut m = [0u8; 65];
+    m[0] = tag;
+    m[1..33].copy_from_slice(left);
+    m[33..].copy_from_slice(right);
+    m
+}
+
 /// keccak256 of `tag ‖ left ‖ right`: an inner node of a tagged tree.
 pub fn node(tag: u8, left: &Hash, right: &Hash) -> Hash {
-    keccak(&[&[tag], left, right])
+    keccak(&[&node_preimage(tag, left, right)])
 }
 
 /// Lower-case hex with a `0x` prefix, as chains and explorers print hashes.

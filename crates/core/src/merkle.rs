@@ -5,7 +5,7 @@
 //! padding leaf: the data tree of a tensor's chunks, the trace tree of step
 //! commitments, and the spec tree of a model's steps.
 
-use crate::hash::{node, tag, Hash, ZERO_HASH};
+use crate::hash::{node, node_preimage, tag, Hash, ZERO_HASH};
 use crate::commit::zero_chunk_leaf;
 use std::sync::OnceLock;
 
@@ -85,9 +85,8 @@ pub fn root(kind: TreeKind, leaves: Vec<Hash>) -> Hash {
 /// hashed level by level together, so that the inner nodes of all of them go
 /// through the hasher in groups ([`refute_keccak::keccak256_many`], eight nodes per
 /// permutation where the CPU allows).
-pub fn roots(kind: TreeKind, forest: Vec<Vec<Hash>>) -> Vec<Hash> {
+pub fn roots(kind: TreeKind, mut forest: Vec<Vec<Hash>>) -> Vec<Hash> {
     let tag = kind.node_tag();
-    let mut forest = forest;
     let mut level = 0;
     let mut messages: Vec<[u8; 65]> = Vec::new();
     let mut hashes: Vec<Hash> = Vec::new();
@@ -96,11 +95,7 @@ pub fn roots(kind: TreeKind, forest: Vec<Vec<Hash>>) -> Vec<Hash> {
         for tree in forest.iter().filter(|t| t.len() > 1) {
             for pair in tree.chunks(2) {
                 let right = if pair.len() == 2 { pair[1] } else { kind.padding_root(level) };
-                let mut m = [0u8; 65];
-                m[0] = tag;
-                m[1..33].copy_from_slice(&pair[0]);
-                m[33..].copy_from_slice(&right);
-                messages.push(m);
+                messages.push(node_preimage(tag, &pair[0], &right));
             }
         }
         hashes.resize(messages.len(), ZERO_HASH);
