@@ -10,7 +10,7 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use refute_benches::{fixture_models, float_batch, int8_batch, wide_mlp, Fp32Net};
-use refute_core::commit::data_root;
+use refute_core::commit::{data_root, leaf_preimage, CHUNK_SIZE};
 use refute_core::hash::keccak;
 use refute_engine::tch::Device;
 use refute_engine::{Engine, Gemm};
@@ -50,7 +50,7 @@ fn hashing(c: &mut Criterion) {
     g.bench_function("raw keccak256", |b| b.iter(|| black_box(keccak(&[&bytes]))));
     g.bench_function("tensor data root", |b| b.iter(|| black_box(data_root(&bytes))));
     // the data tree's leaves, 0x00 ‖ 256-byte chunk, hashed eight per permutation
-    let leaves: Vec<[u8; 257]> = bytes.chunks_exact(256).map(|c| std::array::from_fn(|i| if i == 0 { 0 } else { c[i - 1] })).collect();
+    let leaves: Vec<[u8; 257]> = bytes.chunks_exact(CHUNK_SIZE).map(leaf_preimage).collect();
     let mut digests = vec![[0u8; 32]; leaves.len()];
     g.bench_function("grouped keccak256 of the leaves", |b| b.iter(|| refute_keccak::keccak256_many(&leaves, &mut digests)));
     g.finish();

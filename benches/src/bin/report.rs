@@ -4,7 +4,7 @@
 
 use refute_benches::protocol::{dispute, watchtower, DisputeRun, Mining};
 use refute_benches::{fixture_models, float_batch, int8_batch, repo_root, side_by_side, wide_mlp, Fp32Net};
-use refute_core::commit::data_root;
+use refute_core::commit::{data_root, leaf_preimage, CHUNK_SIZE};
 use refute_core::hash::keccak;
 use refute_core::Model;
 use refute_engine::tch::Device;
@@ -94,7 +94,7 @@ fn hashing(opts: &Opts, out: &mut String) {
     let len = if opts.quick { 1 << 20 } else { 16 << 20 };
     let bytes: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
     // the data tree's leaves: 257-byte messages, as many as the bytes make
-    let leaves: Vec<[u8; 257]> = bytes.chunks_exact(256).map(|c| std::array::from_fn(|i| if i == 0 { 0 } else { c[i - 1] })).collect();
+    let leaves: Vec<[u8; 257]> = bytes.chunks_exact(CHUNK_SIZE).map(leaf_preimage).collect();
     let (mut digests, mut grouped_digests) = (vec![[0u8; 32]; leaves.len()], vec![[0u8; 32]; leaves.len()]);
     let rounds = if opts.quick { 3 } else { 9 };
     let t = side_by_side(

@@ -82,8 +82,10 @@ impl Gemm {
 
     /// Checks this backend against exact integer products on `device`: extreme values
     /// (where saturating kernels go wrong), random values, a single row (where
-    /// kernels switch to matrix-vector code), and reductions of odd lengths. Returns
-    /// why it is not exact, or the error libtorch gave.
+    /// kernels switch to matrix-vector code), a one-column reduction (K = 1, wrong in
+    /// libtorch 2.13's `_int_mm`, which the engine therefore avoids) and reductions of
+    /// odd lengths past the fp32 bound. Returns why it is not exact, or the error
+    /// libtorch gave.
     pub fn probe(self, device: Device) -> Result<(), String> {
         let _guard = tch::no_grad_guard();
         let mut seed = 0x9e37_79b9_7f4a_7c15u64;
