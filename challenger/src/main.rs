@@ -34,6 +34,8 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // before anything else: may start the program over (same pid and arguments)
+    refute_engine::openmp::bound_spinning_at_start();
     let cli = Cli::parse();
     let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
     refute_chain::init_tls();

@@ -131,13 +131,17 @@ fn hashing(opts: &Opts, out: &mut String) {
 }
 
 fn main() {
+    // before anything else: may start the program over (same pid and arguments)
+    refute_engine::openmp::bound_spinning_at_start();
     let opts = opts();
     let threads = refute_engine::tch::get_num_threads();
     let mut out = String::new();
     writeln!(
         out,
-        "Machine: {} logical CPUs, libtorch intra-op threads: {threads}, engine GEMMs: {:?}, grouped keccak: {}{}\n",
+        "Machine: {} logical CPUs, libtorch intra-op threads: {threads}, {}={}, engine GEMMs: {:?}, grouped keccak: {}{}\n",
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        refute_engine::openmp::SPIN_VAR,
+        std::env::var(refute_engine::openmp::SPIN_VAR).unwrap_or_else(|_| "unset".into()),
         Gemm::detect(Device::Cpu),
         if refute_keccak::is_wide() { "AVX-512, 8 lanes" } else { "one at a time" },
         if opts.quick { " (quick mode: figures are not meaningful)" } else { "" }

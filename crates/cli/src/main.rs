@@ -37,6 +37,8 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // before anything else: may start the program over (same pid and arguments)
+    refute_engine::openmp::bound_spinning_at_start();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Model(cmd) => model_cmd::run_model(cmd),

@@ -33,29 +33,33 @@ pub fn zero_chunk_leaf() -> Hash {
     *LEAF.get_or_init(|| chunk_leaf(&[0u8; CHUNK_SIZE]))
 }
 
-/// Appends the leaf preimage of every chunk of `bytes` (one zero chunk when empty)
-/// to `out`, for the grouped hasher; returns how many.
-fn leaf_messages(bytes: &[u8], out: &mut Vec<[u8; 1 + CHUNK_SIZE]>) -> usize {
-    if bytes.is_empty() {
-        out.push(leaf_preimage(&[]));
-        return 1;
-    }
-    let before = out.len();
-    out.extend(bytes.chunks(CHUNK_SIZE).map(leaf_preimage));
-    out.len() - before
-}
-
 /// The leaf hashes of `bytes` cut into chunks (before padding to a power of two).
 pub fn data_leaves(bytes: &[u8]) -> Vec<Hash> {
     data_leaves_many(&[bytes]).pop().expect("one tensor")
 }
 
-/// The leaf hashes of many tensors, all leaves hashed in one grouped pass.
+/// The leaf hashes of many tensors, all leaves hashed in one grouped pass. The
+/// hasher reads whole chunks where they lie and puts the leaf tag before them
+/// itself; only each tensor's short last chunk (or the zero chunk of an empty
+/// tensor) is copied, to be zero-padded.
 fn data_leaves_many(tensors: &[&[u8]]) -> Vec<Vec<Hash>> {
-    let mut messages = Vec::with_capacity(tensors.iter().map(|b| b.len().div_ceil(CHUNK_SIZE).max(1)).sum());
-    let counts: Vec<usize> = tensors.iter().map(|b| leaf_messages(b, &mut messages)).collect();
-    let mut hashes = vec![[0u8; 32]; messages.len()];
-    refute_keccak::keccak256_many(&messages, &mut hashes);
+    let short = |b: &[u8]| b.is_empty() || b.len() % CHUNK_SIZE != 0;
+    let tails: Vec<[u8; CHUNK_SIZE]> = tensors.iter().filter(|b| short(b)).map(|b| chunk(b, b.len() / CHUNK_SIZE)).collect();
+    let mut tails = tails.iter();
+    let mut chunks: Vec<&[u8]> = Vec::with_capacity(tensors.iter().map(|b| num_chunks(b.len())).sum());
+    let counts: Vec<usize> = tensors
+        .iter()
+        .map(|b| {
+            let before = chunks.len();
+            chunks.extend(b.chunks_exact(CHUNK_SIZE));
+            if short(b) {
+                chunks.push(tails.next().expect("one tail per short tensor"));
+            }
+            chunks.len() - before
+        })
+        .collect();
+    let mut hashes = vec![[0u8; 32]; chunks.len()];
+    refute_keccak::keccak256_many_prefixed(tag::DATA_LEAF, &chunks, &mut hashes);
     let mut next = hashes.into_iter();
     counts.into_iter().map(|n| next.by_ref().take(n).collect()).collect()
 }

@@ -22,10 +22,11 @@
 //! CPUs without VNNI compute int8 products through saturating 16-bit intermediates,
 //! which would be fast and wrong. Elsewhere the engine falls back to fp32 blocks.
 
+pub mod openmp;
 mod prepared;
 
 use prepared::Prepared;
-use refute_core::commit::{data_roots, tensor_commitments};
+use refute_core::commit::{data_roots, num_chunks, tensor_commitments};
 use refute_core::hash::Hash;
 use refute_core::tensor::{DType, Tensor, TensorType};
 use refute_core::{commit, Model};
@@ -243,6 +244,7 @@ pub struct Engine {
     model: Arc<Model>,
     device: Device,
     gemm: Gemm,
+    hash_threads: usize,
     steps: Vec<Prepared>,
 }
 
@@ -252,6 +254,7 @@ impl std::fmt::Debug for Engine {
             .field("model", &self.model.name())
             .field("device", &self.device)
             .field("gemm", &self.gemm)
+            .field("hash_threads", &self.hash_threads)
             .finish()
     }
 }
@@ -268,7 +271,20 @@ impl Engine {
     /// only exact where [`Gemm::probe`] passes.
     pub fn with_gemm(model: Arc<Model>, device: Device, gemm: Gemm) -> Result<Self, EngineError> {
         let steps = model.steps().iter().map(|s| Prepared::new(s, gemm, device)).collect::<Result<_, _>>()?;
-        Ok(Engine { model, device, gemm, steps })
+        let hash_threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        Ok(Engine { model, device, gemm, hash_threads, steps })
+    }
+
+    /// Sets how many threads [`Engine::run`] hashes a batch's commitments on (at
+    /// least one; by default one per logical CPU). Results do not depend on it.
+    pub fn with_hash_threads(mut self, threads: usize) -> Self {
+        self.hash_threads = threads.max(1);
+        self
+    }
+
+    /// How many threads [`Engine::run`] hashes commitments on.
+    pub fn hash_threads(&self) -> usize {
+        self.hash_threads
     }
 
     /// Prepares `model` on the CPU.
@@ -330,19 +346,25 @@ impl Engine {
 
     /// Runs a batch and commits to every step of every inference.
     ///
-    /// After the forward pass, the data trees of every step of every inference go
-    /// through the grouped hasher together ([`data_roots`]), then the tensor
-    /// commitments of each step and the trace trees.
+    /// After the forward pass, the batch's inferences are cut into runs, one per
+    /// hashing thread ([`Engine::hash_threads`], fewer for small batches; the calling
+    /// thread takes the first run). Each thread hashes the data trees of every step
+    /// of its inferences together ([`data_roots`], eight leaves or nodes per
+    /// permutation), then their tensor commitments and trace trees.
     ///
-    /// Hashing runs on the calling thread. libtorch's OpenMP workers keep spinning
-    /// for a while after each parallel region, so more hashing threads only contend
-    /// with them for the cores: on the 2-vCPU machine of `docs/performance.md`, a
-    /// second thread taking work from a shared queue (by groups of messages, or by
-    /// groups of eight inferences) and a hasher running beside the forward pass were
-    /// each measured slower than one thread after it.
+    /// The hashing threads need the cores libtorch's OpenMP workers just computed
+    /// on, and libgomp's workers spin for up to `GOMP_SPINCOUNT` iterations after
+    /// each parallel region before they sleep (300,000 by default: longer than all
+    /// the hashing of a batch). A hashing thread sharing a core with a spinning
+    /// worker gets half of it: with the default spin, two hashing threads were
+    /// measured slightly slower than one. The `refute` binaries therefore run with a
+    /// bounded spin ([`openmp::bound_spinning`]); `docs/performance.md` has the
+    /// figures of both.
     pub fn run(&self, inputs: &[Tensor]) -> Result<BatchRun, EngineError> {
         let batch = inputs.len();
         let outs = self.forward(inputs)?;
+        // Copied out on the calling thread: libtorch's copy runs on OpenMP, which
+        // would start a pool of workers for each new hashing thread.
         let steps: Vec<StepOutputs> = self
             .model
             .steps()
@@ -351,23 +373,18 @@ impl Engine {
             .map(|(step, t)| canonical_bytes(t, &step.spec.out, batch).map(|bytes| StepOutputs { ty: step.spec.out.clone(), bytes }))
             .collect::<Result<_, _>>()?;
         drop(outs);
-        // every (step, inference) pair, step-major
-        let tensors: Vec<&[u8]> = steps
-            .iter()
-            .flat_map(|s| {
-                let n = s.ty.byte_len();
-                (0..batch).map(move |b| &s.bytes[b * n..(b + 1) * n])
-            })
-            .collect();
-        let roots = data_roots(&tensors);
-        let commitments: Vec<Vec<Hash>> = steps
-            .iter()
-            .zip(roots.chunks(batch.max(1)))
-            .map(|(s, roots)| tensor_commitments(&s.ty, roots))
-            .collect();
-        let per_inference: Vec<Vec<Hash>> = (0..batch).map(|b| commitments.iter().map(|c| c[b]).collect()).collect();
-        let trace_roots = commit::trace_roots(per_inference.clone());
-        let traces = per_inference.into_iter().zip(trace_roots).map(|(commitments, root)| Trace { commitments, root }).collect();
+        let chunks: usize = steps.iter().map(|s| num_chunks(s.ty.byte_len()) * batch).sum();
+        let threads = self.hash_threads.min(batch).min(chunks / MIN_CHUNKS_PER_THREAD).max(1);
+        // contiguous runs of inferences, one per thread, the calling thread taking the first
+        let runs: Vec<std::ops::Range<usize>> = (0..threads).map(|t| t * batch / threads..(t + 1) * batch / threads).collect();
+        let traces = std::thread::scope(|scope| {
+            let others: Vec<_> = runs[1..].iter().map(|run| scope.spawn(|| commit_run(&steps, run.clone()))).collect();
+            let mut traces = commit_run(&steps, runs[0].clone());
+            for handle in others {
+                traces.extend(handle.join().expect("hashing does not panic"));
+            }
+            traces
+        });
         Ok(BatchRun { batch, steps, traces })
     }
 
@@ -378,6 +395,28 @@ impl Engine {
         let tensors = (0..run.step_count()).map(|s| run.step_tensor(0, s)).collect();
         Ok((tensors, run.traces[0].clone()))
     }
+}
+
+/// Fewest chunks worth a hashing thread of their own in [`Engine::run`]: below
+/// about a hundred wide permutations, starting a thread costs more than it saves.
+const MIN_CHUNKS_PER_THREAD: usize = 256;
+
+/// The traces of inferences `run` of a batch: the data trees of every step of all of
+/// them through the grouped hasher together ([`data_roots`]), then their tensor
+/// commitments step by step, then their trace trees.
+fn commit_run(steps: &[StepOutputs], run: std::ops::Range<usize>) -> Vec<Trace> {
+    let tensors: Vec<&[u8]> = steps
+        .iter()
+        .flat_map(|s| {
+            let n = s.ty.byte_len();
+            run.clone().map(move |b| &s.bytes[b * n..(b + 1) * n])
+        })
+        .collect();
+    let roots = data_roots(&tensors);
+    let commitments: Vec<Vec<Hash>> = steps.iter().zip(roots.chunks(run.len().max(1))).map(|(s, roots)| tensor_commitments(&s.ty, roots)).collect();
+    let per_inference: Vec<Vec<Hash>> = (0..run.len()).map(|i| commitments.iter().map(|c| c[i]).collect()).collect();
+    let trace_roots = commit::trace_roots(per_inference.clone());
+    per_inference.into_iter().zip(trace_roots).map(|(commitments, root)| Trace { commitments, root }).collect()
 }
 
 fn kind_of(dtype: DType) -> Kind {

@@ -90,6 +90,39 @@ fn one_and_two_threads_give_the_same_bits() {
 }
 
 #[test]
+fn hashing_threads_give_the_commitments_of_the_definition() {
+    // 18 chunks per inference, 48 inferences: enough to split over three threads
+    let mut rng = Rng::new(11);
+    let defs = vec![
+        StepDef { name: "input".into(), op: Op::Input, inputs: vec![], weights: vec![], shape: Some(vec![4096]) },
+        StepDef {
+            name: "fc".into(),
+            op: Op::Linear { relu: true },
+            inputs: vec![0],
+            weights: vec![
+                ("w".into(), Tensor::from_i8([512, 4096], rng.i8s(512 * 4096)).unwrap()),
+                ("q".into(), refute_core::testing::random_requant(&mut rng, 512, 4096)),
+            ],
+            shape: None,
+        },
+    ];
+    let model = Arc::new(Model::new("split", None, defs).unwrap());
+    let inputs: Vec<Tensor> = (0..48).map(|_| random_input(&mut rng, model.input_type())).collect();
+    let one = Engine::cpu(model.clone()).unwrap().with_hash_threads(1).run(&inputs).unwrap();
+    for (sample, input) in inputs.iter().enumerate() {
+        let by_definition: Vec<_> = (0..model.step_count()).map(|s| refute_core::commit_tensor(&one.step_tensor(sample, s))).collect();
+        assert_eq!(one.trace(sample).commitments, by_definition, "sample {sample}");
+        assert_eq!(by_definition[0], refute_core::commit_tensor(input));
+        assert_eq!(one.trace(sample).root, refute_core::commit::trace_root(&by_definition));
+    }
+    for threads in [2, 3, 8] {
+        let engine = Engine::cpu(model.clone()).unwrap().with_hash_threads(threads);
+        assert_eq!(engine.hash_threads(), threads);
+        assert_eq!(engine.run(&inputs).unwrap().traces(), one.traces(), "{threads} hashing threads");
+    }
+}
+
+#[test]
 fn the_every_op_model_matches_the_reference() {
     let model = every_op_model();
     let mut rng = Rng::new(1);

@@ -2,7 +2,7 @@
 //! messages of every length class and every group remainder.
 
 use proptest::prelude::*;
-use refute_keccak::{is_wide, keccak256, keccak256_many, Hash};
+use refute_keccak::{is_wide, keccak256, keccak256_many, keccak256_many_prefixed, Hash};
 
 fn check<const LEN: usize>(seed: u64, count: usize) {
     let mut x = seed | 1;
@@ -20,6 +20,11 @@ fn check<const LEN: usize>(seed: u64, count: usize) {
     keccak256_many(&msgs, &mut got);
     let want: Vec<Hash> = msgs.iter().map(|m| keccak256(m)).collect();
     assert_eq!(got, want, "LEN {LEN}, {count} messages");
+    // the same messages after a prefix byte, against the prefixed message built out
+    let prefix = seed as u8;
+    keccak256_many_prefixed(prefix, &msgs, &mut got);
+    let want: Vec<Hash> = msgs.iter().map(|m| keccak256(&[&[prefix][..], &m[..]].concat())).collect();
+    assert_eq!(got, want, "prefix {prefix:#04x}, LEN {LEN}, {count} messages");
 }
 
 proptest! {
@@ -29,13 +34,19 @@ proptest! {
     fn every_length_class_and_remainder_matches(seed in any::<u64>(), count in 0usize..27) {
         // empty, short, one byte short of a block, a full block (padding takes a
         // second one), just over, the data tree's node (65) and leaf (257), two blocks
+        // (and after a prefix byte: 134 and 135 fill a block then, 256 is the leaf's chunk)
         check::<0>(seed, count);
         check::<1>(seed, count);
+        check::<7>(seed, count);
+        check::<64>(seed, count);
         check::<65>(seed, count);
+        check::<134>(seed, count);
         check::<135>(seed, count);
         check::<136>(seed, count);
         check::<137>(seed, count);
+        check::<256>(seed, count);
         check::<257>(seed, count);
+        check::<271>(seed, count);
         check::<272>(seed, count);
         check::<300>(seed, count);
     }
