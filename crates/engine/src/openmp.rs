@@ -4,7 +4,7 @@
 //! workers spin, waiting for the next one, for `GOMP_SPINCOUNT` iterations before
 //! they sleep: 300,000 by default, longer than the whole of hashing a batch's
 //! commitments after its forward pass. A hashing thread started then shares a core
-//! with a spinning worker and gets half of it. With the spin bounded
+//! with a spinning worker and gets about half of it. With the spin bounded
 //! ([`SPIN_COUNT`]), the workers sleep soon after the forward pass and the hashing
 //! threads have the cores to themselves, while the short gaps between the regions
 //! of one forward pass are still bridged by spinning (the forward passes measured

@@ -53,8 +53,8 @@ pub(crate) fn available() -> bool {
 /// one, into `out[..8]`.
 ///
 /// # Panics
-/// If the CPU lacks AVX-512F or AVX-512BW (callers check [`available`]), the messages differ in
-/// length, or `out` is shorter than 8.
+/// If the CPU lacks AVX-512F or AVX-512BW (callers check [`available`]), the
+/// messages differ in length, or `out` is shorter than 8.
 pub(crate) fn hash8(prefix: Option<u8>, msgs: [&[u8]; 8], out: &mut [[u8; 32]]) {
     assert!(available(), "AVX-512F and AVX-512BW are required");
     assert!(out.len() >= 8, "eight digests");
@@ -100,8 +100,8 @@ fn word_upto(msg: &[u8], from: usize) -> u64 {
     u64::from_le_bytes(bytes)
 }
 
-/// Bytes 64r to 64r + 63 of block `start / RATE` of `prefix ‖ msg` (before
-/// padding) as one register: bytes of the message, zero past its end.
+/// Bytes `at` to `at + 63` of `prefix ‖ msg` (before padding) as one register,
+/// zero past the end of the message.
 #[target_feature(enable = "avx512f,avx512bw")]
 #[inline]
 fn row(prefix: Option<u8>, msg: &[u8], at: usize) -> __m512i {
@@ -134,11 +134,10 @@ fn block_words(prefix: Option<u8>, msg: &[u8], block: usize, blocks: usize) -> (
     if start + RATE > len {
         // the end of the message, then the padding: 0x01 right after it
         let at = len - start;
-        let one = 0x01u64 << (8 * (at % 8));
         match at / 64 {
             0 => low = _mm512_or_si512(low, _mm512_maskz_set1_epi8(1u64 << at, 0x01)),
             1 => high = _mm512_or_si512(high, _mm512_maskz_set1_epi8(1u64 << (at - 64), 0x01)),
-            _ => last |= one,
+            _ => last |= 0x01 << (8 * (at - 128)),
         }
     }
     if block + 1 == blocks {
