@@ -363,8 +363,8 @@ impl Engine {
     pub fn run(&self, inputs: &[Tensor]) -> Result<BatchRun, EngineError> {
         let batch = inputs.len();
         let outs = self.forward(inputs)?;
-        // Copied out on the calling thread: libtorch's copy runs on OpenMP, which
-        // would start a pool of workers for each new hashing thread.
+        // Copied out on the calling thread: copying each hashing thread's share on
+        // that thread measured no faster (docs/performance.md).
         let steps: Vec<StepOutputs> = self
             .model
             .steps()
