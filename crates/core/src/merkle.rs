@@ -5,7 +5,7 @@
 //! padding leaf: the data tree of a tensor's chunks, the trace tree of step
 //! commitments, and the spec tree of a model's steps.
 
-use crate::hash::{node, node_preimage, tag, Hash, ZERO_HASH};
+use crate::hash::{node, tag, Hash, ZERO_HASH};
 use crate::commit::zero_chunk_leaf;
 use std::sync::OnceLock;
 
@@ -83,28 +83,29 @@ pub fn root(kind: TreeKind, leaves: Vec<Hash>) -> Hash {
 
 /// Roots of many padded trees of one kind, as [`root`] of each: the trees are
 /// hashed level by level together, so that the inner nodes of all of them go
-/// through the hasher in groups ([`refute_keccak::keccak256_many`], eight nodes per
-/// permutation where the CPU allows).
+/// through the hasher in groups ([`refute_keccak::keccak256_many_prefixed`], eight
+/// nodes per permutation where the CPU allows).
 pub fn roots(kind: TreeKind, mut forest: Vec<Vec<Hash>>) -> Vec<Hash> {
     let tag = kind.node_tag();
     let mut level = 0;
-    let mut messages: Vec<[u8; 65]> = Vec::new();
     let mut hashes: Vec<Hash> = Vec::new();
     while forest.iter().any(|t| t.len() > 1) {
-        messages.clear();
-        for tree in forest.iter().filter(|t| t.len() > 1) {
-            for pair in tree.chunks(2) {
-                let right = if pair.len() == 2 { pair[1] } else { kind.padding_root(level) };
-                messages.push(node_preimage(tag, &pair[0], &right));
-            }
+        // An odd level gets this level's padding root at its end, so that every
+        // node's preimage after the tag (left ‖ right) lies in the level itself:
+        // the hasher reads the pairs where they are.
+        for tree in forest.iter_mut().filter(|t| t.len() > 1 && t.len() % 2 == 1) {
+            tree.push(kind.padding_root(level));
         }
-        hashes.resize(messages.len(), ZERO_HASH);
-        refute_keccak::keccak256_many(&messages, &mut hashes);
-        let mut next = hashes.iter();
+        {
+            let pairs: Vec<&[u8]> = forest.iter().filter(|t| t.len() > 1).flat_map(|t| t.as_flattened().chunks_exact(64)).collect();
+            hashes.resize(pairs.len(), ZERO_HASH);
+            refute_keccak::keccak256_many_prefixed(tag, &pairs, &mut hashes);
+        }
+        let mut next = hashes.iter().copied();
         for tree in forest.iter_mut().filter(|t| t.len() > 1) {
-            let n = tree.len().div_ceil(2);
-            tree.clear();
-            tree.extend(next.by_ref().take(n));
+            let n = tree.len() / 2;
+            tree.truncate(n);
+            tree.iter_mut().for_each(|node| *node = next.next().expect("one hash per pair"));
         }
         level += 1;
     }
@@ -326,6 +327,18 @@ mod tests {
                 let l = leaves(n);
                 assert_eq!(root(kind, l.clone()), MerkleTree::new(kind, l).root(), "{kind:?} {n}");
             }
+        }
+    }
+
+    #[test]
+    fn a_forest_of_mixed_sizes_has_the_roots_of_its_trees() {
+        // odd and even levels side by side, trees that are done before others, and
+        // an empty tree (its root is the padding leaf)
+        let sizes = [0, 1, 2, 3, 5, 8, 9, 16, 17, 31, 33];
+        for kind in [TreeKind::Data, TreeKind::Trace, TreeKind::Spec] {
+            let forest: Vec<Vec<Hash>> = sizes.iter().map(|&n| leaves(n)).collect();
+            let want: Vec<Hash> = forest.iter().map(|l| MerkleTree::new(kind, l.clone()).root()).collect();
+            assert_eq!(roots(kind, forest), want, "{kind:?}");
         }
     }
 

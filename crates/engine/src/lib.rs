@@ -30,7 +30,8 @@ use refute_core::commit::{data_roots, num_chunks, tensor_commitments};
 use refute_core::hash::Hash;
 use refute_core::tensor::{DType, Tensor, TensorType};
 use refute_core::{commit, Model};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use tch::{Device, Kind};
 
 pub use tch;
@@ -307,7 +308,9 @@ impl Engine {
         self.gemm
     }
 
-    fn input_batch(&self, inputs: &[Tensor]) -> Result<tch::Tensor, EngineError> {
+    /// The canonical bytes of a batch of inputs, one inference after another
+    /// (the outputs of step 0), each input checked against the model's input type.
+    fn input_bytes(&self, inputs: &[Tensor]) -> Result<Vec<u8>, EngineError> {
         let want = self.model.input_type();
         let mut bytes = Vec::with_capacity(inputs.len() * want.byte_len());
         for (index, t) in inputs.iter().enumerate() {
@@ -316,18 +319,23 @@ impl Engine {
             }
             bytes.extend(t.as_i8().expect("int8, checked with the type").iter().map(|&x| x as u8));
         }
-        let mut shape = vec![inputs.len() as i64];
-        shape.extend(want.shape.iter().map(|&d| d as i64));
-        Ok(tch::Tensor::f_from_slice(&bytes)?.f_view_dtype(Kind::Int8)?.f_reshape(&shape)?.f_to_device(self.device)?)
+        Ok(bytes)
     }
 
     /// Runs every step on a batch and returns the batched step outputs (on the
     /// engine's device), without committing to them.
     pub fn forward(&self, inputs: &[Tensor]) -> Result<Vec<tch::Tensor>, EngineError> {
+        self.forward_from(&self.input_bytes(inputs)?, inputs.len())
+    }
+
+    /// [`Engine::forward`] from the inputs' canonical bytes ([`Engine::input_bytes`]).
+    fn forward_from(&self, input: &[u8], batch: usize) -> Result<Vec<tch::Tensor>, EngineError> {
         let _guard = tch::no_grad_guard();
+        let mut shape = vec![batch as i64];
+        shape.extend(self.model.input_type().shape.iter().map(|&d| d as i64));
         let mut outs: Vec<tch::Tensor> = Vec::with_capacity(self.steps.len());
-        outs.push(self.input_batch(inputs)?);
-        if inputs.is_empty() {
+        outs.push(tch::Tensor::f_from_slice(input)?.f_view_dtype(Kind::Int8)?.f_reshape(&shape)?.f_to_device(self.device)?);
+        if batch == 0 {
             // Some libtorch kernels reject empty batches; an empty batch has empty outputs.
             for step in &self.model.steps()[1..] {
                 let mut shape = vec![0i64];
@@ -346,46 +354,111 @@ impl Engine {
 
     /// Runs a batch and commits to every step of every inference.
     ///
-    /// After the forward pass, the batch's inferences are cut into runs, one per
-    /// hashing thread ([`Engine::hash_threads`], fewer for small batches; the calling
-    /// thread takes the first run). Each thread hashes the data trees of every step
-    /// of its inferences together ([`data_roots`], eight leaves or nodes per
-    /// permutation), then their tensor commitments and trace trees.
+    /// With one hashing thread ([`Engine::hash_threads`], fewer for small batches),
+    /// the calling thread runs the forward pass, copies the step outputs out of
+    /// libtorch (step 0's are the inputs' bytes, which it already has) and hashes
+    /// the data trees of every step of the batch together ([`data_roots`], eight
+    /// leaves or nodes per permutation), then the tensor commitments and trace
+    /// trees.
+    ///
+    /// With more, the other threads are started before the forward pass and sleep
+    /// until it is done. Then every thread takes units of work in turn, each one
+    /// step of eight inferences: its data trees, then its tensor
+    /// commitments. The units of step 0 come first, so the other threads hash the
+    /// inputs while the calling thread copies the later steps out; it then takes
+    /// units too, and hashes the trace trees last.
     ///
     /// The hashing threads need the cores libtorch's OpenMP workers just computed
     /// on, and libgomp's workers spin for up to `GOMP_SPINCOUNT` iterations after
     /// each parallel region before they sleep (300,000 by default: longer than all
     /// the hashing of a batch). A hashing thread sharing a core with a spinning
-    /// worker gets half of it: with the default spin, two hashing threads were
-    /// measured slightly slower than one. The `refute` binaries therefore run with a
+    /// worker gets half of it or less. The `refute` binaries therefore run with a
     /// bounded spin ([`openmp::bound_spinning`]); `docs/performance.md` has the
-    /// figures of both.
+    /// figures.
     pub fn run(&self, inputs: &[Tensor]) -> Result<BatchRun, EngineError> {
         let batch = inputs.len();
-        let outs = self.forward(inputs)?;
-        // Copied out on the calling thread: copying each hashing thread's share on
-        // that thread measured no faster (docs/performance.md).
-        let steps: Vec<StepOutputs> = self
-            .model
-            .steps()
-            .iter()
-            .zip(&outs)
-            .map(|(step, t)| canonical_bytes(t, &step.spec.out, batch).map(|bytes| StepOutputs { ty: step.spec.out.clone(), bytes }))
-            .collect::<Result<_, _>>()?;
-        drop(outs);
-        let chunks: usize = steps.iter().map(|s| num_chunks(s.ty.byte_len()) * batch).sum();
+        let types: Vec<&TensorType> = self.model.steps().iter().map(|step| &step.spec.out).collect();
+        let chunks: usize = types.iter().map(|ty| num_chunks(ty.byte_len()) * batch).sum();
         let threads = self.hash_threads.min(batch).min(chunks / MIN_CHUNKS_PER_THREAD).max(1);
-        // contiguous runs of inferences, one per thread, the calling thread taking the first
-        let runs: Vec<std::ops::Range<usize>> = (0..threads).map(|t| t * batch / threads..(t + 1) * batch / threads).collect();
-        let traces = std::thread::scope(|scope| {
-            let others: Vec<_> = runs[1..].iter().map(|run| scope.spawn(|| commit_run(&steps, run.clone()))).collect();
-            let mut traces = commit_run(&steps, runs[0].clone());
-            for handle in others {
-                traces.extend(handle.join().expect("hashing does not panic"));
+        let (steps, traces) = if threads == 1 {
+            let input = self.input_bytes(inputs)?;
+            let outs = self.forward_from(&input, batch)?;
+            let mut steps = vec![StepOutputs { ty: types[0].clone(), bytes: input }];
+            for (ty, t) in types.iter().zip(&outs).skip(1) {
+                steps.push(StepOutputs { ty: (*ty).clone(), bytes: canonical_bytes(t, ty, batch)? });
             }
-            traces
-        });
+            let traces = commit_all(&steps, batch);
+            (steps, traces)
+        } else {
+            self.run_shared(inputs, &types, threads)?
+        };
         Ok(BatchRun { batch, steps, traces })
+    }
+
+    /// [`Engine::run`] with `threads` hashing threads: `threads - 1` helpers wait
+    /// for the forward pass, hash the inputs while the calling thread copies the
+    /// other steps out of libtorch, then all take what units are left.
+    fn run_shared(&self, inputs: &[Tensor], types: &[&TensorType], threads: usize) -> Result<(Vec<StepOutputs>, Vec<Trace>), EngineError> {
+        let batch = inputs.len();
+        let groups = batch.div_ceil(UNIT_INFERENCES);
+        // The outputs of step 0 (the inputs' bytes), set when the forward pass is
+        // done, and those of every later step, set when they are copied; `None`:
+        // never (the forward pass or a copy failed).
+        let input: OnceLock<Option<Vec<u8>>> = OnceLock::new();
+        let copied: OnceLock<Option<Vec<Vec<u8>>>> = OnceLock::new();
+        // unit `u` is inferences `(u % groups) * UNIT_INFERENCES ..` of step `u / groups`
+        let units: Vec<OnceLock<Vec<Hash>>> = (0..types.len() * groups).map(|_| OnceLock::new()).collect();
+        let next_unit = AtomicUsize::new(0);
+        let take_units = || {
+            let Some(input) = input.wait() else { return };
+            loop {
+                let u = next_unit.fetch_add(1, Ordering::Relaxed);
+                if u >= units.len() {
+                    return;
+                }
+                let (step, first) = (u / groups, (u % groups) * UNIT_INFERENCES);
+                let bytes: &[u8] = match step {
+                    0 => input,
+                    _ => match copied.wait() {
+                        Some(copied) => &copied[step - 1],
+                        None => return,
+                    },
+                };
+                let n = types[step].byte_len();
+                let tensors: Vec<&[u8]> = (first..(first + UNIT_INFERENCES).min(batch)).map(|b| &bytes[b * n..(b + 1) * n]).collect();
+                let commitments = tensor_commitments(types[step], &data_roots(&tensors));
+                units[u].set(commitments).expect("each unit is taken once");
+            }
+        };
+        let done = std::thread::scope(|scope| {
+            // Started before the forward pass, so that starting them is not on the
+            // way after it; they sleep until it is done.
+            let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(&take_units)).collect();
+            let done = (|| {
+                let _release = Release { input: &input, copied: &copied };
+                let bytes = self.input_bytes(inputs)?;
+                let outs = self.forward_from(&bytes, batch)?;
+                input.set(Some(bytes)).expect("set once");
+                let rest = types.iter().zip(&outs).skip(1).map(|(ty, t)| canonical_bytes(t, ty, batch)).collect::<Result<Vec<_>, _>>()?;
+                copied.set(Some(rest)).expect("set once");
+                Ok::<_, EngineError>(())
+            })();
+            if done.is_ok() {
+                take_units();
+            }
+            for helper in helpers {
+                helper.join().expect("hashing does not panic");
+            }
+            done
+        });
+        done?;
+        let outputs = std::iter::once(input.into_inner().flatten().expect("set")).chain(copied.into_inner().flatten().expect("set"));
+        let steps: Vec<StepOutputs> = types.iter().zip(outputs).map(|(ty, bytes)| StepOutputs { ty: (*ty).clone(), bytes }).collect();
+        let units: Vec<Vec<Hash>> = units.into_iter().map(|u| u.into_inner().expect("every unit was hashed")).collect();
+        let per_inference = (0..batch)
+            .map(|b| (0..steps.len()).map(|s| units[s * groups + b / UNIT_INFERENCES][b % UNIT_INFERENCES]).collect())
+            .collect();
+        Ok((steps, traces(per_inference)))
     }
 
     /// Runs one inference and returns every step's tensor and the trace: what an
@@ -401,22 +474,46 @@ impl Engine {
 /// about a hundred wide permutations, starting a thread costs more than it saves.
 const MIN_CHUNKS_PER_THREAD: usize = 256;
 
-/// The traces of inferences `run` of a batch: the data trees of every step of all of
-/// them through the grouped hasher together ([`data_roots`]), then their tensor
-/// commitments step by step, then their trace trees.
-fn commit_run(steps: &[StepOutputs], run: std::ops::Range<usize>) -> Vec<Trace> {
+/// Inferences in one unit of hashing work in [`Engine::run`] (of one step): enough
+/// that tensors of a single chunk still fill the eight lanes of the grouped hasher,
+/// few enough that the threads finish close together.
+const UNIT_INFERENCES: usize = 8;
+
+/// The traces of a whole batch on the calling thread: the data trees of every step
+/// of every inference through the grouped hasher together ([`data_roots`]), then
+/// their tensor commitments step by step, then their trace trees.
+fn commit_all(steps: &[StepOutputs], batch: usize) -> Vec<Trace> {
     let tensors: Vec<&[u8]> = steps
         .iter()
         .flat_map(|s| {
             let n = s.ty.byte_len();
-            run.clone().map(move |b| &s.bytes[b * n..(b + 1) * n])
+            (0..batch).map(move |b| &s.bytes[b * n..(b + 1) * n])
         })
         .collect();
     let roots = data_roots(&tensors);
-    let commitments: Vec<Vec<Hash>> = steps.iter().zip(roots.chunks(run.len().max(1))).map(|(s, roots)| tensor_commitments(&s.ty, roots)).collect();
-    let per_inference: Vec<Vec<Hash>> = (0..run.len()).map(|i| commitments.iter().map(|c| c[i]).collect()).collect();
-    let trace_roots = commit::trace_roots(per_inference.clone());
-    per_inference.into_iter().zip(trace_roots).map(|(commitments, root)| Trace { commitments, root }).collect()
+    let commitments: Vec<Vec<Hash>> = steps.iter().zip(roots.chunks(batch.max(1))).map(|(s, roots)| tensor_commitments(&s.ty, roots)).collect();
+    traces((0..batch).map(|i| commitments.iter().map(|c| c[i]).collect()).collect())
+}
+
+/// The traces of inferences whose step commitments are `per_inference`.
+fn traces(per_inference: Vec<Vec<Hash>>) -> Vec<Trace> {
+    let roots = commit::trace_roots(per_inference.clone());
+    per_inference.into_iter().zip(roots).map(|(commitments, root)| Trace { commitments, root }).collect()
+}
+
+/// Marks whatever step outputs are not there yet as never to come when dropped,
+/// however the forward pass or the copying stops: a helper waiting for them gives
+/// up instead of sleeping forever.
+struct Release<'a> {
+    input: &'a OnceLock<Option<Vec<u8>>>,
+    copied: &'a OnceLock<Option<Vec<Vec<u8>>>>,
+}
+
+impl Drop for Release<'_> {
+    fn drop(&mut self) {
+        let _ = self.input.set(None);
+        let _ = self.copied.set(None);
+    }
 }
 
 fn kind_of(dtype: DType) -> Kind {

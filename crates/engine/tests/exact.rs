@@ -89,10 +89,8 @@ fn one_and_two_threads_give_the_same_bits() {
     assert_eq!(one.traces(), two.traces());
 }
 
-#[test]
-fn hashing_threads_give_the_commitments_of_the_definition() {
-    // 18 chunks per inference, 48 inferences: enough to split over three threads
-    let mut rng = Rng::new(11);
+/// An input of 4096 and one linear layer of 512: 18 chunks per inference.
+fn split_model(rng: &mut Rng) -> Arc<Model> {
     let defs = vec![
         StepDef { name: "input".into(), op: Op::Input, inputs: vec![], weights: vec![], shape: Some(vec![4096]) },
         StepDef {
@@ -101,13 +99,21 @@ fn hashing_threads_give_the_commitments_of_the_definition() {
             inputs: vec![0],
             weights: vec![
                 ("w".into(), Tensor::from_i8([512, 4096], rng.i8s(512 * 4096)).unwrap()),
-                ("q".into(), refute_core::testing::random_requant(&mut rng, 512, 4096)),
+                ("q".into(), refute_core::testing::random_requant(rng, 512, 4096)),
             ],
             shape: None,
         },
     ];
-    let model = Arc::new(Model::new("split", None, defs).unwrap());
-    let inputs: Vec<Tensor> = (0..48).map(|_| random_input(&mut rng, model.input_type())).collect();
+    Arc::new(Model::new("split", None, defs).unwrap())
+}
+
+#[test]
+fn hashing_threads_give_the_commitments_of_the_definition() {
+    // 45 inferences: enough chunks for three threads, and a last unit of work of
+    // five inferences
+    let mut rng = Rng::new(11);
+    let model = split_model(&mut rng);
+    let inputs: Vec<Tensor> = (0..45).map(|_| random_input(&mut rng, model.input_type())).collect();
     let one = Engine::cpu(model.clone()).unwrap().with_hash_threads(1).run(&inputs).unwrap();
     for (sample, input) in inputs.iter().enumerate() {
         let by_definition: Vec<_> = (0..model.step_count()).map(|s| refute_core::commit_tensor(&one.step_tensor(sample, s))).collect();
@@ -119,6 +125,24 @@ fn hashing_threads_give_the_commitments_of_the_definition() {
         let engine = Engine::cpu(model.clone()).unwrap().with_hash_threads(threads);
         assert_eq!(engine.hash_threads(), threads);
         assert_eq!(engine.run(&inputs).unwrap().traces(), one.traces(), "{threads} hashing threads");
+    }
+}
+
+#[test]
+fn a_bad_input_stops_every_hashing_thread() {
+    // The hashing threads start before the forward pass finds the bad input: they
+    // must give up, and the error must come back rather than the run hanging.
+    let mut rng = Rng::new(12);
+    let model = split_model(&mut rng);
+    let mut inputs: Vec<Tensor> = (0..48).map(|_| random_input(&mut rng, model.input_type())).collect();
+    inputs[40] = Tensor::from_i8([4095], rng.i8s(4095)).unwrap();
+    for threads in [1, 2, 3] {
+        let engine = Engine::cpu(model.clone()).unwrap().with_hash_threads(threads);
+        let inputs = inputs.clone();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || tx.send(engine.run(&inputs).map(|_| ())));
+        let err = rx.recv_timeout(std::time::Duration::from_secs(60)).expect("the run returns").unwrap_err();
+        assert!(matches!(err, EngineError::Input { index: 40, .. }), "{threads} threads: {err}");
     }
 }
 
