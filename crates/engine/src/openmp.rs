@@ -3,12 +3,15 @@
 //! libtorch's CPU kernels run on libgomp. After each parallel region libgomp's
 //! workers spin, waiting for the next one, for `GOMP_SPINCOUNT` iterations before
 //! they sleep: 300,000 by default, longer than the whole of hashing a batch's
-//! commitments after its forward pass. A hashing thread started then shares a core
-//! with a spinning worker and gets about half of it. With the spin bounded
-//! ([`SPIN_COUNT`]), the workers sleep soon after the forward pass and the hashing
-//! threads have the cores to themselves, while the short gaps between the regions
-//! of one forward pass are still bridged by spinning (the forward passes measured
-//! in `docs/performance.md` are as fast with it as without).
+//! commitments after its forward pass. A hashing thread woken then shares a core
+//! with a spinning worker, or is put behind the thread that woke it and keeps it
+//! waiting. With the spin bounded ([`SPIN_COUNT`], about 50 µs here), the workers
+//! sleep soon after the forward pass and the hashing threads have the cores to
+//! themselves, while most gaps between the regions of one forward pass are still
+//! bridged by spinning. `docs/performance.md` has the figures of the choice: a
+//! lower count slows the forward passes of small models at batch size 1 (their
+//! workers sleep between regions), a higher one (10,000 was measured) leaves the
+//! hashing of about one batch in five a millisecond late.
 //!
 //! libgomp reads its settings once, when it is loaded, before `main` runs; so
 //! [`bound_spinning`] starts the program over with the setting in its environment.
@@ -19,7 +22,7 @@ use std::ffi::OsString;
 pub const SPIN_VAR: &str = "GOMP_SPINCOUNT";
 
 /// The spin count the refute binaries run libgomp with, unless the operator chose.
-pub const SPIN_COUNT: &str = "10000";
+pub const SPIN_COUNT: &str = "3000";
 
 /// What [`bound_spinning`] found.
 #[derive(Debug)]
