@@ -363,10 +363,10 @@ impl Engine {
     ///
     /// With more, the other threads are started before the forward pass and sleep
     /// until it is done. Then every thread takes units of work in turn, each one
-    /// step of eight inferences: its data trees, then its tensor
-    /// commitments. The units of step 0 come first, so the other threads hash the
-    /// inputs while the calling thread copies the later steps out; it then takes
-    /// units too, and hashes the trace trees last.
+    /// step of eight inferences: its data trees, then its tensor commitments. The
+    /// units of step 0 come first, so the other threads hash the inputs while the
+    /// calling thread copies the later steps out; it then takes units too, and
+    /// hashes the trace trees last.
     ///
     /// The hashing threads need the cores libtorch's OpenMP workers just computed
     /// on, and libgomp's workers spin for up to `GOMP_SPINCOUNT` iterations after
@@ -404,13 +404,13 @@ impl Engine {
         // The outputs of step 0 (the inputs' bytes), set when the forward pass is
         // done, and those of every later step, set when they are copied; `None`:
         // never (the forward pass or a copy failed).
-        let input: OnceLock<Option<Vec<u8>>> = OnceLock::new();
-        let copied: OnceLock<Option<Vec<Vec<u8>>>> = OnceLock::new();
+        let step0: OnceLock<Option<Vec<u8>>> = OnceLock::new();
+        let later: OnceLock<Option<Vec<Vec<u8>>>> = OnceLock::new();
         // unit `u` is inferences `(u % groups) * UNIT_INFERENCES ..` of step `u / groups`
         let units: Vec<OnceLock<Vec<Hash>>> = (0..types.len() * groups).map(|_| OnceLock::new()).collect();
         let next_unit = AtomicUsize::new(0);
         let take_units = || {
-            let Some(input) = input.wait() else { return };
+            let Some(step0) = step0.wait() else { return };
             loop {
                 let u = next_unit.fetch_add(1, Ordering::Relaxed);
                 if u >= units.len() {
@@ -418,9 +418,9 @@ impl Engine {
                 }
                 let (step, first) = (u / groups, (u % groups) * UNIT_INFERENCES);
                 let bytes: &[u8] = match step {
-                    0 => input,
-                    _ => match copied.wait() {
-                        Some(copied) => &copied[step - 1],
+                    0 => step0,
+                    _ => match later.wait() {
+                        Some(later) => &later[step - 1],
                         None => return,
                     },
                 };
@@ -435,12 +435,12 @@ impl Engine {
             // way after it; they sleep until it is done.
             let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(&take_units)).collect();
             let done = (|| {
-                let _release = Release { input: &input, copied: &copied };
+                let _release = Release { step0: &step0, later: &later };
                 let bytes = self.input_bytes(inputs)?;
                 let outs = self.forward_from(&bytes, batch)?;
-                input.set(Some(bytes)).expect("set once");
+                step0.set(Some(bytes)).expect("set once");
                 let rest = types.iter().zip(&outs).skip(1).map(|(ty, t)| canonical_bytes(t, ty, batch)).collect::<Result<Vec<_>, _>>()?;
-                copied.set(Some(rest)).expect("set once");
+                later.set(Some(rest)).expect("set once");
                 Ok::<_, EngineError>(())
             })();
             if done.is_ok() {
@@ -452,7 +452,7 @@ impl Engine {
             done
         });
         done?;
-        let outputs = std::iter::once(input.into_inner().flatten().expect("set")).chain(copied.into_inner().flatten().expect("set"));
+        let outputs = std::iter::once(step0.into_inner().flatten().expect("set")).chain(later.into_inner().flatten().expect("set"));
         let steps: Vec<StepOutputs> = types.iter().zip(outputs).map(|(ty, bytes)| StepOutputs { ty: (*ty).clone(), bytes }).collect();
         let units: Vec<Vec<Hash>> = units.into_iter().map(|u| u.into_inner().expect("every unit was hashed")).collect();
         let per_inference = (0..batch)
@@ -505,14 +505,14 @@ fn traces(per_inference: Vec<Vec<Hash>>) -> Vec<Trace> {
 /// however the forward pass or the copying stops: a helper waiting for them gives
 /// up instead of sleeping forever.
 struct Release<'a> {
-    input: &'a OnceLock<Option<Vec<u8>>>,
-    copied: &'a OnceLock<Option<Vec<Vec<u8>>>>,
+    step0: &'a OnceLock<Option<Vec<u8>>>,
+    later: &'a OnceLock<Option<Vec<Vec<u8>>>>,
 }
 
 impl Drop for Release<'_> {
     fn drop(&mut self) {
-        let _ = self.input.set(None);
-        let _ = self.copied.set(None);
+        let _ = self.step0.set(None);
+        let _ = self.later.set(None);
     }
 }
 
