@@ -381,12 +381,9 @@ impl Engine {
         let chunks: usize = types.iter().map(|ty| num_chunks(ty.byte_len()) * batch).sum();
         let threads = self.hash_threads.min(batch).min(chunks / MIN_CHUNKS_PER_THREAD).max(1);
         let (steps, traces) = if threads == 1 {
-            let input = self.input_bytes(inputs)?;
-            let outs = self.forward_from(&input, batch)?;
-            let mut steps = vec![StepOutputs { ty: types[0].clone(), bytes: input }];
-            for (ty, t) in types.iter().zip(&outs).skip(1) {
-                steps.push(StepOutputs { ty: (*ty).clone(), bytes: canonical_bytes(t, ty, batch)? });
-            }
+            let step0 = self.input_bytes(inputs)?;
+            let outs = self.forward_from(&step0, batch)?;
+            let steps = step_outputs(&types, step0, copy_later_steps(&outs, &types, batch)?);
             let traces = commit_all(&steps, batch);
             (steps, traces)
         } else {
@@ -439,8 +436,7 @@ impl Engine {
                 let bytes = self.input_bytes(inputs)?;
                 let outs = self.forward_from(&bytes, batch)?;
                 step0.set(Some(bytes)).expect("set once");
-                let rest = types.iter().zip(&outs).skip(1).map(|(ty, t)| canonical_bytes(t, ty, batch)).collect::<Result<Vec<_>, _>>()?;
-                later.set(Some(rest)).expect("set once");
+                later.set(Some(copy_later_steps(&outs, types, batch)?)).expect("set once");
                 Ok::<_, EngineError>(())
             })();
             if done.is_ok() {
@@ -452,8 +448,7 @@ impl Engine {
             done
         });
         done?;
-        let outputs = std::iter::once(step0.into_inner().flatten().expect("set")).chain(later.into_inner().flatten().expect("set"));
-        let steps: Vec<StepOutputs> = types.iter().zip(outputs).map(|(ty, bytes)| StepOutputs { ty: (*ty).clone(), bytes }).collect();
+        let steps = step_outputs(types, step0.into_inner().flatten().expect("set"), later.into_inner().flatten().expect("set"));
         let units: Vec<Vec<Hash>> = units.into_iter().map(|u| u.into_inner().expect("every unit was hashed")).collect();
         let per_inference = (0..batch)
             .map(|b| (0..steps.len()).map(|s| units[s * groups + b / UNIT_INFERENCES][b % UNIT_INFERENCES]).collect())
@@ -499,6 +494,17 @@ fn commit_all(steps: &[StepOutputs], batch: usize) -> Vec<Trace> {
 fn traces(per_inference: Vec<Vec<Hash>>) -> Vec<Trace> {
     let roots = commit::trace_roots(per_inference.clone());
     per_inference.into_iter().zip(roots).map(|(commitments, root)| Trace { commitments, root }).collect()
+}
+
+/// The canonical bytes of steps 1 and after, copied out of libtorch.
+fn copy_later_steps(outs: &[tch::Tensor], types: &[&TensorType], batch: usize) -> Result<Vec<Vec<u8>>, EngineError> {
+    types.iter().zip(outs).skip(1).map(|(ty, t)| canonical_bytes(t, ty, batch)).collect()
+}
+
+/// The step outputs of a batch from step 0's bytes (the inputs') and the later
+/// steps' ([`copy_later_steps`]).
+fn step_outputs(types: &[&TensorType], step0: Vec<u8>, later: Vec<Vec<u8>>) -> Vec<StepOutputs> {
+    types.iter().zip(std::iter::once(step0).chain(later)).map(|(ty, bytes)| StepOutputs { ty: (*ty).clone(), bytes }).collect()
 }
 
 /// Marks whatever step outputs are not there yet as never to come when dropped,
