@@ -285,50 +285,66 @@ mod tests {
     }
 }
 
-/// Chunks of one tensor opened against its data root with one multiproof: how a
-/// one-step proof shows the input and weight elements the verifier reads.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChunkOpening {
-    /// Chunk indices, strictly increasing.
-    pub indices: Vec<usize>,
-    /// The chunks, in the same order.
+/// Consecutive chunks of one tensor opened together against its data root with one
+/// multiproof (`docs/commitments.md`, "Chunk ranges"): how a one-step proof shows
+/// the elements of an operand that the verifier reads.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ChunkRange {
+    /// Index of the first chunk.
+    pub first: u64,
+    /// The chunks `first, first + 1, …`.
     pub chunks: Vec<[u8; CHUNK_SIZE]>,
-    /// The multiproof of their leaves (`docs/commitments.md`).
+    /// The multiproof of their leaves (empty for an empty range).
     pub proof: Vec<Hash>,
 }
 
-impl ChunkOpening {
-    /// Opens the chunks of `bytes` (canonical bytes of a `dtype` tensor) that hold
-    /// the elements `elements`.
-    pub fn of_elements(bytes: &[u8], dtype: DType, elements: impl IntoIterator<Item = usize>) -> Self {
-        let mut indices: Vec<usize> = elements.into_iter().map(|e| e * dtype.size() / CHUNK_SIZE).collect();
-        indices.sort_unstable();
-        indices.dedup();
-        Self::of_chunks(bytes, indices)
+impl ChunkRange {
+    /// The range of no chunks: an operand the proof does not read.
+    pub fn empty() -> Self {
+        ChunkRange::default()
     }
 
-    /// Opens chunks `indices` (strictly increasing, non-empty) of `bytes`.
-    pub fn of_chunks(bytes: &[u8], indices: Vec<usize>) -> Self {
-        let tree = data_tree(bytes);
-        let proof = tree.prove(&indices).expect("indices of the tensor's own chunks");
-        let chunks = indices.iter().map(|&i| chunk(bytes, i)).collect();
-        ChunkOpening { indices, chunks, proof }
+    /// The smallest range of `bytes` (canonical bytes of a `dtype` tensor) holding
+    /// the elements `elements`; empty if there are none.
+    pub fn of_elements(bytes: &[u8], dtype: DType, elements: &[usize]) -> Self {
+        let (Some(&lo), Some(&hi)) = (elements.iter().min(), elements.iter().max()) else { return ChunkRange::empty() };
+        let first = lo * dtype.size() / CHUNK_SIZE;
+        let last = ((hi + 1) * dtype.size() - 1) / CHUNK_SIZE;
+        Self::of_chunks(bytes, first as u64, (last - first + 1) as u64)
     }
 
-    /// Checks the opening against the data root of a tensor of `byte_len` bytes.
-    pub fn verify(&self, data_root: &Hash, byte_len: usize) -> Result<(), merkle::ProofError> {
-        if self.indices.len() != self.chunks.len() {
-            return Err(merkle::ProofError::Length);
+    /// Chunks `first .. first + count` of `bytes`, with their multiproof.
+    pub fn of_chunks(bytes: &[u8], first: u64, count: u64) -> Self {
+        if count == 0 {
+            return ChunkRange::empty();
         }
-        let leaves: Vec<(usize, Hash)> = self.indices.iter().zip(&self.chunks).map(|(&i, c)| (i, chunk_leaf(c))).collect();
+        let tree = data_tree(bytes);
+        let indices: Vec<usize> = (first as usize..(first + count) as usize).collect();
+        let proof = tree.prove(&indices).expect("chunks of the tensor's own tree");
+        ChunkRange { first, chunks: indices.iter().map(|&i| chunk(bytes, i)).collect(), proof }
+    }
+
+    /// Number of chunks.
+    pub fn count(&self) -> u64 {
+        self.chunks.len() as u64
+    }
+
+    /// Checks the range against the data root of a tensor of `byte_len` bytes. An
+    /// empty range is not checked (nothing can be read from it).
+    pub fn verify(&self, data_root: &Hash, byte_len: usize) -> Result<(), merkle::ProofError> {
+        if self.chunks.is_empty() {
+            return Ok(());
+        }
+        let leaves: Vec<(usize, Hash)> =
+            self.chunks.iter().enumerate().map(|(i, c)| (self.first as usize + i, chunk_leaf(c))).collect();
         merkle::verify(TreeKind::Data, data_root, merkle::height(num_chunks(byte_len)), &leaves, &self.proof)
     }
 
-    /// Element `flat` of the tensor, if its chunk is opened.
+    /// Element `flat` of the tensor, if it lies in the range.
     pub fn element(&self, dtype: DType, flat: usize) -> Option<i64> {
-        let offset = flat * dtype.size();
-        let pos = self.indices.binary_search(&(offset / CHUNK_SIZE)).ok()?;
-        Some(chunk_element(&self.chunks[pos], dtype, (offset % CHUNK_SIZE) / dtype.size()))
+        let offset = (flat * dtype.size()).checked_sub(self.first as usize * CHUNK_SIZE)?;
+        let c = self.chunks.get(offset / CHUNK_SIZE)?;
+        Some(chunk_element(c, dtype, (offset % CHUNK_SIZE) / dtype.size()))
     }
 
     /// The chunks concatenated, as the contracts take them.
@@ -337,40 +353,57 @@ impl ChunkOpening {
     }
 }
 
-/// An opening read as elements: lets the scalar reference run over opened chunks
+/// A range read as elements: lets the scalar reference run over opened chunks
 /// exactly as the on-chain verifier does.
 #[derive(Debug, Clone, Copy)]
 pub struct OpenedElements<'a> {
-    /// The opening.
-    pub opening: &'a ChunkOpening,
+    /// The range.
+    pub range: &'a ChunkRange,
     /// The tensor's dtype.
     pub dtype: DType,
 }
 
 impl crate::reference::Elements for OpenedElements<'_> {
     fn get(&self, flat: usize) -> i64 {
-        self.opening.element(self.dtype, flat).unwrap_or_else(|| panic!("element {flat} is not in an opened chunk"))
+        self.range.element(self.dtype, flat).unwrap_or_else(|| panic!("element {flat} is not in the opened range"))
     }
 }
 
 #[cfg(test)]
-mod opening_tests {
+mod range_tests {
     use super::*;
 
     #[test]
-    fn openings_verify_and_read_elements() {
+    fn ranges_verify_and_read_elements() {
         let t = Tensor::from_i32([300], (0..300).map(|i| i * 3 - 400).collect()).unwrap();
         let bytes = t.canonical_bytes();
         let root = data_root(&bytes);
-        let o = ChunkOpening::of_elements(&bytes, DType::I32, [0, 70, 71, 299]);
-        assert_eq!(o.indices, vec![0, 1, 4]);
-        o.verify(&root, bytes.len()).unwrap();
-        assert_eq!(o.element(DType::I32, 299), Some(t.get(299)));
-        assert_eq!(o.element(DType::I32, 70), Some(t.get(70)));
-        assert_eq!(o.element(DType::I32, 130), None);
-        let mut bad = o.clone();
+        // elements 70..=130 are bytes 280..524: chunks 1 and 2
+        let r = ChunkRange::of_elements(&bytes, DType::I32, &[70, 71, 130]);
+        assert_eq!((r.first, r.count()), (1, 2));
+        r.verify(&root, bytes.len()).unwrap();
+        assert_eq!(r.element(DType::I32, 70), Some(t.get(70)));
+        assert_eq!(r.element(DType::I32, 127), Some(t.get(127)));
+        assert_eq!(r.element(DType::I32, 63), None);
+        assert_eq!(r.element(DType::I32, 192), None);
+        let mut bad = r.clone();
         bad.chunks[1][3] ^= 1;
         assert!(bad.verify(&root, bytes.len()).is_err());
-        assert!(o.verify(&root, bytes.len() + 2048).is_err());
+        let mut shifted = r.clone();
+        shifted.first = 2;
+        assert!(shifted.verify(&root, bytes.len()).is_err());
+        assert!(r.verify(&root, bytes.len() + 2048).is_err());
+        let all = ChunkRange::of_chunks(&bytes, 0, 5);
+        all.verify(&root, bytes.len()).unwrap();
+        // chunks 0..5 of a height-3 tree: the padding leaf 5, then the node over 6 and 7
+        assert_eq!(all.proof.len(), 2);
+    }
+
+    #[test]
+    fn an_empty_range_reads_nothing() {
+        let r = ChunkRange::of_elements(&[1, 2, 3], DType::I8, &[]);
+        assert_eq!(r, ChunkRange::empty());
+        r.verify(&[9; 32], 3).unwrap();
+        assert_eq!(r.element(DType::I8, 0), None);
     }
 }

@@ -24,6 +24,12 @@ pub mod tag {
     pub const SPEC_NODE: u8 = 0x05;
     /// Model id.
     pub const MODEL: u8 = 0x06;
+    /// Checkpoint leaf: `0x07 ‖ state`.
+    pub const CHECKPOINT_LEAF: u8 = 0x07;
+    /// Checkpoint tree inner node.
+    pub const CHECKPOINT_NODE: u8 = 0x08;
+    /// Element leaf: `0x09 ‖ value`, the last leaf of a checkpoint tree.
+    pub const ELEMENT_LEAF: u8 = 0x09;
 }
 
 /// keccak256 of the concatenation of `parts`.

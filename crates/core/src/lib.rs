@@ -1,7 +1,9 @@
 //! Core types of refute: tensor encoding, commitments and Merkle proofs, the model
-//! format and model id, and the scalar reference of every op. No libtorch, no I/O
-//! beyond reading model files.
+//! format and model id, the scalar reference of every op with the blocks of its
+//! reduction, and the checkpoints of one element's fold. No libtorch, no I/O beyond
+//! reading model files.
 
+pub mod checkpoint;
 pub mod commit;
 pub mod hash;
 pub mod merkle;
@@ -10,7 +12,8 @@ pub mod reference;
 pub mod spec;
 pub mod tensor;
 
-pub use commit::{commit_tensor, TensorHeader, CHUNK_SIZE};
+pub use checkpoint::State;
+pub use commit::{commit_tensor, ChunkRange, TensorHeader, CHUNK_SIZE};
 pub use hash::Hash;
 pub use model::{Model, ModelError, Step, StepDef};
 pub use spec::{Op, StepInput, StepSpec};

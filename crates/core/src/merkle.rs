@@ -1,9 +1,10 @@
 //! Padded binary Merkle trees and the one proof format (single leaves and sets of
 //! leaves alike) of `docs/commitments.md`.
 //!
-//! Three kinds of tree share this code and differ only in their inner-node tag and
+//! Four kinds of tree share this code and differ only in their inner-node tag and
 //! padding leaf: the data tree of a tensor's chunks, the trace tree of step
-//! commitments, and the spec tree of a model's steps.
+//! commitments, the spec tree of a model's steps, and the checkpoint tree of one
+//! element's fold.
 
 use crate::hash::{node, tag, Hash, ZERO_HASH};
 use crate::commit::zero_chunk_leaf;
@@ -18,6 +19,8 @@ pub enum TreeKind {
     Trace,
     /// Step specs of one model.
     Spec,
+    /// Checkpoints of one element's fold.
+    Checkpoint,
 }
 
 /// Deepest tree supported (2^40 leaves is far beyond any tensor or model).
@@ -30,6 +33,7 @@ impl TreeKind {
             TreeKind::Data => tag::DATA_NODE,
             TreeKind::Trace => tag::TRACE_NODE,
             TreeKind::Spec => tag::SPEC_NODE,
+            TreeKind::Checkpoint => tag::CHECKPOINT_NODE,
         }
     }
 
@@ -37,7 +41,7 @@ impl TreeKind {
     pub fn padding_leaf(self) -> Hash {
         match self {
             TreeKind::Data => zero_chunk_leaf(),
-            TreeKind::Trace | TreeKind::Spec => ZERO_HASH,
+            TreeKind::Trace | TreeKind::Spec | TreeKind::Checkpoint => ZERO_HASH,
         }
     }
 
@@ -48,9 +52,9 @@ impl TreeKind {
 
     /// Root of a subtree of height `level` made only of padding leaves.
     pub fn padding_root(self, level: u32) -> Hash {
-        static TABLES: OnceLock<[Vec<Hash>; 3]> = OnceLock::new();
+        static TABLES: OnceLock<[Vec<Hash>; 4]> = OnceLock::new();
         let tables = TABLES.get_or_init(|| {
-            [TreeKind::Data, TreeKind::Trace, TreeKind::Spec].map(|kind| {
+            [TreeKind::Data, TreeKind::Trace, TreeKind::Spec, TreeKind::Checkpoint].map(|kind| {
                 let mut t = vec![kind.padding_leaf()];
                 for l in 0..MAX_HEIGHT as usize {
                     let h = kind.node(&t[l], &t[l]);
@@ -63,6 +67,7 @@ impl TreeKind {
             TreeKind::Data => 0,
             TreeKind::Trace => 1,
             TreeKind::Spec => 2,
+            TreeKind::Checkpoint => 3,
         };
         tables[i][level as usize]
     }
@@ -322,7 +327,7 @@ mod tests {
 
     #[test]
     fn streaming_root_equals_the_full_tree() {
-        for kind in [TreeKind::Data, TreeKind::Trace, TreeKind::Spec] {
+        for kind in [TreeKind::Data, TreeKind::Trace, TreeKind::Spec, TreeKind::Checkpoint] {
             for n in 1..40 {
                 let l = leaves(n);
                 assert_eq!(root(kind, l.clone()), MerkleTree::new(kind, l).root(), "{kind:?} {n}");

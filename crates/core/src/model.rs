@@ -5,6 +5,7 @@
 use crate::commit::TensorHeader;
 use crate::hash::{keccak, tag, Hash};
 use crate::merkle::{MerkleTree, TreeKind};
+use crate::reference::{conv_channels_per_block, BLOCK, MAX_CONV_SPAN};
 use crate::spec::{Op, StepInput, StepSpec, MAX_ACC, MAX_MULT, MAX_PRODUCT, MAX_SHIFT, MIN_SHIFT};
 use crate::tensor::{DType, Tensor, TensorType, MAX_RANK};
 use serde_json::{Map, Value};
@@ -141,6 +142,7 @@ impl Model {
             }
             let weights: Vec<&Tensor> = def.weights.iter().map(|(_, t)| t).collect();
             let out = check_step(&def.op, &inputs, &weights, def.shape.as_deref()).map_err(fail)?;
+            check_provable(&def.op, &inputs, &weights, &out).map_err(fail)?;
             let spec = StepSpec {
                 op: def.op.clone(),
                 out,
@@ -437,6 +439,47 @@ fn check_step(op: &Op, inputs: &[StepInput], weights: &[&Tensor], shape: Option<
             Ok(TensorType::new(DType::I32, lead))
         }
     }
+}
+
+/// Most elements of any tensor of a model (`docs/semantics.md`, "Bounds").
+pub const MAX_ELEMENTS: u64 = 1 << 32;
+
+/// The bounds that keep every one-step proof of the step within its gas budget
+/// whatever the step's width (`docs/semantics.md`, "Bounds the loader enforces").
+fn check_provable(op: &Op, inputs: &[StepInput], weights: &[&Tensor], out: &TensorType) -> Result<(), String> {
+    let elements = |t: &TensorType| t.shape.iter().try_fold(1u64, |a, &d| a.checked_mul(d as u64)).filter(|&n| n <= MAX_ELEMENTS);
+    if elements(out).is_none() {
+        return Err(format!("the output {out} has more than 2^32 elements, the most a one-step proof can address"));
+    }
+    for (i, w) in weights.iter().enumerate() {
+        if elements(w.ty()).is_none() {
+            return Err(format!("weight {i} ({}) has more than 2^32 elements", w.ty()));
+        }
+    }
+    match op {
+        Op::Conv2d { .. } => {
+            let x = &inputs[0].ty.shape;
+            let w = &weights[0].ty().shape;
+            let (h, wd) = (x[1] as u64, x[2] as u64);
+            let (kh, kw) = (w[2] as u64, w[3] as u64);
+            if kh * kw > BLOCK {
+                return Err(format!("a kernel of {kh}x{kw} = {} taps per channel is above the {BLOCK} one block of a one-step proof holds", kh * kw));
+            }
+            if conv_channels_per_block(h * wd, kh * kw) == 1 {
+                let span = (kh.min(h) - 1) * wd + kw.min(wd);
+                if span > MAX_CONV_SPAN {
+                    return Err(format!(
+                        "one channel's window spans {span} bytes of its {h}x{wd} input plane, above the {MAX_CONV_SPAN} a one-step proof opens"
+                    ));
+                }
+            }
+        }
+        Op::MaxPool2d { kernel, .. } | Op::AvgPool2d { kernel, .. } if kernel[1] as u64 > BLOCK => {
+            return Err(format!("a window row of {} elements is above the {BLOCK} one block of a one-step proof holds", kernel[1]));
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 fn check_shape(shape: &[u32]) -> Result<(), String> {
@@ -869,6 +912,52 @@ mod tests {
         let mut w = weights();
         w.insert("fc.w".into(), Tensor::from_i32([3, 4], vec![0; 12]).unwrap());
         assert!(error_of(|_| {}, w).contains("the weight must be int8"));
+    }
+
+    /// `input [shape]` then one step `op` over it with `weights`.
+    fn one_step(shape: Vec<u32>, op: Op, weights: Vec<(String, Tensor)>) -> Result<Model, ModelError> {
+        let defs = vec![
+            StepDef { name: "input".into(), op: Op::Input, inputs: vec![], weights: vec![], shape: Some(shape) },
+            StepDef { name: "wide".into(), op, inputs: vec![0], weights, shape: None },
+        ];
+        Model::new("bounds", None, defs)
+    }
+
+    fn conv_weights(o: u32, c: u32, kh: u32, kw: u32) -> Vec<(String, Tensor)> {
+        let w = Tensor::from_i8([o, c, kh, kw], vec![1; (o * c * kh * kw) as usize]).unwrap();
+        let q = Tensor::from_i32([o, 3], (0..o).flat_map(|_| [0, 1 << 30, 30]).collect()).unwrap();
+        vec![("w".into(), w), ("q".into(), q)]
+    }
+
+    #[test]
+    fn steps_a_one_step_proof_cannot_hold_are_refused_and_named() {
+        let conv = |padding| Op::Conv2d { stride: [1, 1], padding, relu: false };
+        let err = |r: Result<Model, ModelError>| r.unwrap_err().to_string();
+        // more taps per channel than one block holds
+        let e = err(one_step(vec![1, 32, 32], conv([0, 0]), conv_weights(1, 1, 23, 23)));
+        assert!(e.contains("step 1 (wide, conv2d)") && e.contains("529 taps") && e.contains("512"), "{e}");
+        // a one-channel window spanning more of its plane than a proof opens
+        let e = err(one_step(vec![1, 4, 4096], conv([0, 0]), conv_weights(1, 1, 3, 3)));
+        assert!(e.contains("spans 8195 bytes") && e.contains("4096"), "{e}");
+        // an output of more than 2^32 elements (a 1x1 kernel over a hugely padded pixel)
+        let e = err(one_step(vec![1, 1, 1], conv([32768, 32768]), conv_weights(1, 1, 1, 1)));
+        assert!(e.contains("more than 2^32 elements"), "{e}");
+        // a pooling window row wider than a block
+        let pool = Op::MaxPool2d { kernel: [1, 600], stride: [1, 1], padding: [0, 0] };
+        let e = err(one_step(vec![1, 1, 600], pool, vec![]));
+        assert!(e.contains("window row of 600") && e.contains("maxpool2d"), "{e}");
+        let pool = Op::AvgPool2d { kernel: [1, 513], stride: [1, 1], mult: 1 << 30, shift: 39 };
+        assert!(err(one_step(vec![1, 1, 600], pool, vec![])).contains("window row of 513"));
+        // at the bounds they are accepted: 512 taps, a span of exactly 4096 bytes, rows of 512
+        one_step(vec![1, 32, 32], conv([0, 0]), conv_weights(1, 1, 16, 32)).unwrap();
+        one_step(vec![1, 2, 4094], conv([0, 0]), conv_weights(1, 1, 2, 2)).unwrap_or_else(|e| panic!("{e}"));
+        one_step(vec![1, 1, 512], Op::MaxPool2d { kernel: [1, 512], stride: [1, 1], padding: [0, 0] }, vec![]).unwrap();
+        // and a linear layer of any width is provable: it only has more blocks
+        let k = 131_071;
+        let w = Tensor::from_i8([2, k], vec![1; 2 * k as usize]).unwrap();
+        let q = Tensor::from_i32([2, 3], vec![0, 1 << 30, 40, 0, 1 << 30, 40]).unwrap();
+        let m = one_step(vec![k], Op::Linear { relu: false }, vec![("w".into(), w), ("q".into(), q)]).unwrap();
+        assert_eq!(crate::reference::blocks(&m.steps()[1].spec), 256);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use crate::tensor::{DType, TensorType, MAX_RANK};
 use std::fmt;
 
 /// Op-set version written into every spec.
-pub const OP_SET_VERSION: u8 = 1;
+pub const OP_SET_VERSION: u8 = 2;
 
 /// Largest multiplier of a requantization (`m ∈ [0, 2^31 - 1]`).
 pub const MAX_MULT: i64 = (1 << 31) - 1;
@@ -397,8 +397,8 @@ mod tests {
         long.push(0);
         assert_eq!(StepSpec::decode(&long), Err(SpecError::Trailing(1)));
         let mut v = bytes.clone();
-        v[0] = 2;
-        assert_eq!(StepSpec::decode(&v), Err(SpecError::Version(2)));
+        v[0] = 1;
+        assert_eq!(StepSpec::decode(&v), Err(SpecError::Version(1)));
         let mut op = bytes.clone();
         op[1] = 42;
         assert!(matches!(StepSpec::decode(&op), Err(SpecError::Params { .. }) | Err(SpecError::UnknownOp(42))));

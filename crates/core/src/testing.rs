@@ -103,7 +103,9 @@ pub fn random_model(rng: &mut Rng, max_steps: usize) -> Model {
     let image = rng.chance(60);
     let mut cur: u32;
     if image {
-        let c = rng.range(1, 4) as u32;
+        // sometimes more channels than one block of a conv holds (`BLOCK` = 512 bytes
+        // of input planes): a reduction descent over channels
+        let c = if rng.chance(20) { rng.range(7, 12) } else { rng.range(1, 4) } as u32;
         let h = rng.range(1, 9) as u32;
         let w = rng.range(1, 9) as u32;
         cur = push(&mut defs, &mut shapes, def("input".into(), Op::Input, vec![], vec![], Some(vec![c, h, w])), vec![c, h, w]);
@@ -113,7 +115,7 @@ pub fn random_model(rng: &mut Rng, max_steps: usize) -> Model {
             let i = defs.len();
             match rng.range(0, 6) {
                 0 | 1 => {
-                    let o = rng.range(1, 5) as u32;
+                    let o = if rng.chance(20) { rng.range(7, 12) } else { rng.range(1, 5) } as u32;
                     let kh = rng.range(1, h.min(3) as i64) as u32;
                     let kw = rng.range(1, w.min(3) as i64) as u32;
                     let stride = [rng.range(1, 2) as u32, rng.range(1, 2) as u32];
@@ -200,7 +202,8 @@ pub fn random_model(rng: &mut Rng, max_steps: usize) -> Model {
         let i = defs.len();
         cur = push(&mut defs, &mut shapes, def(format!("flatten{i}"), Op::Reshape, vec![cur], vec![], Some(vec![n])), vec![n]);
     } else {
-        let k = rng.range(1, 40) as u32;
+        // sometimes wider than one block (512 terms): a reduction descent in the linear
+        let k = if rng.chance(20) { rng.range(513, 1300) } else { rng.range(1, 40) } as u32;
         cur = push(&mut defs, &mut shapes, def("input".into(), Op::Input, vec![], vec![], Some(vec![k])), vec![k]);
     }
     while defs.len() < max_steps {
@@ -209,7 +212,8 @@ pub fn random_model(rng: &mut Rng, max_steps: usize) -> Model {
         let i = defs.len();
         match rng.range(0, 3) {
             0 | 1 => {
-                let n = rng.range(1, 24) as u32;
+                // sometimes an output wider than one argmax block
+                let n = if rng.chance(10) { rng.range(513, 700) } else { rng.range(1, 24) } as u32;
                 let wt = Tensor::from_i8([n, k], rng.i8s((n * k) as usize)).unwrap();
                 let q = random_requant(rng, n as usize, k as usize);
                 cur = push(
@@ -272,6 +276,44 @@ pub fn every_op_model() -> Model {
         def("class".into(), Op::Argmax, vec![8], vec![], None),
     ];
     Model::new("hand-every-op", Some(1.0 / 16.0), defs).expect("the hand-built model is valid")
+}
+
+/// Two models whose every reducing step has an element reduction of several blocks
+/// (`docs/semantics.md`, "Reductions"), so that disputes over them need the
+/// reduction descent:
+///
+/// - image: `[4,16,16]` → conv 3x3 (2 blocks of 2 channels) → reshape `[1,2,384]` →
+///   maxpool 2x3 with padding (2 blocks of one row) → avgpool `[2,384]` (2 blocks);
+/// - vector: `[1100]` → linear to 600 (3 blocks) → lut → argmax over 600 (2 blocks).
+pub fn long_reduction_models(rng: &mut Rng) -> Vec<Model> {
+    let conv_w = Tensor::from_i8([3, 4, 3, 3], rng.i8s(108)).unwrap();
+    let conv_q = random_requant(rng, 3, 36);
+    let image = vec![
+        def("input".into(), Op::Input, vec![], vec![], Some(vec![4, 16, 16])),
+        def(
+            "conv".into(),
+            Op::Conv2d { stride: [1, 1], padding: [1, 1], relu: true },
+            vec![0],
+            vec![("conv.weight".into(), conv_w), ("conv.requant".into(), conv_q)],
+            None,
+        ),
+        def("wide".into(), Op::Reshape, vec![1], vec![], Some(vec![1, 2, 384])),
+        def("maxpool".into(), Op::MaxPool2d { kernel: [2, 3], stride: [1, 1], padding: [1, 1] }, vec![2], vec![], None),
+        def("avgpool".into(), Op::AvgPool2d { kernel: [2, 384], stride: [1, 1], mult: 1 << 30, shift: 40 }, vec![3], vec![], None),
+    ];
+    let fc_w = Tensor::from_i8([600, 1100], rng.i8s(660_000)).unwrap();
+    let fc_q = random_requant(rng, 600, 1100);
+    let table = Tensor::from_i8([256], rng.i8s(256)).unwrap();
+    let vector = vec![
+        def("input".into(), Op::Input, vec![], vec![], Some(vec![1100])),
+        def("fc".into(), Op::Linear { relu: false }, vec![0], vec![("fc.weight".into(), fc_w), ("fc.requant".into(), fc_q)], None),
+        def("lut".into(), Op::Lut, vec![1], vec![("lut.table".into(), table)], None),
+        def("class".into(), Op::Argmax, vec![2], vec![], None),
+    ];
+    vec![
+        Model::new("long-image", Some(1.0 / 16.0), image).expect("valid"),
+        Model::new("long-vector", Some(1.0 / 16.0), vector).expect("valid"),
+    ]
 }
 
 /// Every step's output of one inference by the scalar reference alone (slow; for

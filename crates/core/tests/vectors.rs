@@ -3,12 +3,13 @@
 //! committed files. `REFUTE_BLESS=1 cargo test -p refute-core --test vectors`
 //! rewrites them after a deliberate change.
 
-use refute_core::commit::{commit_tensor, data_root, data_tree, trace_tree, ChunkOpening, OpenedElements};
+use refute_core::checkpoint::element_leaf;
+use refute_core::commit::{commit_tensor, data_root, data_tree, trace_tree, ChunkRange, OpenedElements};
 use refute_core::hash::{to_hex, Hash};
 use refute_core::merkle::{MerkleTree, TreeKind};
-use refute_core::reference::{eval, eval_with_dependencies, Elements};
-use refute_core::testing::{every_op_model, random_input, random_model, reference_run, Rng};
-use refute_core::{Model, Op, Tensor};
+use refute_core::reference::{blocks, eval_block, eval_block_with_dependencies, init, state_fields, states_before_blocks, BlockValue, Elements};
+use refute_core::testing::{every_op_model, long_reduction_models, random_input, random_model, reference_run, Rng};
+use refute_core::{Model, Op, State, Tensor};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
@@ -40,6 +41,7 @@ fn multiproof_vector(tree: &MerkleTree, indices: &[usize]) -> Value {
         TreeKind::Data => "data",
         TreeKind::Trace => "trace",
         TreeKind::Spec => "spec",
+        TreeKind::Checkpoint => "checkpoint",
     };
     let leaves: Vec<Hash> = indices.iter().map(|&i| tree.leaf(i).unwrap()).collect();
     json!({
@@ -71,7 +73,16 @@ fn commitments() -> Value {
     let leaves = |n: usize, rng: &mut Rng| -> Vec<Hash> {
         (0..n).map(|_| refute_core::hash::keccak(&[&rng.next_u64().to_be_bytes()])).collect()
     };
-    for (kind, n) in [(TreeKind::Trace, 1), (TreeKind::Trace, 2), (TreeKind::Trace, 5), (TreeKind::Spec, 10), (TreeKind::Data, 13), (TreeKind::Data, 16)] {
+    for (kind, n) in [
+        (TreeKind::Trace, 1),
+        (TreeKind::Trace, 2),
+        (TreeKind::Trace, 5),
+        (TreeKind::Spec, 10),
+        (TreeKind::Data, 13),
+        (TreeKind::Data, 16),
+        (TreeKind::Checkpoint, 3),
+        (TreeKind::Checkpoint, 256),
+    ] {
         let tree = MerkleTree::new(kind, leaves(n, &mut rng));
         let width = 1usize << tree.height();
         let mut subsets: Vec<Vec<usize>> = vec![vec![0], vec![width - 1], (0..width).collect()];
@@ -103,11 +114,23 @@ fn commitments() -> Value {
         .iter()
         .map(|m| json!({"id": to_hex(&m.id()), "specRoot": to_hex(&m.spec_root()), "stepCount": m.step_count()}))
         .collect();
+    // checkpoint and element leaves at the edges of a state field's range
+    let fields = [0i128, 3, -5, i64::MAX as i128, i64::MIN as i128, 1 << 40];
+    let states: Vec<Value> = fields
+        .iter()
+        .map(|&f| State(vec![f]))
+        .chain([State(vec![i64::MIN as i128, 0]), State(vec![-128, 599])])
+        .map(|st| json!({"state": hex(&st.encode()), "leaf": to_hex(&st.leaf())}))
+        .collect();
+    let elements: Vec<Value> =
+        [0i64, 3, -1, -128, 127, i32::MIN as i64, i32::MAX as i64].iter().map(|&v| json!({"value": v, "leaf": to_hex(&element_leaf(v))})).collect();
     json!({
         "tensors": tensors.iter().map(tensor_vector).collect::<Vec<_>>(),
         "multiproofs": multiproofs,
         "specs": specs,
         "models": model_vectors,
+        "checkpointLeaves": states,
+        "elementLeaves": elements,
     })
 }
 
@@ -119,12 +142,14 @@ fn model_set() -> Vec<Model> {
     models
 }
 
-fn opening_vector(o: &ChunkOpening) -> Value {
-    json!({"chunkIndices": o.indices, "chunks": hex(&o.chunk_bytes()), "proof": hashes(&o.proof)})
+fn range_vector(r: &ChunkRange) -> Value {
+    json!({"first": r.first, "chunks": hex(&r.chunk_bytes()), "proof": hashes(&r.proof)})
 }
 
-/// One-step cases: every step of the every-op model and of random models, at the
-/// first, last and a middle output element, opened exactly as a challenger would.
+/// One-step cases: every step of the every-op model, of random models and of the
+/// long-reduction models, at the first, last and a middle output element, for the
+/// first, a middle and the last block of its reduction (every block of a short one),
+/// each folded from the state before it and opened exactly as a challenger would.
 fn ops() -> Value {
     let mut rng = Rng::new(0x0b5);
     let mut cases = vec![];
@@ -132,33 +157,48 @@ fn ops() -> Value {
     for seed in 100..120u64 {
         models.push(random_model(&mut Rng::new(seed), 6));
     }
+    models.extend(long_reduction_models(&mut Rng::new(0x10e6)));
     for model in &models {
         let input = random_input(&mut rng, model.input_type());
         let (tensors, _) = run_reference(model, &input);
         for (i, step) in model.steps().iter().enumerate().skip(1) {
             let numel = step.spec.out.numel();
             let mut picks = vec![0, numel - 1, numel / 2];
+            picks.sort_unstable();
             picks.dedup();
+            let n = blocks(&step.spec);
+            let mut which: Vec<u64> = if n <= 4 { (0..n).collect() } else { vec![0, 1, n / 2, n - 1] };
+            which.dedup();
             for out in picks {
                 let ins: Vec<&Tensor> = step.inputs.iter().map(|&j| &tensors[j as usize]).collect();
                 let in_e: Vec<&dyn Elements> = ins.iter().map(|t| *t as &dyn Elements).collect();
                 let w_e: Vec<&dyn Elements> = step.weights.iter().map(|t| t as &dyn Elements).collect();
-                let (value, deps) = eval_with_dependencies(&step.spec, out, &in_e, &w_e);
-                let open = |t: &Tensor, elems: &[usize]| {
-                    let e = if elems.is_empty() { vec![0] } else { elems.to_vec() };
-                    ChunkOpening::of_elements(&t.canonical_bytes(), t.ty().dtype, e)
-                };
-                let in_open: Vec<ChunkOpening> = ins.iter().zip(&deps.inputs).map(|(t, d)| open(t, d)).collect();
-                let w_open: Vec<ChunkOpening> = step.weights.iter().zip(&deps.weights).map(|(t, d)| open(t, d)).collect();
-                cases.push(json!({
-                    "name": format!("{}-{}-step{}-out{}", model.name(), step.spec.op.name(), i, out),
-                    "spec": hex(&step.spec.encode()),
-                    "outIndex": out,
-                    "expected": value,
-                    "inputRoots": ins.iter().map(|t| to_hex(&data_root(&t.canonical_bytes()))).collect::<Vec<_>>(),
-                    "inputs": in_open.iter().map(opening_vector).collect::<Vec<_>>(),
-                    "weights": w_open.iter().map(opening_vector).collect::<Vec<_>>(),
-                }));
+                let states = states_before_blocks(&step.spec, out, &in_e, &w_e);
+                for &b in &which {
+                    let prev = &states[b as usize];
+                    let (value, deps) = eval_block_with_dependencies(&step.spec, out, b, prev, &in_e, &w_e);
+                    let range = |t: &Tensor, elems: &[usize]| ChunkRange::of_elements(&t.canonical_bytes(), t.ty().dtype, elems);
+                    let in_ranges: Vec<ChunkRange> = ins.iter().zip(&deps.inputs).map(|(t, d)| range(t, d)).collect();
+                    let w_ranges: Vec<ChunkRange> = step.weights.iter().zip(&deps.weights).map(|(t, d)| range(t, d)).collect();
+                    let (last, v) = match &value {
+                        BlockValue::Element(v) => (true, *v),
+                        BlockValue::State(_) => (false, 0),
+                    };
+                    cases.push(json!({
+                        "name": format!("{}-{}-step{}-out{}-block{}", model.name(), step.spec.op.name(), i, out, b),
+                        "spec": hex(&step.spec.encode()),
+                        "element": out,
+                        "block": b,
+                        "blocks": n,
+                        "prevState": hex(&if b == 0 { vec![] } else { prev.encode() }),
+                        "last": last,
+                        "value": v,
+                        "leaf": to_hex(&value.leaf()),
+                        "inputRoots": ins.iter().map(|t| to_hex(&data_root(&t.canonical_bytes()))).collect::<Vec<_>>(),
+                        "inputs": in_ranges.iter().map(range_vector).collect::<Vec<_>>(),
+                        "weights": w_ranges.iter().map(range_vector).collect::<Vec<_>>(),
+                    }));
+                }
             }
         }
     }
@@ -194,18 +234,20 @@ fn commitment_vectors_are_current() {
 #[test]
 fn op_vectors_are_current_and_self_consistent() {
     let v = ops();
-    // Every case re-evaluates from its openings alone, as the verifier will.
+    // Every case re-evaluates from its ranges alone, as the verifier will.
     let mut ops_seen = std::collections::BTreeSet::new();
+    let mut long_seen = std::collections::BTreeSet::new();
     for case in v["cases"].as_array().unwrap() {
-        let spec = refute_core::StepSpec::decode(&hex::decode(&case["spec"].as_str().unwrap()[2..]).unwrap()).unwrap();
+        let bytes = |k: &str| hex::decode(&case[k].as_str().unwrap()[2..]).unwrap();
+        let spec = refute_core::StepSpec::decode(&bytes("spec")).unwrap();
         ops_seen.insert(spec.op.code());
-        let parse = |o: &Value| ChunkOpening {
-            indices: o["chunkIndices"].as_array().unwrap().iter().map(|i| i.as_u64().unwrap() as usize).collect(),
+        let parse = |o: &Value| ChunkRange {
+            first: o["first"].as_u64().unwrap(),
             chunks: hex::decode(&o["chunks"].as_str().unwrap()[2..]).unwrap().chunks(256).map(|c| c.try_into().unwrap()).collect(),
             proof: o["proof"].as_array().unwrap().iter().map(|h| refute_core::hash::from_hex(h.as_str().unwrap()).unwrap()).collect(),
         };
-        let ins: Vec<ChunkOpening> = case["inputs"].as_array().unwrap().iter().map(parse).collect();
-        let ws: Vec<ChunkOpening> = case["weights"].as_array().unwrap().iter().map(parse).collect();
+        let ins: Vec<ChunkRange> = case["inputs"].as_array().unwrap().iter().map(parse).collect();
+        let ws: Vec<ChunkRange> = case["weights"].as_array().unwrap().iter().map(parse).collect();
         for (k, (o, input)) in ins.iter().zip(&spec.inputs).enumerate() {
             let root = refute_core::hash::from_hex(case["inputRoots"][k].as_str().unwrap()).unwrap();
             o.verify(&root, input.ty.byte_len()).unwrap();
@@ -213,15 +255,28 @@ fn op_vectors_are_current_and_self_consistent() {
         for (o, w) in ws.iter().zip(&spec.weights) {
             o.verify(&w.data_root, w.ty.byte_len()).unwrap();
         }
-        let in_e: Vec<OpenedElements> = ins.iter().zip(&spec.inputs).map(|(o, i)| OpenedElements { opening: o, dtype: i.ty.dtype }).collect();
-        let w_e: Vec<OpenedElements> = ws.iter().zip(&spec.weights).map(|(o, w)| OpenedElements { opening: o, dtype: w.ty.dtype }).collect();
+        let in_e: Vec<OpenedElements> = ins.iter().zip(&spec.inputs).map(|(o, i)| OpenedElements { range: o, dtype: i.ty.dtype }).collect();
+        let w_e: Vec<OpenedElements> = ws.iter().zip(&spec.weights).map(|(o, w)| OpenedElements { range: o, dtype: w.ty.dtype }).collect();
         let in_r: Vec<&dyn Elements> = in_e.iter().map(|e| e as &dyn Elements).collect();
         let w_r: Vec<&dyn Elements> = w_e.iter().map(|e| e as &dyn Elements).collect();
-        let out = case["outIndex"].as_u64().unwrap() as usize;
-        assert_eq!(eval(&spec, out, &in_r, &w_r), case["expected"].as_i64().unwrap(), "{}", case["name"]);
+        let out = case["element"].as_u64().unwrap() as usize;
+        let b = case["block"].as_u64().unwrap();
+        assert_eq!(blocks(&spec), case["blocks"].as_u64().unwrap());
+        let prev = if b == 0 { init(&spec) } else { State::decode(&bytes("prevState"), state_fields(&spec.op)).unwrap() };
+        let value = eval_block(&spec, out, b, &prev, &in_r, &w_r);
+        assert_eq!(to_hex(&value.leaf()), case["leaf"].as_str().unwrap(), "{}", case["name"]);
+        if let BlockValue::Element(x) = value {
+            assert!(case["last"].as_bool().unwrap());
+            assert_eq!(x, case["value"].as_i64().unwrap(), "{}", case["name"]);
+        }
+        if blocks(&spec) > 1 {
+            long_seen.insert(spec.op.code());
+        }
     }
     let every: std::collections::BTreeSet<u8> = (1..=9).collect();
     assert_eq!(ops_seen, every, "the vectors cover every op");
+    let reducing: std::collections::BTreeSet<u8> = [1, 2, 4, 5, 9].into();
+    assert_eq!(long_seen, reducing, "the vectors cover every reducing op with several blocks");
     let text = serde_json::to_string_pretty(&v).unwrap() + "\n";
     check_or_bless(&root().join("fixtures/vectors/ops.json"), text.as_bytes());
 }

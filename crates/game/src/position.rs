@@ -1,6 +1,6 @@
 //! The state of one game as the contract holds it, and the moves that change it.
 
-use refute_core::commit::{ChunkOpening, TensorHeader, CHUNK_SIZE};
+use refute_core::commit::{ChunkRange, TensorHeader, CHUNK_SIZE};
 use refute_core::hash::Hash;
 use serde::{Deserialize, Serialize};
 
@@ -15,10 +15,36 @@ pub enum Phase {
     Data,
     /// The executor is to reveal the chosen chunk.
     Chunk,
-    /// The challenger is to prove one element of the chunk wrong.
+    /// The challenger is to prove one element of the chunk wrong, or, when its
+    /// reduction is longer than one block, to name it.
     OneStep,
+    /// The executor is to commit to the named element's checkpoints.
+    Checkpoints,
+    /// Descending the named element's checkpoint tree towards one block.
+    Reduction,
+    /// The challenger is to prove one block of the reduction wrong.
+    Block,
     /// The game is over.
     Resolved,
+}
+
+impl Phase {
+    /// The phase with on-chain code `code` (the order of `DisputeGame.Phase`).
+    pub fn from_code(code: u8) -> Option<Phase> {
+        use Phase::*;
+        [Trace, Header, Data, Chunk, OneStep, Checkpoints, Reduction, Block, Resolved].get(code as usize).copied()
+    }
+
+    /// The tree a reveal in this phase opens, if it is a descent.
+    pub fn tree(self) -> Option<refute_core::merkle::TreeKind> {
+        use refute_core::merkle::TreeKind;
+        match self {
+            Phase::Trace => Some(TreeKind::Trace),
+            Phase::Data => Some(TreeKind::Data),
+            Phase::Reduction => Some(TreeKind::Checkpoint),
+            _ => None,
+        }
+    }
 }
 
 /// A party to a game.
@@ -73,8 +99,17 @@ pub struct Position {
     pub step_index: u32,
     /// Hash of the disputed step's spec leaf, once its header is open.
     pub spec_hash: Hash,
-    /// Byte length of the disputed step's output, once its header is open.
-    pub byte_len: u32,
+    /// Byte length of the disputed step's output, once its header is open (64 bits:
+    /// outputs of 2^32 bytes and more are judged on their real length).
+    pub byte_len: u64,
+    /// The named element of the disputed step (flat index), once named.
+    pub element: u64,
+    /// The executor's value of the named element.
+    pub claimed: i64,
+    /// Blocks of the named element's reduction (0 until an element is named).
+    pub blocks: u64,
+    /// The executor's checkpoint root of the named element, once opened.
+    pub checkpoint_root: Hash,
     /// Seconds the executor has left.
     pub executor_clock: u64,
     /// Seconds the challenger has left.
@@ -97,6 +132,10 @@ impl Position {
             step_index: 0,
             spec_hash: [0; 32],
             byte_len: 0,
+            element: 0,
+            claimed: 0,
+            blocks: 0,
+            checkpoint_root: [0; 32],
             executor_clock: clock,
             challenger_clock: clock,
             last_move_at: now,
@@ -126,24 +165,46 @@ impl Position {
     }
 }
 
-/// The one-step proof: one element of the revealed chunk, recomputed from the
-/// step's inputs and weights (`docs/protocol.md`, "One step").
+/// What a one-step proof opens besides its target: the disputed step's spec, its
+/// inputs bound to the trace root, and the chunk ranges of the inputs and weights
+/// the verifier reads (`docs/protocol.md`, "One step").
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OneStepProof {
-    /// The element's position within the chunk (in elements).
-    pub element_in_chunk: u32,
-    /// The chunk as the executor revealed it.
-    pub chunk: [u8; CHUNK_SIZE],
+pub struct Operands {
     /// The disputed step's canonical spec.
     pub spec: Vec<u8>,
     /// Data root of each input's tensor.
     pub input_roots: Vec<Hash>,
     /// For each input, the proof of its commitment as a leaf of the trace.
     pub input_trace_proofs: Vec<Vec<Hash>>,
-    /// For each input, the chunks the element reads.
-    pub inputs: Vec<ChunkOpening>,
-    /// For each weight, the chunks the element reads.
-    pub weights: Vec<ChunkOpening>,
+    /// For each input, the chunks the verifier reads.
+    pub inputs: Vec<ChunkRange>,
+    /// For each weight, the chunks the verifier reads.
+    pub weights: Vec<ChunkRange>,
+}
+
+/// The one-step proof of an element whose reduction is one block: the element,
+/// recomputed whole from the step's inputs and weights.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OneStepProof {
+    /// The element's position within the chunk (in elements).
+    pub element_in_chunk: u32,
+    /// The chunk as the executor revealed it.
+    pub chunk: [u8; CHUNK_SIZE],
+    /// What the verifier reads.
+    pub operands: Operands,
+}
+
+/// The proof of one block of a named element's reduction: the block folded from the
+/// executor's checkpoint before it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockProof {
+    /// The state before the block (empty for block 0, whose state is the op's init).
+    pub prev_state: Vec<u8>,
+    /// The proof of its checkpoint leaf against the executor's checkpoint root (empty
+    /// for block 0).
+    pub prev_proof: Vec<Hash>,
+    /// What the verifier reads.
+    pub operands: Operands,
 }
 
 /// A move in a game.
@@ -169,8 +230,26 @@ pub enum Move {
     },
     /// Executor: the chosen chunk.
     RevealChunk(Box<[u8; CHUNK_SIZE]>),
-    /// Challenger: the one-step proof.
+    /// Challenger: the one-step proof of an element of one block.
     ProveStep(Box<OneStepProof>),
+    /// Challenger: name an element of a long reduction.
+    NameElement {
+        /// The element's position within the chunk (in elements).
+        element_in_chunk: u32,
+        /// The chunk as the executor revealed it.
+        chunk: Box<[u8; CHUNK_SIZE]>,
+        /// The disputed step's canonical spec.
+        spec: Vec<u8>,
+    },
+    /// Executor: commit to the named element's checkpoints.
+    OpenCheckpoints {
+        /// The checkpoint root.
+        root: Hash,
+        /// The proof that its last leaf is the element leaf of the claimed value.
+        last_proof: Vec<Hash>,
+    },
+    /// Challenger: the proof of one block.
+    ProveBlock(Box<BlockProof>),
     /// Anyone: end the game against the side whose clock ran out.
     Timeout,
 }
@@ -184,6 +263,9 @@ impl Move {
             Move::OpenHeader { .. } => "open_header",
             Move::RevealChunk(_) => "reveal_chunk",
             Move::ProveStep(_) => "prove_step",
+            Move::NameElement { .. } => "name_element",
+            Move::OpenCheckpoints { .. } => "open_checkpoints",
+            Move::ProveBlock(_) => "prove_block",
             Move::Timeout => "timeout",
         }
     }

@@ -2,12 +2,14 @@
 //! the position, the side's own trace, and (for the challenger) what the executor
 //! has revealed; no I/O, so the services can call them on every tick.
 
-use crate::position::{reveal_levels, Move, OneStepProof, Phase, Position, Side, Status};
+use crate::position::{reveal_levels, BlockProof, Move, OneStepProof, Operands, Phase, Position, Side, Status};
 use crate::trace::TraceData;
-use refute_core::commit::{chunk_element, chunk_padding_is_zero, ChunkOpening, CHUNK_SIZE};
+use refute_core::checkpoint::{checkpoint_tree, element_leaf};
+use refute_core::commit::{chunk_element, chunk_leaf, chunk_padding_is_zero, ChunkRange, CHUNK_SIZE};
 use refute_core::hash::Hash;
 use refute_core::merkle::{MerkleTree, TreeKind};
-use refute_core::reference::{eval_with_dependencies, Elements};
+use refute_core::reference::{blocks, checkpoint_leaves, eval_block_with_dependencies, states_before_blocks, Elements};
+use refute_core::Tensor;
 use std::collections::HashMap;
 
 /// Why a solver cannot choose a move.
@@ -26,9 +28,11 @@ pub enum SolverError {
     /// Every element of the revealed chunk equals ours.
     #[error("the revealed chunk equals ours")]
     ChunkAgrees,
-    /// A node the one-step proof needs is neither revealed nor ours.
-    #[error("trace node at level {level}, index {index} is unknown")]
-    UnknownTraceNode {
+    /// A node a proof needs is neither revealed nor ours.
+    #[error("{kind:?} node at level {level}, index {index} is unknown")]
+    UnknownNode {
+        /// The tree.
+        kind: TreeKind,
         /// Level (0 = leaves).
         level: u32,
         /// Index within the level.
@@ -42,28 +46,36 @@ pub fn executor_move(arity_log2: u32, pos: &Position, trace: &TraceData) -> Resu
     if pos.status != Status::Open || pos.turn != Side::Executor {
         return Ok(None);
     }
+    let step = pos.step_index as usize;
     Ok(Some(match pos.phase {
         Phase::Trace => reveal(trace.tree(), arity_log2, pos)?,
         Phase::Header => {
-            let step = pos.step_index as usize;
             let spec_tree = trace.model().spec_tree();
-            let spec = trace.model().steps()[step].spec.encode();
             Move::OpenHeader {
                 header: trace.step(step).header(),
-                spec,
+                spec: trace.model().steps()[step].spec.encode(),
                 spec_proof: spec_tree.prove(&[step]).expect("a step of the model"),
             }
         }
-        Phase::Data => reveal(&trace.step(pos.step_index as usize).data_tree(), arity_log2, pos)?,
+        Phase::Data => reveal(&trace.step(step).data_tree(), arity_log2, pos)?,
         Phase::Chunk => {
-            let step = trace.step(pos.step_index as usize);
-            let chunk = step.chunk(pos.index as usize);
-            if refute_core::commit::chunk_leaf(&chunk) != pos.node {
+            let chunk = trace.step(step).chunk(pos.index as usize);
+            if chunk_leaf(&chunk) != pos.node {
                 return Err(SolverError::NotOurNode(pos.phase));
             }
             Move::RevealChunk(Box::new(chunk))
         }
-        Phase::OneStep | Phase::Resolved => return Ok(None),
+        Phase::Checkpoints => {
+            let tree = checkpoints(trace, step, pos.element);
+            let last = (pos.blocks - 1) as usize;
+            if tree.leaf(last) != Some(element_leaf(pos.claimed)) {
+                // the named value is not the one we committed to: not our chunk
+                return Err(SolverError::NotOurNode(pos.phase));
+            }
+            Move::OpenCheckpoints { root: tree.root(), last_proof: tree.prove(&[last]).expect("a leaf of the tree") }
+        }
+        Phase::Reduction => reveal(&checkpoints(trace, step, pos.element), arity_log2, pos)?,
+        Phase::OneStep | Phase::Block | Phase::Resolved => return Ok(None),
     }))
 }
 
@@ -75,6 +87,22 @@ fn reveal(tree: &MerkleTree, arity_log2: u32, pos: &Position) -> Result<Move, So
     Ok(Move::RevealNodes(tree.descendants(pos.height, pos.index as usize, levels).expect("inside the tree")))
 }
 
+/// The checkpoint tree of element `element` of step `step` as a trace commits to
+/// it: the fold of the step's inputs as the trace holds them, ending at the element
+/// the trace holds. For an honest trace that is the plain fold; a trace whose
+/// element is not the fold of its inputs (a cheat) gets the fold's checkpoints with
+/// its own element at the end, the commitment that agrees with it the longest.
+pub fn checkpoints(trace: &TraceData, step: usize, element: u64) -> MerkleTree {
+    let s = &trace.model().steps()[step];
+    let inputs: Vec<Tensor> = s.inputs.iter().map(|&j| trace.tensor(j as usize)).collect();
+    let in_e: Vec<&dyn Elements> = inputs.iter().map(|t| t as &dyn Elements).collect();
+    let w_e: Vec<&dyn Elements> = s.weights.iter().map(|t| t as &dyn Elements).collect();
+    let mut leaves = checkpoint_leaves(&s.spec, element as usize, &in_e, &w_e);
+    let committed = trace.tensor(step).get(element as usize);
+    *leaves.last_mut().expect("at least one block") = element_leaf(committed);
+    checkpoint_tree(leaves)
+}
+
 /// What the executor has revealed in one game, as read from the chain's events.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Revealed {
@@ -82,15 +110,30 @@ pub struct Revealed {
     pub trace: HashMap<(u32, u64), Hash>,
     /// Data-tree nodes of the disputed step by (level, index).
     pub data: HashMap<(u32, u64), Hash>,
+    /// Checkpoint-tree nodes of the named element by (level, index).
+    pub checkpoints: HashMap<(u32, u64), Hash>,
     /// The revealed chunk.
     pub chunk: Option<[u8; CHUNK_SIZE]>,
 }
 
 impl Revealed {
-    /// Records a reveal of `nodes` below the node at (`height`, `index`).
+    fn map(&self, phase: Phase) -> &HashMap<(u32, u64), Hash> {
+        match phase {
+            Phase::Trace => &self.trace,
+            Phase::Reduction => &self.checkpoints,
+            _ => &self.data,
+        }
+    }
+
+    /// Records a reveal of `nodes` below the node at (`height`, `index`) in the
+    /// descent of `phase`.
     pub fn record(&mut self, phase: Phase, arity_log2: u32, height: u32, index: u64, nodes: &[Hash]) {
         let levels = reveal_levels(arity_log2, height);
-        let map = if phase == Phase::Trace { &mut self.trace } else { &mut self.data };
+        let map = match phase {
+            Phase::Trace => &mut self.trace,
+            Phase::Reduction => &mut self.checkpoints,
+            _ => &mut self.data,
+        };
         for (c, n) in nodes.iter().enumerate() {
             map.insert((height - levels, (index << levels) + c as u64), *n);
         }
@@ -99,7 +142,7 @@ impl Revealed {
     /// The nodes revealed below the node at (`height`, `index`), if all are known.
     pub fn below(&self, phase: Phase, arity_log2: u32, height: u32, index: u64) -> Option<Vec<Hash>> {
         let levels = reveal_levels(arity_log2, height);
-        let map = if phase == Phase::Trace { &self.trace } else { &self.data };
+        let map = self.map(phase);
         (0..1u64 << levels).map(|c| map.get(&(height - levels, (index << levels) + c)).copied()).collect()
     }
 }
@@ -115,11 +158,14 @@ pub fn challenger_move(
     if pos.status != Status::Open || pos.turn != Side::Challenger {
         return Ok(None);
     }
+    let step = pos.step_index as usize;
     Ok(Some(match pos.phase {
         Phase::Trace => pick(ours.tree(), arity_log2, pos, revealed)?,
-        Phase::Data => pick(&ours.step(pos.step_index as usize).data_tree(), arity_log2, pos, revealed)?,
-        Phase::OneStep => Move::ProveStep(Box::new(one_step(pos, ours, revealed)?)),
-        Phase::Header | Phase::Chunk | Phase::Resolved => return Ok(None),
+        Phase::Data => pick(&ours.step(step).data_tree(), arity_log2, pos, revealed)?,
+        Phase::OneStep => one_step(pos, ours, revealed)?,
+        Phase::Reduction => pick(&checkpoints(ours, step, pos.element), arity_log2, pos, revealed)?,
+        Phase::Block => Move::ProveBlock(Box::new(block_proof(pos, ours, revealed)?)),
+        Phase::Header | Phase::Chunk | Phase::Checkpoints | Phase::Resolved => return Ok(None),
     }))
 }
 
@@ -135,14 +181,12 @@ fn pick(tree: &MerkleTree, arity_log2: u32, pos: &Position, revealed: &Revealed)
     Ok(Move::Pick { nodes, choice })
 }
 
-/// Builds the one-step proof of the first element of the revealed chunk that
-/// differs from ours.
-fn one_step(pos: &Position, ours: &TraceData, revealed: &Revealed) -> Result<OneStepProof, SolverError> {
+/// The first element of the revealed chunk that differs from ours: proven at once
+/// when its reduction is one block, named otherwise.
+fn one_step(pos: &Position, ours: &TraceData, revealed: &Revealed) -> Result<Move, SolverError> {
     let theirs = revealed.chunk.ok_or(SolverError::RevealUnknown)?;
     let step_index = pos.step_index as usize;
-    let model = ours.model();
-    let step = &model.steps()[step_index];
-    let spec = &step.spec;
+    let spec = &ours.model().steps()[step_index].spec;
     let dtype = spec.out.dtype;
     let chunk_index = pos.index as usize;
     let mine = ours.step(step_index).chunk(chunk_index);
@@ -153,56 +197,82 @@ fn one_step(pos: &Position, ours: &TraceData, revealed: &Revealed) -> Result<One
         .take_while(|l| first + l < spec.out.numel())
         .find(|&l| chunk_element(&theirs, dtype, l) != chunk_element(&mine, dtype, l))
         .ok_or(SolverError::ChunkAgrees)?;
-
-    let inputs: Vec<refute_core::Tensor> = step.inputs.iter().map(|&j| ours.tensor(j as usize)).collect();
-    let in_e: Vec<&dyn Elements> = inputs.iter().map(|t| t as &dyn Elements).collect();
-    let w_e: Vec<&dyn Elements> = step.weights.iter().map(|t| t as &dyn Elements).collect();
-    let (_, deps) = eval_with_dependencies(spec, first + local, &in_e, &w_e);
-    let open = |bytes: &[u8], dtype, elements: &[usize]| {
-        // An opening needs at least one chunk; an op that reads nothing of a tensor
-        // (none does today) would still show chunk 0.
-        let e = if elements.is_empty() { vec![0] } else { elements.to_vec() };
-        ChunkOpening::of_elements(bytes, dtype, e)
-    };
-    let partial = PartialTrace { ours: ours.tree(), revealed: &revealed.trace, first_wrong: step_index };
-    let mut input_trace_proofs = Vec::with_capacity(inputs.len());
-    for &j in &step.inputs {
-        input_trace_proofs.push(partial.proof(j as u64)?);
+    if blocks(spec) > 1 {
+        return Ok(Move::NameElement { element_in_chunk: local as u32, chunk: Box::new(theirs), spec: spec.encode() });
     }
-    Ok(OneStepProof {
-        element_in_chunk: local as u32,
-        chunk: theirs,
-        spec: spec.encode(),
-        input_roots: step.inputs.iter().map(|&j| ours.step(j as usize).header().data_root).collect(),
+    let operands = operands(ours, revealed, step_index, (first + local) as u64, 0)?;
+    Ok(Move::ProveStep(Box::new(OneStepProof { element_in_chunk: local as u32, chunk: theirs, operands })))
+}
+
+/// The proof of the block the reduction descent reached: the state before it (ours,
+/// which equals the executor's, since the block's leaf is the first that differs),
+/// proven against the executor's checkpoint root.
+fn block_proof(pos: &Position, ours: &TraceData, revealed: &Revealed) -> Result<BlockProof, SolverError> {
+    let step = pos.step_index as usize;
+    let b = pos.index;
+    let (prev_state, prev_proof) = if b == 0 {
+        (vec![], vec![])
+    } else {
+        let s = &ours.model().steps()[step];
+        let inputs: Vec<Tensor> = s.inputs.iter().map(|&j| ours.tensor(j as usize)).collect();
+        let in_e: Vec<&dyn Elements> = inputs.iter().map(|t| t as &dyn Elements).collect();
+        let w_e: Vec<&dyn Elements> = s.weights.iter().map(|t| t as &dyn Elements).collect();
+        let states = states_before_blocks(&s.spec, pos.element as usize, &in_e, &w_e);
+        let tree = checkpoints(ours, step, pos.element);
+        let partial = PartialTree { kind: TreeKind::Checkpoint, ours: &tree, revealed: &revealed.checkpoints, first_wrong: b };
+        (states[b as usize].encode(), partial.proof(b - 1)?)
+    };
+    Ok(BlockProof { prev_state, prev_proof, operands: operands(ours, revealed, step, pos.element, b)? })
+}
+
+/// What the verifier reads for block `b` of `element` of step `step`: the inputs
+/// (ours, equal to the executor's since the step is the first that differs) bound
+/// to the executor's trace root, and the ranges of inputs and weights the block
+/// reads.
+fn operands(ours: &TraceData, revealed: &Revealed, step: usize, element: u64, b: u64) -> Result<Operands, SolverError> {
+    let s = &ours.model().steps()[step];
+    let inputs: Vec<Tensor> = s.inputs.iter().map(|&j| ours.tensor(j as usize)).collect();
+    let in_e: Vec<&dyn Elements> = inputs.iter().map(|t| t as &dyn Elements).collect();
+    let w_e: Vec<&dyn Elements> = s.weights.iter().map(|t| t as &dyn Elements).collect();
+    let prev = states_before_blocks(&s.spec, element as usize, &in_e, &w_e).swap_remove(b as usize);
+    let (_, deps) = eval_block_with_dependencies(&s.spec, element as usize, b, &prev, &in_e, &w_e);
+    let partial = PartialTree { kind: TreeKind::Trace, ours: ours.tree(), revealed: &revealed.trace, first_wrong: step as u64 };
+    let input_trace_proofs = s.inputs.iter().map(|&j| partial.proof(j as u64)).collect::<Result<_, _>>()?;
+    let range = |t: &Tensor, elements: &[usize]| ChunkRange::of_elements(&t.canonical_bytes(), t.ty().dtype, elements);
+    Ok(Operands {
+        spec: s.spec.encode(),
+        input_roots: s.inputs.iter().map(|&j| ours.step(j as usize).header().data_root).collect(),
         input_trace_proofs,
-        inputs: inputs.iter().zip(&deps.inputs).map(|(t, d)| open(&t.canonical_bytes(), t.ty().dtype, d)).collect(),
-        weights: step.weights.iter().zip(&deps.weights).map(|(t, d)| open(&t.canonical_bytes(), t.ty().dtype, d)).collect(),
+        inputs: inputs.iter().zip(&deps.inputs).map(|(t, d)| range(t, d)).collect(),
+        weights: s.weights.iter().zip(&deps.weights).map(|(t, d)| range(t, d)).collect(),
     })
 }
 
-/// The executor's trace tree as far as the challenger knows it: every leaf before
-/// the first wrong step equals ours, and the nodes along the descent were revealed.
-/// That is enough to prove any leaf before the first wrong step against the
+/// The executor's tree as far as the challenger knows it: every leaf before the
+/// first one it disputes equals ours, and the nodes along the descent were revealed.
+/// That is enough to prove any leaf before the first disputed one against the
 /// executor's root.
-struct PartialTrace<'a> {
+struct PartialTree<'a> {
+    kind: TreeKind,
     ours: &'a MerkleTree,
     revealed: &'a HashMap<(u32, u64), Hash>,
-    first_wrong: usize,
+    first_wrong: u64,
 }
 
-impl PartialTrace<'_> {
+impl PartialTree<'_> {
     fn node(&self, level: u32, index: u64) -> Result<Hash, SolverError> {
         if let Some(h) = self.revealed.get(&(level, index)) {
             return Ok(*h);
         }
-        // a subtree wholly before the first wrong leaf is ours
-        if (index + 1) << level <= self.first_wrong as u64 {
-            return self.ours.node(level, index as usize).ok_or(SolverError::UnknownTraceNode { level, index });
+        let unknown = SolverError::UnknownNode { kind: self.kind, level, index };
+        // a subtree wholly before the first disputed leaf is ours
+        if (index + 1) << level <= self.first_wrong {
+            return self.ours.node(level, index as usize).ok_or(unknown);
         }
         if level == 0 {
-            return Err(SolverError::UnknownTraceNode { level, index });
+            return Err(unknown);
         }
-        Ok(TreeKind::Trace.node(&self.node(level - 1, 2 * index)?, &self.node(level - 1, 2 * index + 1)?))
+        Ok(self.kind.node(&self.node(level - 1, 2 * index)?, &self.node(level - 1, 2 * index + 1)?))
     }
 
     fn proof(&self, leaf: u64) -> Result<Vec<Hash>, SolverError> {

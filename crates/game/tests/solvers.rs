@@ -5,7 +5,8 @@
 use proptest::prelude::*;
 use refute_core::commit::CHUNK_SIZE;
 use refute_core::hash::Hash;
-use refute_core::testing::{every_op_model, random_input, random_model, reference_run, Rng};
+use refute_core::reference::blocks;
+use refute_core::testing::{every_op_model, long_reduction_models, random_input, random_model, reference_run, Rng};
 use refute_core::{Model, Tensor};
 use refute_game::position::reveal_levels;
 use refute_game::*;
@@ -20,8 +21,76 @@ enum ExecutorPlayer {
     /// Plays the solver until `after` moves, then sends nodes that do not hash to
     /// the current node (rejected), then stops.
     BadReveal(TraceData, usize),
+    /// Plays the solver, but commits to other checkpoints for a named element.
+    Checkpoints(TraceData, Lie),
     /// Never moves.
     Silent,
+}
+
+/// How a cheating executor commits to the checkpoints of an element it got wrong.
+#[derive(Debug, Clone, Copy)]
+enum Lie {
+    /// The state after block `j` is off by one, and every later state is the honest
+    /// fold of the wrong one (a lie that is consistent from `j` on).
+    From(u64),
+    /// Every leaf but the last is garbage.
+    Garbage,
+}
+
+/// The leaves a cheating executor commits to for element `element` of `step`,
+/// ending at the element `claimed` it revealed.
+fn lying_leaves(trace: &TraceData, step: usize, element: u64, claimed: i64, lie: Lie) -> Vec<Hash> {
+    use refute_core::reference::{blocks, eval_block, states_before_blocks, BlockValue, Elements};
+    let s = &trace.model().steps()[step];
+    let inputs: Vec<Tensor> = s.inputs.iter().map(|&j| trace.tensor(j as usize)).collect();
+    let in_e: Vec<&dyn Elements> = inputs.iter().map(|t| t as &dyn Elements).collect();
+    let w_e: Vec<&dyn Elements> = s.weights.iter().map(|t| t as &dyn Elements).collect();
+    let n = blocks(&s.spec);
+    let mut leaves: Vec<Hash> = match lie {
+        Lie::Garbage => (0..n).map(|b| [b as u8 ^ 0x5a; 32]).collect(),
+        Lie::From(j) => {
+            let honest = states_before_blocks(&s.spec, element as usize, &in_e, &w_e);
+            let mut state = honest[0].clone();
+            (0..n)
+                .map(|b| {
+                    if b <= j {
+                        // honest up to the lie
+                        state = honest[b as usize].clone();
+                    }
+                    match eval_block(&s.spec, element as usize, b, &state, &in_e, &w_e) {
+                        BlockValue::State(mut next) => {
+                            if b == j {
+                                next.0[0] += 1;
+                            }
+                            let leaf = next.leaf();
+                            state = next;
+                            leaf
+                        }
+                        BlockValue::Element(v) => refute_core::checkpoint::element_leaf(v),
+                    }
+                })
+                .collect()
+        }
+    };
+    *leaves.last_mut().unwrap() = refute_core::checkpoint::element_leaf(claimed);
+    leaves
+}
+
+fn lying_move(ctx: &GameContext, pos: &Position, t: &TraceData, lie: Lie) -> Option<Move> {
+    let tree = || refute_core::checkpoint::checkpoint_tree(lying_leaves(t, pos.step_index as usize, pos.element, pos.claimed, lie));
+    match pos.phase {
+        Phase::Checkpoints => {
+            let tree = tree();
+            let last = (pos.blocks - 1) as usize;
+            Some(Move::OpenCheckpoints { root: tree.root(), last_proof: tree.prove(&[last]).unwrap() })
+        }
+        Phase::Reduction => {
+            let tree = tree();
+            let levels = reveal_levels(ctx.arity_log2, pos.height);
+            Some(Move::RevealNodes(tree.descendants(pos.height, pos.index as usize, levels).unwrap()))
+        }
+        _ => executor_move(ctx.arity_log2, pos, t).unwrap(),
+    }
 }
 
 /// Who plays the challenger's side.
@@ -36,6 +105,10 @@ struct Outcome {
     status: Status,
     moves: usize,
     rejected: usize,
+    /// Every phase the game passed through, in order, without repeats.
+    phases: Vec<Phase>,
+    /// The last position before the game ended.
+    last: Position,
 }
 
 fn play(ctx: &GameContext, mut exec: ExecutorPlayer, mut chal: ChallengerPlayer) -> Outcome {
@@ -43,7 +116,10 @@ fn play(ctx: &GameContext, mut exec: ExecutorPlayer, mut chal: ChallengerPlayer)
     let mut now = 1000;
     let mut revealed = Revealed::default();
     let (mut moves, mut rejected) = (0, 0);
+    let mut phases = vec![];
+    let mut last = pos.clone();
     while pos.status == Status::Open {
+        last = pos.clone();
         now += 1;
         let mv = match pos.turn {
             Side::Executor => match &mut exec {
@@ -58,6 +134,7 @@ fn play(ctx: &GameContext, mut exec: ExecutorPlayer, mut chal: ChallengerPlayer)
                         None
                     }
                 }
+                ExecutorPlayer::Checkpoints(t, lie) => lying_move(ctx, &pos, t, *lie),
                 ExecutorPlayer::Silent => None,
             },
             Side::Challenger => match &mut chal {
@@ -74,6 +151,9 @@ fn play(ctx: &GameContext, mut exec: ExecutorPlayer, mut chal: ChallengerPlayer)
             }
         };
         let before = pos.clone();
+        if phases.last() != Some(&pos.phase) {
+            phases.push(pos.phase);
+        }
         match apply(ctx, &pos, pos.turn, &mv, now) {
             Ok(next) => {
                 match &mv {
@@ -91,19 +171,19 @@ fn play(ctx: &GameContext, mut exec: ExecutorPlayer, mut chal: ChallengerPlayer)
             }
         }
     }
-    Outcome { status: pos.status, moves, rejected }
+    Outcome { status: pos.status, moves, rejected, phases, last }
 }
 
 /// A griefing challenger: valid moves chosen without regard for the truth.
 fn grief(ctx: &GameContext, pos: &Position, ours: &TraceData, revealed: &Revealed, rng: &mut Rng) -> Option<Move> {
     match pos.phase {
-        Phase::Trace | Phase::Data => {
+        Phase::Trace | Phase::Data | Phase::Reduction => {
             let nodes = revealed.below(pos.phase, ctx.arity_log2, pos.height, pos.index)?;
             let choice = rng.range(0, nodes.len() as i64 - 1) as usize;
             Some(Move::Pick { nodes, choice })
         }
         Phase::OneStep => {
-            // prove a random element by the honest method, with the chunk it was shown
+            // name or prove a random element by the honest method, with the chunk it was shown
             let step = pos.step_index as usize;
             let chunk = revealed.chunk?;
             let spec = &ours.model().steps()[step].spec;
@@ -120,9 +200,14 @@ fn grief(ctx: &GameContext, pos: &Position, ours: &TraceData, revealed: &Reveale
                     p.chunk = chunk;
                     Some(Move::ProveStep(p))
                 }
+                Ok(Some(Move::NameElement { element_in_chunk, spec, .. })) => {
+                    Some(Move::NameElement { element_in_chunk, chunk: Box::new(chunk), spec })
+                }
                 _ => None,
             }
         }
+        // the block it reached agrees with ours, but prove it anyway
+        Phase::Block => challenger_move(ctx.arity_log2, pos, ours, revealed).ok().flatten(),
         _ => None,
     }
 }
@@ -358,6 +443,218 @@ fn moves_out_of_turn_phase_or_time_are_rejected() {
     assert_eq!(after.executor_clock, CLOCK - 30);
     assert_eq!(after.turn, Side::Challenger);
     assert_eq!(apply(&c, &after, Side::Challenger, &Move::Timeout, 30 + CLOCK + 1).unwrap().status, Status::ExecutorWon);
+}
+
+/// The models whose every reducing step needs the reduction descent.
+fn long_models() -> Vec<Arc<Model>> {
+    long_reduction_models(&mut Rng::new(0x10e6)).into_iter().map(Arc::new).collect()
+}
+
+/// The steps of `model` whose elements have several blocks.
+fn long_steps(model: &Model) -> Vec<usize> {
+    (1..model.step_count()).filter(|&i| blocks(&model.steps()[i].spec) > 1).collect()
+}
+
+#[test]
+fn a_fraud_in_every_long_reduction_is_found_by_the_reduction_descent() {
+    for model in long_models() {
+        let input = random_input(&mut Rng::new(11), model.input_type());
+        let (tensors, trace) = honest(&model, &input);
+        for step in long_steps(&model) {
+            for element in [0, tensors[step].numel() / 2, tensors[step].numel() - 1] {
+                for arity in [1, 2, 3] {
+                    let mut t = tensors.clone();
+                    t[step] = flip(&t[step], element);
+                    let out = cheat_outcome(&model, &trace, TraceData::from_tensors(model.clone(), &t), arity);
+                    let name = format!("{} step {step} element {element} arity {arity}", model.name());
+                    assert_eq!(out.status, Status::ChallengerWon, "{name}");
+                    assert_eq!(out.rejected, 0, "{name}");
+                    assert!(out.phases.ends_with(&[Phase::OneStep, Phase::Checkpoints, Phase::Reduction, Phase::Block]), "{name}: {:?}", out.phases);
+                    // the lie is the element alone: the descent ends at the last block
+                    assert_eq!(out.last.index, out.last.blocks - 1, "{name}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn cheating_checkpoints_of_every_kind_lose() {
+    for model in long_models() {
+        let input = random_input(&mut Rng::new(12), model.input_type());
+        let (tensors, trace) = honest(&model, &input);
+        for step in long_steps(&model) {
+            let n = blocks(&model.steps()[step].spec);
+            let mut t = tensors.clone();
+            t[step] = flip(&t[step], 1.min(t[step].numel() - 1));
+            let cheat = TraceData::from_tensors(model.clone(), &t);
+            let lies = (0..n).map(Lie::From).chain([Lie::Garbage]);
+            for lie in lies {
+                for arity in [1, 2] {
+                    let c = ctx(&model, cheat.root(), arity);
+                    let out = play(&c, ExecutorPlayer::Checkpoints(cheat.clone(), lie), ChallengerPlayer::Solver(trace.clone()));
+                    let name = format!("{} step {step} {lie:?} arity {arity}", model.name());
+                    assert_eq!(out.status, Status::ChallengerWon, "{name}");
+                    assert_eq!(out.rejected, 0, "{name}");
+                    assert_eq!(out.phases.last(), Some(&Phase::Block), "{name}");
+                    if let Lie::From(j) = lie {
+                        // the first leaf that differs is the lie's
+                        assert_eq!(out.last.index, j.min(n - 1), "{name}");
+                    } else {
+                        assert_eq!(out.last.index, 0, "{name}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn an_honest_executor_beats_challengers_that_pick_any_checkpoint() {
+    for model in long_models() {
+        let input = random_input(&mut Rng::new(13), model.input_type());
+        let (_, trace) = honest(&model, &input);
+        let mut reached = std::collections::BTreeSet::new();
+        for seed in 0..60 {
+            for arity in [1, 2] {
+                let out = play(
+                    &ctx(&model, trace.root(), arity),
+                    ExecutorPlayer::Solver(trace.clone()),
+                    ChallengerPlayer::Griefer(trace.clone(), Rng::new(seed)),
+                );
+                assert_eq!(out.status, Status::ExecutorWon, "{} seed {seed} arity {arity}", model.name());
+                if out.last.phase == Phase::Block {
+                    reached.insert((out.last.blocks, out.last.index));
+                } else if out.last.phase == Phase::Reduction {
+                    reached.insert((out.last.blocks, u64::MAX)); // a padding leaf
+                }
+            }
+        }
+        // the griefers reached the first and the last block of a reduction, and a
+        // padding leaf where a reduction has one
+        assert!(reached.iter().any(|&(_, b)| b == 0), "{}: {reached:?}", model.name());
+        assert!(reached.iter().any(|&(n, b)| b + 1 == n), "{}: {reached:?}", model.name());
+        let padded = long_steps(&model).iter().any(|&i| !blocks(&model.steps()[i].spec).is_power_of_two());
+        assert_eq!(padded, reached.iter().any(|&(_, b)| b == u64::MAX), "{}: {reached:?}", model.name());
+    }
+}
+
+/// A position of the long-vector model's linear step, named element 5, in `phase`.
+fn named_position(model: &Model, trace: &TraceData, phase: Phase) -> (GameContext, Position) {
+    let c = ctx(model, trace.root(), 1);
+    let step = 1;
+    let mut pos = Position::opening(trace.root(), model.step_count() as u32, CLOCK, 0);
+    pos.step_index = step as u32;
+    pos.spec_hash = model.steps()[step].spec.leaf_hash();
+    pos.byte_len = model.steps()[step].spec.out.byte_len() as u64;
+    pos.element = 5;
+    pos.claimed = trace.tensor(step).get(5);
+    pos.blocks = blocks(&model.steps()[step].spec);
+    let tree = checkpoints(trace, step, 5);
+    pos.checkpoint_root = tree.root();
+    pos.phase = phase;
+    (c, pos)
+}
+
+#[test]
+fn long_reduction_moves_are_checked() {
+    let model = long_models().pop().unwrap(); // long-vector: linear of 3 blocks, lut, argmax of 2
+    let input = random_input(&mut Rng::new(14), model.input_type());
+    let (tensors, trace) = honest(&model, &input);
+    let spec = model.steps()[1].spec.encode();
+    let chunk = trace.step(1).chunk(0);
+    // OneStep on the linear: proving at once is refused, naming is accepted
+    let (c, mut pos) = named_position(&model, &trace, Phase::OneStep);
+    pos.turn = Side::Challenger;
+    pos.index = 0;
+    pos.node = refute_core::commit::chunk_leaf(&chunk);
+    pos.blocks = 0;
+    let name = Move::NameElement { element_in_chunk: 5, chunk: Box::new(chunk), spec: spec.clone() };
+    let named = apply(&c, &pos, Side::Challenger, &name, 1).unwrap();
+    assert_eq!((named.phase, named.turn, named.element, named.blocks), (Phase::Checkpoints, Side::Executor, 5, 3));
+    assert_eq!(named.claimed, tensors[1].get(5));
+    let mut pretend = Revealed { chunk: Some(chunk), ..Revealed::default() };
+    pretend.chunk.as_mut().unwrap()[5] ^= 1;
+    let Some(Move::NameElement { .. }) = challenger_move(1, &pos, &trace, &pretend).unwrap() else { panic!("a long element is named") };
+    let bad_element = Move::NameElement { element_in_chunk: 600, chunk: Box::new(chunk), spec: spec.clone() };
+    assert_eq!(apply(&c, &pos, Side::Challenger, &bad_element, 1), Err(Rejected::BadElement));
+    let other_spec = Move::NameElement { element_in_chunk: 5, chunk: Box::new(chunk), spec: model.steps()[2].spec.encode() };
+    assert_eq!(apply(&c, &pos, Side::Challenger, &other_spec, 1), Err(Rejected::BadSpec));
+    // the lut (one block) on the same terms: naming is refused
+    let mut lut = pos.clone();
+    lut.spec_hash = model.steps()[2].spec.leaf_hash();
+    lut.node = refute_core::commit::chunk_leaf(&trace.step(2).chunk(0));
+    let name_lut = Move::NameElement { element_in_chunk: 0, chunk: Box::new(trace.step(2).chunk(0)), spec: model.steps()[2].spec.encode() };
+    assert_eq!(apply(&c, &lut, Side::Challenger, &name_lut, 1), Err(Rejected::ShortReduction));
+
+    // Checkpoints: the honest root is accepted, a root whose last leaf is another value is not
+    let open = executor_move(1, &named, &trace).unwrap().unwrap();
+    let opened = apply(&c, &named, Side::Executor, &open, 2).unwrap();
+    assert_eq!((opened.phase, opened.turn, opened.height), (Phase::Reduction, Side::Executor, 2));
+    let mut other = named.clone();
+    other.claimed += 1;
+    assert_eq!(apply(&c, &other, Side::Executor, &open, 2), Err(Rejected::BadCheckpoints));
+    assert!(matches!(executor_move(1, &other, &trace), Err(SolverError::NotOurNode(Phase::Checkpoints))));
+
+    // Block: a proof of block 1 from the honest state is accepted (and loses against
+    // the honest executor); a changed state, a state of the wrong size and a state for
+    // block 0 are refused
+    let (c, mut at) = named_position(&model, &trace, Phase::Block);
+    at.turn = Side::Challenger;
+    at.height = 0;
+    at.index = 1;
+    let tree = checkpoints(&trace, 1, 5);
+    at.node = tree.leaf(1).unwrap();
+    let mut revealed = Revealed::default();
+    // what the descents revealed: the trace's leaves (step 1's input is proven with
+    // them) and the checkpoint leaves
+    revealed.record(Phase::Trace, 2, 2, 0, &trace.tree().descendants(2, 0, 2).unwrap());
+    revealed.record(Phase::Reduction, 2, 2, 0, &tree.descendants(2, 0, 2).unwrap());
+    let Some(Move::ProveBlock(proof)) = challenger_move(1, &at, &trace, &revealed).unwrap() else { panic!("a block proof") };
+    assert_eq!(apply(&c, &at, Side::Challenger, &Move::ProveBlock(proof.clone()), 1).unwrap().status, Status::ExecutorWon);
+    let mut changed = proof.clone();
+    changed.prev_state[31] ^= 1;
+    assert_eq!(apply(&c, &at, Side::Challenger, &Move::ProveBlock(changed), 1), Err(Rejected::BadPrevState));
+    let mut at0 = at.clone();
+    at0.index = 0;
+    at0.node = tree.leaf(0).unwrap();
+    assert_eq!(apply(&c, &at0, Side::Challenger, &Move::ProveBlock(proof.clone()), 1), Err(Rejected::BadPrevState));
+    // a leaf that is not a state: proven against a root holding it, still refused
+    let bytes = vec![7u8; 33];
+    let mut leaves: Vec<Hash> = (0..3).map(|i| tree.leaf(i).unwrap()).collect();
+    leaves[0] = refute_core::checkpoint::checkpoint_leaf_of_bytes(&bytes);
+    let odd = refute_core::checkpoint::checkpoint_tree(leaves);
+    let mut at_odd = at.clone();
+    at_odd.checkpoint_root = odd.root();
+    let odd_proof = BlockProof { prev_state: bytes, prev_proof: odd.prove(&[0]).unwrap(), operands: proof.operands.clone() };
+    assert_eq!(apply(&c, &at_odd, Side::Challenger, &Move::ProveBlock(Box::new(odd_proof)), 1), Err(Rejected::BadPrevState));
+    // proving at once in OneStep is refused for a long element, with block 0's operands
+    let Some(Move::ProveBlock(first)) = challenger_move(1, &at0, &trace, &revealed).unwrap() else { panic!("a block proof") };
+    assert!(first.prev_state.is_empty() && first.prev_proof.is_empty());
+    let step_proof = OneStepProof { element_in_chunk: 5, chunk, operands: first.operands.clone() };
+    assert_eq!(apply(&c, &pos, Side::Challenger, &Move::ProveStep(Box::new(step_proof)), 1), Err(Rejected::LongReduction(3)));
+    assert_eq!(apply(&c, &at0, Side::Challenger, &Move::ProveBlock(first), 1).unwrap().status, Status::ExecutorWon);
+}
+
+#[test]
+fn a_padding_checkpoint_leaf_decides_by_its_value() {
+    // the long-vector linear has 3 blocks: checkpoint leaves 0..3, of which 3 is padding
+    let model = long_models().pop().unwrap();
+    let input = random_input(&mut Rng::new(15), model.input_type());
+    let (_, trace) = honest(&model, &input);
+    let (c, mut pos) = named_position(&model, &trace, Phase::Reduction);
+    pos.turn = Side::Challenger;
+    pos.height = 1;
+    pos.index = 1; // the node over leaves 2 and 3
+    for (padding, want) in [([0u8; 32], Status::ExecutorWon), ([5u8; 32], Status::ChallengerWon)] {
+        let nodes = vec![[1u8; 32], padding];
+        pos.node = refute_core::merkle::subtree_root(refute_core::merkle::TreeKind::Checkpoint, &nodes).unwrap();
+        let next = apply(&c, &pos, Side::Challenger, &Move::Pick { nodes: nodes.clone(), choice: 1 }, 1).unwrap();
+        assert_eq!(next.status, want);
+        // the real leaf 2 is a block to prove, the challenger's turn
+        let next = apply(&c, &pos, Side::Challenger, &Move::Pick { nodes, choice: 0 }, 1).unwrap();
+        assert_eq!((next.phase, next.turn, next.index), (Phase::Block, Side::Challenger, 2));
+    }
 }
 
 proptest! {
