@@ -4,8 +4,8 @@
 
 pub mod protocol;
 
-use refute_core::testing::{random_requant, Rng};
-use refute_core::{Model, Op, StepDef, Tensor};
+use refute_core::testing::Rng;
+use refute_core::{Model, Op, Tensor};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use tch::{Device, Kind};
@@ -25,26 +25,7 @@ pub fn fixture_models() -> Vec<Model> {
     paths.iter().map(|p| Model::load(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))).collect()
 }
 
-/// A synthetic MLP where GEMMs dominate: `layers` linear layers of `width` (with
-/// fused ReLU), then a 10-way linear head. With `width` above 1024 every reduction
-/// crosses the exact-block bound.
-pub fn wide_mlp(width: u32, layers: usize) -> Model {
-    let mut rng = Rng::new(0x4096);
-    let mut defs = vec![StepDef { name: "input".into(), op: Op::Input, inputs: vec![], weights: vec![], shape: Some(vec![width]) }];
-    for l in 0..=layers {
-        let n = if l == layers { 10 } else { width };
-        let w = Tensor::from_i8([n, width], rng.i8s((n * width) as usize)).expect("shape matches");
-        let q = random_requant(&mut rng, n as usize, width as usize);
-        defs.push(StepDef {
-            name: format!("fc{l}"),
-            op: Op::Linear { relu: l < layers },
-            inputs: vec![l as u32],
-            weights: vec![(format!("fc{l}.weight"), w), (format!("fc{l}.requant"), q)],
-            shape: None,
-        });
-    }
-    Model::new(format!("mlp-{width}x{layers}"), None, defs).expect("valid by construction")
-}
+pub use refute_core::testing::wide_mlp;
 
 fn float_tensor(t: &Tensor) -> tch::Tensor {
     let v: Vec<f32> = (0..t.numel()).map(|e| t.get(e) as f32).collect();

@@ -10,7 +10,7 @@ use refute_core::testing::{random_input, Rng};
 use refute_core::Model;
 use refute_executor::cheat::Cheat;
 use refute_executor::Executor;
-use refute_game::Status;
+use refute_game::{Move, Status};
 use refute_runtime::shutdown::Shutdown;
 use refute_service::localnet::{accounts, LocalNet};
 use refute_service::ModelSet;
@@ -53,7 +53,7 @@ pub struct DisputeRun {
     pub model: String,
     /// How blocks came.
     pub mining: Mining,
-    /// Game moves by both sides (reveals, picks, header, chunk, one step).
+    /// Game moves by both sides (every call of `Move::CALLS`).
     pub moves: usize,
     /// From the post's block being seen to the game being opened.
     pub post_to_challenge: Duration,
@@ -66,8 +66,8 @@ pub struct DisputeRun {
 impl DisputeRun {
     /// Gas of the whole dispute: the challenge and every move of both sides.
     pub fn dispute_gas(&self) -> u64 {
-        ["challenge", "revealNodes", "pick", "openHeader", "revealChunk", "proveStep", "timeout"]
-            .iter()
+        std::iter::once(&"challenge")
+            .chain(Move::CALLS.iter())
             .filter_map(|k| self.gas.get(k))
             .flatten()
             .sum()
@@ -175,7 +175,7 @@ pub async fn dispute(model_path: &Path, mining: Mining) -> Result<DisputeRun, St
 fn count_moves(txs: &[MinedTx], parties: &[Address]) -> usize {
     txs.iter()
         .filter(|t| parties.contains(&t.from) && t.success)
-        .filter(|t| matches!(t.call, Some("revealNodes" | "pick" | "openHeader" | "revealChunk" | "proveStep" | "timeout")))
+        .filter(|t| t.call.is_some_and(|c| Move::CALLS.contains(&c)))
         .count()
 }
 

@@ -430,7 +430,7 @@ impl Challenger {
                     let choice = nodes.len() - 1;
                     Ok(Some(Move::Pick { nodes, choice }))
                 }
-                Err(SolverError::ChunkAgrees) if grief && g.position.phase == Phase::OneStep => Ok(None),
+                Err(SolverError::ChunkAgrees) if grief && g.position.phase == Phase::OneStep => grief_element(arity, &g.position, t, &revealed),
                 other => other.map_err(|e| e.to_string()),
             }
         })
@@ -460,6 +460,25 @@ impl Challenger {
         }
         Ok(())
     }
+}
+
+/// A griefer's one step when the revealed chunk is right: dispute its first element
+/// all the same (named, for a long reduction, so the checkpoint descent is played
+/// too; proven at once otherwise), which the honest executor wins.
+fn grief_element(arity: u32, pos: &refute_game::Position, ours: &TraceData, revealed: &refute_game::Revealed) -> Result<Option<Move>, String> {
+    let chunk = revealed.chunk.ok_or("the chunk is not revealed yet")?;
+    let mut pretend = revealed.clone();
+    let mut other = chunk;
+    other[0] ^= 1;
+    pretend.chunk = Some(other);
+    Ok(match challenger_move(arity, pos, ours, &pretend).map_err(|e| e.to_string())? {
+        Some(Move::ProveStep(mut p)) => {
+            p.chunk = chunk;
+            Some(Move::ProveStep(p))
+        }
+        Some(Move::NameElement { element_in_chunk, spec, .. }) => Some(Move::NameElement { element_in_chunk, chunk: Box::new(chunk), spec }),
+        other => other,
+    })
 }
 
 /// Adds a record to a scan's batch.

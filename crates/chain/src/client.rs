@@ -10,10 +10,10 @@ use alloy::providers::{DynProvider, Provider, ProviderBuilder};
 use alloy::rpc::types::{Filter, Log};
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::SolEvent;
-use refute_core::commit::ChunkOpening;
+use refute_core::commit::ChunkRange;
 use refute_core::hash::Hash;
 use refute_core::Model;
-use refute_game::{Move, Phase, Position, Revealed, Side, Status, TraceData};
+use refute_game::{Move, Operands, Phase, Position, Revealed, Side, Status, TraceData};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::sync::Arc;
@@ -371,14 +371,7 @@ fn side_of(x: u8) -> Side {
 }
 
 fn phase_of(x: u8) -> Phase {
-    match x {
-        0 => Phase::Trace,
-        1 => Phase::Header,
-        2 => Phase::Data,
-        3 => Phase::Chunk,
-        4 => Phase::OneStep,
-        _ => Phase::Resolved,
-    }
+    Phase::from_code(x).unwrap_or(Phase::Resolved)
 }
 
 fn status_of(x: u8) -> Status {
@@ -940,6 +933,10 @@ impl Chain {
                 step_index: g.stepIndex,
                 spec_hash: hash(g.specHash),
                 byte_len: g.byteLen,
+                element: g.element,
+                claimed: g.claimed,
+                blocks: g.blocks,
+                checkpoint_root: hash(g.checkpointRoot),
                 executor_clock: g.executorClock,
                 challenger_clock: g.challengerClock,
                 last_move_at: g.lastMoveAt,
@@ -969,22 +966,25 @@ impl Chain {
             }
             Move::RevealChunk(chunk) => self.send("revealChunk", || self.game.revealChunk(g, Bytes::copy_from_slice(&chunk[..]))).await,
             Move::ProveStep(p) => {
-                let opening = |o: &ChunkOpening| DisputeGame::TensorOpening {
-                    chunkIndices: o.indices.iter().map(|&i| U256::from(i)).collect(),
-                    chunks: Bytes::from(o.chunk_bytes()),
-                    proof: b32(&o.proof),
-                };
+                let ops = operands(&p.operands);
                 self.send("proveStep", || {
-                    self.game.proveStep(
-                        g,
-                        U256::from(p.element_in_chunk),
-                        Bytes::copy_from_slice(&p.chunk),
-                        Bytes::copy_from_slice(&p.spec),
-                        b32(&p.input_roots),
-                        p.input_trace_proofs.iter().map(|x| b32(x)).collect(),
-                        p.inputs.iter().map(opening).collect(),
-                        p.weights.iter().map(opening).collect(),
-                    )
+                    self.game.proveStep(g, U256::from(p.element_in_chunk), Bytes::copy_from_slice(&p.chunk), ops.clone())
+                })
+                .await
+            }
+            Move::NameElement { element_in_chunk, chunk, spec } => {
+                self.send("nameElement", || {
+                    self.game.nameElement(g, U256::from(*element_in_chunk), Bytes::copy_from_slice(&chunk[..]), Bytes::copy_from_slice(spec))
+                })
+                .await
+            }
+            Move::OpenCheckpoints { root, last_proof } => {
+                self.send("openCheckpoints", || self.game.openCheckpoints(g, B256::from(*root), b32(last_proof))).await
+            }
+            Move::ProveBlock(p) => {
+                let ops = operands(&p.operands);
+                self.send("proveBlock", || {
+                    self.game.proveBlock(g, Bytes::copy_from_slice(&p.prev_state), b32(&p.prev_proof), ops.clone())
                 })
                 .await
             }
@@ -1128,6 +1128,19 @@ impl Chain {
         }
         let a = self.view("answers", || async { c.answers(U256::from(request_id)).call().await }).await?;
         Ok(Some(a.to_vec()))
+    }
+}
+
+/// The operands of a one-step proof as the contract takes them.
+fn operands(o: &Operands) -> DisputeGame::StepOperands {
+    let b32 = |v: &[Hash]| v.iter().map(|h| B256::from(*h)).collect::<Vec<_>>();
+    let range = |r: &ChunkRange| DisputeGame::ChunkRange { first: U256::from(r.first), chunks: Bytes::from(r.chunk_bytes()), proof: b32(&r.proof) };
+    DisputeGame::StepOperands {
+        spec: Bytes::copy_from_slice(&o.spec),
+        inputRoots: b32(&o.input_roots),
+        inputTraceProofs: o.input_trace_proofs.iter().map(|x| b32(x)).collect(),
+        inputs: o.inputs.iter().map(range).collect(),
+        weights: o.weights.iter().map(range).collect(),
     }
 }
 

@@ -60,7 +60,8 @@ async fn solidity_agrees_with_rust_on_every_shared_vector_in_the_evm() {
         let tag = match m["kind"].as_str().unwrap() {
             "data" => 1u8,
             "trace" => 3,
-            _ => 5,
+            "spec" => 5,
+            _ => 8,
         };
         let root = lib
             .multiRoot(tag, U256::from(m["height"].as_u64().unwrap()), u256s(&m["indices"]), b32s(&m["leaves"]), b32s(&m["proof"]))
@@ -79,25 +80,31 @@ async fn solidity_agrees_with_rust_on_every_shared_vector_in_the_evm() {
 
     let verifier = refute_chain::bindings::OneStepVerifier::deploy(p.clone()).await.unwrap();
     let ops = vectors("ops.json");
-    let opening = |o: &Value| refute_chain::bindings::OneStepVerifier::TensorOpening {
-        chunkIndices: u256s(&o["chunkIndices"]),
+    let range = |o: &Value| refute_chain::bindings::OneStepVerifier::ChunkRange {
+        first: U256::from(o["first"].as_u64().unwrap()),
         chunks: bytes(&o["chunks"]),
         proof: b32s(&o["proof"]),
     };
     let cases = ops["cases"].as_array().unwrap();
     for case in cases {
+        let n = |k: &str| U256::from(case[k].as_u64().unwrap());
+        assert_eq!(verifier.blocks(bytes(&case["spec"])).call().await.unwrap(), n("blocks"), "{}", case["name"]);
         let got = verifier
             .evaluate(
                 bytes(&case["spec"]),
-                U256::from(case["outIndex"].as_u64().unwrap()),
+                n("element"),
+                n("block"),
+                bytes(&case["prevState"]),
                 b32s(&case["inputRoots"]),
-                case["inputs"].as_array().unwrap().iter().map(opening).collect(),
-                case["weights"].as_array().unwrap().iter().map(opening).collect(),
+                case["inputs"].as_array().unwrap().iter().map(range).collect(),
+                case["weights"].as_array().unwrap().iter().map(range).collect(),
             )
             .call()
             .await
             .unwrap_or_else(|e| panic!("{}: {e}", case["name"]));
-        assert_eq!(got, alloy::primitives::I256::try_from(case["expected"].as_i64().unwrap()).unwrap(), "{}", case["name"]);
+        assert_eq!(got.last, case["last"].as_bool().unwrap(), "{}", case["name"]);
+        assert_eq!(got.value, alloy::primitives::I256::try_from(case["value"].as_i64().unwrap()).unwrap(), "{}", case["name"]);
+        assert_eq!(got.leaf, b32(&case["leaf"]), "{}", case["name"]);
     }
     assert!(cases.len() > 300);
 }

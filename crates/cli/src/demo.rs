@@ -31,7 +31,7 @@ use refute_core::{Model, Tensor};
 use refute_engine::Engine;
 use refute_executor::cheat::Cheat;
 use refute_executor::Executor;
-use refute_game::{Phase, Status};
+use refute_game::{Move, Phase, Status};
 use refute_runtime::shutdown::Shutdown;
 use refute_service::localnet::LocalNet;
 use refute_service::{ModelSet, Settings};
@@ -436,6 +436,9 @@ async fn follow(
                     Phase::Data => format!("data descent in step {}, {} above the chunks", p.step_index, levels(p.height)),
                     Phase::Chunk => format!("one chunk of step {} isolated; revealing it", p.step_index),
                     Phase::OneStep => format!("one element of step {} isolated: the verifier recomputes it", p.step_index),
+                    Phase::Checkpoints => format!("element {} of step {} named: its reduction has {} blocks; the executor opens their checkpoints", p.element, p.step_index, p.blocks),
+                    Phase::Reduction => format!("reduction descent in element {} of step {}, {} above the blocks", p.element, p.step_index, levels(p.height)),
+                    Phase::Block => format!("one block ({} of {}) of element {} of step {} isolated: the verifier recomputes it", p.index + 1, p.blocks, p.element, p.step_index),
                     Phase::Resolved => "resolved".to_string(),
                 };
                 say(t0, scenarios[i].name, &format!("game #{g}: {what}"));
@@ -537,7 +540,7 @@ async fn ending(chain: &Chain, s: &Scenario, request_id: u64, game: Option<u64>,
 /// The summary table.
 fn summary(net: &LocalNet, scenarios: &[Scenario], outcomes: &[Outcome], txs: &[MinedTx]) {
     let gas_of = |who: usize| -> u64 { txs.iter().filter(|t| t.from == net.devnet.address(who)).map(|t| t.gas_used).sum() };
-    let is_move = |t: &&MinedTx| t.success && matches!(t.call, Some("revealNodes" | "pick" | "openHeader" | "revealChunk" | "proveStep" | "timeout"));
+    let is_move = |t: &&MinedTx| t.success && t.call.is_some_and(|c| Move::CALLS.contains(&c));
     println!("\n== summary");
     println!("| scenario | expected | outcome | request | result | game | moves | gas: requester | gas: executor | gas: challenger | wall time |");
     println!("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");

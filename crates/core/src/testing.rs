@@ -316,6 +316,28 @@ pub fn long_reduction_models(rng: &mut Rng) -> Vec<Model> {
     ]
 }
 
+/// A synthetic MLP where GEMMs dominate: `layers` linear layers of `width` (with
+/// fused ReLU), then a 10-way linear head (the benches' `mlp-4096x4`). With `width`
+/// above 512 every element's reduction has several blocks, so a dispute over it
+/// needs the reduction descent.
+pub fn wide_mlp(width: u32, layers: usize) -> Model {
+    let mut rng = Rng::new(0x4096);
+    let mut defs = vec![StepDef { name: "input".into(), op: Op::Input, inputs: vec![], weights: vec![], shape: Some(vec![width]) }];
+    for l in 0..=layers {
+        let n = if l == layers { 10 } else { width };
+        let w = Tensor::from_i8([n, width], rng.i8s((n * width) as usize)).expect("shape matches");
+        let q = random_requant(&mut rng, n as usize, width as usize);
+        defs.push(StepDef {
+            name: format!("fc{l}"),
+            op: Op::Linear { relu: l < layers },
+            inputs: vec![l as u32],
+            weights: vec![(format!("fc{l}.weight"), w), (format!("fc{l}.requant"), q)],
+            shape: None,
+        });
+    }
+    Model::new(format!("mlp-{width}x{layers}"), None, defs).expect("valid by construction")
+}
+
 /// Every step's output of one inference by the scalar reference alone (slow; for
 /// tests that must not depend on the engine).
 pub fn reference_run(model: &Model, input: &Tensor) -> Vec<Tensor> {

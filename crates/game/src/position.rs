@@ -255,6 +255,26 @@ pub enum Move {
 }
 
 impl Move {
+    /// The functions of `DisputeGame.sol` that make a move, one per kind of move:
+    /// what transaction lists and gas tables count as moves.
+    pub const CALLS: [&'static str; 9] =
+        ["revealNodes", "pick", "openHeader", "revealChunk", "proveStep", "nameElement", "openCheckpoints", "proveBlock", "timeout"];
+
+    /// The function of `DisputeGame.sol` this move calls (one of [`Move::CALLS`]).
+    pub fn call(&self) -> &'static str {
+        match self {
+            Move::RevealNodes(_) => "revealNodes",
+            Move::Pick { .. } => "pick",
+            Move::OpenHeader { .. } => "openHeader",
+            Move::RevealChunk(_) => "revealChunk",
+            Move::ProveStep(_) => "proveStep",
+            Move::NameElement { .. } => "nameElement",
+            Move::OpenCheckpoints { .. } => "openCheckpoints",
+            Move::ProveBlock(_) => "proveBlock",
+            Move::Timeout => "timeout",
+        }
+    }
+
     /// A short name for logs and metrics.
     pub fn kind(&self) -> &'static str {
         match self {
