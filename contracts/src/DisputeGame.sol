@@ -2,8 +2,8 @@
 pragma solidity ^0.8.24;
 
 import {Commitments} from "./lib/Commitments.sol";
-import {StepSpec} from "./lib/StepSpec.sol";
-import {TensorOpening} from "./lib/TensorOpening.sol";
+import {StepSpec, Spec} from "./lib/StepSpec.sol";
+import {ChunkRange} from "./lib/ChunkRange.sol";
 import {InferenceOracle} from "./InferenceOracle.sol";
 import {OneStepVerifier} from "./OneStepVerifier.sol";
 
@@ -11,11 +11,18 @@ import {OneStepVerifier} from "./OneStepVerifier.sol";
 /// @notice The bisection game of docs/protocol.md: the executor reveals nodes of its
 ///         trace tree, then of one step's data tree; the challenger picks the part
 ///         it disagrees with, down to one chunk; the challenger then proves one
-///         element of it wrong, which OneStepVerifier recomputes. Each side has a
-///         chess clock. The Rust twin of these rules is crates/game/src/referee.rs;
-///         every accept/reject and every outcome here is the referee's.
-///         The oracle holds every wei; this contract only tells it who won.
+///         element of it wrong, which OneStepVerifier recomputes. When that
+///         element's reduction has more than one block, the executor commits to its
+///         checkpoints and a third descent over them narrows the dispute to one
+///         block, which the verifier folds from the checkpoint before it. Each side
+///         has a chess clock. The Rust twin of these rules is
+///         crates/game/src/referee.rs; every accept/reject and every outcome here is
+///         the referee's. The oracle holds every wei; this contract only tells it
+///         who won.
 contract DisputeGame {
+    using StepSpec for Spec;
+    using StepSpec for uint256;
+
     /// @notice What the game is disputing.
     enum Phase {
         Trace,
@@ -23,6 +30,9 @@ contract DisputeGame {
         Data,
         Chunk,
         OneStep,
+        Checkpoints,
+        Reduction,
+        Block,
         Resolved
     }
 
@@ -40,7 +50,10 @@ contract DisputeGame {
         Moot
     }
 
-    /// @notice A game and its position, as `getGame` returns it.
+    /// @notice A game and its position, as `getGame` returns it. `byteLen` is the
+    ///         disputed step's output length; `element`, `claimed`, `blocks` and
+    ///         `checkpointRoot` are set once an element of a long reduction is
+    ///         named (and its checkpoints opened).
     struct Game {
         uint256 resultId;
         address challenger;
@@ -57,13 +70,32 @@ contract DisputeGame {
         uint64 index;
         uint32 stepIndex;
         bytes32 specHash;
-        uint32 byteLen;
+        uint64 byteLen;
         bytes32 traceRoot;
         bytes32 specRoot;
         uint32 stepCount;
+        uint64 element;
+        int64 claimed;
+        uint64 blocks;
+        bytes32 checkpointRoot;
     }
 
-    /// @dev A game in storage. Slot 0 is the position every move rewrites.
+    /// @notice The operands of a one-step proof (`proveStep`, `proveBlock`): the
+    ///         disputed step's spec; for each input `j`, `inputRoots[j]` is the data
+    ///         root of step `spec.inputs[j].step`'s output, bound to the trace root
+    ///         by its commitment (built with the type in the spec) and the
+    ///         single-leaf proof `inputTraceProofs[j]`; `inputs[j]` and `weights[k]`
+    ///         are the chunk ranges the block reads.
+    struct StepOperands {
+        bytes spec;
+        bytes32[] inputRoots;
+        bytes32[][] inputTraceProofs;
+        ChunkRange[] inputs;
+        ChunkRange[] weights;
+    }
+
+    /// @dev A game in storage. Slot 0 is the position every move rewrites; slot 5
+    ///      is written by `nameElement`, slot 6 by `openCheckpoints`.
     struct GameState {
         // slot 0
         uint48 lastMoveAt;
@@ -82,10 +114,16 @@ contract DisputeGame {
         uint32 stepIndex;
         // slot 3
         uint128 bond;
-        uint32 byteLen;
+        uint64 byteLen;
         uint64 prevGame; // the previous game on the same result (0: none)
         // slot 4
         bytes32 specHash;
+        // slot 5
+        uint64 element;
+        int64 claimed;
+        uint64 blocks;
+        // slot 6
+        bytes32 checkpointRoot;
     }
 
     /// @dev What every game on one result shares, written by its first game.
@@ -127,6 +165,14 @@ contract DisputeGame {
     /// @notice The challenger's one-step proof of output element `element`:
     ///         the executor's value and the recomputed one.
     event StepProven(uint256 indexed gameId, uint256 element, int256 claimed, int256 computed);
+    /// @notice The challenger named output element `element` of the revealed chunk,
+    ///         whose reduction has `blocks` blocks; the executor's value is `claimed`.
+    event ElementNamed(uint256 indexed gameId, uint256 element, int256 claimed, uint256 blocks);
+    /// @notice The executor opened the named element's checkpoint tree.
+    event CheckpointsOpened(uint256 indexed gameId, bytes32 root);
+    /// @notice The challenger's proof of block `block_` of element `element`: the
+    ///         executor's leaf `block_` and the recomputed one.
+    event BlockProven(uint256 indexed gameId, uint256 element, uint256 block_, bytes32 claimedLeaf, bytes32 computedLeaf);
     /// @notice The game ended with `status` (a `Status`).
     event GameResolved(uint256 indexed gameId, uint256 indexed resultId, uint8 status);
 
@@ -168,6 +214,17 @@ contract DisputeGame {
     /// @notice The model has a single step: its post proved everything, nothing can
     ///         be disputed.
     error NothingToDispute(uint256 resultId);
+    /// @notice `proveStep` on an element whose reduction has `blocks` (more than
+    ///         one) blocks: it is disputed block by block (`nameElement`).
+    error LongReduction(uint256 blocks);
+    /// @notice `nameElement` on an element of one block: `proveStep` proves it.
+    error ShortReduction();
+    /// @notice The checkpoint root does not hold the element leaf of the executor's
+    ///         value at leaf `blocks - 1`.
+    error BadCheckpoints();
+    /// @notice The state before the disputed block is not the executor's checkpoint
+    ///         (or is given for block 0).
+    error BadPrevState();
     /// @notice The bond does not fit the game's accounting (above 2^128 wei).
     error BondTooLarge();
 
@@ -241,20 +298,25 @@ contract DisputeGame {
         g.lastMoveAt = uint48(block.timestamp);
     }
 
-    /// @dev Checks `nodes` rebuild the current node; returns the levels they span.
+    /// @dev Checks `nodes` rebuild the current node of the phase's tree; returns the
+    ///      levels they span.
     function _checkReveal(GameState storage g, bytes32[] calldata nodes) private view returns (uint256 levels) {
         Phase phase = g.phase;
-        if (phase != Phase.Trace && phase != Phase.Data) revert WrongPhase(phase);
+        uint8 tag;
+        if (phase == Phase.Trace) tag = Commitments.TRACE_NODE;
+        else if (phase == Phase.Data) tag = Commitments.DATA_NODE;
+        else if (phase == Phase.Reduction) tag = Commitments.CHECKPOINT_NODE;
+        else revert WrongPhase(phase);
         uint256 height = g.height;
         levels = height < arityLog2 ? height : arityLog2;
         if (levels == 0 || nodes.length != uint256(1) << levels) revert BadReveal();
-        uint8 tag = phase == Phase.Trace ? Commitments.TRACE_NODE : Commitments.DATA_NODE;
         if (Commitments.subtreeRoot(tag, nodes) != g.node) revert BadReveal();
     }
 
     /// @notice Executor: reveals the `2^k` nodes `k = min(arityLog2, height)` levels
-    ///         below the current node (of the trace tree, or of the disputed step's
-    ///         data tree); they must rebuild it.
+    ///         below the current node (of the trace tree, of the disputed step's
+    ///         data tree, or of the named element's checkpoint tree); they must
+    ///         rebuild it.
     function revealNodes(uint256 gameId, bytes32[] calldata nodes) external {
         GameState storage g = _enter(gameId, Side.Executor);
         _checkReveal(g, nodes);
@@ -265,7 +327,10 @@ contract DisputeGame {
     /// @notice Challenger: descends to `nodes[choice]`, re-sending the nodes the
     ///         executor revealed. Reaching a trace leaf decides the game (the input
     ///         leaf: the executor wins; a padding leaf: the executor wins iff it is
-    ///         zero) or moves to `Header`; reaching a data leaf moves to `Chunk`.
+    ///         zero) or moves to `Header`; reaching a data leaf moves to `Chunk`;
+    ///         reaching checkpoint leaf `b` decides the game if it is padding
+    ///         (`b >= blocks`: the executor wins iff it is zero) or moves to `Block`,
+    ///         where the challenger proves block `b`.
     function pick(uint256 gameId, bytes32[] calldata nodes, uint256 choice) external {
         GameState storage g = _enter(gameId, Side.Challenger);
         uint256 levels = _checkReveal(g, nodes);
@@ -282,11 +347,16 @@ contract DisputeGame {
         if (height != 0) return;
         if (phase == Phase.Data) {
             g.phase = Phase.Chunk;
-            return;
-        }
-        // the trace descent reached step `index`
-        if (index == 0) {
-            // the input leaf was proven when the result was posted
+        } else if (phase == Phase.Reduction) {
+            // the reduction descent reached leaf `index` of the checkpoint tree
+            if (index >= g.blocks) {
+                _resolve(gameId, g, node != bytes32(0) ? Status.ChallengerWon : Status.ExecutorWon);
+            } else {
+                g.phase = Phase.Block;
+                g.turn = Side.Challenger;
+            }
+        } else if (index == 0) {
+            // the trace descent reached the input leaf, proven when the result was posted
             _resolve(gameId, g, Status.ExecutorWon);
         } else if (index >= disputes[g.resultId].stepCount) {
             _resolve(gameId, g, node != bytes32(0) ? Status.ChallengerWon : Status.ExecutorWon);
@@ -310,22 +380,25 @@ contract DisputeGame {
     ) external {
         GameState storage g = _enter(gameId, Side.Executor);
         if (g.phase != Phase.Header) revert WrongPhase(g.phase);
-        if (shape.length > 255 || Commitments.tensorCommitment(dtype, shape, dataRoot) != g.node) revert BadHeader();
+        if (shape.length > 255 || Commitments.tensorCommitmentCalldata(dtype, shape, dataRoot) != g.node) revert BadHeader();
         Dispute storage d = disputes[g.resultId];
         uint32 stepIndex = g.stepIndex;
-        bytes32 leaf = Commitments.specLeaf(spec);
+        bytes32 leaf = Commitments.specLeafCalldata(spec);
         uint256 h = Commitments.height(d.stepCount);
         if (Commitments.singleRoot(Commitments.SPEC_NODE, h, stepIndex, leaf, specProof) != d.specRoot) revert BadSpec();
-        StepSpec.Spec memory s = StepSpec.parse(spec);
+        uint256 out = StepSpec.read(spec).outType();
         emit HeaderOpened(gameId, stepIndex, dtype, shape, dataRoot);
-        if (!StepSpec.sameType(s.out, dtype, shape)) {
+        if (!out.sameType(dtype, shape)) {
             _resolve(gameId, g, Status.ChallengerWon);
             return;
         }
-        uint256 len = StepSpec.byteLen(s.out);
+        // a length is never cut to 32 bits: outputs of 2^32 bytes and more are
+        // judged on their real length (no output of 2^64 bytes can be computed)
+        uint256 len = out.byteLen();
+        if (len > type(uint64).max) revert BadSpec();
         uint16 height = uint16(Commitments.height(Commitments.numChunks(len)));
         g.specHash = leaf;
-        g.byteLen = uint32(len);
+        g.byteLen = uint64(len);
         g.node = dataRoot;
         g.height = height;
         g.index = 0;
@@ -360,47 +433,140 @@ contract DisputeGame {
         }
     }
 
-    /// @notice Challenger: proves element `elementInChunk` of the revealed chunk
-    ///         wrong. `chunk` is the revealed chunk, `spec` the disputed step's
-    ///         spec; for each input `j`, `inputRoots[j]` is the data root of step
-    ///         `spec.inputs[j].step`'s output, bound to the trace root by its
-    ///         commitment (built with the type in the spec) and the single-leaf
-    ///         proof `inputTraceProofs[j]`; `inputs[j]` and `weights[k]` open the
-    ///         chunks the op reads. The verifier recomputes the element: a value
-    ///         other than the executor's wins, the same value loses.
-    function proveStep(
-        uint256 gameId,
-        uint256 elementInChunk,
-        bytes calldata chunk,
-        bytes calldata spec,
-        bytes32[] calldata inputRoots,
-        bytes32[][] calldata inputTraceProofs,
-        TensorOpening[] calldata inputs,
-        TensorOpening[] calldata weights
-    ) external {
-        GameState storage g = _enter(gameId, Side.Challenger);
-        if (g.phase != Phase.OneStep) revert WrongPhase(g.phase);
+    /// @dev The element the challenger names: `chunk` must be the revealed chunk and
+    ///      `spec` the disputed step's; returns the spec, the element's index in the
+    ///      output and the executor's value of it.
+    function _named(GameState storage g, uint256 elementInChunk, bytes calldata chunk, bytes calldata spec)
+        private
+        view
+        returns (Spec s, uint256 element, int256 claimed)
+    {
         if (chunk.length != Commitments.CHUNK || Commitments.chunkLeafCalldata(_offset(chunk)) != g.node) revert BadChunk();
-        if (Commitments.specLeaf(spec) != g.specHash) revert BadSpec();
-        StepSpec.Spec memory s = StepSpec.parse(spec);
-        uint256 size = Commitments.elemSize(s.out.dtype);
-        uint256 element = uint256(g.index) * (Commitments.CHUNK / size) + elementInChunk;
-        if (elementInChunk >= Commitments.CHUNK / size || element >= StepSpec.numel(s.out)) revert BadElement();
-        uint256 n = s.inputs.length;
-        if (inputRoots.length != n || inputTraceProofs.length != n) revert BadInput(0);
+        if (Commitments.specLeafCalldata(spec) != g.specHash) revert BadSpec();
+        s = StepSpec.read(spec);
+        uint256 out = s.outType();
+        uint256 size = out.elemSize();
+        uint256 perChunk = Commitments.CHUNK / size;
+        element = uint256(g.index) * perChunk + elementInChunk;
+        if (elementInChunk >= perChunk || element >= out.numel()) revert BadElement();
+        claimed = _element(chunk, elementInChunk, size);
+    }
+
+    /// @dev Checks that input `j`'s data root, under the type in the spec, is leaf
+    ///      `inputs[j].step` of the trace root, for every input.
+    function _checkInputs(GameState storage g, Spec s, StepOperands calldata operands) private view {
+        uint256 n = s.inputCount();
+        if (operands.inputRoots.length != n || operands.inputTraceProofs.length != n) revert BadInput(0);
         Dispute storage d = disputes[g.resultId];
         bytes32 traceRoot = d.traceRoot;
         uint256 h = Commitments.height(d.stepCount);
         for (uint256 j = 0; j < n; j++) {
-            bytes32 c = StepSpec.commitment(s.inputs[j].ty, inputRoots[j]);
-            if (Commitments.singleRoot(Commitments.TRACE_NODE, h, s.inputs[j].step, c, inputTraceProofs[j]) != traceRoot) {
+            (uint256 step, uint256 t) = s.input(j);
+            bytes32 c = t.commitment(operands.inputRoots[j]);
+            if (Commitments.singleRoot(Commitments.TRACE_NODE, h, step, c, operands.inputTraceProofs[j]) != traceRoot) {
                 revert BadInput(j);
             }
         }
-        int256 claimed = _element(chunk, elementInChunk, size);
-        int256 computed = verifier.evaluate(spec, element, inputRoots, inputs, weights);
+    }
+
+    /// @notice Challenger: proves element `elementInChunk` of the revealed chunk
+    ///         wrong when its reduction is one block. `chunk` is the revealed chunk;
+    ///         `operands` hold the disputed step's spec, its inputs' data roots
+    ///         proven against the trace and the chunk ranges the element reads. The
+    ///         verifier recomputes the element: a value other than the executor's
+    ///         wins, the same value loses. Reverts (`LongReduction`) on an element of
+    ///         more than one block, which is disputed with `nameElement`.
+    function proveStep(uint256 gameId, uint256 elementInChunk, bytes calldata chunk, StepOperands calldata operands)
+        external
+    {
+        GameState storage g = _enter(gameId, Side.Challenger);
+        if (g.phase != Phase.OneStep) revert WrongPhase(g.phase);
+        bytes calldata spec = operands.spec;
+        (Spec s, uint256 element, int256 claimed) = _named(g, elementInChunk, chunk, spec);
+        _checkInputs(g, s, operands);
+        (bool last, int256 computed,) =
+            verifier.evaluate(spec, element, 0, "", operands.inputRoots, operands.inputs, operands.weights);
+        if (!last) revert LongReduction(verifier.blocks(spec));
         emit StepProven(gameId, element, claimed, computed);
         _resolve(gameId, g, claimed != computed ? Status.ChallengerWon : Status.ExecutorWon);
+    }
+
+    /// @notice Challenger: names element `elementInChunk` of the revealed chunk as
+    ///         disputed when its reduction has `n >= 2` blocks (reverts with
+    ///         `ShortReduction` on one block, which `proveStep` proves at once). The
+    ///         game records the element, the executor's value of it and `n`; the
+    ///         executor is to open the element's checkpoints.
+    function nameElement(uint256 gameId, uint256 elementInChunk, bytes calldata chunk, bytes calldata spec) external {
+        GameState storage g = _enter(gameId, Side.Challenger);
+        if (g.phase != Phase.OneStep) revert WrongPhase(g.phase);
+        (, uint256 element, int256 claimed) = _named(g, elementInChunk, chunk, spec);
+        uint256 n = verifier.blocks(spec);
+        if (n < 2) revert ShortReduction();
+        // element < numel and n <= numel of an operand: both below 2^64 for any
+        // output the game accepted (byteLen < 2^64) and any weight the loader accepts
+        if (element > type(uint64).max || n > type(uint64).max) revert BadElement();
+        g.element = uint64(element);
+        g.claimed = int64(claimed);
+        g.blocks = uint64(n);
+        g.phase = Phase.Checkpoints;
+        g.turn = Side.Executor;
+        emit ElementNamed(gameId, element, claimed, n);
+    }
+
+    /// @notice Executor: opens the named element's checkpoint tree
+    ///         (docs/commitments.md, "Checkpoints") by its root and the proof that
+    ///         leaf `blocks - 1` is the element leaf of its value. The reduction
+    ///         descent continues from the root; the executor reveals first.
+    function openCheckpoints(uint256 gameId, bytes32 root, bytes32[] calldata lastProof) external {
+        GameState storage g = _enter(gameId, Side.Executor);
+        if (g.phase != Phase.Checkpoints) revert WrongPhase(g.phase);
+        uint256 n = g.blocks;
+        uint256 h = Commitments.height(n);
+        bytes32 leaf = Commitments.elementLeaf(g.claimed);
+        if (lastProof.length != h || Commitments.singleRoot(Commitments.CHECKPOINT_NODE, h, n - 1, leaf, lastProof) != root) {
+            revert BadCheckpoints();
+        }
+        g.checkpointRoot = root;
+        g.node = root;
+        g.height = uint16(h);
+        g.index = 0;
+        g.phase = Phase.Reduction;
+        emit CheckpointsOpened(gameId, root);
+    }
+
+    /// @notice Challenger: proves block `b` (the checkpoint leaf the descent reached)
+    ///         of the named element wrong. `prevState` is the state before the block
+    ///         (empty for block 0, whose state is the op's `init`) and `prevProof`
+    ///         proves its checkpoint leaf is leaf `b - 1` of the executor's
+    ///         checkpoint root (empty for block 0); `operands` as in `proveStep`. The
+    ///         verifier folds block `b`: a leaf other than the executor's leaf `b`
+    ///         wins, the same leaf loses.
+    function proveBlock(uint256 gameId, bytes calldata prevState, bytes32[] calldata prevProof, StepOperands calldata operands)
+        external
+    {
+        GameState storage g = _enter(gameId, Side.Challenger);
+        if (g.phase != Phase.Block) revert WrongPhase(g.phase);
+        bytes calldata spec = operands.spec;
+        if (Commitments.specLeafCalldata(spec) != g.specHash) revert BadSpec();
+        Spec s = StepSpec.read(spec);
+        uint256 b = g.index;
+        if (b == 0) {
+            if (prevState.length != 0 || prevProof.length != 0) revert BadPrevState();
+        } else {
+            uint256 h = Commitments.height(g.blocks);
+            bytes32 prev = Commitments.checkpointLeafCalldata(prevState);
+            if (
+                prevProof.length != h
+                    || Commitments.singleRoot(Commitments.CHECKPOINT_NODE, h, b - 1, prev, prevProof) != g.checkpointRoot
+            ) revert BadPrevState();
+        }
+        _checkInputs(g, s, operands);
+        uint256 element = g.element;
+        (,, bytes32 computed) =
+            verifier.evaluate(spec, element, b, prevState, operands.inputRoots, operands.inputs, operands.weights);
+        bytes32 claimedLeaf = g.node;
+        emit BlockProven(gameId, element, b, claimedLeaf, computed);
+        _resolve(gameId, g, computed != claimedLeaf ? Status.ChallengerWon : Status.ExecutorWon);
     }
 
     function _element(bytes calldata chunk, uint256 local, uint256 size) private pure returns (int256) {
@@ -453,31 +619,33 @@ contract DisputeGame {
     // -------------------------------------------------------------------- views
 
     /// @notice A game and its position (all zero for an unknown id).
-    function getGame(uint256 gameId) external view returns (Game memory) {
+    function getGame(uint256 gameId) external view returns (Game memory r) {
         GameState storage g = games[gameId];
-        if (g.challenger == address(0)) return Game(0, address(0), address(0), 0, Phase.Trace, Side.Executor, Status.Open, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+        if (g.challenger == address(0)) return r;
         Dispute storage d = disputes[g.resultId];
-        return Game({
-            resultId: g.resultId,
-            challenger: g.challenger,
-            executor: d.executor,
-            bond: g.bond,
-            phase: g.phase,
-            turn: g.turn,
-            status: g.status,
-            lastMoveAt: g.lastMoveAt,
-            executorClock: g.executorClock,
-            challengerClock: g.challengerClock,
-            node: g.node,
-            height: g.height,
-            index: g.index,
-            stepIndex: g.stepIndex,
-            specHash: g.specHash,
-            byteLen: g.byteLen,
-            traceRoot: d.traceRoot,
-            specRoot: d.specRoot,
-            stepCount: d.stepCount
-        });
+        r.resultId = g.resultId;
+        r.challenger = g.challenger;
+        r.executor = d.executor;
+        r.bond = g.bond;
+        r.phase = g.phase;
+        r.turn = g.turn;
+        r.status = g.status;
+        r.lastMoveAt = g.lastMoveAt;
+        r.executorClock = g.executorClock;
+        r.challengerClock = g.challengerClock;
+        r.node = g.node;
+        r.height = g.height;
+        r.index = g.index;
+        r.stepIndex = g.stepIndex;
+        r.specHash = g.specHash;
+        r.byteLen = g.byteLen;
+        r.traceRoot = d.traceRoot;
+        r.specRoot = d.specRoot;
+        r.stepCount = d.stepCount;
+        r.element = g.element;
+        r.claimed = g.claimed;
+        r.blocks = g.blocks;
+        r.checkpointRoot = g.checkpointRoot;
     }
 
     /// @notice Every game opened on a result, oldest first.

@@ -2,7 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {Commitments} from "./lib/Commitments.sol";
-import {StepSpec} from "./lib/StepSpec.sol";
+import {StepSpec, Spec} from "./lib/StepSpec.sol";
 
 /// @title ModelRegistry
 /// @notice Registers model ids (docs/commitments.md, "Model id") with what the
@@ -10,6 +10,9 @@ import {StepSpec} from "./lib/StepSpec.sol";
 ///         root, and the input and output types, proven from the specs of the first
 ///         and last steps.
 contract ModelRegistry {
+    using StepSpec for Spec;
+    using StepSpec for uint256;
+
     /// @notice A registered model, as `getModel` returns it.
     struct ModelInfo {
         bool registered;
@@ -77,23 +80,24 @@ contract ModelRegistry {
         Model storage m = models[modelId];
         if (m.stepCount != 0) revert AlreadyRegistered(modelId);
         uint256 h = Commitments.height(stepCount);
-        if (Commitments.singleRoot(Commitments.SPEC_NODE, h, 0, Commitments.specLeaf(inputSpec), inputProof) != specRoot) {
+        if (Commitments.singleRoot(Commitments.SPEC_NODE, h, 0, Commitments.specLeafCalldata(inputSpec), inputProof) != specRoot) {
             revert SpecNotInModel(0);
         }
         if (
-            Commitments.singleRoot(Commitments.SPEC_NODE, h, stepCount - 1, Commitments.specLeaf(outputSpec), outputProof)
+            Commitments.singleRoot(Commitments.SPEC_NODE, h, stepCount - 1, Commitments.specLeafCalldata(outputSpec), outputProof)
                 != specRoot
         ) revert SpecNotInModel(stepCount - 1);
-        StepSpec.Spec memory first = StepSpec.parse(inputSpec);
-        if (first.op != StepSpec.OP_INPUT) revert FirstStepNotInput(first.op);
-        StepSpec.Spec memory last = StepSpec.parse(outputSpec);
+        Spec first = StepSpec.read(inputSpec);
+        if (first.opCode() != StepSpec.OP_INPUT) revert FirstStepNotInput(first.opCode());
+        uint256 inputType = first.outType();
+        uint256 outputType = StepSpec.read(outputSpec).outType();
         m.registrant = msg.sender;
         m.stepCount = stepCount;
-        m.inputDType = first.out.dtype;
-        m.outputDType = last.out.dtype;
+        m.inputDType = inputType.dtype();
+        m.outputDType = outputType.dtype();
         m.specRoot = specRoot;
-        m.inputShape = first.out.shape;
-        m.outputShape = last.out.shape;
+        m.inputShape = inputType.shapeOf();
+        m.outputShape = outputType.shapeOf();
         m.uri = uri;
         emit ModelRegistered(modelId, msg.sender, stepCount, specRoot, uri);
     }

@@ -2,251 +2,735 @@
 pragma solidity ^0.8.24;
 
 import {Commitments} from "./lib/Commitments.sol";
-import {StepSpec} from "./lib/StepSpec.sol";
-import {TensorOpening} from "./lib/TensorOpening.sol";
+import {StepSpec, Spec} from "./lib/StepSpec.sol";
+import {ChunkRange, ChunkRanges} from "./lib/ChunkRange.sol";
 
 /// @title OneStepVerifier
-/// @notice Recomputes one output element of one step from opened chunks of its
-///         inputs and weights, bit for bit as docs/semantics.md defines every op
-///         (the Rust twin is crates/core/src/reference.rs).
+/// @notice Recomputes one block of one output element of one step from chunk ranges
+///         of its inputs and weights, bit for bit as docs/semantics.md defines every
+///         op and cuts every reduction into blocks ("Reductions: blocks, folds and
+///         finishes"); the Rust twin is crates/core/src/reference.rs.
+///
+///         Operands are read straight from the ranges' chunks in calldata, 32 bytes
+///         per `calldataload`: a dot product of two int8 runs costs about ten gas a
+///         multiply-add (four 8-lane multiplications per word, see `_dot`), never a
+///         search per element.
 contract OneStepVerifier {
-    error OpeningCount();
-    error OpeningLength();
-    error OpeningRoot(uint256 which);
-    error ElementNotOpened(uint256 flat);
-    error BadParams(uint8 op);
-    error NotComputable(uint8 op);
-    error OutOfRange();
+    using StepSpec for Spec;
+    using StepSpec for uint256;
 
-    /// @dev Where a tensor's elements are read from: its opening and element size.
-    struct Source {
-        TensorOpening opening;
-        uint256 size;
+    /// @notice The block length constant of docs/semantics.md.
+    uint256 public constant BLOCK = 512;
+
+    /// @notice The number of ranges or input roots is not the spec's.
+    error OpeningCount();
+    /// @notice Range `which` (inputs first, then weights) does not rebuild its root.
+    error OpeningRoot(uint256 which);
+    /// @notice The op reads bytes of operand `which` that its range does not hold.
+    error ReadOutsideRange(uint256 which);
+    /// @notice The spec's shapes do not fit its op (what the model loader checks).
+    error BadShapes(uint8 op);
+    /// @notice A requantization multiplier or shift is out of range.
+    error BadParams(uint8 op);
+    /// @notice The op has no computation (`input`).
+    error NotComputable(uint8 op);
+    /// @notice The element is not below the output's element count.
+    error OutOfRange();
+    /// @notice The block is not below the element's number of blocks.
+    error BadBlock(uint256 block_, uint256 blocks);
+    /// @notice The state before the block does not have the op's length (none
+    ///         before block 0).
+    error BadState();
+
+    /// @dev Where one operand's bytes are read from: the calldata offset of its
+    ///      range's chunks, the tensor byte positions `[lo, hi)` they hold, and the
+    ///      operand's number for errors.
+    struct Src {
+        uint256 base;
+        uint256 lo;
+        uint256 hi;
+        uint256 id;
     }
 
-    /// @notice The value of output element `outIndex` of the step `spec`, after
-    ///         checking every opening against its data root (inputs: `inputRoots`,
-    ///         weights: the roots in the spec). Reverts if an opening does not verify
-    ///         or an element the op reads is not opened.
+    /// @dev −2^63, the `init` of every running maximum.
+    int256 private constant MIN_I64 = -(2 ** 63);
+
+    // ---------------------------------------------------------------- blocks
+
+    /// @notice The number of blocks `n` of every element of step `spec` (1 for an op
+    ///         that does not reduce). Reverts on a malformed spec or shapes that do
+    ///         not fit the op.
+    function blocks(bytes calldata spec) external pure returns (uint256) {
+        return _blocks(StepSpec.read(spec));
+    }
+
+    /// @dev `max(1, ceil(terms / per))`.
+    function _ceil(uint256 terms, uint256 per) private pure returns (uint256) {
+        return terms <= per ? 1 : (terms + per - 1) / per;
+    }
+
+    /// @dev Channels per `conv2d` block: `G = max(1, floor(512 / max(H·W, KH·KW)))`.
+    function _convG(uint256 xt, uint256 wt) private pure returns (uint256) {
+        uint256 plane = xt.dim(1) * xt.dim(2);
+        uint256 taps = wt.dim(2) * wt.dim(3);
+        uint256 m = plane > taps ? plane : taps;
+        return m == 0 ? BLOCK : (m >= BLOCK ? 1 : BLOCK / m);
+    }
+
+    /// @dev Window rows per pooling block: `G = max(1, floor(512 / max(W, KW)))`.
+    function _poolG(uint256 w, uint256 kw) private pure returns (uint256) {
+        uint256 m = w > kw ? w : kw;
+        return m >= BLOCK ? 1 : BLOCK / m;
+    }
+
+    /// @dev Checks the spec's shapes against its op (counts of inputs and weights,
+    ///      dtypes, ranks, and the dimensions the op's formulas tie together) and
+    ///      returns its number of blocks.
+    function _blocks(Spec s) private pure returns (uint256) {
+        uint8 op = s.opCode();
+        uint256 out = s.outType();
+        uint256 nIn = s.inputCount();
+        uint256 nW = s.weightCount();
+        if (op == StepSpec.OP_INPUT) {
+            _require(op, nIn == 0 && nW == 0);
+            return 1;
+        }
+        _require(op, nIn >= 1);
+        (, uint256 xt) = s.input(0);
+        if (op == StepSpec.OP_LINEAR) {
+            _require(op, nIn == 1 && nW == 2);
+            (uint256 wt,) = s.weight(0);
+            (uint256 qt,) = s.weight(1);
+            uint256 r = xt.rank();
+            _require(op, _i8(xt) && r >= 1 && _i8(wt) && wt.rank() == 2 && _i32(qt) && qt.rank() == 2);
+            uint256 k = wt.dim(1);
+            uint256 n = wt.dim(0);
+            _require(op, qt.dim(0) == n && qt.dim(1) == 3 && xt.dim(r - 1) == k);
+            _require(op, _i8(out) && out.rank() == r && out.dim(r - 1) == n);
+            for (uint256 i = 0; i + 1 < r; i++) _require(op, out.dim(i) == xt.dim(i));
+            return _ceil(k, BLOCK);
+        }
+        if (op == StepSpec.OP_CONV2D) {
+            _require(op, nIn == 1 && nW == 2);
+            (uint256 wt,) = s.weight(0);
+            (uint256 qt,) = s.weight(1);
+            _require(op, _i8(xt) && xt.rank() == 3 && _i8(wt) && wt.rank() == 4 && _i32(qt) && qt.rank() == 2);
+            uint256 o = wt.dim(0);
+            _require(op, wt.dim(1) == xt.dim(0) && qt.dim(0) == o && qt.dim(1) == 3);
+            _require(op, _i8(out) && out.rank() == 3 && out.dim(0) == o);
+            _requireWindow(op, out, xt, wt.dim(2), wt.dim(3), s.param(0), s.param(1), s.param(2), s.param(3));
+            return _ceil(xt.dim(0), _convG(xt, wt));
+        }
+        if (op == StepSpec.OP_MAXPOOL2D || op == StepSpec.OP_AVGPOOL2D) {
+            _require(op, nIn == 1 && nW == 0);
+            _require(op, _i8(xt) && xt.rank() == 3 && _i8(out) && out.rank() == 3 && out.dim(0) == xt.dim(0));
+            uint256 kh = uint256(s.param(0));
+            uint256 kw = uint256(s.param(1));
+            bool isMax = op == StepSpec.OP_MAXPOOL2D;
+            _requireWindow(op, out, xt, kh, kw, s.param(2), s.param(3), isMax ? s.param(4) : int256(0), isMax ? s.param(5) : int256(0));
+            return _ceil(kh, _poolG(xt.dim(2), kw));
+        }
+        if (op == StepSpec.OP_ARGMAX) {
+            _require(op, nIn == 1 && nW == 0);
+            uint256 r = xt.rank();
+            _require(op, _i8(xt) && r >= 1 && _i32(out) && out.rank() == r - 1);
+            for (uint256 i = 0; i + 1 < r; i++) _require(op, out.dim(i) == xt.dim(i));
+            return _ceil(xt.dim(r - 1), BLOCK);
+        }
+        if (op == StepSpec.OP_RELU) {
+            _require(op, nIn == 1 && nW == 0 && _i8(xt) && StepSpec.sameType(xt, out));
+        } else if (op == StepSpec.OP_ADD) {
+            _require(op, nIn == 2 && nW == 0 && _i8(out));
+            (, uint256 bt) = s.input(1);
+            _require(op, StepSpec.sameType(xt, out) && StepSpec.sameType(bt, out));
+        } else if (op == StepSpec.OP_LUT) {
+            _require(op, nIn == 1 && nW == 1 && _i8(xt) && StepSpec.sameType(xt, out));
+            (uint256 tt,) = s.weight(0);
+            _require(op, _i8(tt) && tt.rank() == 1 && tt.dim(0) == 256);
+        } else if (op == StepSpec.OP_RESHAPE) {
+            _require(op, nIn == 1 && nW == 0 && xt.dtype() == out.dtype() && xt.numel() == out.numel());
+        }
+        return 1;
+    }
+
+    /// @dev The output plane of a window op is `floor((H + 2·pad − K) / stride) + 1`
+    ///      by `floor((W + 2·pad − K) / stride) + 1`, with the padded plane at least
+    ///      one window high and wide.
+    function _requireWindow(
+        uint8 op,
+        uint256 out,
+        uint256 xt,
+        uint256 kh,
+        uint256 kw,
+        int256 sh,
+        int256 sw,
+        int256 ph,
+        int256 pw
+    ) private pure {
+        uint256 hp = xt.dim(1) + 2 * uint256(ph);
+        uint256 wp = xt.dim(2) + 2 * uint256(pw);
+        _require(op, hp >= kh && wp >= kw);
+        _require(op, out.dim(1) == (hp - kh) / uint256(sh) + 1 && out.dim(2) == (wp - kw) / uint256(sw) + 1);
+    }
+
+    function _require(uint8 op, bool ok) private pure {
+        if (!ok) revert BadShapes(op);
+    }
+
+    function _i8(uint256 t) private pure returns (bool) {
+        return StepSpec.dtype(t) == Commitments.DTYPE_I8;
+    }
+
+    function _i32(uint256 t) private pure returns (bool) {
+        return StepSpec.dtype(t) == Commitments.DTYPE_I32;
+    }
+
+    // -------------------------------------------------------------- evaluate
+
+    /// @notice Folds block `block_` of output element `element` of step `spec`
+    ///         from the state `prevState` (empty before block 0, whose state is the
+    ///         op's `init`; otherwise the op's state, 32 bytes per field), after
+    ///         checking every non-empty range against its data root (inputs:
+    ///         `inputRoots`, weights: the roots in the spec).
+    /// @return last Whether `block_` is the element's last block.
+    /// @return value The element (the finish of the last state) when `last`, else 0.
+    /// @return leaf The element leaf `keccak256(0x09 ‖ value)` when `last`, else the
+    ///         checkpoint leaf `keccak256(0x07 ‖ state)` of the state after the block.
     function evaluate(
         bytes calldata spec,
-        uint256 outIndex,
+        uint256 element,
+        uint256 block_,
+        bytes calldata prevState,
         bytes32[] calldata inputRoots,
-        TensorOpening[] calldata inputs,
-        TensorOpening[] calldata weights
-    ) external pure returns (int256) {
-        StepSpec.Spec memory s = StepSpec.parse(spec);
-        if (inputs.length != s.inputs.length || inputRoots.length != s.inputs.length || weights.length != s.weights.length) {
-            revert OpeningCount();
+        ChunkRange[] calldata inputs,
+        ChunkRange[] calldata weights
+    ) external pure returns (bool last, int256 value, bytes32 leaf) {
+        Spec s = StepSpec.read(spec);
+        uint256 n = _blocks(s);
+        if (block_ >= n) revert BadBlock(block_, n);
+        last = block_ == n - 1;
+        uint8 op = s.opCode();
+        uint256 words = op == StepSpec.OP_ARGMAX ? 2 : 1;
+        if (prevState.length != (block_ == 0 ? 0 : 32 * words)) revert BadState();
+        if (element >= s.outType().numel()) revert OutOfRange();
+        (Src[] memory ins, Src[] memory ws) = _sources(s, inputRoots, inputs, weights);
+        // the state before the block: `init`, or the given words
+        int256 a;
+        int256 b;
+        if (block_ == 0) {
+            a = (op == StepSpec.OP_MAXPOOL2D || op == StepSpec.OP_ARGMAX) ? MIN_I64 : int256(0);
+        } else {
+            assembly ("memory-safe") {
+                a := calldataload(prevState.offset)
+                if gt(prevState.length, 32) { b := calldataload(add(prevState.offset, 32)) }
+            }
         }
-        if (outIndex >= StepSpec.numel(s.out)) revert OutOfRange();
-        for (uint256 i = 0; i < inputs.length; i++) {
-            _verify(inputs[i], inputRoots[i], StepSpec.byteLen(s.inputs[i].ty), i);
+        if (op == StepSpec.OP_LINEAR) {
+            (a, value) = _linear(s, element, block_, last, a, ins[0], ws[0], ws[1]);
+        } else if (op == StepSpec.OP_CONV2D) {
+            (a, value) = _conv(s, element, block_, last, a, ins[0], ws[0], ws[1]);
+        } else if (op == StepSpec.OP_MAXPOOL2D || op == StepSpec.OP_AVGPOOL2D) {
+            (a, value) = _pool(s, element, block_, last, a, ins[0]);
+        } else if (op == StepSpec.OP_ARGMAX) {
+            (a, b) = _argmax(s, element, block_, a, b, ins[0]);
+            value = b;
+        } else {
+            value = _direct(s, element, ins, ws);
         }
-        for (uint256 i = 0; i < weights.length; i++) {
-            _verify(weights[i], s.weights[i].dataRoot, StepSpec.byteLen(s.weights[i].ty), inputs.length + i);
+        if (last) {
+            leaf = Commitments.elementLeaf(value);
+        } else {
+            value = 0;
+            leaf = words == 2 ? _stateLeaf2(a, b) : _stateLeaf1(a);
         }
-        return _compute(s, outIndex, inputs, weights);
     }
 
-    function _verify(TensorOpening calldata o, bytes32 root, uint256 byteLen, uint256 which) private pure {
-        (uint256[] memory idx, bytes32[] memory leaves) = _leaves(o);
-        uint256 h = Commitments.height(Commitments.numChunks(byteLen));
-        if (Commitments.multiRoot(Commitments.DATA_NODE, h, idx, leaves, o.proof) != root) revert OpeningRoot(which);
+    function _stateLeaf1(int256 a) private pure returns (bytes32 h) {
+        assembly ("memory-safe") {
+            let p := mload(0x40)
+            mstore8(p, 0x07)
+            mstore(add(p, 1), a)
+            h := keccak256(p, 33)
+        }
     }
 
-    /// @dev The chunk indices and leaf hashes of an opening.
-    function _leaves(TensorOpening calldata o) private pure returns (uint256[] memory idx, bytes32[] memory leaves) {
-        uint256 n = o.chunkIndices.length;
-        if (o.chunks.length != n * Commitments.CHUNK) revert OpeningLength();
-        idx = new uint256[](n);
-        leaves = new bytes32[](n);
-        bytes calldata chunks = o.chunks;
+    function _stateLeaf2(int256 a, int256 b) private pure returns (bytes32 h) {
+        assembly ("memory-safe") {
+            let p := mload(0x40)
+            mstore8(p, 0x07)
+            mstore(add(p, 1), a)
+            mstore(add(p, 33), b)
+            h := keccak256(p, 65)
+        }
+    }
+
+    // --------------------------------------------------------------- sources
+
+    /// @dev Checks every range with chunks against its root and notes where its
+    ///      bytes are; an empty range holds nothing.
+    function _sources(Spec s, bytes32[] calldata inputRoots, ChunkRange[] calldata inputs, ChunkRange[] calldata weights)
+        private
+        pure
+        returns (Src[] memory ins, Src[] memory ws)
+    {
+        uint256 nIn = s.inputCount();
+        uint256 nW = s.weightCount();
+        if (inputs.length != nIn || inputRoots.length != nIn || weights.length != nW) revert OpeningCount();
+        ins = new Src[](nIn);
+        ws = new Src[](nW);
+        for (uint256 j = 0; j < nIn; j++) {
+            (, uint256 t) = s.input(j);
+            ins[j] = _src(inputs[j], inputRoots[j], t.byteLen(), j);
+        }
+        for (uint256 k = 0; k < nW; k++) {
+            (uint256 t, bytes32 root) = s.weight(k);
+            ws[k] = _src(weights[k], root, t.byteLen(), nIn + k);
+        }
+    }
+
+    function _src(ChunkRange calldata r, bytes32 root, uint256 len, uint256 id) private pure returns (Src memory x) {
+        x.id = id;
+        bytes calldata chunks = r.chunks;
+        if (chunks.length == 0) return x;
+        uint256 h = Commitments.height(Commitments.numChunks(len));
+        if (ChunkRanges.root(r, h) != root) revert OpeningRoot(id);
+        uint256 lo = r.first * Commitments.CHUNK;
         uint256 base;
         assembly ("memory-safe") {
             base := chunks.offset
         }
-        for (uint256 i = 0; i < n; i++) {
-            idx[i] = o.chunkIndices[i];
-            leaves[i] = Commitments.chunkLeafCalldata(base + i * Commitments.CHUNK);
-        }
+        x.base = base;
+        x.lo = lo;
+        x.hi = lo + chunks.length;
     }
 
-    /// @dev Element `flat` of a tensor of `size`-byte elements from its opening.
-    function _get(TensorOpening calldata o, uint256 size, uint256 flat) private pure returns (int256 v) {
-        uint256 off = flat * size;
-        uint256 c = off >> 8;
-        uint256[] calldata idx = o.chunkIndices;
-        uint256 lo = 0;
-        uint256 hi = idx.length;
-        while (lo < hi) {
-            uint256 mid = (lo + hi) >> 1;
-            if (idx[mid] < c) lo = mid + 1;
-            else hi = mid;
-        }
-        if (lo == idx.length || idx[lo] != c) revert ElementNotOpened(flat);
-        uint256 pos = (lo << 8) + (off & 255);
-        bytes calldata chunks = o.chunks;
-        uint256 word;
+    /// @dev The calldata offset of tensor bytes `[pos, pos + len)` of `x`; reverts
+    ///      unless its range holds all of them (`len > 0`).
+    function _at(Src memory x, uint256 pos, uint256 len) private pure returns (uint256) {
+        uint256 lo = x.lo;
+        if (pos < lo || pos - lo > x.hi - lo || len > x.hi - pos) revert ReadOutsideRange(x.id);
+        return x.base + (pos - lo);
+    }
+
+    // ------------------------------------------------------------- word reads
+
+    /// @dev Σ x[i]·w[i] over runs of two int8 tensors in calldata: `nc` groups
+    ///      (channels) of `nr` runs (window rows) of `len` bytes; run (c, r) starts at
+    ///      `xo + c·cx + r·rx` in x and `wo + c·cw + r·rw` in w. One run's dot product,
+    ///      per 32-byte word: bytes are offset to unsigned (`b + 128`, an xor with
+    ///      0x80), `w`'s bytes are reversed, both are cut into four sets of eight
+    ///      bytes in 32-bit lanes, and the product of set `k` of x and set `3 − k` of
+    ///      w carries the sum of eight byte products in its top lane (no lane sum
+    ///      reaches 2^32, so no carry crosses a lane). The offsets are taken out at
+    ///      the end (the byte sums are taken per word in 16-bit lanes):
+    ///      Σ x·w = Σ x'·w' − 128·(Σ x' + Σ w') + 16384·len. Bytes past `len` in the
+    ///      last word are masked to zero. Runs shorter than 8 bytes go term by term
+    ///      (`sar(248, calldataload(p))` is the int8 at `p`), four runs at a time.
+    ///      The caller has checked that every run lies inside its range.
+    function _dotRuns(uint256 xo, uint256 wo, uint256[5] memory g, uint256 len) private pure returns (int256 acc) {
+        // g: nc, cx, cw, nr, (rx << 128) | rw
         assembly ("memory-safe") {
-            word := calldataload(add(chunks.offset, pos))
-        }
-        if (size == 1) {
-            v = int256(int8(uint8(word >> 248)));
-        } else {
-            v = int256(int32(uint32(word >> 224)));
+            function dot(x0, w0, n) -> a {
+                switch lt(n, 8)
+                case 1 {
+                    for { let i := 0 } lt(i, n) { i := add(i, 1) } {
+                        a := add(a, mul(sar(248, calldataload(add(x0, i))), sar(248, calldataload(add(w0, i)))))
+                    }
+                }
+                default {
+                    // a: Σ x'·w'; t: Σ (x' + w'), both over the run
+                    let t := 0
+                    for { let i := 0 } lt(i, n) { i := add(i, 32) } {
+                        let x := xor(calldataload(add(x0, i)), 0x8080808080808080808080808080808080808080808080808080808080808080)
+                        let w := xor(calldataload(add(w0, i)), 0x8080808080808080808080808080808080808080808080808080808080808080)
+                        if lt(sub(n, i), 32) {
+                            let keep := not(shr(shl(3, sub(n, i)), not(0)))
+                            x := and(x, keep)
+                            w := and(w, keep)
+                        }
+                        // the byte sums, in 16-bit lanes summed by one multiplication
+                        t := add(
+                            t,
+                            shr(
+                                240,
+                                mul(
+                                    add(
+                                        add(
+                                            and(x, 0x00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff),
+                                            and(shr(8, x), 0x00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff)
+                                        ),
+                                        add(
+                                            and(w, 0x00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff),
+                                            and(shr(8, w), 0x00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff)
+                                        )
+                                    ),
+                                    0x0001000100010001000100010001000100010001000100010001000100010001
+                                )
+                            )
+                        )
+                        w := or(
+                            and(shr(8, w), 0x00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff),
+                            and(shl(8, w), 0xff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00)
+                        )
+                        w := or(
+                            and(shr(16, w), 0x0000ffff0000ffff0000ffff0000ffff0000ffff0000ffff0000ffff0000ffff),
+                            and(shl(16, w), 0xffff0000ffff0000ffff0000ffff0000ffff0000ffff0000ffff0000ffff0000)
+                        )
+                        w := or(
+                            and(shr(32, w), 0x00000000ffffffff00000000ffffffff00000000ffffffff00000000ffffffff),
+                            and(shl(32, w), 0xffffffff00000000ffffffff00000000ffffffff00000000ffffffff00000000)
+                        )
+                        w := or(
+                            and(shr(64, w), 0x0000000000000000ffffffffffffffff0000000000000000ffffffffffffffff),
+                            and(shl(64, w), 0xffffffffffffffff0000000000000000ffffffffffffffff0000000000000000)
+                        )
+                        w := or(shr(128, w), shl(128, w))
+                        // lane set k of x against lane set 3 - k of the reversed w
+                        a := add(
+                            a,
+                            shr(
+                                224,
+                                mul(
+                                    and(x, 0x000000ff000000ff000000ff000000ff000000ff000000ff000000ff000000ff),
+                                    and(shr(24, w), 0x000000ff000000ff000000ff000000ff000000ff000000ff000000ff000000ff)
+                                )
+                            )
+                        )
+                        a := add(
+                            a,
+                            shr(
+                                224,
+                                mul(
+                                    and(shr(8, x), 0x000000ff000000ff000000ff000000ff000000ff000000ff000000ff000000ff),
+                                    and(shr(16, w), 0x000000ff000000ff000000ff000000ff000000ff000000ff000000ff000000ff)
+                                )
+                            )
+                        )
+                        a := add(
+                            a,
+                            shr(
+                                224,
+                                mul(
+                                    and(shr(16, x), 0x000000ff000000ff000000ff000000ff000000ff000000ff000000ff000000ff),
+                                    and(shr(8, w), 0x000000ff000000ff000000ff000000ff000000ff000000ff000000ff000000ff)
+                                )
+                            )
+                        )
+                        a := add(
+                            a,
+                            shr(
+                                224,
+                                mul(
+                                    and(shr(24, x), 0x000000ff000000ff000000ff000000ff000000ff000000ff000000ff000000ff),
+                                    and(w, 0x000000ff000000ff000000ff000000ff000000ff000000ff000000ff000000ff)
+                                )
+                            )
+                        )
+                    }
+                    a := sub(add(a, shl(14, n)), shl(7, t))
+                }
+            }
+            // runs of one byte, four at a time
+            function ones(xr, wr, nr, rx, rw) -> a {
+                let r := 0
+                for {} lt(add(r, 3), nr) { r := add(r, 4) } {
+                    a := add(
+                        a,
+                        add(
+                            add(
+                                mul(sar(248, calldataload(xr)), sar(248, calldataload(wr))),
+                                mul(sar(248, calldataload(add(xr, rx))), sar(248, calldataload(add(wr, rw))))
+                            ),
+                            add(
+                                mul(sar(248, calldataload(add(xr, shl(1, rx)))), sar(248, calldataload(add(wr, shl(1, rw))))),
+                                mul(sar(248, calldataload(add(xr, mul(3, rx)))), sar(248, calldataload(add(wr, mul(3, rw)))))
+                            )
+                        )
+                    )
+                    xr := add(xr, shl(2, rx))
+                    wr := add(wr, shl(2, rw))
+                }
+                for {} lt(r, nr) { r := add(r, 1) } {
+                    a := add(a, mul(sar(248, calldataload(xr)), sar(248, calldataload(wr))))
+                    xr := add(xr, rx)
+                    wr := add(wr, rw)
+                }
+            }
+            // runs of 2 to 7 bytes, term by term
+            function short(xr, wr, nr, rx, rw, n) -> a {
+                for { let r := 0 } lt(r, nr) { r := add(r, 1) } {
+                    for { let i := 0 } lt(i, n) { i := add(i, 1) } {
+                        a := add(a, mul(sar(248, calldataload(add(xr, i))), sar(248, calldataload(add(wr, i)))))
+                    }
+                    xr := add(xr, rx)
+                    wr := add(wr, rw)
+                }
+            }
+            let nc := mload(g)
+            for { let c := 0 } lt(c, nc) { c := add(c, 1) } {
+                let xr := add(xo, mul(c, mload(add(g, 32))))
+                let wr := add(wo, mul(c, mload(add(g, 64))))
+                switch lt(len, 8)
+                case 1 {
+                    switch eq(len, 1)
+                    case 1 { acc := add(acc, ones(xr, wr, mload(add(g, 96)), shr(128, mload(add(g, 128))), and(mload(add(g, 128)), 0xffffffffffffffffffffffffffffffff))) }
+                    default { acc := add(acc, short(xr, wr, mload(add(g, 96)), shr(128, mload(add(g, 128))), and(mload(add(g, 128)), 0xffffffffffffffffffffffffffffffff), len)) }
+                }
+                default {
+                    let nr := mload(add(g, 96))
+                    for { let r := 0 } lt(r, nr) { r := add(r, 1) } {
+                        acc := add(acc, dot(xr, wr, len))
+                        xr := add(xr, shr(128, mload(add(g, 128))))
+                        wr := add(wr, and(mload(add(g, 128)), 0xffffffffffffffffffffffffffffffff))
+                    }
+                }
+            }
         }
     }
 
-    function _requant(int256 acc, int256 m, int256 s, int256 lo) private pure returns (int256 y) {
-        if (s < 1 || s > 62 || m < 0) revert BadParams(0);
+    /// @dev Σ x[i] over `nr` int8 runs of `len` bytes at calldata offsets `xo + r·rx`:
+    ///      bytes offset to unsigned, summed in 16-bit lanes, the lanes summed by one
+    ///      multiplication per word.
+    function _sumRuns(uint256 xo, uint256 nr, uint256 rx, uint256 len) private pure returns (int256 acc) {
+        assembly ("memory-safe") {
+            let lanes := 0x00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff
+            let total := 0
+            for { let r := 0 } lt(r, nr) { r := add(r, 1) } {
+                let at := add(xo, mul(r, rx))
+                for { let i := 0 } lt(i, len) { i := add(i, 32) } {
+                    let x := xor(calldataload(add(at, i)), 0x8080808080808080808080808080808080808080808080808080808080808080)
+                    if lt(sub(len, i), 32) { x := and(x, not(shr(shl(3, sub(len, i)), not(0)))) }
+                    let pairs := add(and(x, lanes), and(shr(8, x), lanes))
+                    total := add(total, shr(240, mul(pairs, 0x0001000100010001000100010001000100010001000100010001000100010001)))
+                }
+            }
+            acc := sub(total, shl(7, mul(nr, len)))
+        }
+    }
+
+    /// @dev max(best, every x[i]) over `nr` int8 runs of `len` bytes at calldata
+    ///      offsets `xo + r·rx`.
+    function _maxRuns(uint256 xo, uint256 nr, uint256 rx, uint256 len, int256 best) private pure returns (int256 m) {
+        assembly ("memory-safe") {
+            m := best
+            for { let r := 0 } lt(r, nr) { r := add(r, 1) } {
+                let at := add(xo, mul(r, rx))
+                for { let i := 0 } lt(i, len) { i := add(i, 1) } {
+                    let v := sar(248, calldataload(add(at, i)))
+                    if sgt(v, m) { m := v }
+                }
+            }
+        }
+    }
+
+    function _readI8(uint256 cd) private pure returns (int256 v) {
+        assembly ("memory-safe") {
+            v := signextend(0, byte(0, calldataload(cd)))
+        }
+    }
+
+    function _readI32(uint256 cd) private pure returns (int256 v) {
+        assembly ("memory-safe") {
+            v := signextend(3, shr(224, calldataload(cd)))
+        }
+    }
+
+    /// @dev `clamp((acc·m + 2^(s-1)) >> s, lo, 127)`, exact.
+    function _requant(int256 acc, int256 m, int256 s, int256 lo, uint8 op) private pure returns (int256 y) {
+        if (s < 1 || s > 62 || m < 0) revert BadParams(op);
         uint256 sh = uint256(s);
         y = (acc * m + int256(uint256(1) << (sh - 1))) >> sh;
         if (y < lo) y = lo;
         if (y > 127) y = 127;
     }
 
-    function _flag(int64 v) private pure returns (int256) {
-        return v == 1 ? int256(0) : int256(-128);
+    function _lower(int256 relu) private pure returns (int256) {
+        return relu == 1 ? int256(0) : int256(-128);
     }
 
-    function _compute(StepSpec.Spec memory s, uint256 out, TensorOpening[] calldata ins, TensorOpening[] calldata ws)
+    /// @dev `requant(Q[row,0] + acc, Q[row,1], Q[row,2], lo)`: the finish of linear
+    ///      and conv2d, reading the 12 bytes of row `row` of `Q`.
+    function _finishQ(int256 acc, Src memory q, uint256 row, int256 lo, uint8 op) private pure returns (int256) {
+        uint256 o = _at(q, 12 * row, 12);
+        return _requant(_readI32(o) + acc, _readI32(o + 4), _readI32(o + 8), lo, op);
+    }
+
+    // -------------------------------------------------------------- the ops
+
+    /// @dev linear, block `b`: `acc += Σ x[p, k]·W[n, k]` for `512b ≤ k < 512(b+1)`.
+    function _linear(Spec s, uint256 e, uint256 b, bool last, int256 acc, Src memory x, Src memory w, Src memory q)
+        private
+        pure
+        returns (int256, int256 value)
+    {
+        (uint256 wt,) = s.weight(0);
+        uint256 n = wt.dim(0);
+        uint256 k = wt.dim(1);
+        uint256 row = e / n;
+        uint256 col = e % n;
+        uint256 k0 = b * BLOCK;
+        uint256 len = k - k0 < BLOCK ? k - k0 : BLOCK;
+        if (len != 0) acc += _dotRuns(_at(x, row * k + k0, len), _at(w, col * k + k0, len), [uint256(1), 0, 0, 1, 0], len);
+        if (last) value = _finishQ(acc, q, col, _lower(s.param(0)), StepSpec.OP_LINEAR);
+        return (acc, value);
+    }
+
+    /// @dev The rows `[u0, u1)` and columns `[v0, v1)` of a `kh` × `kw` window whose
+    ///      top-left corner is at (`top`, `left`) of an `h` × `w` plane that lie
+    ///      inside the plane (empty when `u1 <= u0` or `v1 <= v0`).
+    function _inside(int256 top, int256 left, uint256 kh, uint256 kw, uint256 h, uint256 w)
+        private
+        pure
+        returns (uint256 u0, uint256 u1, uint256 v0, uint256 v1)
+    {
+        u0 = top < 0 ? uint256(-top) : 0;
+        u1 = int256(h) - top < int256(kh) ? (int256(h) > top ? uint256(int256(h) - top) : 0) : kh;
+        v0 = left < 0 ? uint256(-left) : 0;
+        v1 = int256(w) - left < int256(kw) ? (int256(w) > left ? uint256(int256(w) - left) : 0) : kw;
+    }
+
+    /// @dev Output coordinates (channel, row, column) of element `e` of `[C, OH, OW]`.
+    function _coords(uint256 out, uint256 e) private pure returns (uint256 c, uint256 i, uint256 j) {
+        uint256 oh = out.dim(1);
+        uint256 ow = out.dim(2);
+        c = e / (oh * ow);
+        i = (e / ow) % oh;
+        j = e % ow;
+    }
+
+    /// @dev conv2d, block `b`: channels `bG ≤ c < min((b+1)G, C)`, each window row
+    ///      inside the plane one dot product of its `x` run and its `W` run.
+    function _conv(Spec s, uint256 e, uint256 b, bool last, int256 acc, Src memory x, Src memory w, Src memory q)
+        private
+        pure
+        returns (int256, int256 value)
+    {
+        (uint256 o, int256 sum) = _convSum(s, e, b, x, w);
+        acc += sum;
+        if (last) value = _finishQ(acc, q, o, _lower(s.param(4)), StepSpec.OP_CONV2D);
+        return (acc, value);
+    }
+
+    /// @dev The terms of block `b` of conv2d element `e`, summed; and its output
+    ///      channel.
+    function _convSum(Spec s, uint256 e, uint256 b, Src memory x, Src memory w) private pure returns (uint256 o, int256 sum) {
+        (, uint256 xt) = s.input(0);
+        (uint256 wt,) = s.weight(0);
+        uint256 i;
+        uint256 j;
+        (o, i, j) = _coords(s.outType(), e);
+        // C, H, W, KH, KW, o, first and end channel of the block, plane row and
+        // column of the window's corner (possibly negative, two's complement)
+        uint256[10] memory g;
+        (g[0], g[1], g[2], g[3], g[4], g[5]) = (xt.dim(0), xt.dim(1), xt.dim(2), wt.dim(2), wt.dim(3), o);
+        uint256 per = _convG(xt, wt);
+        g[6] = b * per;
+        g[7] = g[6] + per < g[0] ? g[6] + per : g[0];
+        int256 top = int256(i) * s.param(0) - s.param(2);
+        int256 left = int256(j) * s.param(1) - s.param(3);
+        (g[8], g[9]) = (uint256(top), uint256(left));
+        (uint256 u0, uint256 u1, uint256 v0, uint256 v1) = _inside(top, left, g[3], g[4], g[1], g[2]);
+        if (u1 > u0 && v1 > v0 && g[7] > g[6]) sum = _convRuns(g, u0, u1, v0, v1, x, w);
+    }
+
+    /// @dev The dot product of the runs of a conv2d block (`g` as in `_convSum`):
+    ///      channels `g[6] … g[7]-1`, window rows `u0 … u1-1`, columns `v0 … v1-1`;
+    ///      where the rows (then the channels) are contiguous in both tensors they
+    ///      are one run. The first run's start and the last run's end in each tensor
+    ///      must lie in its range, which then holds every run between.
+    function _convRuns(uint256[10] memory g, uint256 u0, uint256 u1, uint256 v0, uint256 v1, Src memory x, Src memory w)
         private
         pure
         returns (int256)
     {
-        uint8 op = s.op;
-        int64[] memory p = s.params;
-        if (op == StepSpec.OP_LINEAR) {
-            if (p.length != 1) revert BadParams(op);
-            uint32[] memory wShape = s.weights[0].ty.shape;
-            uint256 n = wShape[0];
-            uint256 k = wShape[1];
-            uint256 row = out / n;
-            uint256 ch = out % n;
-            int256 acc = _get(ws[1], 4, 3 * ch);
-            uint256 xBase = row * k;
-            uint256 wBase = ch * k;
-            for (uint256 i = 0; i < k; i++) {
-                acc += _get(ins[0], 1, xBase + i) * _get(ws[0], 1, wBase + i);
+        uint256 len = v1 - v0;
+        uint256[5] memory runs = [g[7] - g[6], g[1] * g[2], g[3] * g[4], u1 - u0, (g[2] << 128) | g[4]];
+        if (len == g[2] && len == g[4]) (len, runs[3]) = (len * runs[3], 1);
+        if (runs[3] == 1 && len == runs[1] && len == runs[2]) (len, runs[0]) = (len * runs[0], 1);
+        // plane position of the first run: row top + u0, column left + v0 (both >= 0)
+        uint256 xp = g[6] * runs[1] + uint256(int256(g[8]) + int256(u0)) * g[2] + uint256(int256(g[9]) + int256(v0));
+        uint256 wp = ((g[5] * g[0] + g[6]) * g[3] + u0) * g[4] + v0;
+        uint256 xSpan = (runs[0] - 1) * runs[1] + (runs[3] - 1) * g[2] + len;
+        uint256 wSpan = (runs[0] - 1) * runs[2] + (runs[3] - 1) * g[4] + len;
+        return _dotRuns(_at(x, xp, xSpan), _at(w, wp, wSpan), runs, len);
+    }
+
+    /// @dev maxpool2d and avgpool2d, block `b`: window rows `bG ≤ u < min((b+1)G,
+    ///      KH)` inside the plane, each one run of `x`.
+    function _pool(Spec s, uint256 e, uint256 b, bool last, int256 acc, Src memory x) private pure returns (int256, int256 value) {
+        bool isMax = s.opCode() == StepSpec.OP_MAXPOOL2D;
+        (, uint256 xt) = s.input(0);
+        (uint256 c, uint256 i, uint256 j) = _coords(s.outType(), e);
+        uint256 h = xt.dim(1);
+        uint256 w = xt.dim(2);
+        uint256 kh = uint256(s.param(0));
+        uint256 kw = uint256(s.param(1));
+        int256 ph = isMax ? s.param(4) : int256(0);
+        int256 pw = isMax ? s.param(5) : int256(0);
+        int256 top = int256(i) * s.param(2) - ph;
+        (uint256 u0, uint256 u1, uint256 v0, uint256 v1) = _inside(top, int256(j) * s.param(3) - pw, kh, kw, h, w);
+        uint256 per = _poolG(w, kw);
+        uint256 r0 = b * per;
+        uint256 r1 = r0 + per < kh ? r0 + per : kh;
+        if (r0 < u0) r0 = u0;
+        if (r1 > u1) r1 = u1;
+        if (r1 > r0 && v1 > v0) {
+            uint256 len = v1 - v0;
+            uint256 xp = (c * h + uint256(top + int256(r0))) * w + uint256(int256(j) * s.param(3) - pw + int256(v0));
+            uint256 at = _at(x, xp, (r1 - r0 - 1) * w + len);
+            acc = isMax ? _maxRuns(at, r1 - r0, w, len, acc) : acc + _sumRuns(at, r1 - r0, w, len);
+        }
+        if (last) value = isMax ? acc : _requant(acc, s.param(4), s.param(5), -128, StepSpec.OP_AVGPOOL2D);
+        return (acc, value);
+    }
+
+    /// @dev argmax, block `b`: `if x[p, t] > best: (best, index) = (x[p, t], t)` for
+    ///      `512b ≤ t < 512(b+1)`; the finish is `index`.
+    function _argmax(Spec s, uint256 e, uint256 b, int256 best, int256 index, Src memory x)
+        private
+        pure
+        returns (int256, int256)
+    {
+        (, uint256 xt) = s.input(0);
+        uint256 n = xt.lastDim();
+        uint256 t0 = b * BLOCK;
+        uint256 len = n - t0 < BLOCK ? n - t0 : BLOCK;
+        if (len != 0) {
+            uint256 at = _at(x, e * n + t0, len);
+            assembly ("memory-safe") {
+                for { let t := 0 } lt(t, len) { t := add(t, 1) } {
+                    let v := sar(248, calldataload(add(at, t)))
+                    if sgt(v, best) {
+                        best := v
+                        index := add(t0, t)
+                    }
+                }
             }
-            return _requant(acc, _get(ws[1], 4, 3 * ch + 1), _get(ws[1], 4, 3 * ch + 2), p[0] == 1 ? int256(0) : int256(-128));
         }
-        if (op == StepSpec.OP_CONV2D) {
-            if (p.length != 5) revert BadParams(op);
-            return _conv(s, out, ins[0], ws[0], ws[1]);
-        }
+        return (best, index);
+    }
+
+    /// @dev The ops that do not reduce: one block, computed directly.
+    function _direct(Spec s, uint256 e, Src[] memory ins, Src[] memory ws) private pure returns (int256) {
+        uint8 op = s.opCode();
         if (op == StepSpec.OP_RELU) {
-            int256 x = _get(ins[0], 1, out);
-            return x > 0 ? x : int256(0);
-        }
-        if (op == StepSpec.OP_MAXPOOL2D) {
-            if (p.length != 6) revert BadParams(op);
-            return _maxpool(s, out, ins[0]);
-        }
-        if (op == StepSpec.OP_AVGPOOL2D) {
-            if (p.length != 6) revert BadParams(op);
-            return _avgpool(s, out, ins[0]);
+            int256 v = _readI8(_at(ins[0], e, 1));
+            return v > 0 ? v : int256(0);
         }
         if (op == StepSpec.OP_ADD) {
-            if (p.length != 4) revert BadParams(op);
-            int256 acc = _get(ins[0], 1, out) * int256(p[0]) + _get(ins[1], 1, out) * int256(p[1]);
-            return _requant(acc, 1, int256(p[2]), p[3] == 1 ? int256(0) : int256(-128));
+            int256 acc = _readI8(_at(ins[0], e, 1)) * s.param(0) + _readI8(_at(ins[1], e, 1)) * s.param(1);
+            return _requant(acc, 1, s.param(2), _lower(s.param(3)), op);
         }
         if (op == StepSpec.OP_LUT) {
-            return _get(ws[0], 1, uint256(_get(ins[0], 1, out) + 128));
+            uint256 i = uint256(_readI8(_at(ins[0], e, 1)) + 128);
+            return _readI8(_at(ws[0], i, 1));
         }
         if (op == StepSpec.OP_RESHAPE) {
-            return _get(ins[0], Commitments.elemSize(s.inputs[0].ty.dtype), out);
-        }
-        if (op == StepSpec.OP_ARGMAX) {
-            uint32[] memory xs = s.inputs[0].ty.shape;
-            uint256 n = xs[xs.length - 1];
-            int256 best = type(int256).min;
-            uint256 at = 0;
-            for (uint256 i = 0; i < n; i++) {
-                int256 v = _get(ins[0], 1, out * n + i);
-                if (v > best) {
-                    best = v;
-                    at = i;
-                }
-            }
-            return int256(at);
+            (, uint256 xt) = s.input(0);
+            uint256 size = xt.elemSize();
+            uint256 at = _at(ins[0], e * size, size);
+            return size == 1 ? _readI8(at) : _readI32(at);
         }
         revert NotComputable(op);
-    }
-
-    /// @dev Window geometry shared by conv and pools: (output row, column, channel).
-    function _coords(uint32[] memory outShape, uint256 out) private pure returns (uint256 c, int256 i, int256 j) {
-        uint256 oh = outShape[1];
-        uint256 ow = outShape[2];
-        c = out / (oh * ow);
-        i = int256((out / ow) % oh);
-        j = int256(out % ow);
-    }
-
-    function _conv(StepSpec.Spec memory s, uint256 out, TensorOpening calldata x, TensorOpening calldata w, TensorOpening calldata q)
-        private
-        pure
-        returns (int256)
-    {
-        int64[] memory p = s.params;
-        uint32[] memory xs = s.inputs[0].ty.shape;
-        uint32[] memory wsh = s.weights[0].ty.shape;
-        (uint256 o, int256 i, int256 j) = _coords(s.out.shape, out);
-        int256[6] memory g = [int256(uint256(xs[0])), int256(uint256(xs[1])), int256(uint256(xs[2])), int256(uint256(wsh[2])), int256(uint256(wsh[3])), int256(0)];
-        int256 acc = _get(q, 4, 3 * o);
-        int256 rowBase = i * int256(p[0]) - int256(p[2]);
-        int256 colBase = j * int256(p[1]) - int256(p[3]);
-        for (int256 c = 0; c < g[0]; c++) {
-            for (int256 u = 0; u < g[3]; u++) {
-                int256 hi = rowBase + u;
-                if (hi < 0 || hi >= g[1]) continue;
-                for (int256 v = 0; v < g[4]; v++) {
-                    int256 wi = colBase + v;
-                    if (wi < 0 || wi >= g[2]) continue;
-                    int256 xv = _get(x, 1, uint256((c * g[1] + hi) * g[2] + wi));
-                    int256 wv = _get(w, 1, uint256(((int256(o) * g[0] + c) * g[3] + u) * g[4] + v));
-                    acc += xv * wv;
-                }
-            }
-        }
-        return _requant(acc, _get(q, 4, 3 * o + 1), _get(q, 4, 3 * o + 2), _flag(p[4]));
-    }
-
-    function _maxpool(StepSpec.Spec memory s, uint256 out, TensorOpening calldata x) private pure returns (int256 best) {
-        int64[] memory p = s.params;
-        uint32[] memory xs = s.inputs[0].ty.shape;
-        (uint256 c, int256 i, int256 j) = _coords(s.out.shape, out);
-        int256 h = int256(uint256(xs[1]));
-        int256 w = int256(uint256(xs[2]));
-        best = type(int256).min;
-        for (int256 u = 0; u < p[0]; u++) {
-            int256 hi = i * int256(p[2]) + u - int256(p[4]);
-            if (hi < 0 || hi >= h) continue;
-            for (int256 v = 0; v < p[1]; v++) {
-                int256 wi = j * int256(p[3]) + v - int256(p[5]);
-                if (wi < 0 || wi >= w) continue;
-                int256 val = _get(x, 1, uint256((int256(c) * h + hi) * w + wi));
-                if (val > best) best = val;
-            }
-        }
-    }
-
-    function _avgpool(StepSpec.Spec memory s, uint256 out, TensorOpening calldata x) private pure returns (int256) {
-        int64[] memory p = s.params;
-        uint32[] memory xs = s.inputs[0].ty.shape;
-        (uint256 c, int256 i, int256 j) = _coords(s.out.shape, out);
-        uint256 h = xs[1];
-        uint256 w = xs[2];
-        int256 acc = 0;
-        for (uint256 u = 0; u < uint256(int256(p[0])); u++) {
-            uint256 hi = uint256(i * int256(p[2])) + u;
-            for (uint256 v = 0; v < uint256(int256(p[1])); v++) {
-                uint256 wi = uint256(j * int256(p[3])) + v;
-                acc += _get(x, 1, (c * h + hi) * w + wi);
-            }
-        }
-        return _requant(acc, int256(p[4]), int256(p[5]), -128);
     }
 }

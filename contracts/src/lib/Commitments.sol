@@ -15,6 +15,9 @@ library Commitments {
     uint8 internal constant SPEC_LEAF = 0x04;
     uint8 internal constant SPEC_NODE = 0x05;
     uint8 internal constant MODEL = 0x06;
+    uint8 internal constant CHECKPOINT_LEAF = 0x07;
+    uint8 internal constant CHECKPOINT_NODE = 0x08;
+    uint8 internal constant ELEMENT_LEAF = 0x09;
 
     uint8 internal constant DTYPE_I8 = 1;
     uint8 internal constant DTYPE_I32 = 2;
@@ -119,9 +122,46 @@ library Commitments {
         }
     }
 
-    /// @notice ceil(log2(n)), 0 for n <= 1.
+    /// @notice ceil(log2(n)), 0 for n <= 1: the bit length of n - 1, by halving.
     function height(uint256 n) internal pure returns (uint256 h) {
-        while ((uint256(1) << h) < n) h++;
+        assembly ("memory-safe") {
+            if gt(n, 1) {
+                let v := sub(n, 1)
+                if gt(v, 0xffffffffffffffffffffffffffffffff) {
+                    v := shr(128, v)
+                    h := 128
+                }
+                if gt(v, 0xffffffffffffffff) {
+                    v := shr(64, v)
+                    h := add(h, 64)
+                }
+                if gt(v, 0xffffffff) {
+                    v := shr(32, v)
+                    h := add(h, 32)
+                }
+                if gt(v, 0xffff) {
+                    v := shr(16, v)
+                    h := add(h, 16)
+                }
+                if gt(v, 0xff) {
+                    v := shr(8, v)
+                    h := add(h, 8)
+                }
+                if gt(v, 0xf) {
+                    v := shr(4, v)
+                    h := add(h, 4)
+                }
+                if gt(v, 0x3) {
+                    v := shr(2, v)
+                    h := add(h, 2)
+                }
+                if gt(v, 0x1) {
+                    v := shr(1, v)
+                    h := add(h, 1)
+                }
+                h := add(h, v)
+            }
+        }
     }
 
     /// @notice Number of chunks of a tensor of `byteLen` bytes (at least one).
@@ -194,6 +234,59 @@ library Commitments {
         return keccak256(abi.encodePacked(bytes1(SPEC_LEAF), spec));
     }
 
+    /// @notice keccak256(0x04 ‖ spec) of a spec in calldata.
+    function specLeafCalldata(bytes calldata spec) internal pure returns (bytes32 h) {
+        assembly ("memory-safe") {
+            let p := mload(0x40)
+            mstore8(p, 0x04)
+            calldatacopy(add(p, 1), spec.offset, spec.length)
+            h := keccak256(p, add(spec.length, 1))
+        }
+    }
+
+    /// @notice The element leaf of a checkpoint tree: keccak256(0x09 ‖ value), the
+    ///         value as one 32-byte two's complement word (docs/commitments.md,
+    ///         "Checkpoints").
+    function elementLeaf(int256 value) internal pure returns (bytes32 h) {
+        assembly ("memory-safe") {
+            let p := mload(0x40)
+            mstore8(p, 0x09)
+            mstore(add(p, 1), value)
+            h := keccak256(p, 33)
+        }
+    }
+
+    /// @notice The checkpoint leaf of a state given as its encoded words in
+    ///         calldata: keccak256(0x07 ‖ state).
+    function checkpointLeafCalldata(bytes calldata state) internal pure returns (bytes32 h) {
+        assembly ("memory-safe") {
+            let p := mload(0x40)
+            mstore8(p, 0x07)
+            calldatacopy(add(p, 1), state.offset, state.length)
+            h := keccak256(p, add(state.length, 1))
+        }
+    }
+
+    /// @notice keccak256(0x02 ‖ dtype ‖ rank ‖ dims (u32 BE) ‖ dataRoot) of a shape
+    ///         in calldata; `shape.length` must be below 256 (the caller checks it).
+    function tensorCommitmentCalldata(uint8 dtype, uint32[] calldata shape, bytes32 root) internal pure returns (bytes32 h) {
+        assembly ("memory-safe") {
+            let rank := shape.length
+            let p := mload(0x40)
+            mstore8(p, 2)
+            mstore8(add(p, 1), dtype)
+            mstore8(add(p, 2), rank)
+            let q := add(p, 3)
+            for { let i := 0 } lt(i, rank) { i := add(i, 1) } {
+                // each element is an ABI word; a dimension above 2^32 - 1 is not a u32
+                mstore(q, shl(224, calldataload(add(shape.offset, shl(5, i)))))
+                q := add(q, 4)
+            }
+            mstore(q, root)
+            h := keccak256(p, add(35, mul(rank, 4)))
+        }
+    }
+
     /// @notice Rebuilds a root from one leaf and its siblings (bottom up).
     function singleRoot(uint8 tag, uint256 h, uint256 index, bytes32 leaf, bytes32[] calldata proof)
         internal
@@ -202,9 +295,24 @@ library Commitments {
     {
         if (proof.length != h) revert ProofLength();
         if (h < 256 && index >> h != 0) revert IndexOutOfRange();
-        x = leaf;
-        for (uint256 l = 0; l < h; l++) {
-            x = (index >> l) & 1 == 0 ? node(tag, x, proof[l]) : node(tag, proof[l], x);
+        assembly ("memory-safe") {
+            let m := mload(0x40)
+            mstore8(m, tag)
+            x := leaf
+            let p := proof.offset
+            for { let l := 0 } lt(l, h) { l := add(l, 1) } {
+                switch and(shr(l, index), 1)
+                case 0 {
+                    mstore(add(m, 1), x)
+                    mstore(add(m, 33), calldataload(p))
+                }
+                default {
+                    mstore(add(m, 1), calldataload(p))
+                    mstore(add(m, 33), x)
+                }
+                x := keccak256(m, 65)
+                p := add(p, 32)
+            }
         }
     }
 

@@ -3,11 +3,25 @@ pragma solidity ^0.8.24;
 
 import {Commitments} from "./Commitments.sol";
 
+/// @notice A validated step spec in calldata: where its parts start, packed in one
+///         word so that it lives on the stack (bits 0-7: op code; then 32 bits each:
+///         the output type, the input count byte, the parameter count byte and the
+///         weight count byte, as absolute calldata offsets). Made only by
+///         `StepSpec.read`, which checks every byte first.
+type Spec is uint256;
+
 /// @title StepSpec
-/// @notice Parses the canonical bytes of a step spec (docs/commitments.md, "Step
-///         specs"); the Rust twin is crates/core/src/spec.rs.
+/// @notice Reads the canonical bytes of a step spec (docs/commitments.md, "Step
+///         specs") where they lie in calldata, without copying them: `read`
+///         validates the whole encoding once, exactly as the Rust decoder does
+///         (crates/core/src/spec.rs, `StepSpec::decode` and `Op::from_code`), and
+///         returns a `Spec` through which the op, its parameters, the output type,
+///         the inputs and the weights are read by offset.
+///
+///         A *type* is named by the calldata offset of its dtype byte; it is
+///         `dtype:u8 ‖ rank:u8 ‖ dim:u32*`, the same bytes a tensor commitment hashes.
 library StepSpec {
-    uint8 internal constant VERSION = 1;
+    uint8 internal constant VERSION = 2;
     uint256 internal constant MAX_RANK = 8;
 
     uint8 internal constant OP_INPUT = 0;
@@ -21,33 +35,6 @@ library StepSpec {
     uint8 internal constant OP_RESHAPE = 8;
     uint8 internal constant OP_ARGMAX = 9;
 
-    /// @notice A dtype and a shape.
-    struct TensorType {
-        uint8 dtype;
-        uint32[] shape;
-    }
-
-    /// @notice An input: the step it reads and that step's output type.
-    struct Input {
-        uint32 step;
-        TensorType ty;
-    }
-
-    /// @notice A weight header: type and data root.
-    struct Weight {
-        TensorType ty;
-        bytes32 dataRoot;
-    }
-
-    /// @notice A parsed spec.
-    struct Spec {
-        uint8 op;
-        TensorType out;
-        Input[] inputs;
-        int64[] params;
-        Weight[] weights;
-    }
-
     error SpecTruncated();
     error SpecTrailingBytes();
     error SpecVersion(uint8 version);
@@ -57,139 +44,270 @@ library StepSpec {
     error SpecParamCount(uint8 op, uint256 count);
     error SpecParamRange(uint256 index, int64 value);
 
-    function _u8(bytes memory b, uint256 p) private pure returns (uint8 v, uint256) {
-        if (p + 1 > b.length) revert SpecTruncated();
-        return (uint8(b[p]), p + 1);
-    }
+    // ------------------------------------------------------------- validation
 
-    function _word(bytes memory b, uint256 p, uint256 n) private pure returns (uint256 v, uint256) {
-        if (p + n > b.length) revert SpecTruncated();
+    /// @notice Validates `b` as canonical spec bytes of op-set 2 and returns where
+    ///         its parts are: version 2, a known op with its documented parameter
+    ///         count and ranges (`checkParams`), dtype codes 1 or 2, ranks at most 8,
+    ///         and no byte left over.
+    function read(bytes calldata b) internal pure returns (Spec s) {
+        uint256 p;
+        uint256 end;
         assembly ("memory-safe") {
-            v := shr(sub(256, mul(n, 8)), mload(add(add(b, 32), p)))
+            p := b.offset
+            end := add(p, b.length)
         }
-        return (v, p + n);
-    }
-
-    function _type(bytes memory b, uint256 p) private pure returns (TensorType memory t, uint256) {
-        uint8 dtype;
-        uint8 rank;
-        (dtype, p) = _u8(b, p);
-        if (dtype != Commitments.DTYPE_I8 && dtype != Commitments.DTYPE_I32) revert SpecDType(dtype);
-        (rank, p) = _u8(b, p);
-        if (rank > MAX_RANK) revert SpecRank(rank);
-        t.dtype = dtype;
-        t.shape = new uint32[](rank);
-        for (uint256 i = 0; i < rank; i++) {
-            uint256 d;
-            (d, p) = _word(b, p, 4);
-            t.shape[i] = uint32(d);
-        }
-        return (t, p);
-    }
-
-    /// @notice Parses canonical spec bytes; every byte must be used, and the op
-    ///         and its parameters must be well formed (see `checkParams`).
-    function parse(bytes memory b) internal pure returns (Spec memory s) {
-        uint256 p = 0;
-        uint8 version;
-        (version, p) = _u8(b, p);
+        if (b.length < 2) revert SpecTruncated();
+        uint8 version = _u8(p);
         if (version != VERSION) revert SpecVersion(version);
-        (s.op, p) = _u8(b, p);
-        (s.out, p) = _type(b, p);
-        uint8 n;
-        (n, p) = _u8(b, p);
-        s.inputs = new Input[](n);
-        for (uint256 i = 0; i < n; i++) {
-            uint256 step;
-            (step, p) = _word(b, p, 4);
-            s.inputs[i].step = uint32(step);
-            (s.inputs[i].ty, p) = _type(b, p);
+        uint256 code = _u8(p + 1);
+        uint256 outAt = p + 2;
+        p = _type(outAt, end);
+        uint256 inputs = p;
+        p = _need(p, 1, end);
+        uint256 n = _u8(inputs);
+        for (uint256 j = 0; j < n; j++) {
+            p = _type(_need(p, 4, end), end);
         }
-        (n, p) = _u8(b, p);
-        s.params = new int64[](n);
-        for (uint256 i = 0; i < n; i++) {
-            uint256 v;
-            (v, p) = _word(b, p, 8);
-            s.params[i] = int64(uint64(v));
+        uint256 params = p;
+        p = _need(p, 1, end);
+        n = _u8(params);
+        p = _need(p, 8 * n, end);
+        checkParams(uint8(code), params);
+        uint256 weights = p;
+        p = _need(p, 1, end);
+        n = _u8(weights);
+        for (uint256 k = 0; k < n; k++) {
+            p = _need(_type(p, end), 32, end);
         }
-        checkParams(s.op, s.params);
-        (n, p) = _u8(b, p);
-        s.weights = new Weight[](n);
-        for (uint256 i = 0; i < n; i++) {
-            (s.weights[i].ty, p) = _type(b, p);
-            uint256 root;
-            (root, p) = _word(b, p, 32);
-            s.weights[i].dataRoot = bytes32(root);
-        }
-        if (p != b.length) revert SpecTrailingBytes();
+        if (p != end) revert SpecTrailingBytes();
+        s = Spec.wrap(code | (outAt << 8) | (inputs << 40) | (params << 72) | (weights << 104));
     }
 
-    /// @notice Checks an op code and its parameter list as the Rust decoder does
-    ///         (`Op::from_code`): the documented count per op, flags 0 or 1, and
-    ///         kernels, strides (at least 1) and paddings (at least 0) within u32.
-    ///         Multipliers and shifts are checked where they are used.
-    function checkParams(uint8 op, int64[] memory p) internal pure {
+    function _u8(uint256 at) private pure returns (uint8 v) {
+        assembly ("memory-safe") {
+            v := byte(0, calldataload(at))
+        }
+    }
+
+    /// @dev `p + n`, reverting if that is past `end`.
+    function _need(uint256 p, uint256 n, uint256 end) private pure returns (uint256) {
+        if (n > end - p) revert SpecTruncated();
+        return p + n;
+    }
+
+    /// @dev Validates the type at `t` and returns the offset after it.
+    function _type(uint256 t, uint256 end) private pure returns (uint256) {
+        _need(t, 2, end);
+        uint8 d = _u8(t);
+        if (d != Commitments.DTYPE_I8 && d != Commitments.DTYPE_I32) revert SpecDType(d);
+        uint256 r = _u8(t + 1);
+        if (r > MAX_RANK) revert SpecRank(r);
+        return _need(t + 2, 4 * r, end);
+    }
+
+    /// @notice Checks an op code and its parameters (count byte at `params`) as the
+    ///         Rust decoder does (`Op::from_code`): the documented count per op, flags
+    ///         0 or 1, and kernels, strides (at least 1) and paddings (at least 0)
+    ///         within u32. Multipliers and shifts are checked where they are used.
+    function checkParams(uint8 op, uint256 params) internal pure {
+        uint256 n = _u8(params);
         if (op == OP_INPUT || op == OP_RELU || op == OP_LUT || op == OP_RESHAPE || op == OP_ARGMAX) {
-            _count(op, p, 0);
+            _count(op, n, 0);
         } else if (op == OP_LINEAR) {
-            _count(op, p, 1);
-            _flag(p, 0);
+            _count(op, n, 1);
+            _flag(params, 0);
         } else if (op == OP_CONV2D) {
-            _count(op, p, 5);
-            _dim(p, 0, 1);
-            _dim(p, 1, 1);
-            _dim(p, 2, 0);
-            _dim(p, 3, 0);
-            _flag(p, 4);
+            _count(op, n, 5);
+            _dim(params, 0, 1);
+            _dim(params, 1, 1);
+            _dim(params, 2, 0);
+            _dim(params, 3, 0);
+            _flag(params, 4);
         } else if (op == OP_MAXPOOL2D) {
-            _count(op, p, 6);
-            for (uint256 i = 0; i < 4; i++) _dim(p, i, 1);
-            _dim(p, 4, 0);
-            _dim(p, 5, 0);
+            _count(op, n, 6);
+            for (uint256 i = 0; i < 4; i++) _dim(params, i, 1);
+            _dim(params, 4, 0);
+            _dim(params, 5, 0);
         } else if (op == OP_AVGPOOL2D) {
-            _count(op, p, 6);
-            for (uint256 i = 0; i < 4; i++) _dim(p, i, 1);
+            _count(op, n, 6);
+            for (uint256 i = 0; i < 4; i++) _dim(params, i, 1);
         } else if (op == OP_ADD) {
-            _count(op, p, 4);
-            _flag(p, 3);
+            _count(op, n, 4);
+            _flag(params, 3);
         } else {
             revert SpecUnknownOp(op);
         }
     }
 
-    function _count(uint8 op, int64[] memory p, uint256 n) private pure {
-        if (p.length != n) revert SpecParamCount(op, p.length);
+    function _count(uint8 op, uint256 got, uint256 want) private pure {
+        if (got != want) revert SpecParamCount(op, got);
     }
 
-    function _flag(int64[] memory p, uint256 i) private pure {
-        if (p[i] != 0 && p[i] != 1) revert SpecParamRange(i, p[i]);
+    function _paramAt(uint256 params, uint256 i) private pure returns (int64 v) {
+        assembly ("memory-safe") {
+            v := signextend(7, shr(192, calldataload(add(add(params, 1), shl(3, i)))))
+        }
     }
 
-    function _dim(int64[] memory p, uint256 i, int64 min) private pure {
-        if (p[i] < min || p[i] > int64(uint64(type(uint32).max))) revert SpecParamRange(i, p[i]);
+    function _flag(uint256 params, uint256 i) private pure {
+        int64 v = _paramAt(params, i);
+        if (v != 0 && v != 1) revert SpecParamRange(i, v);
     }
 
-    /// @notice Whether `t` is exactly (`dtype`, `shape`).
-    function sameType(TensorType memory t, uint8 dtype, uint32[] calldata shape) internal pure returns (bool) {
-        if (t.dtype != dtype || t.shape.length != shape.length) return false;
-        for (uint256 i = 0; i < shape.length; i++) {
-            if (t.shape[i] != shape[i]) return false;
+    function _dim(uint256 params, uint256 i, int64 min) private pure {
+        int64 v = _paramAt(params, i);
+        if (v < min || v > int64(uint64(type(uint32).max))) revert SpecParamRange(i, v);
+    }
+
+    // ------------------------------------------------------------------ parts
+
+    /// @notice The op code.
+    function opCode(Spec s) internal pure returns (uint8) {
+        return uint8(Spec.unwrap(s));
+    }
+
+    /// @notice The output type.
+    function outType(Spec s) internal pure returns (uint256 t) {
+        return uint32(Spec.unwrap(s) >> 8);
+    }
+
+    /// @notice The number of inputs.
+    function inputCount(Spec s) internal pure returns (uint256) {
+        return _u8(uint32(Spec.unwrap(s) >> 40));
+    }
+
+    /// @notice Input `j`: the step it reads and that step's output type.
+    function input(Spec s, uint256 j) internal pure returns (uint256 step, uint256 t) {
+        uint256 p = uint32(Spec.unwrap(s) >> 40) + 1;
+        for (uint256 i = 0; i < j; i++) p = typeEnd(p + 4);
+        assembly ("memory-safe") {
+            step := shr(224, calldataload(p))
+        }
+        t = p + 4;
+    }
+
+    /// @notice The number of parameters.
+    function paramCount(Spec s) internal pure returns (uint256) {
+        return _u8(uint32(Spec.unwrap(s) >> 72));
+    }
+
+    /// @notice Parameter `i` (an i64), unchecked against the count: callers read
+    ///         only the parameters their op has (`read` checked the count).
+    function param(Spec s, uint256 i) internal pure returns (int256) {
+        return _paramAt(uint32(Spec.unwrap(s) >> 72), i);
+    }
+
+    /// @notice The number of weights.
+    function weightCount(Spec s) internal pure returns (uint256) {
+        return _u8(uint32(Spec.unwrap(s) >> 104));
+    }
+
+    /// @notice Weight `k`: its type and data root.
+    function weight(Spec s, uint256 k) internal pure returns (uint256 t, bytes32 root) {
+        uint256 p = uint32(Spec.unwrap(s) >> 104) + 1;
+        for (uint256 i = 0; i < k; i++) p = typeEnd(p) + 32;
+        t = p;
+        uint256 r = typeEnd(p);
+        assembly ("memory-safe") {
+            root := calldataload(r)
+        }
+    }
+
+    // ------------------------------------------------------------------ types
+
+    /// @notice The dtype code of the type at `t`.
+    function dtype(uint256 t) internal pure returns (uint8) {
+        return _u8(t);
+    }
+
+    /// @notice The rank of the type at `t`.
+    function rank(uint256 t) internal pure returns (uint256) {
+        return _u8(t + 1);
+    }
+
+    /// @notice Dimension `i` of the type at `t` (unchecked against the rank).
+    function dim(uint256 t, uint256 i) internal pure returns (uint256 d) {
+        assembly ("memory-safe") {
+            d := shr(224, calldataload(add(add(t, 2), shl(2, i))))
+        }
+    }
+
+    /// @notice The last dimension of the type at `t` (rank at least 1).
+    function lastDim(uint256 t) internal pure returns (uint256) {
+        return dim(t, rank(t) - 1);
+    }
+
+    /// @notice The offset just past the type at `t`.
+    function typeEnd(uint256 t) internal pure returns (uint256) {
+        return t + 2 + 4 * rank(t);
+    }
+
+    /// @notice Bytes per element of the type at `t` (1 for int8, 4 for int32).
+    function elemSize(uint256 t) internal pure returns (uint256) {
+        return _u8(t) == Commitments.DTYPE_I8 ? 1 : 4;
+    }
+
+    /// @notice Element count of the type at `t` (1 for rank 0). At most
+    ///         (2^32 - 1)^8, so it cannot overflow.
+    function numel(uint256 t) internal pure returns (uint256 n) {
+        uint256 r = rank(t);
+        assembly ("memory-safe") {
+            n := 1
+            for { let i := 0 } lt(i, r) { i := add(i, 1) } {
+                n := mul(n, shr(224, calldataload(add(add(t, 2), shl(2, i)))))
+            }
+        }
+    }
+
+    /// @notice Canonical byte length of the type at `t` (checked arithmetic).
+    function byteLen(uint256 t) internal pure returns (uint256) {
+        return numel(t) * elemSize(t);
+    }
+
+    /// @notice Whether the types at `a` and `b` are the same (dtype and shape).
+    function sameType(uint256 a, uint256 b) internal pure returns (bool same) {
+        uint256 len = 2 + 4 * rank(a);
+        assembly ("memory-safe") {
+            // the type is at most 34 bytes: compare two words, masked to its length
+            let m0 := not(0)
+            let m1 := 0
+            if lt(len, 32) { m0 := not(shr(shl(3, len), not(0))) }
+            if gt(len, 32) { m1 := not(shr(shl(3, sub(len, 32)), not(0))) }
+            same := and(
+                eq(and(calldataload(a), m0), and(calldataload(b), m0)),
+                eq(and(calldataload(add(a, 32)), m1), and(calldataload(add(b, 32)), m1))
+            )
+        }
+    }
+
+    /// @notice Whether the type at `t` is exactly (`dtype_`, `shape`).
+    function sameType(uint256 t, uint8 dtype_, uint32[] calldata shape) internal pure returns (bool) {
+        uint256 r = rank(t);
+        if (dtype(t) != dtype_ || r != shape.length) return false;
+        for (uint256 i = 0; i < r; i++) {
+            if (dim(t, i) != shape[i]) return false;
         }
         return true;
     }
 
-    /// @notice Canonical byte length of a type.
-    function byteLen(TensorType memory t) internal pure returns (uint256) {
-        return Commitments.byteLen(t.dtype, t.shape);
+    /// @notice The commitment of a tensor of the type at `t` with data root `root`:
+    ///         keccak256(0x02 ‖ type bytes ‖ root) (docs/commitments.md).
+    function commitment(uint256 t, bytes32 root) internal pure returns (bytes32 h) {
+        uint256 len = 2 + 4 * rank(t);
+        assembly ("memory-safe") {
+            let m := mload(0x40)
+            mstore8(m, 0x02)
+            calldatacopy(add(m, 1), t, len)
+            mstore(add(add(m, 1), len), root)
+            h := keccak256(m, add(33, len))
+        }
     }
 
-    /// @notice Element count of a type.
-    function numel(TensorType memory t) internal pure returns (uint256) {
-        return Commitments.numel(t.shape);
-    }
-
-    /// @notice The commitment of a tensor of type `t` with data root `root`.
-    function commitment(TensorType memory t, bytes32 root) internal pure returns (bytes32) {
-        return Commitments.tensorCommitment(t.dtype, t.shape, root);
+    /// @notice The shape of the type at `t`, copied to memory (for storage).
+    function shapeOf(uint256 t) internal pure returns (uint32[] memory s) {
+        uint256 r = rank(t);
+        s = new uint32[](r);
+        for (uint256 i = 0; i < r; i++) s[i] = uint32(dim(t, i));
     }
 }
