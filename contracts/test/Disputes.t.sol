@@ -2,7 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {Test} from "forge-std/Test.sol";
-import {TensorOpening} from "../src/lib/TensorOpening.sol";
+import {ChunkRange} from "../src/lib/ChunkRange.sol";
 import {ModelRegistry} from "../src/ModelRegistry.sol";
 import {InferenceOracle} from "../src/InferenceOracle.sol";
 import {OneStepVerifier} from "../src/OneStepVerifier.sol";
@@ -36,8 +36,12 @@ abstract contract ProtocolFixture is Test {
         uint256 elementInChunk;
         bytes32[] inputRoots;
         bytes32[][] inputTraceProofs;
-        TensorOpening[] inputs;
-        TensorOpening[] weights;
+        ChunkRange[] inputs;
+        ChunkRange[] weights;
+        bytes32 root;
+        bytes32[] lastProof;
+        bytes prevState;
+        bytes32[] prevProof;
     }
 
     struct Scenario {
@@ -52,8 +56,8 @@ abstract contract ProtocolFixture is Test {
     }
 
     string constant MOVE_TYPE =
-        "MoveVector(uint8 side,string kind,uint256 warp,bytes32[] nodes,uint256 choice,uint8 dtype,uint32[] shape,bytes32 dataRoot,bytes spec,bytes32[] specProof,bytes chunk,uint256 elementInChunk,bytes32[] inputRoots,bytes32[][] inputTraceProofs,TensorOpening[] inputs,TensorOpening[] weights)";
-    string constant OPENING_TYPE = "TensorOpening(uint256[] chunkIndices,bytes chunks,bytes32[] proof)";
+        "MoveVector(uint8 side,string kind,uint256 warp,bytes32[] nodes,uint256 choice,uint8 dtype,uint32[] shape,bytes32 dataRoot,bytes spec,bytes32[] specProof,bytes chunk,uint256 elementInChunk,bytes32[] inputRoots,bytes32[][] inputTraceProofs,ChunkRange[] inputs,ChunkRange[] weights,bytes32 root,bytes32[] lastProof,bytes prevState,bytes32[] prevProof)";
+    string constant RANGE_TYPE = "ChunkRange(uint256 first,bytes chunks,bytes32[] proof)";
 
     uint64 constant WINDOW = 1 days;
     uint256 constant FEE = 1 ether;
@@ -95,8 +99,8 @@ abstract contract ProtocolFixture is Test {
                 ".scenarios",
                 string.concat(
                     "Scenario(string name,uint256 arity,bytes output,bytes32 traceRoot,bytes32[] inputProof,bytes32[] outputProof,bool executorWins,MoveVector[] moves)",
-                    MOVE_TYPE,
-                    OPENING_TYPE
+                    RANGE_TYPE,
+                    MOVE_TYPE
                 )
             ),
             (Scenario[])
@@ -146,10 +150,17 @@ abstract contract ProtocolFixture is Test {
         else if (k == keccak256("pick")) game.pick(gameId, m.nodes, m.choice);
         else if (k == keccak256("open_header")) game.openHeader(gameId, m.dtype, m.shape, m.dataRoot, m.spec, m.specProof);
         else if (k == keccak256("reveal_chunk")) game.revealChunk(gameId, m.chunk);
-        else if (k == keccak256("prove_step")) {
-            game.proveStep(gameId, m.elementInChunk, m.chunk, m.spec, m.inputRoots, m.inputTraceProofs, m.inputs, m.weights);
-        } else if (k == keccak256("timeout")) game.timeout(gameId);
+        else if (k == keccak256("prove_step")) game.proveStep(gameId, m.elementInChunk, m.chunk, _operands(m));
+        else if (k == keccak256("name_element")) game.nameElement(gameId, m.elementInChunk, m.chunk, m.spec);
+        else if (k == keccak256("open_checkpoints")) game.openCheckpoints(gameId, m.root, m.lastProof);
+        else if (k == keccak256("prove_block")) game.proveBlock(gameId, m.prevState, m.prevProof, _operands(m));
+        else if (k == keccak256("timeout")) game.timeout(gameId);
         else revert("unknown move kind");
+    }
+
+    /// @dev The operands of a one-step move.
+    function _operands(MoveVector memory m) internal pure returns (DisputeGame.StepOperands memory) {
+        return DisputeGame.StepOperands(m.spec, m.inputRoots, m.inputTraceProofs, m.inputs, m.weights);
     }
 
     function _assertConserved() internal view {

@@ -70,6 +70,10 @@ contract Handler is Test {
             for (uint256 j = 0; j < src.moves[i].inputTraceProofs.length; j++) m.inputTraceProofs.push(src.moves[i].inputTraceProofs[j]);
             for (uint256 j = 0; j < src.moves[i].inputs.length; j++) m.inputs.push(src.moves[i].inputs[j]);
             for (uint256 j = 0; j < src.moves[i].weights.length; j++) m.weights.push(src.moves[i].weights[j]);
+            m.root = src.moves[i].root;
+            m.lastProof = src.moves[i].lastProof;
+            m.prevState = src.moves[i].prevState;
+            m.prevProof = src.moves[i].prevProof;
         }
     }
 
@@ -125,9 +129,16 @@ contract Handler is Test {
         else if (k == keccak256("pick")) game.pick(g, m.nodes, m.choice);
         else if (k == keccak256("open_header")) game.openHeader(g, m.dtype, m.shape, m.dataRoot, m.spec, m.specProof);
         else if (k == keccak256("reveal_chunk")) game.revealChunk(g, m.chunk);
-        else game.proveStep(g, m.elementInChunk, m.chunk, m.spec, m.inputRoots, m.inputTraceProofs, m.inputs, m.weights);
+        else if (k == keccak256("name_element")) game.nameElement(g, m.elementInChunk, m.chunk, m.spec);
+        else if (k == keccak256("open_checkpoints")) game.openCheckpoints(g, m.root, m.lastProof);
+        else if (k == keccak256("prove_block")) game.proveBlock(g, m.prevState, m.prevProof, _operands(m));
+        else game.proveStep(g, m.elementInChunk, m.chunk, _operands(m));
         vm.stopPrank();
         nextMove[g]++;
+    }
+
+    function _operands(ProtocolFixture.MoveVector storage m) private view returns (DisputeGame.StepOperands memory) {
+        return DisputeGame.StepOperands(m.spec, m.inputRoots, m.inputTraceProofs, m.inputs, m.weights);
     }
 
     function warp(uint256 seconds_) external {

@@ -1,32 +1,29 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
-import {Test} from "forge-std/Test.sol";
-import {TensorOpening} from "../../src/lib/TensorOpening.sol";
+import {Test, console2} from "forge-std/Test.sol";
+import {Vm} from "forge-std/Vm.sol";
+import {ChunkRange} from "../../src/lib/ChunkRange.sol";
 import {ModelRegistry} from "../../src/ModelRegistry.sol";
 import {InferenceOracle} from "../../src/InferenceOracle.sol";
 import {OneStepVerifier} from "../../src/OneStepVerifier.sol";
 import {DisputeGame} from "../../src/DisputeGame.sol";
-import {Kit, Ty, StepDef, Committed, ModelDef, TraceDef} from "./Kit.sol";
-import {Ref} from "./Ref.sol";
-
-/// @notice The arguments of one `proveStep`.
-struct StepProof {
-    uint256 elementInChunk;
-    bytes chunk;
-    bytes spec;
-    bytes32[] inputRoots;
-    bytes32[][] inputTraceProofs;
-    TensorOpening[] inputs;
-    TensorOpening[] weights;
-}
+import {Kit, Ty, StepDef, Committed, ModelDef, TraceDef, Tree} from "./Kit.sol";
+import {Ref, Fold} from "./Ref.sol";
 
 /// @title GameKit
 /// @notice Deploys the protocol, registers models built with Ref, posts traces and
 ///         plays games with two solvers written for the tests: an executor that
-///         defends whatever it committed, and a challenger that descends towards
-///         the first node differing from the honest trace (or, with nothing to
-///         dispute, griefs along a fixed choice).
+///         defends whatever it committed (its checkpoints are the fold of its own
+///         committed inputs, ending at its own value, unless a test makes it lie),
+///         and a challenger that descends towards the first node differing from
+///         the honest trace or the honest checkpoints (or, with nothing to
+///         dispute, griefs along `griefChoice`).
+///
+///         Every move is sent as a transaction would find the chain: the protocol
+///         contracts are `vm.cool`ed first, and its *tx gas* is the execution gas
+///         plus 21,000, the calldata (4 gas per zero byte, 16 per other byte) and
+///         the EIP-3529 refund cap, as docs/gas.md states.
 abstract contract GameKit is Test {
     uint64 internal constant WINDOW = 1 days;
     uint64 internal constant CLOCK = 1 hours;
@@ -46,13 +43,63 @@ abstract contract GameKit is Test {
     address internal executor = makeAddr("executor");
     address internal challenger = makeAddr("challenger");
 
+    // ------------------------------------------------------------ solver knobs
+
     /// @notice When the challenger finds nothing to dispute: which child it picks.
     uint256 internal griefChoice;
+    /// @notice When set, the challenger picks `griefChoice` whatever differs.
+    bool internal steer;
+    /// @notice When the challenger finds no wrong element in the chunk: which one
+    ///         it names (modulo the chunk's elements).
+    uint256 internal griefElement;
+    /// @notice The executor's checkpoints from this block on (below the last) are
+    ///         off by one (none by default).
+    uint256 internal cpLieFrom = type(uint256).max;
+    /// @notice The executor's padding checkpoint leaves (zero when honest).
+    bytes32 internal cpPadding;
 
-    /// @notice Gas of each move kind in the last game played (0: none seen).
-    mapping(bytes32 => uint256) internal lastGas;
-    uint256 internal gameGas;
-    uint256 internal gameMoves;
+    // ------------------------------------------------------------ measurements
+
+    /// @notice One measured transaction.
+    struct Measured {
+        uint256 exec;
+        uint256 txGas;
+        uint256 calldataBytes;
+    }
+
+    /// @notice The last game played: moves, total tx gas (both sides), the largest
+    ///         move other than the one step and its kind, the one step (tx gas,
+    ///         execution gas, and `evaluate` alone when `measureEvaluate`).
+    struct Played {
+        uint256 moves;
+        uint256 txGas;
+        uint256 maxOther;
+        string maxOtherKind;
+        string oneStepKind;
+        uint256 oneStep;
+        uint256 oneStepExec;
+        uint256 evaluateExec;
+    }
+
+    Played internal played;
+    /// @notice Largest tx gas of each move kind in the last game.
+    mapping(bytes32 => uint256) internal maxGas;
+    bytes32[] internal kinds;
+    /// @notice Print one markdown row per move.
+    bool internal logMoves;
+    /// @notice Also measure `OneStepVerifier.evaluate` alone before each one step.
+    bool internal measureEvaluate;
+    bytes internal lastReturn;
+
+    /// @dev The checkpoints of each game (computed once per game), by
+    ///      `_key(gameId)`: ids restart with every deployment.
+    mapping(bytes32 => bytes32[]) internal cpMine;
+    mapping(bytes32 => bytes) internal cpMineStates;
+    mapping(bytes32 => bytes32[]) internal cpHonest;
+
+    function _key(uint256 id) internal view returns (bytes32) {
+        return keccak256(abi.encode(address(game), id));
+    }
 
     function deploy(uint256 arityLog2) internal {
         arity = arityLog2;
@@ -72,18 +119,81 @@ abstract contract GameKit is Test {
         verifier = new OneStepVerifier();
         game = new DisputeGame(oracle, verifier, uint32(arityLog2), CLOCK);
         oracle.setDisputeGame(address(game));
-        vm.deal(requester, 1000 ether);
-        vm.deal(executor, 1000 ether);
-        vm.deal(challenger, 1000 ether);
+        vm.deal(requester, 10_000 ether);
+        vm.deal(executor, 10_000 ether);
+        vm.deal(challenger, 10_000 ether);
         // address(0) holds ether on every public chain: sending to it is not
         // charged as creating an account
         vm.deal(address(0), 1);
     }
 
+    /// @dev 21,000 plus the calldata of `data` (Cancun pricing).
+    function intrinsic(bytes memory data) internal pure returns (uint256 g) {
+        g = 21_000;
+        for (uint256 i = 0; i < data.length; i++) g += data[i] == 0 ? 4 : 16;
+    }
+
+    /// @notice Calls `to` from `from` as a fresh transaction would find it; reverts
+    ///         with the callee's reason on failure.
+    function measure(address from, address to, uint256 value, bytes memory data) internal returns (Measured memory r) {
+        vm.cool(address(registry));
+        vm.cool(address(oracle));
+        vm.cool(address(verifier));
+        vm.cool(address(game));
+        vm.prank(from);
+        (bool ok, bytes memory ret) = to.call{value: value}(data);
+        if (!ok) {
+            assembly ("memory-safe") {
+                revert(add(ret, 32), mload(ret))
+            }
+        }
+        lastReturn = ret;
+        Vm.Gas memory g = vm.lastCallGas();
+        r.exec = g.gasTotalUsed;
+        uint256 gross = g.gasTotalUsed + intrinsic(data);
+        uint256 refund = g.gasRefunded > 0 ? uint256(uint64(g.gasRefunded)) : 0;
+        if (refund > gross / 5) refund = gross / 5;
+        r.txGas = gross - refund;
+        r.calldataBytes = data.length;
+    }
+
+    function row(string memory what, Measured memory r) internal pure {
+        console2.log(
+            string.concat("| ", what, " | ", vm.toString(r.txGas), " | ", vm.toString(r.exec), " | ", vm.toString(r.calldataBytes), " |")
+        );
+    }
+
+    /// @dev Sends a move of the game and books its gas under `kind`.
+    function _move(address from, bytes memory data, string memory kind, bool oneStep) internal {
+        Measured memory r = measure(from, address(game), 0, data);
+        played.moves += 1;
+        played.txGas += r.txGas;
+        bytes32 k = keccak256(bytes(kind));
+        if (maxGas[k] == 0) kinds.push(k);
+        if (r.txGas > maxGas[k]) maxGas[k] = r.txGas;
+        if (oneStep) {
+            played.oneStep = r.txGas;
+            played.oneStepExec = r.exec;
+            played.oneStepKind = kind;
+        } else if (r.txGas > played.maxOther) {
+            played.maxOther = r.txGas;
+            played.maxOtherKind = kind;
+        }
+        if (logMoves) row(kind, r);
+    }
+
+    function _resetPlayed() internal {
+        delete played;
+        for (uint256 i = 0; i < kinds.length; i++) delete maxGas[kinds[i]];
+        delete kinds;
+    }
+
+    // ---------------------------------------------------------------- protocol
+
     function register(ModelDef memory m) internal returns (bytes32 id) {
         uint256 last = m.stepCount - 1;
         id = registry.register(
-            m.stepCount, m.specRoot, m.specs[0], Kit.single(m.specLevels, 0), m.specs[last], Kit.single(m.specLevels, last), "test"
+            m.stepCount, m.specRoot, Ref.specOf(m, 0), Kit.single(m.specTree, 0), Ref.specOf(m, last), Kit.single(m.specTree, last), "test"
         );
         assertEq(id, m.id, "model id");
     }
@@ -94,21 +204,62 @@ abstract contract GameKit is Test {
     }
 
     function postTrace(uint256 requestId, TraceDef memory t) internal returns (uint256 resultId) {
-        uint256 last = t.steps.length - 1;
+        uint256 count = stepCount(t);
+        uint256 last = count - 1;
         vm.prank(executor);
         resultId = oracle.post{value: STAKE}(
-            requestId,
-            Kit.canonical(t.steps[last]),
-            t.root,
-            uint32(t.steps.length),
-            Kit.single(t.levels, 0),
-            Kit.single(t.levels, last)
+            requestId, Kit.canonical(Ref.outOf(t, last)), t.root, uint32(count), Kit.single(t.tree, 0), Kit.single(t.tree, last)
         );
+    }
+
+    /// @notice The number of steps of trace `t`: one past its last listed step.
+    function stepCount(TraceDef memory t) internal pure returns (uint256) {
+        return t.index.length == 0 ? t.steps.length : t.index[t.index.length - 1] + 1;
     }
 
     function challengeAs(address who, uint256 resultId) internal returns (uint256 gameId) {
         vm.prank(who);
         gameId = game.challenge{value: BOND}(resultId);
+    }
+
+    // ------------------------------------------------------------- checkpoints
+
+    /// @notice The executor's checkpoint leaves (and states, ABI-encoded) of the
+    ///         named element: the fold of its own committed inputs, its value as
+    ///         the last leaf, with the lies the knobs ask for.
+    function executorCheckpoints(uint256 id, ModelDef memory m, TraceDef memory t)
+        internal
+        returns (bytes32[] memory leaves, int256[][] memory states)
+    {
+        bytes32 key = _key(id);
+        if (cpMine[key].length != 0) return (cpMine[key], abi.decode(cpMineStates[key], (int256[][])));
+        DisputeGame.Game memory g = game.getGame(id);
+        uint256 i = g.stepIndex;
+        Fold memory f = Ref.fold(Ref.stepOf(m, i), Ref.inputTypes(m, i), Ref.inputsIn(m, t, i), Ref.weightsOf(m, i), g.element);
+        assertEq(f.blocks, g.blocks, "Ref and the verifier cut the element alike");
+        if (cpLieFrom < f.blocks) {
+            for (uint256 b = cpLieFrom; b + 1 < f.blocks; b++) f.states[b][0] += 1;
+        }
+        leaves = Ref.checkpointLeaves(f, g.claimed);
+        states = f.states;
+        cpMine[key] = leaves;
+        cpMineStates[key] = abi.encode(states);
+    }
+
+    /// @notice The honest checkpoint leaves of the named element (the challenger's).
+    function honestCheckpoints(uint256 id, ModelDef memory m, TraceDef memory h) internal returns (bytes32[] memory leaves) {
+        bytes32 key = _key(id);
+        if (cpHonest[key].length != 0) return cpHonest[key];
+        DisputeGame.Game memory g = game.getGame(id);
+        uint256 i = g.stepIndex;
+        Fold memory f = Ref.fold(Ref.stepOf(m, i), Ref.inputTypes(m, i), Ref.inputsIn(m, h, i), Ref.weightsOf(m, i), g.element);
+        leaves = Ref.checkpointLeaves(f, f.value);
+        cpHonest[key] = leaves;
+    }
+
+    /// @dev A checkpoint tree over `leaves`, padded with `pad`.
+    function checkpointTree(bytes32[] memory leaves, bytes32 pad) internal pure returns (Tree memory) {
+        return Kit.tree(0x08, leaves, pad);
     }
 
     // ---------------------------------------------------------------- solvers
@@ -120,127 +271,173 @@ abstract contract GameKit is Test {
     /// @notice The executor's move: whatever its committed trace `t` says.
     function executorMove(uint256 id, ModelDef memory m, TraceDef memory t) internal {
         DisputeGame.Game memory g = game.getGame(id);
-        vm.startPrank(g.executor);
+        uint256 i = g.stepIndex;
         if (g.phase == DisputeGame.Phase.Trace) {
-            bytes32[] memory nodes = Kit.below(t.levels, g.height, g.index, _levels(g));
-            game.revealNodes(id, nodes);
-            _gas("revealNodes(trace)");
+            bytes32[] memory nodes = Kit.below(t.tree, g.height, g.index, _levels(g));
+            _move(g.executor, abi.encodeCall(DisputeGame.revealNodes, (id, nodes)), "revealNodes (trace)", false);
         } else if (g.phase == DisputeGame.Phase.Header) {
-            Committed memory c = t.steps[g.stepIndex];
-            game.openHeader(id, c.ty.dtype, c.ty.shape, c.root, m.specs[g.stepIndex], Kit.single(m.specLevels, g.stepIndex));
-            _gas("openHeader");
+            Committed memory c = Ref.outOf(t, i);
+            _move(
+                g.executor,
+                abi.encodeCall(DisputeGame.openHeader, (id, c.ty.dtype, c.ty.shape, c.root, Ref.specOf(m, i), Kit.single(m.specTree, i))),
+                "openHeader",
+                false
+            );
         } else if (g.phase == DisputeGame.Phase.Data) {
-            bytes32[] memory nodes = Kit.below(t.steps[g.stepIndex].levels, g.height, g.index, _levels(g));
-            game.revealNodes(id, nodes);
-            _gas("revealNodes(data)");
+            bytes32[] memory nodes = Kit.below(Ref.outOf(t, i).tree, g.height, g.index, _levels(g));
+            _move(g.executor, abi.encodeCall(DisputeGame.revealNodes, (id, nodes)), "revealNodes (data)", false);
         } else if (g.phase == DisputeGame.Phase.Chunk) {
-            game.revealChunk(id, Kit.slice(t.steps[g.stepIndex].padded, uint256(g.index) * 256, 256));
-            _gas("revealChunk");
+            _move(g.executor, abi.encodeCall(DisputeGame.revealChunk, (id, Kit.chunk(Ref.outOf(t, i), g.index))), "revealChunk", false);
+        } else if (g.phase == DisputeGame.Phase.Checkpoints) {
+            (bytes32[] memory leaves,) = executorCheckpoints(id, m, t);
+            Tree memory tr = checkpointTree(leaves, cpPadding);
+            bytes memory call =
+                abi.encodeCall(DisputeGame.openCheckpoints, (id, Kit.rootOf(tr), Kit.single(tr, leaves.length - 1)));
+            _move(g.executor, call, "openCheckpoints", false);
+        } else if (g.phase == DisputeGame.Phase.Reduction) {
+            (bytes32[] memory leaves,) = executorCheckpoints(id, m, t);
+            bytes32[] memory nodes = Kit.below(checkpointTree(leaves, cpPadding), g.height, g.index, _levels(g));
+            _move(g.executor, abi.encodeCall(DisputeGame.revealNodes, (id, nodes)), "revealNodes (reduction)", false);
         } else {
             revert("the executor has no move");
         }
-        vm.stopPrank();
+    }
+
+    /// @dev The child to descend to: the first that differs from the honest one,
+    ///      else `griefChoice`.
+    function _choose(bytes32[] memory mine, bytes32[] memory honest) internal view returns (uint256) {
+        if (!steer) {
+            for (uint256 k = 0; k < mine.length; k++) {
+                if (mine[k] != honest[k]) return k;
+            }
+        }
+        return griefChoice % mine.length;
     }
 
     /// @notice The challenger's move against the executor's trace `t`, knowing the
     ///         honest trace `h`.
-    function challengerMove(uint256 id, ModelDef memory m, TraceDef memory t, TraceDef memory h, bytes[] memory honestOuts)
-        internal
-    {
+    function challengerMove(uint256 id, ModelDef memory m, TraceDef memory t, TraceDef memory h) internal {
         DisputeGame.Game memory g = game.getGame(id);
-        vm.startPrank(g.challenger);
+        uint256 i = g.stepIndex;
         if (g.phase == DisputeGame.Phase.Trace || g.phase == DisputeGame.Phase.Data) {
             bool trace = g.phase == DisputeGame.Phase.Trace;
             uint256 levels = _levels(g);
-            bytes32[][] memory mine = trace ? t.levels : t.steps[g.stepIndex].levels;
-            bytes32[][] memory theirs = trace ? h.levels : h.steps[g.stepIndex].levels;
+            Tree memory mine = trace ? t.tree : Ref.outOf(t, i).tree;
+            Tree memory theirs = trace ? h.tree : Ref.outOf(h, i).tree;
             bytes32[] memory nodes = Kit.below(mine, g.height, g.index, levels);
             uint256 choice = griefChoice % nodes.length;
-            if (theirs.length == mine.length) {
-                bytes32[] memory honest = Kit.below(theirs, g.height, g.index, levels);
-                for (uint256 k = 0; k < nodes.length; k++) {
-                    if (nodes[k] != honest[k]) {
-                        choice = k;
-                        break;
-                    }
-                }
-            }
-            game.pick(id, nodes, choice);
-            _gas(trace ? bytes32("pick(trace)") : bytes32("pick(data)"));
+            if (theirs.height == mine.height) choice = _choose(nodes, Kit.below(theirs, g.height, g.index, levels));
+            _move(g.challenger, abi.encodeCall(DisputeGame.pick, (id, nodes, choice)), trace ? "pick (trace)" : "pick (data)", false);
+        } else if (g.phase == DisputeGame.Phase.Reduction) {
+            (bytes32[] memory mineLeaves,) = executorCheckpoints(id, m, t);
+            bytes32[] memory honestLeaves = honestCheckpoints(id, m, h);
+            uint256 levels = _levels(g);
+            bytes32[] memory nodes = Kit.below(checkpointTree(mineLeaves, cpPadding), g.height, g.index, levels);
+            bytes32[] memory honest = Kit.below(checkpointTree(honestLeaves, bytes32(0)), g.height, g.index, levels);
+            _move(g.challenger, abi.encodeCall(DisputeGame.pick, (id, nodes, _choose(nodes, honest))), "pick (reduction)", false);
         } else if (g.phase == DisputeGame.Phase.OneStep) {
-            StepProof memory p = stepProof(m, t, h, honestOuts, g.stepIndex, g.index);
-            game.proveStep(id, p.elementInChunk, p.chunk, p.spec, p.inputRoots, p.inputTraceProofs, p.inputs, p.weights);
-            _gas("proveStep");
+            (uint256 local, uint256 e) = _disputedElement(m, t, h, i, g.index);
+            bytes memory chunk = Kit.chunk(Ref.outOf(t, i), g.index);
+            if (Ref.blocks(Ref.stepOf(m, i), Ref.inputTypes(m, i)) == 1) {
+                DisputeGame.StepOperands memory ops = operands(m, t, i, e, 0);
+                _measureEvaluate(ops, e, 0, "");
+                _move(g.challenger, abi.encodeCall(DisputeGame.proveStep, (id, local, chunk, ops)), "proveStep", true);
+            } else {
+                _move(g.challenger, abi.encodeCall(DisputeGame.nameElement, (id, local, chunk, Ref.specOf(m, i))), "nameElement", false);
+            }
+        } else if (g.phase == DisputeGame.Phase.Block) {
+            (bytes memory prevState, bytes32[] memory prevProof) = prevCheckpoint(id, m, t);
+            DisputeGame.StepOperands memory ops = operands(m, t, i, g.element, g.index);
+            _measureEvaluate(ops, g.element, g.index, prevState);
+            _move(g.challenger, abi.encodeCall(DisputeGame.proveBlock, (id, prevState, prevProof, ops)), "proveBlock", true);
         } else {
             revert("the challenger has no move");
         }
-        vm.stopPrank();
     }
 
-    /// @notice The one-step proof for chunk `chunkIndex` of step `step`: the first
-    ///         element that differs from the honest output (or element 0), its
-    ///         inputs opened from the executor's trace (the honest challenger only
-    ///         reaches steps whose inputs it agrees with) and its weights.
-    function stepProof(
-        ModelDef memory m,
-        TraceDef memory t,
-        TraceDef memory h,
-        bytes[] memory honestOuts,
-        uint256 step,
-        uint256 chunkIndex
-    ) internal pure returns (StepProof memory p) {
-        StepDef memory s = m.steps[step];
-        Committed memory c = t.steps[step];
-        uint256 sz = Kit.size(s.out.dtype);
-        p.chunk = Kit.slice(c.padded, chunkIndex * 256, 256);
-        bytes memory honestChunk = Kit.slice(h.steps[step].padded, chunkIndex * 256, 256);
-        uint256 perChunk = 256 / sz;
-        uint256 total = Kit.numel(s.out.shape);
-        for (uint256 k = 0; k < perChunk && chunkIndex * perChunk + k < total; k++) {
-            if (Kit.get(p.chunk, s.out.dtype, k) != Kit.get(honestChunk, s.out.dtype, k)) {
-                p.elementInChunk = k;
+    /// @notice The state before the disputed block and its proof against the
+    ///         executor's checkpoint root (nothing for block 0).
+    function prevCheckpoint(uint256 id, ModelDef memory m, TraceDef memory t)
+        internal
+        returns (bytes memory prevState, bytes32[] memory prevProof)
+    {
+        DisputeGame.Game memory g = game.getGame(id);
+        if (g.index == 0) return ("", new bytes32[](0));
+        (bytes32[] memory leaves, int256[][] memory states) = executorCheckpoints(id, m, t);
+        prevState = Ref.encState(states[g.index - 1]);
+        prevProof = Kit.single(checkpointTree(leaves, cpPadding), g.index - 1);
+    }
+
+    function _measureEvaluate(DisputeGame.StepOperands memory ops, uint256 e, uint256 b, bytes memory prevState) internal {
+        if (!measureEvaluate) return;
+        bytes memory call =
+            abi.encodeCall(OneStepVerifier.evaluate, (ops.spec, e, b, prevState, ops.inputRoots, ops.inputs, ops.weights));
+        played.evaluateExec = measure(address(this), address(verifier), 0, call).exec;
+    }
+
+    /// @notice The element of chunk `chunkIndex` of step `step` the challenger
+    ///         disputes: the first that differs from the honest output, else
+    ///         `griefElement`.
+    function _disputedElement(ModelDef memory m, TraceDef memory t, TraceDef memory h, uint256 step, uint256 chunkIndex)
+        internal
+        view
+        returns (uint256 local, uint256 e)
+    {
+        Ty memory out = Ref.stepOf(m, step).out;
+        Committed memory mine = Ref.outOf(t, step);
+        Committed memory honest = Ref.outOf(h, step);
+        uint256 perChunk = 256 / Kit.size(out.dtype);
+        uint256 total = Kit.numel(out.shape);
+        uint256 inChunk = total - chunkIndex * perChunk < perChunk ? total - chunkIndex * perChunk : perChunk;
+        local = griefElement % inChunk;
+        for (uint256 k = 0; k < inChunk; k++) {
+            uint256 at = chunkIndex * perChunk + k;
+            if (Kit.elem(mine, at) != Kit.elem(honest, at)) {
+                local = k;
                 break;
             }
         }
-        uint256 e = chunkIndex * perChunk + p.elementInChunk;
-        p.spec = m.specs[step];
-        (uint256[][] memory inDeps, uint256[][] memory wDeps) = Ref.deps(m, step, e, honestOuts);
-        uint256 n = s.inputs.length;
-        p.inputRoots = new bytes32[](n);
-        p.inputTraceProofs = new bytes32[][](n);
-        p.inputs = new TensorOpening[](n);
-        for (uint256 j = 0; j < n; j++) {
-            Committed memory x = t.steps[s.inputs[j]];
-            p.inputRoots[j] = x.root;
-            p.inputTraceProofs[j] = Kit.single(t.levels, s.inputs[j]);
-            p.inputs[j] = Kit.opening(x, inDeps[j]);
-        }
-        p.weights = new TensorOpening[](s.wTypes.length);
-        for (uint256 k = 0; k < s.wTypes.length; k++) p.weights[k] = Kit.opening(m.weights[step][k], wDeps[k]);
+        e = chunkIndex * perChunk + local;
     }
 
-    /// @notice Plays game `id` to its end (at most `maxMoves` moves).
-    function play(uint256 id, ModelDef memory m, TraceDef memory t, TraceDef memory h, bytes[] memory honestOuts)
+    /// @notice The operands of block `b` of element `e` of step `step`: its inputs
+    ///         opened from the executor's trace (the honest challenger only reaches
+    ///         steps whose inputs it agrees with) and its weights, each the range of
+    ///         chunks holding what the block reads.
+    function operands(ModelDef memory m, TraceDef memory t, uint256 step, uint256 e, uint256 b)
         internal
-        returns (DisputeGame.Status)
+        pure
+        returns (DisputeGame.StepOperands memory ops)
     {
-        gameGas = 0;
-        gameMoves = 0;
-        for (uint256 i = 0; i < 64; i++) {
+        StepDef memory s = Ref.stepOf(m, step);
+        Committed[] memory xs = Ref.inputsIn(m, t, step);
+        (uint256[2][] memory rin, uint256[2][] memory rw) = Ref.reads(s, Ref.inputTypes(m, step), xs, e, b);
+        uint256 n = s.inputs.length;
+        ops.spec = Ref.specOf(m, step);
+        ops.inputRoots = new bytes32[](n);
+        ops.inputTraceProofs = new bytes32[][](n);
+        ops.inputs = new ChunkRange[](n);
+        for (uint256 j = 0; j < n; j++) {
+            ops.inputRoots[j] = xs[j].root;
+            ops.inputTraceProofs[j] = Kit.single(t.tree, s.inputs[j]);
+            ops.inputs[j] = Kit.range(xs[j], rin[j][0], rin[j][1]);
+        }
+        ops.weights = new ChunkRange[](s.wTypes.length);
+        Committed[] memory ws = Ref.weightsOf(m, step);
+        for (uint256 k = 0; k < s.wTypes.length; k++) ops.weights[k] = Kit.range(ws[k], rw[k][0], rw[k][1]);
+    }
+
+    /// @notice Plays game `id` to its end.
+    function play(uint256 id, ModelDef memory m, TraceDef memory t, TraceDef memory h) internal returns (DisputeGame.Status) {
+        _resetPlayed();
+        for (uint256 i = 0; i < 512; i++) {
             DisputeGame.Game memory g = game.getGame(id);
             if (g.status != DisputeGame.Status.Open) return g.status;
             vm.warp(vm.getBlockTimestamp() + 7);
             if (g.turn == DisputeGame.Side.Executor) executorMove(id, m, t);
-            else challengerMove(id, m, t, h, honestOuts);
+            else challengerMove(id, m, t, h);
         }
         revert("the game did not end");
-    }
-
-    function _gas(bytes32 kind) internal {
-        uint256 used = vm.lastCallGas().gasTotalUsed;
-        lastGas[kind] = used;
-        gameGas += used;
-        gameMoves += 1;
     }
 
     function assertConserved() internal view {

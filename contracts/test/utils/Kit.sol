@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
-import {TensorOpening} from "../../src/lib/TensorOpening.sol";
+import {ChunkRange} from "../../src/lib/ChunkRange.sol";
 
 /// @notice A dtype (1 int8, 2 int32) and a shape.
 struct Ty {
@@ -10,7 +10,8 @@ struct Ty {
 }
 
 /// @notice One step of a model built in a test: op, output type, the steps it
-///         reads, its i64 parameters, and its weights (types and canonical bytes).
+///         reads, its i64 parameters, and its weights (types and canonical bytes;
+///         the bytes may be empty for a weight committed sparsely).
 struct StepDef {
     uint8 op;
     Ty out;
@@ -20,39 +21,64 @@ struct StepDef {
     bytes[] wData;
 }
 
-/// @notice A committed tensor: its header type, the bytes of its whole padded data
-///         tree (256 · 2^height bytes, normally zero past the real bytes), the
-///         tree's levels (0: leaves), its data root and its commitment.
+/// @notice A Merkle tree with tag `tag` and height `height`, either dense (every
+///         level kept, `levels[0]` the leaves) or sparse: every leaf is `pad[0]`
+///         except the leaves at the increasing indices `idx` (hashes `leaves`), and
+///         `pad[l]` is the root of a subtree of height `l` of default leaves. Sparse
+///         trees stand for tensors and traces too large to hold (a 2^32-byte tensor
+///         is a tree of height 24): their nodes are computed from their structure.
+struct Tree {
+    uint8 tag;
+    uint256 height;
+    bytes32[][] levels;
+    bytes32[] pad;
+    uint256[] idx;
+    bytes32[] leaves;
+}
+
+/// @notice A committed tensor: its header type, its data tree and its bytes, dense
+///         (`padded`: the whole padded tree's bytes, 256 · 2^height, normally zero
+///         past the real bytes) or sparse (every chunk zero except chunks `chunkIdx`,
+///         increasing, whose bytes are `chunkData`), its data root and commitment.
 struct Committed {
     Ty ty;
     bytes padded;
-    bytes32[][] levels;
+    uint256[] chunkIdx;
+    bytes[] chunkData;
+    Tree tree;
     bytes32 root;
     bytes32 commitment;
 }
 
-/// @notice A model built in a test, with its specs and spec tree.
+/// @notice A model built in a test, with its specs and spec tree. When `index` is
+///         empty, `steps[i]`, `weights[i]` and `specs[i]` are step `i`'s; a sparse
+///         model (too many steps to hold) lists only the steps a test opens, in
+///         increasing `index`: entry `k` is step `index[k]` (see `Kit.at`).
 struct ModelDef {
     StepDef[] steps;
     Committed[][] weights;
     bytes[] specs;
-    bytes32[][] specLevels;
+    Tree specTree;
     bytes32 specRoot;
     uint32 stepCount;
     bytes32 id;
+    uint256[] index;
 }
 
-/// @notice A trace: every step's committed output and the trace tree.
+/// @notice A trace: the committed step outputs and the trace tree; `index` as in
+///         `ModelDef`.
 struct TraceDef {
     Committed[] steps;
-    bytes32[][] levels;
+    Tree tree;
     bytes32 root;
+    uint256[] index;
 }
 
 /// @title Kit
 /// @notice Test-side twins of the commitments, written independently of
-///         src/lib (plain abi.encodePacked hashing, whole trees kept in memory),
-///         and the prover side of multiproofs.
+///         src/lib (plain abi.encodePacked hashing, trees kept in memory or built
+///         from their structure), and the prover side of multiproofs and chunk
+///         ranges.
 library Kit {
     uint256 internal constant CHUNK = 256;
 
@@ -122,38 +148,90 @@ library Kit {
         return keccak256(encType(a)) == keccak256(encType(b));
     }
 
+    /// @notice Where step `i` is listed: `i` itself when `index` is empty, else
+    ///         its entry in `index` (which must list it).
+    function at(uint256[] memory index, uint256 i) internal pure returns (uint256 k) {
+        if (index.length == 0) return i;
+        k = _lowerBound(index, i);
+        require(k < index.length && index[k] == i, "the step is not listed");
+    }
+
     // ------------------------------------------------------------------- trees
 
     function node(uint8 tag, bytes32 a, bytes32 b) internal pure returns (bytes32) {
         return keccak256(abi.encodePacked(bytes1(tag), a, b));
     }
 
-    /// @notice Every level of the tree over `leaves` padded to 2^height with `pad`.
-    function tree(uint8 tag, bytes32[] memory leaves, bytes32 pad) internal pure returns (bytes32[][] memory lv) {
+    /// @notice The dense tree over `leaves` padded to 2^height with `pad`.
+    function tree(uint8 tag, bytes32[] memory leaves, bytes32 pad) internal pure returns (Tree memory t) {
         uint256 h = height(leaves.length);
-        lv = new bytes32[][](h + 1);
+        t.tag = tag;
+        t.height = h;
+        bytes32[][] memory lv = new bytes32[][](h + 1);
         lv[0] = new bytes32[](uint256(1) << h);
         for (uint256 i = 0; i < lv[0].length; i++) lv[0][i] = i < leaves.length ? leaves[i] : pad;
         for (uint256 l = 1; l <= h; l++) {
             lv[l] = new bytes32[](uint256(1) << (h - l));
             for (uint256 i = 0; i < lv[l].length; i++) lv[l][i] = node(tag, lv[l - 1][2 * i], lv[l - 1][2 * i + 1]);
         }
+        t.levels = lv;
     }
 
-    function rootOf(bytes32[][] memory lv) internal pure returns (bytes32) {
-        return lv[lv.length - 1][0];
+    /// @notice The sparse tree of height `h` whose leaves are all `fill` except
+    ///         `leaves[k]` at `idx[k]` (increasing).
+    function sparseTree(uint8 tag, uint256 h, bytes32 fill, uint256[] memory idx, bytes32[] memory leaves)
+        internal
+        pure
+        returns (Tree memory t)
+    {
+        t.tag = tag;
+        t.height = h;
+        t.pad = new bytes32[](h + 1);
+        t.pad[0] = fill;
+        for (uint256 l = 1; l <= h; l++) t.pad[l] = node(tag, t.pad[l - 1], t.pad[l - 1]);
+        for (uint256 k = 1; k < idx.length; k++) require(idx[k] > idx[k - 1], "sparse leaves in order");
+        t.idx = idx;
+        t.leaves = leaves;
+    }
+
+    function isDense(Tree memory t) internal pure returns (bool) {
+        return t.levels.length != 0;
+    }
+
+    /// @dev The first k with idx[k] >= lo (idx.length if none).
+    function _lowerBound(uint256[] memory idx, uint256 lo) private pure returns (uint256 a) {
+        uint256 b = idx.length;
+        while (a < b) {
+            uint256 m = (a + b) / 2;
+            if (idx[m] < lo) a = m + 1;
+            else b = m;
+        }
+    }
+
+    /// @notice Node `i` of level `level` (0: leaves).
+    function nodeAt(Tree memory t, uint256 level, uint256 i) internal pure returns (bytes32) {
+        if (isDense(t)) return t.levels[level][i];
+        uint256 lo = i << level;
+        uint256 k = _lowerBound(t.idx, lo);
+        if (k == t.idx.length || t.idx[k] >= lo + (uint256(1) << level)) return t.pad[level];
+        if (level == 0) return t.leaves[k];
+        return node(t.tag, nodeAt(t, level - 1, 2 * i), nodeAt(t, level - 1, 2 * i + 1));
+    }
+
+    function rootOf(Tree memory t) internal pure returns (bytes32) {
+        return nodeAt(t, t.height, 0);
     }
 
     /// @notice The siblings of leaf `i`, bottom up.
-    function single(bytes32[][] memory lv, uint256 i) internal pure returns (bytes32[] memory p) {
-        p = new bytes32[](lv.length - 1);
-        for (uint256 l = 0; l + 1 < lv.length; l++) p[l] = lv[l][(i >> l) ^ 1];
+    function single(Tree memory t, uint256 i) internal pure returns (bytes32[] memory p) {
+        p = new bytes32[](t.height);
+        for (uint256 l = 0; l < t.height; l++) p[l] = nodeAt(t, l, (i >> l) ^ 1);
     }
 
     /// @notice The multiproof of the leaves at sorted `idx` (docs/commitments.md).
-    function multi(bytes32[][] memory lv, uint256[] memory idx) internal pure returns (bytes32[] memory proof) {
-        uint256 h = lv.length - 1;
-        bytes32[] memory buf = new bytes32[](idx.length * (h + 1));
+    function multi(Tree memory t, uint256[] memory idx) internal pure returns (bytes32[] memory proof) {
+        uint256 h = t.height;
+        bytes32[] memory buf = new bytes32[](idx.length * (h + 1) + 1);
         uint256 p;
         uint256[] memory layer = new uint256[](idx.length);
         for (uint256 i = 0; i < idx.length; i++) layer[i] = idx[i];
@@ -166,7 +244,7 @@ library Kit {
                 if (k % 2 == 0 && i + 1 < n && layer[i + 1] == k + 1) {
                     i += 2;
                 } else {
-                    buf[p++] = lv[level][k ^ 1];
+                    buf[p++] = nodeAt(t, level, k ^ 1);
                     i++;
                 }
                 layer[m++] = k / 2;
@@ -178,9 +256,9 @@ library Kit {
     }
 
     /// @notice The nodes `levels` below node (`h`, `index`) of a tree.
-    function below(bytes32[][] memory lv, uint256 h, uint256 index, uint256 levels) internal pure returns (bytes32[] memory nodes) {
+    function below(Tree memory t, uint256 h, uint256 index, uint256 levels) internal pure returns (bytes32[] memory nodes) {
         nodes = new bytes32[](uint256(1) << levels);
-        for (uint256 k = 0; k < nodes.length; k++) nodes[k] = lv[h - levels][(index << levels) + k];
+        for (uint256 k = 0; k < nodes.length; k++) nodes[k] = nodeAt(t, h - levels, (index << levels) + k);
     }
 
     // ----------------------------------------------------------------- tensors
@@ -190,8 +268,12 @@ library Kit {
         for (uint256 i = 0; i < len; i++) out[i] = b[start + i];
     }
 
-    function chunkLeaf(bytes memory padded, uint256 i) internal pure returns (bytes32) {
-        return keccak256(abi.encodePacked(bytes1(0), slice(padded, i * CHUNK, CHUNK)));
+    function leafOf(bytes memory chunk) internal pure returns (bytes32) {
+        return keccak256(abi.encodePacked(bytes1(0), chunk));
+    }
+
+    function zeroLeaf() internal pure returns (bytes32) {
+        return leafOf(new bytes(CHUNK));
     }
 
     function commitmentOf(Ty memory t, bytes32 root) internal pure returns (bytes32) {
@@ -210,12 +292,58 @@ library Kit {
     ///         its padding holds.
     function commitPadded(Ty memory t, bytes memory padded) internal pure returns (Committed memory c) {
         bytes32[] memory leaves = new bytes32[](padded.length / CHUNK);
-        for (uint256 i = 0; i < leaves.length; i++) leaves[i] = chunkLeaf(padded, i);
+        for (uint256 i = 0; i < leaves.length; i++) leaves[i] = leafOf(slice(padded, i * CHUNK, CHUNK));
         c.ty = t;
         c.padded = padded;
-        c.levels = tree(0x01, leaves, bytes32(0));
-        c.root = rootOf(c.levels);
+        c.tree = tree(0x01, leaves, bytes32(0));
+        c.root = rootOf(c.tree);
         c.commitment = commitmentOf(t, c.root);
+    }
+
+    /// @notice Commits a tensor of type `t` whose chunks are all zero except chunks
+    ///         `idx` (increasing), which hold `data`: its tree is built from its
+    ///         structure, so it may be as large as the format allows.
+    function commitSparse(Ty memory t, uint256[] memory idx, bytes[] memory data) internal pure returns (Committed memory c) {
+        bytes32[] memory leaves = new bytes32[](idx.length);
+        for (uint256 k = 0; k < idx.length; k++) {
+            require(data[k].length == CHUNK, "a chunk is 256 bytes");
+            leaves[k] = leafOf(data[k]);
+        }
+        c.ty = t;
+        c.chunkIdx = idx;
+        c.chunkData = data;
+        c.tree = sparseTree(0x01, height(chunksOf(byteLen(t))), zeroLeaf(), idx, leaves);
+        c.root = rootOf(c.tree);
+        c.commitment = commitmentOf(t, c.root);
+    }
+
+    function isSparse(Committed memory c) internal pure returns (bool) {
+        return !isDense(c.tree);
+    }
+
+    /// @notice Chunk `i` of a committed tensor's padded tree.
+    function chunk(Committed memory c, uint256 i) internal pure returns (bytes memory) {
+        if (!isSparse(c)) return slice(c.padded, i * CHUNK, CHUNK);
+        uint256 k = _lowerBound(c.chunkIdx, i);
+        if (k < c.chunkIdx.length && c.chunkIdx[k] == i) return c.chunkData[k];
+        return new bytes(CHUNK);
+    }
+
+    /// @notice Byte `pos` of a committed tensor's padded tree.
+    function byteAt(Committed memory c, uint256 pos) internal pure returns (uint8) {
+        if (!isSparse(c)) return uint8(c.padded[pos]);
+        uint256 k = _lowerBound(c.chunkIdx, pos / CHUNK);
+        if (k < c.chunkIdx.length && c.chunkIdx[k] == pos / CHUNK) return uint8(c.chunkData[k][pos % CHUNK]);
+        return 0;
+    }
+
+    /// @notice Element `i` of a committed tensor, by its dtype.
+    function elem(Committed memory c, uint256 i) internal pure returns (int256) {
+        if (c.ty.dtype == 1) return int256(int8(byteAt(c, i)));
+        uint256 o = 4 * i;
+        uint32 v = (uint32(byteAt(c, o)) << 24) | (uint32(byteAt(c, o + 1)) << 16) | (uint32(byteAt(c, o + 2)) << 8)
+            | uint32(byteAt(c, o + 3));
+        return int256(int32(v));
     }
 
     function canonical(Committed memory c) internal pure returns (bytes memory) {
@@ -267,30 +395,37 @@ library Kit {
         }
     }
 
-    // ----------------------------------------------------------------- openings
+    // ------------------------------------------------------------ chunk ranges
 
-    /// @notice Opens the chunks holding `elems` (element indices) of `c`.
-    function opening(Committed memory c, uint256[] memory elems) internal pure returns (TensorOpening memory o) {
-        uint256 width = c.padded.length / CHUNK;
-        bool[] memory want = new bool[](width);
-        uint256 n;
-        uint256 sz = size(c.ty.dtype);
-        for (uint256 i = 0; i < elems.length; i++) {
-            uint256 k = elems[i] * sz / CHUNK;
-            if (!want[k]) {
-                want[k] = true;
-                n++;
-            }
+    /// @notice The chunk range of `c` holding its bytes `[lo, hi)`: the chunks from
+    ///         the one holding `lo` to the one holding `hi - 1`, with their
+    ///         multiproof; no chunks when `lo == hi` (nothing read).
+    function range(Committed memory c, uint256 lo, uint256 hi) internal pure returns (ChunkRange memory r) {
+        if (hi <= lo) {
+            r.chunks = new bytes(0);
+            r.proof = new bytes32[](0);
+            return r;
         }
-        o.chunkIndices = new uint256[](n);
-        o.chunks = new bytes(n * CHUNK);
-        uint256 m;
-        for (uint256 k = 0; k < width; k++) {
-            if (!want[k]) continue;
-            o.chunkIndices[m] = k;
-            for (uint256 b = 0; b < CHUNK; b++) o.chunks[m * CHUNK + b] = c.padded[k * CHUNK + b];
-            m++;
+        return chunks(c, lo / CHUNK, (hi - 1) / CHUNK + 1);
+    }
+
+    /// @notice The chunk range of chunks `[first, end)` of `c` (`end > first`).
+    function chunks(Committed memory c, uint256 first, uint256 end) internal pure returns (ChunkRange memory r) {
+        r.first = first;
+        uint256[] memory idx = new uint256[](end - first);
+        bytes memory data = new bytes((end - first) * CHUNK);
+        for (uint256 i = first; i < end; i++) {
+            idx[i - first] = i;
+            bytes memory ch = chunk(c, i);
+            for (uint256 b = 0; b < CHUNK; b++) data[(i - first) * CHUNK + b] = ch[b];
         }
-        o.proof = multi(c.levels, o.chunkIndices);
+        r.chunks = data;
+        r.proof = multi(c.tree, idx);
+    }
+
+    /// @notice A range that opens nothing.
+    function none() internal pure returns (ChunkRange memory r) {
+        r.chunks = new bytes(0);
+        r.proof = new bytes32[](0);
     }
 }

@@ -3,12 +3,24 @@ pragma solidity ^0.8.24;
 
 import {Kit, Ty, StepDef, Committed, ModelDef, TraceDef} from "./Kit.sol";
 
+/// @notice One element's reduction as Ref folds it: its number of blocks, the
+///         state after every block (`states[b]`, one word, or two for argmax; empty
+///         for an op that does not reduce) and the element's value.
+struct Fold {
+    uint256 blocks;
+    int256[][] states;
+    int256 value;
+}
+
 /// @title Ref
 /// @notice Whole-tensor reference of every op of docs/semantics.md, written for the
 ///         tests independently of OneStepVerifier (whole output at once, explicit
-///         floor division), plus model building, traces, and which elements one
-///         output element reads.
+///         floor division); the per-element fold of docs/semantics.md ("Reductions"),
+///         term by term with explicit coordinates; model building, traces; and which
+///         bytes of each operand one block reads.
 library Ref {
+    uint256 internal constant BLOCK = 512;
+
     uint8 internal constant INPUT = 0;
     uint8 internal constant LINEAR = 1;
     uint8 internal constant CONV2D = 2;
@@ -165,9 +177,16 @@ library Ref {
 
     // ------------------------------------------------------------------- models
 
-    function encSpec(StepDef memory s, Committed[] memory w, StepDef[] memory all) internal pure returns (bytes memory b) {
-        b = abi.encodePacked(uint8(1), s.op, Kit.encType(s.out), uint8(s.inputs.length));
-        for (uint256 j = 0; j < s.inputs.length; j++) b = abi.encodePacked(b, s.inputs[j], Kit.encType(all[s.inputs[j]].out));
+    function encSpec(StepDef memory s, Committed[] memory w, StepDef[] memory all) internal pure returns (bytes memory) {
+        Ty[] memory ins = new Ty[](s.inputs.length);
+        for (uint256 j = 0; j < ins.length; j++) ins[j] = all[s.inputs[j]].out;
+        return encSpecWith(s, w, ins);
+    }
+
+    /// @notice The canonical spec bytes of `s` whose inputs have types `ins`.
+    function encSpecWith(StepDef memory s, Committed[] memory w, Ty[] memory ins) internal pure returns (bytes memory b) {
+        b = abi.encodePacked(uint8(2), s.op, Kit.encType(s.out), uint8(s.inputs.length));
+        for (uint256 j = 0; j < s.inputs.length; j++) b = abi.encodePacked(b, s.inputs[j], Kit.encType(ins[j]));
         b = abi.encodePacked(b, uint8(s.params.length));
         for (uint256 j = 0; j < s.params.length; j++) b = abi.encodePacked(b, s.params[j]);
         b = abi.encodePacked(b, uint8(w.length));
@@ -187,8 +206,8 @@ library Ref {
             m.specs[i] = encSpec(steps[i], m.weights[i], steps);
             leaves[i] = keccak256(abi.encodePacked(bytes1(0x04), m.specs[i]));
         }
-        m.specLevels = Kit.tree(0x05, leaves, bytes32(0));
-        m.specRoot = Kit.rootOf(m.specLevels);
+        m.specTree = Kit.tree(0x05, leaves, bytes32(0));
+        m.specRoot = Kit.rootOf(m.specTree);
         m.id = keccak256(abi.encodePacked(bytes1(0x06), uint32(n), m.specRoot));
     }
 
@@ -211,8 +230,8 @@ library Ref {
         bytes32[] memory leaves = new bytes32[](cs.length);
         for (uint256 i = 0; i < cs.length; i++) leaves[i] = cs[i].commitment;
         t.steps = cs;
-        t.levels = Kit.tree(0x03, leaves, bytes32(0));
-        t.root = Kit.rootOf(t.levels);
+        t.tree = Kit.tree(0x03, leaves, bytes32(0));
+        t.root = Kit.rootOf(t.tree);
     }
 
     // ---------------------------------------------------------------- the ops
@@ -333,103 +352,326 @@ library Ref {
         }
     }
 
-    // ------------------------------------------------------------ dependencies
+    // ------------------------------------------------------------------ folds
 
-    /// @notice The elements of each input and weight that output element `e` of
-    ///         step `i` reads (`outs`: the step outputs, for a table's index).
-    function deps(ModelDef memory m, uint256 i, uint256 e, bytes[] memory outs)
+    /// @notice Step `i` of `m`.
+    function stepOf(ModelDef memory m, uint256 i) internal pure returns (StepDef memory) {
+        return m.steps[Kit.at(m.index, i)];
+    }
+
+    /// @notice The spec bytes of step `i` of `m`.
+    function specOf(ModelDef memory m, uint256 i) internal pure returns (bytes memory) {
+        return m.specs[Kit.at(m.index, i)];
+    }
+
+    /// @notice The committed weights of step `i` of `m`.
+    function weightsOf(ModelDef memory m, uint256 i) internal pure returns (Committed[] memory) {
+        return m.weights[Kit.at(m.index, i)];
+    }
+
+    /// @notice The committed output of step `i` in trace `t`.
+    function outOf(TraceDef memory t, uint256 i) internal pure returns (Committed memory) {
+        return t.steps[Kit.at(t.index, i)];
+    }
+
+    /// @notice The input types of step `i` of `m`.
+    function inputTypes(ModelDef memory m, uint256 i) internal pure returns (Ty[] memory t) {
+        StepDef memory s = stepOf(m, i);
+        t = new Ty[](s.inputs.length);
+        for (uint256 j = 0; j < t.length; j++) t[j] = stepOf(m, s.inputs[j]).out;
+    }
+
+    /// @notice The committed inputs of step `i` in trace `t`.
+    function inputsIn(ModelDef memory m, TraceDef memory t, uint256 i) internal pure returns (Committed[] memory xs) {
+        StepDef memory s = stepOf(m, i);
+        xs = new Committed[](s.inputs.length);
+        for (uint256 j = 0; j < xs.length; j++) xs[j] = outOf(t, s.inputs[j]);
+    }
+
+    /// @notice A model of `stepCount` steps of which only `steps` (steps `index`,
+    ///         increasing, with committed weights `weights`) are ever opened; the
+    ///         other spec leaves are one filler hash. Its spec tree is built from
+    ///         its structure.
+    function buildSparse(StepDef[] memory steps, uint256[] memory index, Committed[][] memory weights, uint32 stepCount)
         internal
         pure
-        returns (uint256[][] memory ins, uint256[][] memory ws)
+        returns (ModelDef memory m)
     {
-        StepDef memory s = m.steps[i];
-        ins = new uint256[][](s.inputs.length);
-        ws = new uint256[][](s.wTypes.length);
-        Ty memory xt = m.steps[s.inputs[0]].out;
-        uint8 op = s.op;
-        if (op == LINEAR) {
+        m.steps = steps;
+        m.index = index;
+        m.weights = weights;
+        m.stepCount = stepCount;
+        m.specs = new bytes[](steps.length);
+        bytes32[] memory leaves = new bytes32[](steps.length);
+        for (uint256 k = 0; k < steps.length; k++) {
+            m.specs[k] = encSpecWith(steps[k], weights[k], inputTypes(m, index[k]));
+            leaves[k] = keccak256(abi.encodePacked(bytes1(0x04), m.specs[k]));
+        }
+        m.specTree = Kit.sparseTree(0x05, Kit.height(stepCount), keccak256("a step no test opens"), index, leaves);
+        m.specRoot = Kit.rootOf(m.specTree);
+        m.id = keccak256(abi.encodePacked(bytes1(0x06), stepCount, m.specRoot));
+    }
+
+    /// @notice The trace of a sparse model: the outputs `cs` of steps `index`, every
+    ///         other leaf zero.
+    function sparseTrace(Committed[] memory cs, uint256[] memory index, uint256 stepCount)
+        internal
+        pure
+        returns (TraceDef memory t)
+    {
+        bytes32[] memory leaves = new bytes32[](cs.length);
+        for (uint256 k = 0; k < cs.length; k++) leaves[k] = cs[k].commitment;
+        t.steps = cs;
+        t.index = index;
+        t.tree = Kit.sparseTree(0x03, Kit.height(stepCount), bytes32(0), index, leaves);
+        t.root = Kit.rootOf(t.tree);
+    }
+
+    /// @dev The reduction of step `s` (inputs of types `ins`): its number of terms
+    ///      `T` and block length `B` (docs/semantics.md's table); (0, 0) for an op
+    ///      that does not reduce.
+    function terms(StepDef memory s, Ty[] memory ins) internal pure returns (uint256 T, uint256 B) {
+        if (s.op == LINEAR) return (s.wTypes[0].shape[1], BLOCK);
+        if (s.op == ARGMAX) return (ins[0].shape[ins[0].shape.length - 1], BLOCK);
+        if (s.op == CONV2D) {
+            uint256 hw = uint256(ins[0].shape[1]) * ins[0].shape[2];
+            uint256 taps = uint256(s.wTypes[0].shape[2]) * s.wTypes[0].shape[3];
+            uint256 widest = hw > taps ? hw : taps;
+            uint256 g = widest == 0 ? BLOCK : BLOCK / widest;
+            if (g == 0) g = 1;
+            return (uint256(ins[0].shape[0]) * taps, g * taps);
+        }
+        if (s.op == MAXPOOL2D || s.op == AVGPOOL2D) {
+            uint256 kw = uint256(int256(s.params[1]));
+            uint256 widest = ins[0].shape[2] > kw ? ins[0].shape[2] : kw;
+            uint256 g = BLOCK / widest;
+            if (g == 0) g = 1;
+            return (uint256(int256(s.params[0])) * kw, g * kw);
+        }
+        return (0, 0);
+    }
+
+    /// @notice The number of blocks of every element of step `s`: `max(1, ceil(T / B))`.
+    function blocks(StepDef memory s, Ty[] memory ins) internal pure returns (uint256) {
+        (uint256 T, uint256 B) = terms(s, ins);
+        if (T == 0) return 1;
+        return (T + B - 1) / B;
+    }
+
+    /// @dev The coordinates (channel, row, column) of element `e` of a `[C, OH, OW]` output.
+    function _at3(Ty memory out, uint256 e) private pure returns (uint256 c, int256 i, int256 j) {
+        uint256 oh = out.shape[1];
+        uint256 ow = out.shape[2];
+        c = e / (oh * ow);
+        i = int256((e / ow) % oh);
+        j = int256(e % ow);
+    }
+
+    /// @notice Element `e` of step `s` folded term by term, block by block, from
+    ///         committed inputs `xs` (types `ins`) and weights `ws`.
+    function fold(StepDef memory s, Ty[] memory ins, Committed[] memory xs, Committed[] memory ws, uint256 e)
+        internal
+        pure
+        returns (Fold memory f)
+    {
+        f.blocks = blocks(s, ins);
+        f.states = new int256[][](f.blocks);
+        (uint256 T, uint256 B) = terms(s, ins);
+        if (T == 0 && B == 0) {
+            f.value = _direct(s, xs, ws, e);
+            for (uint256 b = 0; b < f.blocks; b++) f.states[b] = new int256[](0);
+            return f;
+        }
+        // init: (0) for sums, (-2^63) for a maximum, (-2^63, 0) for argmax
+        int256[] memory st = new int256[](s.op == ARGMAX ? 2 : 1);
+        if (s.op == MAXPOOL2D || s.op == ARGMAX) st[0] = -int256(2 ** 63);
+        for (uint256 b = 0; b < f.blocks; b++) {
+            uint256 end = (b + 1) * B < T ? (b + 1) * B : T;
+            for (uint256 t = b * B; t < end; t++) _term(s, ins, xs, ws, e, t, st);
+            f.states[b] = new int256[](st.length);
+            for (uint256 k = 0; k < st.length; k++) f.states[b][k] = st[k];
+        }
+        f.value = _finish(s, ws, e, st);
+    }
+
+    /// @dev Folds term `t` of element `e` into `st`.
+    function _term(StepDef memory s, Ty[] memory ins, Committed[] memory xs, Committed[] memory ws, uint256 e, uint256 t, int256[] memory st)
+        private
+        pure
+    {
+        if (s.op == LINEAR) {
             uint256 N = s.wTypes[0].shape[0];
             uint256 K = s.wTypes[0].shape[1];
-            ins[0] = _range((e / N) * K, K);
-            ws[0] = _range((e % N) * K, K);
-            ws[1] = _range(3 * (e % N), 3);
-        } else if (op == CONV2D) {
-            (ins[0], ws[0]) = _convDeps(s, xt, e);
-            ws[1] = _range(3 * (e / (uint256(s.out.shape[1]) * s.out.shape[2])), 3);
-        } else if (op == MAXPOOL2D || op == AVGPOOL2D) {
-            ins[0] = _poolDeps(s, xt, e);
-        } else if (op == ADD) {
-            ins[0] = _range(e, 1);
-            ins[1] = _range(e, 1);
-        } else if (op == LUT) {
-            ins[0] = _range(e, 1);
-            ws[0] = _range(uint256(Kit.get(outs[s.inputs[0]], 1, e) + 128), 1);
-        } else if (op == ARGMAX) {
-            uint256 N = xt.shape[xt.shape.length - 1];
-            ins[0] = _range(e * N, N);
+            st[0] += Kit.elem(xs[0], (e / N) * K + t) * Kit.elem(ws[0], (e % N) * K + t);
+        } else if (s.op == ARGMAX) {
+            uint256 N = ins[0].shape[ins[0].shape.length - 1];
+            int256 v = Kit.elem(xs[0], e * N + t);
+            if (v > st[0]) (st[0], st[1]) = (v, int256(t));
+        } else if (s.op == CONV2D) {
+            uint256 KH = s.wTypes[0].shape[2];
+            uint256 KW = s.wTypes[0].shape[3];
+            uint256 C = ins[0].shape[0];
+            int256 H = int256(uint256(ins[0].shape[1]));
+            int256 W = int256(uint256(ins[0].shape[2]));
+            (uint256 o, int256 i, int256 j) = _at3(s.out, e);
+            uint256 c = t / (KH * KW);
+            uint256 u = (t / KW) % KH;
+            uint256 v = t % KW;
+            int256 hi = i * s.params[0] + int256(u) - s.params[2];
+            int256 wi = j * s.params[1] + int256(v) - s.params[3];
+            // x̂ is zero outside the plane: the term adds nothing
+            if (hi < 0 || hi >= H || wi < 0 || wi >= W) return;
+            st[0] += Kit.elem(xs[0], uint256((int256(c) * H + hi) * W + wi)) * Kit.elem(ws[0], ((o * C + c) * KH + u) * KW + v);
         } else {
-            ins[0] = _range(e, 1); // relu, reshape
-        }
-    }
-
-    function _range(uint256 start, uint256 n) private pure returns (uint256[] memory r) {
-        r = new uint256[](n);
-        for (uint256 i = 0; i < n; i++) r[i] = start + i;
-    }
-
-    function _convDeps(StepDef memory s, Ty memory xt, uint256 e) private pure returns (uint256[] memory xs, uint256[] memory wsd) {
-        uint256 C = xt.shape[0];
-        int256 H = int256(uint256(xt.shape[1]));
-        int256 W = int256(uint256(xt.shape[2]));
-        uint256 KH = s.wTypes[0].shape[2];
-        uint256 KW = s.wTypes[0].shape[3];
-        uint256 OH = s.out.shape[1];
-        uint256 OW = s.out.shape[2];
-        uint256 o = e / (OH * OW);
-        int256 i = int256((e / OW) % OH);
-        int256 j = int256(e % OW);
-        uint256[] memory bx = new uint256[](C * KH * KW);
-        uint256[] memory bw = new uint256[](C * KH * KW);
-        uint256 n;
-        for (uint256 c = 0; c < C; c++) {
-            for (uint256 u = 0; u < KH; u++) {
-                for (uint256 v = 0; v < KW; v++) {
-                    int256 hi = i * s.params[0] + int256(u) - s.params[2];
-                    int256 wi = j * s.params[1] + int256(v) - s.params[3];
-                    if (hi < 0 || hi >= H || wi < 0 || wi >= W) continue;
-                    bx[n] = uint256((int256(c) * H + hi) * W + wi);
-                    bw[n] = ((o * C + c) * KH + u) * KW + v;
-                    n++;
-                }
+            bool isMax = s.op == MAXPOOL2D;
+            uint256 KW = uint256(int256(s.params[1]));
+            int256 H = int256(uint256(ins[0].shape[1]));
+            int256 W = int256(uint256(ins[0].shape[2]));
+            (uint256 c, int256 i, int256 j) = _at3(s.out, e);
+            int256 hi = i * s.params[2] + int256(t / KW) - (isMax ? int256(s.params[4]) : int256(0));
+            int256 wi = j * s.params[3] + int256(t % KW) - (isMax ? int256(s.params[5]) : int256(0));
+            if (hi < 0 || hi >= H || wi < 0 || wi >= W) return; // no term there
+            int256 val = Kit.elem(xs[0], uint256((int256(c) * H + hi) * W + wi));
+            if (isMax) {
+                if (val > st[0]) st[0] = val;
+            } else {
+                st[0] += val;
             }
         }
-        xs = new uint256[](n);
-        wsd = new uint256[](n);
-        for (uint256 k = 0; k < n; k++) (xs[k], wsd[k]) = (bx[k], bw[k]);
     }
 
-    function _poolDeps(StepDef memory s, Ty memory xt, uint256 e) private pure returns (uint256[] memory xs) {
-        bool isMax = s.op == MAXPOOL2D;
-        int256 H = int256(uint256(xt.shape[1]));
-        int256 W = int256(uint256(xt.shape[2]));
-        uint256 OH = s.out.shape[1];
-        uint256 OW = s.out.shape[2];
-        uint256 c = e / (OH * OW);
-        int256 i = int256((e / OW) % OH);
-        int256 j = int256(e % OW);
-        uint256 kh = uint256(int256(s.params[0]));
-        uint256 kw = uint256(int256(s.params[1]));
-        uint256[] memory buf = new uint256[](kh * kw);
-        uint256 n;
-        for (uint256 u = 0; u < kh; u++) {
-            for (uint256 v = 0; v < kw; v++) {
-                int256 hi = i * s.params[2] + int256(u) - (isMax ? int256(s.params[4]) : int256(0));
-                int256 wi = j * s.params[3] + int256(v) - (isMax ? int256(s.params[5]) : int256(0));
-                if (hi < 0 || hi >= H || wi < 0 || wi >= W) continue;
-                buf[n++] = uint256((int256(c) * H + hi) * W + wi);
+    function _finish(StepDef memory s, Committed[] memory ws, uint256 e, int256[] memory st) private pure returns (int256) {
+        if (s.op == LINEAR || s.op == CONV2D) {
+            uint256 row = s.op == LINEAR ? e % s.wTypes[0].shape[0] : e / (uint256(s.out.shape[1]) * s.out.shape[2]);
+            int256 relu = s.op == LINEAR ? s.params[0] : s.params[4];
+            return requant(Kit.elem(ws[1], 3 * row) + st[0], Kit.elem(ws[1], 3 * row + 1), Kit.elem(ws[1], 3 * row + 2), lower(int64(relu)));
+        }
+        if (s.op == AVGPOOL2D) return requant(st[0], s.params[4], s.params[5], -128);
+        if (s.op == ARGMAX) return st[1];
+        return st[0]; // maxpool2d
+    }
+
+    /// @dev The ops that do not reduce, one element.
+    function _direct(StepDef memory s, Committed[] memory xs, Committed[] memory ws, uint256 e) private pure returns (int256) {
+        if (s.op == RELU) {
+            int256 v = Kit.elem(xs[0], e);
+            return v > 0 ? v : int256(0);
+        }
+        if (s.op == ADD) {
+            int256 acc = Kit.elem(xs[0], e) * s.params[0] + Kit.elem(xs[1], e) * s.params[1];
+            return requant(acc, 1, s.params[2], lower(s.params[3]));
+        }
+        if (s.op == LUT) return Kit.elem(ws[0], uint256(Kit.elem(xs[0], e) + 128));
+        if (s.op == RESHAPE) return Kit.elem(xs[0], e);
+        revert("no computation");
+    }
+
+    /// @notice The checkpoint leaf of a state: keccak256(0x07 ‖ its words).
+    function stateLeaf(int256[] memory st) internal pure returns (bytes32) {
+        return keccak256(abi.encodePacked(bytes1(0x07), st));
+    }
+
+    /// @notice The element leaf of a value: keccak256(0x09 ‖ value).
+    function elementLeaf(int256 v) internal pure returns (bytes32) {
+        return keccak256(abi.encodePacked(bytes1(0x09), v));
+    }
+
+    /// @notice A state's encoding: its words.
+    function encState(int256[] memory st) internal pure returns (bytes memory) {
+        return abi.encodePacked(st);
+    }
+
+    /// @notice The leaves of a checkpoint tree of fold `f` whose element is `y`.
+    function checkpointLeaves(Fold memory f, int256 y) internal pure returns (bytes32[] memory leaves) {
+        leaves = new bytes32[](f.blocks);
+        for (uint256 b = 0; b + 1 < f.blocks; b++) leaves[b] = stateLeaf(f.states[b]);
+        leaves[f.blocks - 1] = elementLeaf(y);
+    }
+
+    // ------------------------------------------------------------------ reads
+
+    /// @notice The bytes `[lo, hi)` of each input and weight that block `b` of
+    ///         element `e` of step `s` reads (`lo == hi`: none): the positions its
+    ///         terms name (inside the plane), and the finish's `Q` row in the last
+    ///         block. `xs` gives a table's index (lut).
+    function reads(StepDef memory s, Ty[] memory ins, Committed[] memory xs, uint256 e, uint256 b)
+        internal
+        pure
+        returns (uint256[2][] memory rin, uint256[2][] memory rw)
+    {
+        rin = new uint256[2][](s.inputs.length);
+        rw = new uint256[2][](s.wTypes.length);
+        (uint256 T, uint256 B) = terms(s, ins);
+        bool last = b + 1 == blocks(s, ins);
+        uint256 t0 = b * B;
+        uint256 t1 = (b + 1) * B < T ? (b + 1) * B : T;
+        if (s.op == LINEAR) {
+            uint256 N = s.wTypes[0].shape[0];
+            uint256 K = s.wTypes[0].shape[1];
+            if (t1 > t0) {
+                rin[0] = [(e / N) * K + t0, (e / N) * K + t1];
+                rw[0] = [(e % N) * K + t0, (e % N) * K + t1];
+            }
+            if (last) rw[1] = [12 * (e % N), 12 * (e % N) + 12];
+        } else if (s.op == ARGMAX) {
+            uint256 N = ins[0].shape[ins[0].shape.length - 1];
+            if (t1 > t0) rin[0] = [e * N + t0, e * N + t1];
+        } else if (s.op == CONV2D || s.op == MAXPOOL2D || s.op == AVGPOOL2D) {
+            (rin[0], rw) = _windowReads(s, ins, e, t0, t1, last);
+        } else if (s.op == ADD) {
+            rin[0] = [e, e + 1];
+            rin[1] = [e, e + 1];
+        } else if (s.op == LUT) {
+            rin[0] = [e, e + 1];
+            uint256 at = uint256(Kit.elem(xs[0], e) + 128);
+            rw[0] = [at, at + 1];
+        } else {
+            uint256 sz = Kit.size(ins[0].dtype); // relu, reshape
+            rin[0] = [e * sz, e * sz + sz];
+        }
+    }
+
+    /// @dev What the terms `[t0, t1)` of a window op read: the span from the first
+    ///      to the last position inside the plane, of `x` and (conv2d) of `W`.
+    function _windowReads(StepDef memory s, Ty[] memory ins, uint256 e, uint256 t0, uint256 t1, bool last)
+        private
+        pure
+        returns (uint256[2] memory rx, uint256[2][] memory rw)
+    {
+        rw = new uint256[2][](s.wTypes.length);
+        bool conv = s.op == CONV2D;
+        uint256 KH = conv ? s.wTypes[0].shape[2] : uint256(int256(s.params[0]));
+        uint256 KW = conv ? s.wTypes[0].shape[3] : uint256(int256(s.params[1]));
+        int256[4] memory g; // strides, pads
+        if (conv) g = [int256(s.params[0]), s.params[1], s.params[2], s.params[3]];
+        else if (s.op == MAXPOOL2D) g = [int256(s.params[2]), s.params[3], s.params[4], s.params[5]];
+        else g = [int256(s.params[2]), s.params[3], int256(0), int256(0)];
+        uint256 C = ins[0].shape[0];
+        int256 H = int256(uint256(ins[0].shape[1]));
+        int256 W = int256(uint256(ins[0].shape[2]));
+        (uint256 o, int256 i, int256 j) = _at3(s.out, e);
+        uint256 xlo = type(uint256).max;
+        uint256 xhi;
+        uint256 wlo = type(uint256).max;
+        uint256 whi;
+        for (uint256 t = t0; t < t1; t++) {
+            uint256 c = conv ? t / (KH * KW) : o;
+            uint256 u = (t / KW) % KH;
+            uint256 v = t % KW;
+            int256 hi = i * g[0] + int256(u) - g[2];
+            int256 wi = j * g[1] + int256(v) - g[3];
+            if (hi < 0 || hi >= H || wi < 0 || wi >= W) continue;
+            uint256 xp = uint256((int256(c) * H + hi) * W + wi);
+            if (xp < xlo) xlo = xp;
+            if (xp + 1 > xhi) xhi = xp + 1;
+            if (conv) {
+                uint256 wp = ((o * C + c) * KH + u) * KW + v;
+                if (wp < wlo) wlo = wp;
+                if (wp + 1 > whi) whi = wp + 1;
             }
         }
-        xs = new uint256[](n);
-        for (uint256 k = 0; k < n; k++) xs[k] = buf[k];
+        if (xhi > 0) rx = [xlo, xhi];
+        if (whi > 0) rw[0] = [wlo, whi];
+        if (conv && last) rw[1] = [12 * o, 12 * o + 12];
     }
 }
