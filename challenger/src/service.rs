@@ -424,10 +424,14 @@ impl Challenger {
             let Some(t) = &trace else { return Ok(None) };
             match challenger_move(arity, &g.position, t, &revealed) {
                 Err(SolverError::NoDisagreement) if grief => {
-                    // a griefer has nothing to dispute and picks blindly
+                    // a griefer has nothing to dispute and picks blindly: the last
+                    // child that is not padding, so that it reaches a real step, chunk
+                    // and block (padding would end the game at once)
                     let p = &g.position;
                     let nodes = revealed.below(p.phase, arity, p.height, p.index).ok_or("reveal unknown")?;
-                    let choice = nodes.len() - 1;
+                    let below = p.height - refute_game::position::reveal_levels(arity, p.height);
+                    let padding = p.phase.tree().map(|k| k.padding_root(below));
+                    let choice = (0..nodes.len()).rev().find(|&c| Some(nodes[c]) != padding).unwrap_or(nodes.len() - 1);
                     Ok(Some(Move::Pick { nodes, choice }))
                 }
                 Err(SolverError::ChunkAgrees) if grief && g.position.phase == Phase::OneStep => grief_element(arity, &g.position, t, &revealed),

@@ -51,18 +51,26 @@ impl<T> Running<T> {
 }
 
 async fn executor(net: &LocalNet, dir: &Path, account: usize, cheat: Option<Cheat>) -> Running<Executor> {
+    executor_of(models(), net, dir, account, cheat).await
+}
+
+async fn executor_of(set: ModelSet, net: &LocalNet, dir: &Path, account: usize, cheat: Option<Cheat>) -> Running<Executor> {
     let (stop, shutdown) = Shutdown::manual();
     let settings = net.settings(account, &dir.join(format!("executor-{account}")), BLOCK_TIME);
-    let svc = Executor::start(settings, models(), refute_executor::Options { stake: None, batch_size: 8, cheat }, &shutdown).await.unwrap().unwrap();
+    let svc = Executor::start(settings, set, refute_executor::Options { stake: None, batch_size: 8, cheat }, &shutdown).await.unwrap().unwrap();
     let task = tokio::spawn(svc.clone().run(shutdown));
     Running { svc, stop, task }
 }
 
 async fn challenger(net: &LocalNet, dir: &Path, name: &str, selection: Selection) -> Running<Challenger> {
+    challenger_of(models(), net, dir, name, selection, false).await
+}
+
+async fn challenger_of(set: ModelSet, net: &LocalNet, dir: &Path, name: &str, selection: Selection, grief: bool) -> Running<Challenger> {
     let (stop, shutdown) = Shutdown::manual();
     let settings = net.settings(accounts::CHALLENGER, &dir.join(name), BLOCK_TIME);
-    let opts = refute_challenger::Options { bond: None, batch_size: 8, selection, grief: false };
-    let svc = Challenger::start(settings, models(), opts, &shutdown).await.unwrap().unwrap();
+    let opts = refute_challenger::Options { bond: None, batch_size: 8, selection, grief };
+    let svc = Challenger::start(settings, set, opts, &shutdown).await.unwrap().unwrap();
     let task = tokio::spawn(svc.clone().run(shutdown));
     Running { svc, stop, task }
 }
@@ -244,4 +252,88 @@ async fn a_challenger_killed_mid_game_and_restarted_still_wins() {
     eventually("the challenger's records to show the win", Duration::from_secs(30), status, || async { status().contains("ChallengerWon").then_some(()) }).await;
     cheater.stop().await;
     drop(proc);
+}
+
+/// `mlp-4096x4` (the benches' GEMM-heavy model: every linear step reduces over
+/// K = 4,096, eight blocks), saved where the services can load it; the model and a
+/// loader of it (each service loads its own copy, as separate processes would).
+fn wide_mlp_in(dir: &Path) -> (Model, impl Fn() -> ModelSet) {
+    let model = refute_core::testing::wide_mlp(4096, 4);
+    let path = dir.join("mlp-4096x4.json");
+    model.save(&path).unwrap();
+    (model, move || ModelSet::load(std::slice::from_ref(&path)).unwrap())
+}
+
+/// Waits for the one game on `request_id`'s result to end; returns it.
+async fn the_game(owner: &Chain, request_id: u64) -> (u64, refute_chain::GameInfo) {
+    let result_id = eventually("the post", Duration::from_secs(120), String::new, || async {
+        let r = owner.get_request(request_id).await.unwrap();
+        (r.result_id != 0).then_some(r.result_id)
+    })
+    .await;
+    let game = eventually("a game on the result", Duration::from_secs(120), String::new, || async {
+        owner.games_of(result_id).await.unwrap().first().copied()
+    })
+    .await;
+    let g = eventually("the end of the game", Duration::from_secs(300), String::new, || async {
+        let g = owner.game(game).await.unwrap();
+        (g.position.status != Status::Open).then_some(g)
+    })
+    .await;
+    (result_id, g)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fraud_in_one_element_of_a_4096_wide_linear_step_is_descended_to_one_block_and_slashed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (model, set) = wide_mlp_in(dir.path());
+    refute_chain::init_tls();
+    let net = LocalNet::start(0, BLOCK_TIME, params(), &[&model], dir.path()).await.expect("local deployment");
+    let owner = net.client(accounts::OWNER).await.unwrap();
+    // one element of the first hidden layer (K = 4,096), later layers recomputed from it
+    let cheat = Cheat::Element { step: 1, element: 1000 };
+    let cheater = executor_of(set(), &net, dir.path(), accounts::CHEATER, Some(cheat)).await;
+    let watch = challenger_of(set(), &net, dir.path(), "challenger", Selection::default(), false).await;
+    let request_id = ask(&owner, &model, 9).await;
+    let (result_id, g) = the_game(&owner, request_id).await;
+    assert_eq!(g.position.status, Status::ChallengerWon);
+    let p = &g.position;
+    assert_eq!((p.step_index, p.element), (1, 1000), "the first wrong step and its wrong element");
+    assert_eq!(p.blocks, 8, "K = 4,096 in blocks of 512");
+    assert_ne!(p.checkpoint_root, [0; 32], "the executor opened its checkpoints");
+    assert_eq!(p.index, 7, "only the element is wrong: the descent ends at the last block");
+    assert_eq!(owner.get_result(result_id).await.unwrap().status, ResultStatus::Rejected);
+    eventually("both services to record the game's end", Duration::from_secs(30), String::new, || async {
+        (cheater.svc.metrics.games_lost.get() == 1 && watch.svc.metrics.games_won.get() == 1).then_some(())
+    })
+    .await;
+    cheater.stop().await;
+    watch.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_honest_executor_wins_against_a_challenger_that_picks_wrong_checkpoints() {
+    let dir = tempfile::tempdir().unwrap();
+    let (model, set) = wide_mlp_in(dir.path());
+    refute_chain::init_tls();
+    let net = LocalNet::start(0, BLOCK_TIME, params(), &[&model], dir.path()).await.expect("local deployment");
+    let owner = net.client(accounts::OWNER).await.unwrap();
+    let honest = executor_of(set(), &net, dir.path(), accounts::EXECUTOR, None).await;
+    // a griefer disputes a correct result, descends to a real step and element, names
+    // it, picks checkpoints blindly and proves the block it reaches
+    let griefer = challenger_of(set(), &net, dir.path(), "griefer", Selection::default(), true).await;
+    let request_id = ask(&owner, &model, 10).await;
+    let (result_id, g) = the_game(&owner, request_id).await;
+    assert_eq!(g.position.status, Status::ExecutorWon, "the honest executor wins");
+    assert!(g.position.blocks > 1 && g.position.checkpoint_root != [0; 32], "the game went through the checkpoint descent: {:?}", g.position);
+    eventually("finality of the honest result", Duration::from_secs(120), String::new, || async {
+        (owner.get_result(result_id).await.unwrap().status == ResultStatus::Finalized).then_some(())
+    })
+    .await;
+    eventually("the executor to record its win", Duration::from_secs(30), String::new, || async {
+        (honest.svc.metrics.games_won.get() == 1).then_some(())
+    })
+    .await;
+    honest.stop().await;
+    griefer.stop().await;
 }

@@ -171,12 +171,19 @@ fn main() {
 async fn protocol(opts: &Opts, out: &mut String) {
     let names: &[&str] = if opts.quick { &["digits-mlp"] } else { &["digits-mlp", "digits-cnn", "digits-resnet", "hand-every-op"] };
     let minings: &[Mining] = if opts.quick { &[Mining::Instant] } else { &[Mining::Instant, Mining::Every(1)] };
+    let mut paths: Vec<(String, std::path::PathBuf)> = names.iter().map(|n| (n.to_string(), repo_root().join(format!("fixtures/models/{n}.json")))).collect();
+    // a GEMM-heavy model whose every reduction is longer than one block: its
+    // disputes go through the reduction descent (in quick mode a smaller one)
+    let wide_dir = tempfile::tempdir().expect("temp dir");
+    let wide = if opts.quick { wide_mlp(1100, 1) } else { wide_mlp(4096, 4) };
+    let wide_path = wide_dir.path().join(format!("{}.json", wide.name()));
+    wide.save(&wide_path).expect("saving the wide model");
+    paths.push((wide.name().to_string(), wide_path));
     let mut runs: Vec<DisputeRun> = Vec::new();
-    for name in names {
+    for (name, path) in &paths {
         for &mining in minings {
-            let path = repo_root().join(format!("fixtures/models/{name}.json"));
             eprintln!("dispute: {name}, {mining}");
-            runs.push(dispute(&path, mining).await.unwrap_or_else(|e| panic!("dispute on {name} ({mining}): {e}")));
+            runs.push(dispute(path, mining).await.unwrap_or_else(|e| panic!("dispute on {name} ({mining}): {e}")));
         }
     }
     writeln!(out, "\n### Disputes on anvil: an executor lies about the output, the watchtower slashes it\n").unwrap();
@@ -186,7 +193,7 @@ async fn protocol(opts: &Opts, out: &mut String) {
         writeln!(out, "| {} | {} | {} | {:.1} | {:.1} | {} |", r.model, r.mining, r.moves, r.post_to_challenge.as_secs_f64(), r.post_to_slash.as_secs_f64(), r.dispute_gas()).unwrap();
     }
     writeln!(out, "\n### Gas on anvil, per transaction (mean over the dispute's transactions of that kind)\n").unwrap();
-    let kinds = ["post", "challenge", "revealNodes", "pick", "openHeader", "revealChunk", "proveStep"];
+    let kinds = ["post", "challenge", "revealNodes", "pick", "openHeader", "revealChunk", "proveStep", "nameElement", "openCheckpoints", "proveBlock"];
     writeln!(out, "| model | {} |", kinds.join(" | ")).unwrap();
     writeln!(out, "|---|{}", "---:|".repeat(kinds.len())).unwrap();
     for r in runs.iter().filter(|r| r.mining == Mining::Instant) {

@@ -95,6 +95,7 @@ fn inspect(model: &Model, as_json: bool) -> Result<()> {
                 "params": s.spec.op.params(),
                 "weights": s.spec.weights.iter().zip(&s.weight_names).map(|(w, n)| json!({"name": n, "type": w.ty.to_string()})).collect::<Vec<_>>(),
                 "parameters": s.weights.iter().map(Tensor::numel).sum::<usize>(),
+                "blocks": refute_core::reference::blocks(&s.spec),
             })
         })
         .collect();
@@ -118,18 +119,21 @@ fn inspect(model: &Model, as_json: bool) -> Result<()> {
     println!("spec root {}", to_hex(&model.spec_root()));
     println!("steps     {}   parameters {}", model.step_count(), model.parameter_count());
     println!();
-    println!("{:>4}  {:<14} {:<10} {:<8} {:<18} {:>10}  params", "step", "name", "op", "inputs", "output", "weights");
+    // blocks: how many pieces one element's reduction is cut into (a dispute over
+    // an element of more than one block also descends its checkpoints)
+    println!("{:>4}  {:<14} {:<10} {:<8} {:<18} {:>10} {:>6}  params", "step", "name", "op", "inputs", "output", "weights", "blocks");
     for (i, s) in model.steps().iter().enumerate() {
         let inputs = s.inputs.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
         let params = s.spec.op.params().iter().map(i64::to_string).collect::<Vec<_>>().join(" ");
         println!(
-            "{:>4}  {:<14} {:<10} {:<8} {:<18} {:>10}  {}",
+            "{:>4}  {:<14} {:<10} {:<8} {:<18} {:>10} {:>6}  {}",
             i,
             s.name,
             s.spec.op.name(),
             inputs,
             s.spec.out.to_string(),
             s.weights.iter().map(Tensor::numel).sum::<usize>(),
+            refute_core::reference::blocks(&s.spec),
             params
         );
     }

@@ -35,6 +35,15 @@ fn inspect_and_id_print_the_model_id() {
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["step_count"], 10);
     assert_eq!(v["parameters"], 494);
+    assert!(v["steps"].as_array().unwrap().iter().all(|s| s["blocks"] == 1), "every reduction of the hand-built model is one block");
+    // a reduction over K = 1,100 is three blocks of 512
+    let wide = tmp("wide-mlp.json");
+    refute_core::testing::wide_mlp(1100, 1).save(&wide).unwrap();
+    let (ok, out, _) = refute(&["model", "inspect", "--json", wide.to_str().unwrap()]);
+    assert!(ok);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let blocks: Vec<u64> = v["steps"].as_array().unwrap().iter().map(|s| s["blocks"].as_u64().unwrap()).collect();
+    assert_eq!(blocks, vec![1, 3, 3]);
 }
 
 #[test]
