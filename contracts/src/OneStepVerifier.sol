@@ -12,9 +12,10 @@ import {ChunkRange, ChunkRanges} from "./lib/ChunkRange.sol";
 ///         finishes"); the Rust twin is crates/core/src/reference.rs.
 ///
 ///         Operands are read straight from the ranges' chunks in calldata, 32 bytes
-///         per `calldataload`: a dot product of two int8 runs costs about ten gas a
-///         multiply-add (four 8-lane multiplications per word, see `_dot`), never a
-///         search per element.
+///         per `calldataload`, never through a search per element: a dot product
+///         of two int8 runs costs about 23 gas a multiply-add (four multiplications
+///         of eight byte lanes per word, see `_dotRuns`), and each operand's reads
+///         are bounds-checked once per block, as one span of its range.
 contract OneStepVerifier {
     using StepSpec for Spec;
     using StepSpec for uint256;
@@ -314,123 +315,113 @@ contract OneStepVerifier {
 
     // ------------------------------------------------------------- word reads
 
-    /// @dev Σ x[i]·w[i] over runs of two int8 tensors in calldata: `nc` groups
-    ///      (channels) of `nr` runs (window rows) of `len` bytes; run (c, r) starts at
-    ///      `xo + c·cx + r·rx` in x and `wo + c·cw + r·rw` in w. One run's dot product,
-    ///      per 32-byte word: bytes are offset to unsigned (`b + 128`, an xor with
-    ///      0x80), `w`'s bytes are reversed, both are cut into four sets of eight
-    ///      bytes in 32-bit lanes, and the product of set `k` of x and set `3 − k` of
-    ///      w carries the sum of eight byte products in its top lane (no lane sum
-    ///      reaches 2^32, so no carry crosses a lane). The offsets are taken out at
-    ///      the end (the byte sums are taken per word in 16-bit lanes):
-    ///      Σ x·w = Σ x'·w' − 128·(Σ x' + Σ w') + 16384·len. Bytes past `len` in the
-    ///      last word are masked to zero. Runs shorter than 8 bytes go term by term
-    ///      (`sar(248, calldataload(p))` is the int8 at `p`), four runs at a time.
-    ///      The caller has checked that every run lies inside its range.
+    /// @dev Σ x[i]·w[i] over runs of two int8 tensors in calldata: `g[0]` groups
+    ///      (channels) of `g[3]` runs (window rows) of `len` bytes; run (c, r) starts
+    ///      at `xo + c·g[1] + r·rx` in x and `wo + c·g[2] + r·rw` in w, with
+    ///      `g[4] = rx << 128 | rw`. The caller has checked that every run lies
+    ///      inside its range.
+    ///
+    ///      The products are taken 32 bytes at a time: bytes are offset to unsigned
+    ///      (`b + 128`, an xor with 0x80), w's word is byte-reversed, both are cut
+    ///      into four sets of eight bytes in 32-bit lanes, and the product of set `k`
+    ///      of x and set `3 − k` of w carries the sum of eight byte products in its
+    ///      top lane (no lane sum reaches 2^32, so no carry crosses a lane). Bytes
+    ///      that are not operands are zero in both words. The offsets are taken out
+    ///      at the end: Σ x·w = Σ x'·w' − 128·(Σ x' + Σ w') + 16384·(terms), the byte
+    ///      sums taken per word in 16-bit lanes. A run of 32 bytes or more is cut
+    ///      into words; runs under 32 bytes whose w runs follow each other are
+    ///      gathered, `floor(32 / len)` of them into one word; runs of one byte, and
+    ///      runs under 8 bytes whose w runs are apart, go term by term
+    ///      (`sar(248, calldataload(p))` is the int8 at `p`).
     function _dotRuns(uint256 xo, uint256 wo, uint256[5] memory g, uint256 len) private pure returns (int256 acc) {
-        // g: nc, cx, cw, nr, (rx << 128) | rw
         assembly ("memory-safe") {
-            function dot(x0, w0, n) -> a {
-                switch lt(n, 8)
-                case 1 {
-                    for { let i := 0 } lt(i, n) { i := add(i, 1) } {
-                        a := add(a, mul(sar(248, calldataload(add(x0, i))), sar(248, calldataload(add(w0, i)))))
+            // Σ x'·w' and Σ (x' + w') of one pair of offset words
+            function swar(x, w) -> p, t {
+                t := shr(
+                    240,
+                    mul(
+                        add(
+                            add(and(x, 0x00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff), and(shr(8, x), 0x00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff)),
+                            add(and(w, 0x00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff), and(shr(8, w), 0x00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff))
+                        ),
+                        0x0001000100010001000100010001000100010001000100010001000100010001
+                    )
+                )
+                w := or(
+                    and(shr(8, w), 0x00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff),
+                    and(shl(8, w), 0xff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00)
+                )
+                w := or(
+                    and(shr(16, w), 0x0000ffff0000ffff0000ffff0000ffff0000ffff0000ffff0000ffff0000ffff),
+                    and(shl(16, w), 0xffff0000ffff0000ffff0000ffff0000ffff0000ffff0000ffff0000ffff0000)
+                )
+                w := or(
+                    and(shr(32, w), 0x00000000ffffffff00000000ffffffff00000000ffffffff00000000ffffffff),
+                    and(shl(32, w), 0xffffffff00000000ffffffff00000000ffffffff00000000ffffffff00000000)
+                )
+                w := or(
+                    and(shr(64, w), 0x0000000000000000ffffffffffffffff0000000000000000ffffffffffffffff),
+                    and(shl(64, w), 0xffffffffffffffff0000000000000000ffffffffffffffff0000000000000000)
+                )
+                w := or(shr(128, w), shl(128, w))
+                p := add(
+                    add(
+                        shr(224, mul(and(x, 0x000000ff000000ff000000ff000000ff000000ff000000ff000000ff000000ff), and(shr(24, w), 0x000000ff000000ff000000ff000000ff000000ff000000ff000000ff000000ff))),
+                        shr(224, mul(and(shr(8, x), 0x000000ff000000ff000000ff000000ff000000ff000000ff000000ff000000ff), and(shr(16, w), 0x000000ff000000ff000000ff000000ff000000ff000000ff000000ff000000ff)))
+                    ),
+                    add(
+                        shr(224, mul(and(shr(16, x), 0x000000ff000000ff000000ff000000ff000000ff000000ff000000ff000000ff), and(shr(8, w), 0x000000ff000000ff000000ff000000ff000000ff000000ff000000ff000000ff))),
+                        shr(224, mul(and(shr(24, x), 0x000000ff000000ff000000ff000000ff000000ff000000ff000000ff000000ff), and(w, 0x000000ff000000ff000000ff000000ff000000ff000000ff000000ff000000ff)))
+                    )
+                )
+            }
+            // one run of n >= 32 bytes, word by word
+            function long(x0, w0, n) -> p, t {
+                for { let i := 0 } lt(i, n) { i := add(i, 32) } {
+                    let x := xor(calldataload(add(x0, i)), 0x8080808080808080808080808080808080808080808080808080808080808080)
+                    let w := xor(calldataload(add(w0, i)), 0x8080808080808080808080808080808080808080808080808080808080808080)
+                    if lt(sub(n, i), 32) {
+                        let keep := not(shr(shl(3, sub(n, i)), not(0)))
+                        x := and(x, keep)
+                        w := and(w, keep)
                     }
-                }
-                default {
-                    // a: Σ x'·w'; t: Σ (x' + w'), both over the run
-                    let t := 0
-                    for { let i := 0 } lt(i, n) { i := add(i, 32) } {
-                        let x := xor(calldataload(add(x0, i)), 0x8080808080808080808080808080808080808080808080808080808080808080)
-                        let w := xor(calldataload(add(w0, i)), 0x8080808080808080808080808080808080808080808080808080808080808080)
-                        if lt(sub(n, i), 32) {
-                            let keep := not(shr(shl(3, sub(n, i)), not(0)))
-                            x := and(x, keep)
-                            w := and(w, keep)
-                        }
-                        // the byte sums, in 16-bit lanes summed by one multiplication
-                        t := add(
-                            t,
-                            shr(
-                                240,
-                                mul(
-                                    add(
-                                        add(
-                                            and(x, 0x00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff),
-                                            and(shr(8, x), 0x00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff)
-                                        ),
-                                        add(
-                                            and(w, 0x00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff),
-                                            and(shr(8, w), 0x00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff)
-                                        )
-                                    ),
-                                    0x0001000100010001000100010001000100010001000100010001000100010001
-                                )
-                            )
-                        )
-                        w := or(
-                            and(shr(8, w), 0x00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff),
-                            and(shl(8, w), 0xff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00)
-                        )
-                        w := or(
-                            and(shr(16, w), 0x0000ffff0000ffff0000ffff0000ffff0000ffff0000ffff0000ffff0000ffff),
-                            and(shl(16, w), 0xffff0000ffff0000ffff0000ffff0000ffff0000ffff0000ffff0000ffff0000)
-                        )
-                        w := or(
-                            and(shr(32, w), 0x00000000ffffffff00000000ffffffff00000000ffffffff00000000ffffffff),
-                            and(shl(32, w), 0xffffffff00000000ffffffff00000000ffffffff00000000ffffffff00000000)
-                        )
-                        w := or(
-                            and(shr(64, w), 0x0000000000000000ffffffffffffffff0000000000000000ffffffffffffffff),
-                            and(shl(64, w), 0xffffffffffffffff0000000000000000ffffffffffffffff0000000000000000)
-                        )
-                        w := or(shr(128, w), shl(128, w))
-                        // lane set k of x against lane set 3 - k of the reversed w
-                        a := add(
-                            a,
-                            shr(
-                                224,
-                                mul(
-                                    and(x, 0x000000ff000000ff000000ff000000ff000000ff000000ff000000ff000000ff),
-                                    and(shr(24, w), 0x000000ff000000ff000000ff000000ff000000ff000000ff000000ff000000ff)
-                                )
-                            )
-                        )
-                        a := add(
-                            a,
-                            shr(
-                                224,
-                                mul(
-                                    and(shr(8, x), 0x000000ff000000ff000000ff000000ff000000ff000000ff000000ff000000ff),
-                                    and(shr(16, w), 0x000000ff000000ff000000ff000000ff000000ff000000ff000000ff000000ff)
-                                )
-                            )
-                        )
-                        a := add(
-                            a,
-                            shr(
-                                224,
-                                mul(
-                                    and(shr(16, x), 0x000000ff000000ff000000ff000000ff000000ff000000ff000000ff000000ff),
-                                    and(shr(8, w), 0x000000ff000000ff000000ff000000ff000000ff000000ff000000ff000000ff)
-                                )
-                            )
-                        )
-                        a := add(
-                            a,
-                            shr(
-                                224,
-                                mul(
-                                    and(shr(24, x), 0x000000ff000000ff000000ff000000ff000000ff000000ff000000ff000000ff),
-                                    and(w, 0x000000ff000000ff000000ff000000ff000000ff000000ff000000ff000000ff)
-                                )
-                            )
-                        )
-                    }
-                    a := sub(add(a, shl(14, n)), shl(7, t))
+                    let pp, tt := swar(x, w)
+                    p := add(p, pp)
+                    t := add(t, tt)
                 }
             }
-            // runs of one byte, four at a time
+            // nr runs of n < 32 bytes, per = floor(32 / n) of them a word
+            function gathered(xr, wr, nr, rx, rw, n) -> p, t {
+                let per := div(32, n)
+                let keep := not(shr(shl(3, n), not(0)))
+                for { let r := 0 } lt(r, nr) {} {
+                    let k := sub(nr, r)
+                    if gt(k, per) { k := per }
+                    let xw := 0
+                    for { let j := 0 } lt(j, k) { j := add(j, 1) } {
+                        xw := or(xw, shr(shl(3, mul(j, n)), and(xor(calldataload(xr), 0x8080808080808080808080808080808080808080808080808080808080808080), keep)))
+                        xr := add(xr, rx)
+                    }
+                    let ww := 0
+                    switch eq(rw, n)
+                    case 1 {
+                        // w's runs follow each other: one load
+                        ww := and(xor(calldataload(wr), 0x8080808080808080808080808080808080808080808080808080808080808080), not(shr(shl(3, mul(k, n)), not(0))))
+                        wr := add(wr, mul(k, n))
+                    }
+                    default {
+                        for { let j := 0 } lt(j, k) { j := add(j, 1) } {
+                            ww := or(ww, shr(shl(3, mul(j, n)), and(xor(calldataload(wr), 0x8080808080808080808080808080808080808080808080808080808080808080), keep)))
+                            wr := add(wr, rw)
+                        }
+                    }
+                    let pp, tt := swar(xw, ww)
+                    p := add(p, pp)
+                    t := add(t, tt)
+                    r := add(r, k)
+                }
+            }
+            // runs of one byte, four at a time, term by term
             function ones(xr, wr, nr, rx, rw) -> a {
                 let r := 0
                 for {} lt(add(r, 3), nr) { r := add(r, 4) } {
@@ -467,24 +458,44 @@ contract OneStepVerifier {
                 }
             }
             let nc := mload(g)
+            let nr := mload(add(g, 96))
+            let rx := shr(128, mload(add(g, 128)))
+            let rw := and(mload(add(g, 128)), 0xffffffffffffffffffffffffffffffff)
+            // the paths, by what measured cheapest: term by term for one-byte runs
+            // and for short runs whose w runs are apart; gathered words for runs
+            // under 32 bytes whose w runs follow each other; words for long runs
+            let path := 3
+            if lt(len, 32) {
+                path := 2
+                if iszero(eq(rw, len)) { path := 3 }
+                if lt(len, 8) { if iszero(eq(rw, len)) { path := 1 } }
+                if eq(len, 1) { path := 0 }
+            }
+            let p := 0
+            let t := 0
             for { let c := 0 } lt(c, nc) { c := add(c, 1) } {
                 let xr := add(xo, mul(c, mload(add(g, 32))))
                 let wr := add(wo, mul(c, mload(add(g, 64))))
-                switch lt(len, 8)
-                case 1 {
-                    switch eq(len, 1)
-                    case 1 { acc := add(acc, ones(xr, wr, mload(add(g, 96)), shr(128, mload(add(g, 128))), and(mload(add(g, 128)), 0xffffffffffffffffffffffffffffffff))) }
-                    default { acc := add(acc, short(xr, wr, mload(add(g, 96)), shr(128, mload(add(g, 128))), and(mload(add(g, 128)), 0xffffffffffffffffffffffffffffffff), len)) }
+                switch path
+                case 0 { acc := add(acc, ones(xr, wr, nr, rx, rw)) }
+                case 1 { acc := add(acc, short(xr, wr, nr, rx, rw, len)) }
+                case 2 {
+                    let pp, tt := gathered(xr, wr, nr, rx, rw, len)
+                    p := add(p, pp)
+                    t := add(t, tt)
                 }
                 default {
-                    let nr := mload(add(g, 96))
                     for { let r := 0 } lt(r, nr) { r := add(r, 1) } {
-                        acc := add(acc, dot(xr, wr, len))
-                        xr := add(xr, shr(128, mload(add(g, 128))))
-                        wr := add(wr, and(mload(add(g, 128)), 0xffffffffffffffffffffffffffffffff))
+                        let pp, tt := long(xr, wr, len)
+                        p := add(p, pp)
+                        t := add(t, tt)
+                        xr := add(xr, rx)
+                        wr := add(wr, rw)
                     }
                 }
             }
+            // the word paths' offsets out (their terms are nc·nr·len)
+            if gt(path, 1) { acc := add(acc, sub(add(p, shl(14, mul(mul(nc, nr), len))), shl(7, t))) }
         }
     }
 

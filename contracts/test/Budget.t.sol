@@ -240,7 +240,8 @@ contract BudgetTest is GameKit {
 
     /// @dev conv2d x [4, 8, 576] 8x64 kernel (512 taps), one channel a block: each
     ///      window spans (8 - 1)·576 + 64 = 4096 bytes (17 chunks from column 100);
-    ///      W [2097152, 4, 8, 64] is 2^32 bytes (height 24).
+    ///      W [2097152, 4, 8, 64] is 2^32 bytes (height 24); the last block is the
+    ///      one proven.
     function _convWideExtreme() internal pure returns (Extreme memory x) {
         uint32 o = 2_097_152;
         x.name = "conv2d 8x64 over [4,8,576]: a 4096-byte window, 512 taps, W height 24";
@@ -256,7 +257,8 @@ contract BudgetTest is GameKit {
         x.weights[0] = _sparseRandom(x.step.wTypes[0], 5, oc * 2048, oc * 2048 + 2048);
         x.weights[1] = _sparseTable(o, 6);
         x.element = oc * 513 + 100;
-        x.lieFrom = 2;
+        // the last block: its window, the state before it and the finish's Q row
+        x.lieFrom = type(uint256).max;
     }
 
     /// @dev conv2d x [2, 512, 8] 512x1 kernel: 512 window rows of one tap, spanning

@@ -64,6 +64,15 @@ contract FuzzTest is Test {
         }
     }
 
+    /// `height` is ceil(log2(n)), 0 for n <= 1.
+    function testFuzz_height(uint256 n) public pure {
+        uint256 h;
+        while (h < 256 && (uint256(1) << h) < n) h++;
+        assertEq(Commitments.height(n), h);
+        assertEq(Commitments.height(1 << (n % 256)), n % 256);
+        assertEq(Commitments.height((1 << (n % 255)) + 1), n % 255 + 1);
+    }
+
     function test_malformedMultiproofsRevert() public {
         uint256[] memory idx = new uint256[](2);
         idx[0] = 1;

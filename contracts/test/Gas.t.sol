@@ -359,6 +359,66 @@ contract GasTest is GameKit {
         _gasOfEveryStep(3, 1);
     }
 
+    // ------------------------------------------------------ deciding moves
+
+    /// @dev Plays game `id` with the challenger steered towards trace leaf `leaf`
+    ///      and chunk `chunk` (the honest descent elsewhere); returns when it ends.
+    function _steered(uint256 id, World memory w, TraceDef memory t, uint256 leaf, uint256 chunk) internal {
+        _resetPlayed();
+        steer = true;
+        for (uint256 i = 0; i < 64; i++) {
+            DisputeGame.Game memory g = game.getGame(id);
+            if (g.status != DisputeGame.Status.Open) break;
+            vm.warp(vm.getBlockTimestamp() + 12);
+            if (g.turn == DisputeGame.Side.Executor) {
+                executorMove(id, w.m, t);
+                continue;
+            }
+            uint256 levels = _levels(g);
+            uint256 goal = g.phase == DisputeGame.Phase.Trace ? leaf : chunk;
+            griefChoice = (goal >> (g.height - levels)) & ((uint256(1) << levels) - 1);
+            challengerMove(id, w.m, t, w.h);
+        }
+        steer = false;
+        require(game.getGame(id).status != DisputeGame.Status.Open, "the game did not end");
+    }
+
+    /// @dev A game on trace `t` of `w`, steered to (`leaf`, `chunk`); one row for
+    ///      the move that ended it.
+    function _decided(string memory what, World memory w, TraceDef memory t, uint256 leaf, uint256 chunk, DisputeGame.Status want)
+        internal
+    {
+        (uint256 req,) = _request(w);
+        (uint256 res,) = _post(req, t);
+        (uint256 id,) = _challenge(res);
+        _steered(id, w, t, leaf, chunk);
+        assertEq(uint8(game.getGame(id).status), uint8(want), what);
+        row(string.concat(lastKind, ": ", what), lastMove);
+    }
+
+    /// @notice The moves that end a game before the one step: each pays the
+    ///         oracle's settlement (crediting the winner, burning a share).
+    function test_gasOfTheMovesThatEndAGame() public {
+        deploy(1);
+        World memory cnn = _which(1);
+        _register(cnn);
+        console2.log("| move that ends the game (digits-cnn, arity 2) | tx gas | execution | calldata bytes |");
+        console2.log("|---|---:|---:|---:|");
+        _decided("the input leaf (executor wins)", cnn, cnn.h, 0, 0, DisputeGame.Status.ExecutorWon);
+        _decided("a zero padding trace leaf (executor wins)", cnn, cnn.h, 7, 0, DisputeGame.Status.ExecutorWon);
+        // step 4 (reshape [64]) committed as [16, 4]
+        Committed[] memory cs = new Committed[](cnn.m.stepCount);
+        for (uint256 i = 0; i < cs.length; i++) cs[i] = cnn.h.steps[i];
+        cs[4] = Kit.commit(Kit.i8(Kit.s2(16, 4)), cnn.outs[4]);
+        _decided("a header of the wrong shape (challenger wins)", cnn, Ref.trace(cs), 4, 0, DisputeGame.Status.ChallengerWon);
+        // step 2 (maxpool [8,4,4]: 128 bytes) with a byte set past its end
+        bytes memory padded = bytes.concat(cnn.h.steps[2].padded);
+        padded[200] = 0x01;
+        cs[4] = cnn.h.steps[4];
+        cs[2] = Kit.commitPadded(cnn.h.steps[2].ty, padded);
+        _decided("a chunk with a byte past the end (challenger wins)", cnn, Ref.trace(cs), 2, 0, DisputeGame.Status.ChallengerWon);
+    }
+
     // ------------------------------------------------------- multiply-adds
 
     /// @dev `evaluate`'s execution gas on element 0 of a linear step x [p, k] ->

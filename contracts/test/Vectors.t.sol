@@ -41,6 +41,14 @@ contract LibHarness {
         return Commitments.specLeaf(spec);
     }
 
+    function checkpointLeaf(bytes calldata state) external pure returns (bytes32) {
+        return Commitments.checkpointLeafCalldata(state);
+    }
+
+    function elementLeaf(int256 value) external pure returns (bytes32) {
+        return Commitments.elementLeaf(value);
+    }
+
     function modelId(uint32 stepCount, bytes32 specRoot) external pure returns (bytes32) {
         return Commitments.modelId(stepCount, specRoot);
     }
@@ -57,13 +65,12 @@ contract VectorsTest is Test {
         uint32[] shape;
     }
 
-    /// @dev One block of one element (fixtures/vectors/ops.json); the JSON key of
-    ///      `block_` is `block`.
+    /// @dev One block of one element (fixtures/vectors/ops.json).
     struct OpCase {
         string name;
         bytes spec;
         uint256 element;
-        uint256 block_;
+        uint256 block;
         uint256 blocks;
         bytes prevState;
         bool last;
@@ -106,7 +113,9 @@ contract VectorsTest is Test {
         bytes32 k = keccak256(bytes(kind));
         if (k == keccak256("data")) return Commitments.DATA_NODE;
         if (k == keccak256("trace")) return Commitments.TRACE_NODE;
-        return Commitments.SPEC_NODE;
+        if (k == keccak256("spec")) return Commitments.SPEC_NODE;
+        if (k == keccak256("checkpoint")) return Commitments.CHECKPOINT_NODE;
+        revert(string.concat("unknown tree kind ", kind));
     }
 
     function test_multiproofsMatchRust() public view {
@@ -129,6 +138,24 @@ contract VectorsTest is Test {
             assertTrue(lib.multiRoot(tag, h, idx, leaves, proof) != root, "tampered");
         }
         assertGt(n, 10);
+    }
+
+    /// The checkpoint and element leaves of docs/commitments.md ("Checkpoints").
+    function test_checkpointAndElementLeavesMatchRust() public view {
+        string memory json = vm.readFile("../fixtures/vectors/commitments.json");
+        uint256 n;
+        for (; vm.keyExistsJson(json, string.concat(".checkpointLeaves[", vm.toString(n), "]")); n++) {
+            bytes memory state = vm.parseJsonBytes(json, _at("checkpointLeaves", n, "state"));
+            assertEq(state.length % 32, 0, "a state is whole words");
+            assertEq(lib.checkpointLeaf(state), vm.parseJsonBytes32(json, _at("checkpointLeaves", n, "leaf")), "checkpoint leaf");
+        }
+        assertGt(n, 3);
+        uint256 m;
+        for (; vm.keyExistsJson(json, string.concat(".elementLeaves[", vm.toString(m), "]")); m++) {
+            int256 value = vm.parseJsonInt(json, _at("elementLeaves", m, "value"));
+            assertEq(lib.elementLeaf(value), vm.parseJsonBytes32(json, _at("elementLeaves", m, "leaf")), "element leaf");
+        }
+        assertGt(m, 3);
     }
 
     function test_specsAndModelIdsMatchRust() public view {
@@ -173,13 +200,13 @@ contract VectorsTest is Test {
             OpCase memory c = cases[i];
             assertEq(verifier.blocks(c.spec), c.blocks, c.name);
             (bool last, int256 value, bytes32 leaf) =
-                verifier.evaluate(c.spec, c.element, c.block_, c.prevState, c.inputRoots, c.inputs, c.weights);
+                verifier.evaluate(c.spec, c.element, c.block, c.prevState, c.inputRoots, c.inputs, c.weights);
             assertEq(last, c.last, c.name);
             assertEq(value, c.value, c.name);
             assertEq(leaf, c.leaf, c.name);
             uint8 op = uint8(c.spec[1]);
             seen[op] = true;
-            if (c.blocks > 1 && c.block_ > 0) seenLong[op] = true;
+            if (c.blocks > 1 && c.block > 0) seenLong[op] = true;
         }
         for (uint256 op = 1; op < 10; op++) assertTrue(seen[op], "every op has cases");
         // every reducing op has a case past its first block, from a given state

@@ -82,6 +82,9 @@ abstract contract GameKit is Test {
     }
 
     Played internal played;
+    /// @notice The last move sent, and its kind.
+    Measured internal lastMove;
+    string internal lastKind;
     /// @notice Largest tx gas of each move kind in the last game.
     mapping(bytes32 => uint256) internal maxGas;
     bytes32[] internal kinds;
@@ -166,6 +169,8 @@ abstract contract GameKit is Test {
     /// @dev Sends a move of the game and books its gas under `kind`.
     function _move(address from, bytes memory data, string memory kind, bool oneStep) internal {
         Measured memory r = measure(from, address(game), 0, data);
+        lastMove = r;
+        lastKind = kind;
         played.moves += 1;
         played.txGas += r.txGas;
         bytes32 k = keccak256(bytes(kind));
