@@ -435,7 +435,7 @@ async fn follow(
                     Phase::Header => format!("first disputed step: {} ({}); its tensor header is opened", p.step_index, scenarios[i].model.steps()[p.step_index as usize].spec.op.name()),
                     Phase::Data => format!("data descent in step {}, {} above the chunks", p.step_index, levels(p.height)),
                     Phase::Chunk => format!("one chunk of step {} isolated; revealing it", p.step_index),
-                    Phase::OneStep => format!("one element of step {} isolated: the verifier recomputes it", p.step_index),
+                    Phase::OneStep => format!("chunk {} of step {} revealed: the challenger disputes one of its elements", p.index, p.step_index),
                     Phase::Checkpoints => format!("element {} of step {} named: its reduction has {} blocks; the executor opens their checkpoints", p.element, p.step_index, p.blocks),
                     Phase::Reduction => format!("reduction descent in element {} of step {}, {} above the blocks", p.element, p.step_index, levels(p.height)),
                     Phase::Block => format!("one block ({} of {}) of element {} of step {} isolated: the verifier recomputes it", p.index + 1, p.blocks, p.element, p.step_index),

@@ -117,6 +117,7 @@ pub struct Revealed {
 }
 
 impl Revealed {
+    /// The nodes of the tree that `phase` descends.
     fn map(&self, phase: Phase) -> &HashMap<(u32, u64), Hash> {
         match phase {
             Phase::Trace => &self.trace,
