@@ -5,7 +5,7 @@
 use crate::commit::TensorHeader;
 use crate::hash::{keccak, tag, Hash};
 use crate::merkle::{MerkleTree, TreeKind};
-use crate::reference::{conv_channels_per_block, BLOCK, MAX_CONV_SPAN};
+use crate::reference::{conv_channels_per_block, BLOCK, MAX_BLOCK_ROWS, MAX_CONV_SPAN};
 use crate::spec::{Op, StepInput, StepSpec, MAX_ACC, MAX_MULT, MAX_PRODUCT, MAX_SHIFT, MIN_SHIFT};
 use crate::tensor::{DType, Tensor, TensorType, MAX_RANK};
 use serde_json::{Map, Value};
@@ -465,12 +465,15 @@ fn check_provable(op: &Op, inputs: &[StepInput], weights: &[&Tensor], out: &Tens
             if kh * kw > BLOCK {
                 return Err(format!("a kernel of {kh}x{kw} = {} taps per channel is above the {BLOCK} one block of a one-step proof holds", kh * kw));
             }
-            if conv_channels_per_block(h * wd, kh * kw) == 1 {
+            if conv_channels_per_block(h * wd, kh * kw, kh) == 1 {
                 let span = (kh.min(h) - 1) * wd + kw.min(wd);
                 if span > MAX_CONV_SPAN {
                     return Err(format!(
                         "one channel's window spans {span} bytes of its {h}x{wd} input plane, above the {MAX_CONV_SPAN} a one-step proof opens"
                     ));
+                }
+                if kh.min(h) > MAX_BLOCK_ROWS {
+                    return Err(format!("one channel's window has {} rows inside its plane, above the {MAX_BLOCK_ROWS} one block of a one-step proof reads", kh.min(h)));
                 }
             }
         }
@@ -937,8 +940,11 @@ mod tests {
         let e = err(one_step(vec![1, 32, 32], conv([0, 0]), conv_weights(1, 1, 23, 23)));
         assert!(e.contains("step 1 (wide, conv2d)") && e.contains("529 taps") && e.contains("512"), "{e}");
         // a one-channel window spanning more of its plane than a proof opens
-        let e = err(one_step(vec![1, 4, 4096], conv([0, 0]), conv_weights(1, 1, 3, 3)));
-        assert!(e.contains("spans 8195 bytes") && e.contains("4096"), "{e}");
+        let e = err(one_step(vec![1, 4, 2048], conv([0, 0]), conv_weights(1, 1, 3, 3)));
+        assert!(e.contains("spans 4099 bytes") && e.contains("2048"), "{e}");
+        // a one-channel window of more rows than a block reads (300 rows of one tap)
+        let e = err(one_step(vec![1, 300, 6], conv([0, 0]), conv_weights(1, 1, 300, 1)));
+        assert!(e.contains("300 rows") && e.contains("256"), "{e}");
         // an output of more than 2^32 elements (a 1x1 kernel over a hugely padded pixel)
         let e = err(one_step(vec![1, 1, 1], conv([32768, 32768]), conv_weights(1, 1, 1, 1)));
         assert!(e.contains("more than 2^32 elements"), "{e}");
@@ -948,9 +954,11 @@ mod tests {
         assert!(e.contains("window row of 600") && e.contains("maxpool2d"), "{e}");
         let pool = Op::AvgPool2d { kernel: [1, 513], stride: [1, 1], mult: 1 << 30, shift: 39 };
         assert!(err(one_step(vec![1, 1, 600], pool, vec![])).contains("window row of 513"));
-        // at the bounds they are accepted: 512 taps, a span of exactly 4096 bytes, rows of 512
+        // at the bounds they are accepted: 512 taps, a span of exactly 2048 bytes, 256
+        // rows, pooling rows of 512
         one_step(vec![1, 32, 32], conv([0, 0]), conv_weights(1, 1, 16, 32)).unwrap();
-        one_step(vec![1, 2, 4094], conv([0, 0]), conv_weights(1, 1, 2, 2)).unwrap_or_else(|e| panic!("{e}"));
+        one_step(vec![1, 2, 2046], conv([0, 0]), conv_weights(1, 1, 2, 2)).unwrap_or_else(|e| panic!("{e}"));
+        one_step(vec![1, 256, 8], conv([0, 0]), conv_weights(1, 1, 256, 1)).unwrap_or_else(|e| panic!("{e}"));
         one_step(vec![1, 1, 512], Op::MaxPool2d { kernel: [1, 512], stride: [1, 1], padding: [0, 0] }, vec![]).unwrap();
         // and a linear layer of any width is provable: it only has more blocks
         let k = 131_071;

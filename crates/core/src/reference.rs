@@ -25,7 +25,11 @@ use std::ops::Range;
 pub const BLOCK: u64 = 512;
 
 /// Most bytes a one-channel `conv2d` block may span in its input plane.
-pub const MAX_CONV_SPAN: u64 = 4096;
+pub const MAX_CONV_SPAN: u64 = 2048;
+
+/// Most window rows one block of a `conv2d` or a pool reads: each row is a run of
+/// its own in the verifier, so rows are what a block of short rows pays for.
+pub const MAX_BLOCK_ROWS: u64 = 256;
 
 /// Read access to a tensor's elements by row-major index.
 pub trait Elements {
@@ -97,14 +101,17 @@ impl Reduction {
     }
 }
 
-/// Whole channels per `conv2d` block: `max(1, floor(512 / max(H·W, KH·KW)))`.
-pub fn conv_channels_per_block(plane: u64, taps: u64) -> u64 {
-    (BLOCK / plane.max(taps).max(1)).max(1)
+/// Whole channels per `conv2d` block: `max(1, floor(512 / max(H·W, KH·KW, 2·KH)))`,
+/// as many as keep a block within 512 bytes of input plane, 512 taps and 256 window
+/// rows.
+pub fn conv_channels_per_block(plane: u64, taps: u64, kernel_height: u64) -> u64 {
+    (BLOCK / plane.max(taps).max(2 * kernel_height).max(1)).max(1)
 }
 
-/// Whole window rows per pooling block: `max(1, floor(512 / max(W, KW)))`.
+/// Whole window rows per pooling block: `max(1, floor(512 / max(W, KW, 2)))`, as
+/// many as keep a block within 512 elements and 256 rows.
 pub fn pool_rows_per_block(width: u64, kernel_width: u64) -> u64 {
-    (BLOCK / width.max(kernel_width).max(1)).max(1)
+    (BLOCK / width.max(kernel_width).max(2)).max(1)
 }
 
 /// The reduction of a step's elements, or `None` for an op that does not reduce.
@@ -116,7 +123,7 @@ pub fn reduction(spec: &StepSpec) -> Option<Reduction> {
         Op::Conv2d { .. } => {
             let (c, h, w) = (in_shape(0)[0] as u64, in_shape(0)[1] as u64, in_shape(0)[2] as u64);
             let taps = w_shape(0)[2] as u64 * w_shape(0)[3] as u64;
-            Some(Reduction { terms: c * taps, block: conv_channels_per_block(h * w, taps) * taps })
+            Some(Reduction { terms: c * taps, block: conv_channels_per_block(h * w, taps, w_shape(0)[2] as u64) * taps })
         }
         Op::MaxPool2d { kernel, .. } | Op::AvgPool2d { kernel, .. } => {
             let rows = pool_rows_per_block(in_shape(0)[2] as u64, kernel[1] as u64);
@@ -443,12 +450,18 @@ mod tests {
         assert_eq!(r.range(255), 130_560..131_071);
         assert_eq!(Reduction { terms: 512, block: 512 }.blocks(), 1);
         assert_eq!(Reduction { terms: 513, block: 512 }.blocks(), 2);
-        // conv: 8x8 planes hold 8 channels per block; 32x32 planes one
-        assert_eq!(conv_channels_per_block(64, 9), 8);
-        assert_eq!(conv_channels_per_block(1024, 9), 1);
-        assert_eq!(conv_channels_per_block(4, 49), 10);
-        // pools: 64-wide rows, 8 per block; rows wider than 512, one
+        // conv: 8x8 planes hold 8 channels per block; 32x32 planes one; a kernel
+        // larger than its plane sets the count; a 1x1 kernel on 1x1 planes holds 256
+        // channels (256 rows of one tap)
+        assert_eq!(conv_channels_per_block(64, 9, 3), 8);
+        assert_eq!(conv_channels_per_block(1024, 9, 3), 1);
+        assert_eq!(conv_channels_per_block(4, 49, 7), 10);
+        assert_eq!(conv_channels_per_block(1, 1, 1), 256);
+        assert_eq!(conv_channels_per_block(8, 64, 64), 4);
+        // pools: 64-wide rows, 8 per block; rows wider than 512, one; rows of one
+        // element, 256
         assert_eq!(pool_rows_per_block(64, 64), 8);
         assert_eq!(pool_rows_per_block(1000, 3), 1);
+        assert_eq!(pool_rows_per_block(1, 1), 256);
     }
 }

@@ -284,7 +284,9 @@ pub fn every_op_model() -> Model {
 ///
 /// - image: `[4,16,16]` → conv 3x3 (2 blocks of 2 channels) → reshape `[1,2,384]` →
 ///   maxpool 2x3 with padding (2 blocks of one row) → avgpool `[2,384]` (2 blocks);
-/// - vector: `[1100]` → linear to 600 (3 blocks) → lut → argmax over 600 (2 blocks).
+/// - vector: `[1100]` → linear to 600 (3 blocks) → lut → argmax over 600 (2 blocks);
+/// - rows: `[600,1,1]` → conv 1x1 to 300 channels (3 blocks of 256 one-tap rows) →
+///   reshape `[1,300,1]` → maxpool `[300,1]` (2 blocks of 256 rows of one element).
 pub fn long_reduction_models(rng: &mut Rng) -> Vec<Model> {
     let conv_w = Tensor::from_i8([3, 4, 3, 3], rng.i8s(108)).unwrap();
     let conv_q = random_requant(rng, 3, 36);
@@ -310,9 +312,24 @@ pub fn long_reduction_models(rng: &mut Rng) -> Vec<Model> {
         def("lut".into(), Op::Lut, vec![1], vec![("lut.table".into(), table)], None),
         def("class".into(), Op::Argmax, vec![2], vec![], None),
     ];
+    let pw = Tensor::from_i8([300, 600, 1, 1], rng.i8s(180_000)).unwrap();
+    let pq = random_requant(rng, 300, 600);
+    let rows = vec![
+        def("input".into(), Op::Input, vec![], vec![], Some(vec![600, 1, 1])),
+        def(
+            "pointwise".into(),
+            Op::Conv2d { stride: [1, 1], padding: [0, 0], relu: false },
+            vec![0],
+            vec![("pw.weight".into(), pw), ("pw.requant".into(), pq)],
+            None,
+        ),
+        def("column".into(), Op::Reshape, vec![1], vec![], Some(vec![1, 300, 1])),
+        def("colmax".into(), Op::MaxPool2d { kernel: [300, 1], stride: [1, 1], padding: [0, 0] }, vec![2], vec![], None),
+    ];
     vec![
         Model::new("long-image", Some(1.0 / 16.0), image).expect("valid"),
         Model::new("long-vector", Some(1.0 / 16.0), vector).expect("valid"),
+        Model::new("long-rows", Some(1.0 / 16.0), rows).expect("valid"),
     ]
 }
 

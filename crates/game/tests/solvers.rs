@@ -558,7 +558,7 @@ fn named_position(model: &Model, trace: &TraceData, phase: Phase) -> (GameContex
 
 #[test]
 fn long_reduction_moves_are_checked() {
-    let model = long_models().pop().unwrap(); // long-vector: linear of 3 blocks, lut, argmax of 2
+    let model = long_models().swap_remove(1); // long-vector: linear of 3 blocks, lut, argmax of 2
     let input = random_input(&mut Rng::new(14), model.input_type());
     let (tensors, trace) = honest(&model, &input);
     let spec = model.steps()[1].spec.encode();
@@ -639,7 +639,7 @@ fn long_reduction_moves_are_checked() {
 #[test]
 fn a_padding_checkpoint_leaf_decides_by_its_value() {
     // the long-vector linear has 3 blocks: checkpoint leaves 0..3, of which 3 is padding
-    let model = long_models().pop().unwrap();
+    let model = long_models().swap_remove(1); // long-vector
     let input = random_input(&mut Rng::new(15), model.input_type());
     let (_, trace) = honest(&model, &input);
     let (c, mut pos) = named_position(&model, &trace, Phase::Reduction);
