@@ -23,7 +23,7 @@ use refute_chain::{Chain, ChainError, Event, GameInfo, ResultStatus};
 use refute_core::hash::{from_hex, keccak, to_hex};
 use refute_core::Tensor;
 use refute_game::{challenger_move, Move, Phase, Side, SolverError, Status, TraceData};
-use refute_service::play::{play_once, Played};
+use refute_service::play::{play_once, Action};
 use refute_service::runner::{self, TickError};
 use refute_service::{eth, id_of, ModelSet, Settings};
 use refute_runtime::shutdown::Shutdown;
@@ -110,6 +110,42 @@ pub enum StartError {
     /// The store could not be opened.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A setting the chain refuses (what `challenger check` lists).
+    #[error("the challenger cannot watch with these settings:\n  - {}", .0.join("\n  - "))]
+    Refused(Vec<String>),
+}
+
+/// What the chain says of a challenger's settings: facts to show and problems
+/// that stop it (`challenger check` prints both; `challenger run` refuses to start
+/// on a problem).
+#[derive(Debug, Clone, Default)]
+pub struct Preflight {
+    /// What was found (account, balance, bond).
+    pub facts: Vec<String>,
+    /// What is wrong.
+    pub problems: Vec<String>,
+}
+
+/// Checks the bond against the least bond, the balance against one bond, and that
+/// every checked model is registered.
+pub async fn preflight(chain: &Chain, models: &ModelSet, bond: Option<U256>) -> Result<Preflight, ChainError> {
+    let mut p = Preflight::default();
+    let cfg = chain.oracle_config().await?;
+    let bond = bond.unwrap_or(cfg.minBond);
+    let balance = chain.eth_balance(chain.sender()).await?;
+    p.facts.push(format!("account {}: balance {} ether; bond per game {} ether", chain.sender(), eth(balance), eth(bond)));
+    if bond < cfg.minBond {
+        p.problems.push(format!("bond: {} ether is below the least bond {} ether", eth(bond), eth(cfg.minBond)));
+    }
+    if balance < bond {
+        p.problems.push(format!("balance: {} ether is less than one bond ({} ether): fund {}", eth(balance), eth(bond), chain.sender()));
+    }
+    for id in models.ids() {
+        if !chain.is_registered(&id).await? {
+            p.problems.push(format!("model {}: not registered on this deployment", to_hex(&id)));
+        }
+    }
+    Ok(p)
 }
 
 impl Challenger {
@@ -119,6 +155,10 @@ impl Challenger {
     pub async fn start(settings: Settings, models: ModelSet, opts: Options, shutdown: &Shutdown) -> Result<Option<Arc<Challenger>>, StartError> {
         let store = runner::open_store(&settings)?;
         let Some(chain) = runner::connect(&settings, shutdown).await? else { return Ok(None) };
+        let pre = preflight(&chain, &models, opts.bond).await?;
+        if !pre.problems.is_empty() {
+            return Err(StartError::Refused(pre.problems));
+        }
         let (arity_log2, _) = chain.game_params().await?;
         let bond = opts.bond.unwrap_or(chain.oracle_config().await?.minBond);
         if !runner::settle_in_flight(&chain, shutdown).await? {
@@ -439,28 +479,25 @@ impl Challenger {
             }
         })
         .await?;
-        match played {
-            Played::Ended(status) => {
-                rec.ended = Some(status);
-                match status {
-                    Status::ChallengerWon => {
-                        self.metrics.games_won.inc();
-                        tracing::info!(game = id, "game won: the result is rejected and the executor slashed");
-                    }
-                    Status::ExecutorWon => {
-                        self.metrics.games_lost.inc();
-                        tracing::error!(game = id, "game lost: the bond is forfeit");
-                    }
-                    _ => tracing::info!(game = id, status = ?status, "game ended"),
+        if played.mined.is_some() {
+            rec.moves += 1;
+            self.metrics.moves.inc();
+            self.store.put(Cf::Games, &id_key(id), &rec)?;
+        }
+        if let Action::Ended(status) = played.action {
+            rec.ended = Some(status);
+            match status {
+                Status::ChallengerWon => {
+                    self.metrics.games_won.inc();
+                    tracing::info!(game = id, "game won: the result is rejected and the executor slashed");
                 }
-                self.store.put(Cf::Games, &id_key(id), &rec)?;
+                Status::ExecutorWon => {
+                    self.metrics.games_lost.inc();
+                    tracing::error!(game = id, "game lost: the bond is forfeit");
+                }
+                _ => tracing::info!(game = id, status = ?status, "game ended"),
             }
-            Played::Moved(_) => {
-                rec.moves += 1;
-                self.metrics.moves.inc();
-                self.store.put(Cf::Games, &id_key(id), &rec)?;
-            }
-            Played::Waiting | Played::Idle => {}
+            self.store.put(Cf::Games, &id_key(id), &rec)?;
         }
         Ok(())
     }

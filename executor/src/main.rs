@@ -82,27 +82,15 @@ async fn check(args: ExecutorArgs) -> Result<(), String> {
     let r = args.resolve().map_err(problems)?;
     println!("settings: ok ({} model(s): {})", r.models.len(), r.models.describe().join(", "));
     let chain = refute_chain::Chain::connect(&r.settings.chain).await.map_err(|e| format!("chain: {e}"))?;
-    let mut bad = vec![];
-    let cfg = chain.oracle_config().await.map_err(|e| e.to_string())?;
-    let stake = r.options.stake.unwrap_or(cfg.minStake);
-    println!("chain: {} (chain id {}), account {}", r.settings.chain.rpc_url, r.settings.chain.deployment.chain_id, chain.sender());
-    let balance = chain.eth_balance(chain.sender()).await.map_err(|e| e.to_string())?;
-    println!("balance: {} ether; stake per result: {} ether", refute_service::eth(balance), refute_service::eth(stake));
-    if stake < cfg.minStake {
-        bad.push(format!("stake: {} ether is below the oracle's least stake {} ether", refute_service::eth(stake), refute_service::eth(cfg.minStake)));
+    println!("chain: {} (chain id {})", r.settings.chain.rpc_url, r.settings.chain.deployment.chain_id);
+    let pre = refute_executor::service::preflight(&chain, &r.models, r.options.stake).await.map_err(|e| e.to_string())?;
+    for f in &pre.facts {
+        println!("{f}");
     }
-    if balance < stake {
-        bad.push("balance: less than one stake".to_string());
-    }
-    for id in r.models.ids() {
-        if !chain.is_registered(&id).await.map_err(|e| e.to_string())? {
-            bad.push(format!("model {}: not registered on this deployment", refute_core::hash::to_hex(&id)));
-        }
-    }
-    if bad.is_empty() {
+    if pre.problems.is_empty() {
         println!("all good");
         Ok(())
     } else {
-        Err(problems(bad))
+        Err(problems(pre.problems))
     }
 }

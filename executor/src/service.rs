@@ -22,7 +22,7 @@ use refute_chain::{Chain, ChainError, Event, GameInfo, RequestStatus, ResultStat
 use refute_core::hash::{from_hex, to_hex};
 use refute_core::Tensor;
 use refute_game::{executor_move, Side, Status, TraceData};
-use refute_service::play::{play_once, Played};
+use refute_service::play::{play_once, Action};
 use refute_service::runner::{self, TickError};
 use refute_service::{eth, id_of, ModelSet, Settings};
 use refute_runtime::shutdown::Shutdown;
@@ -71,6 +71,42 @@ pub enum StartError {
     /// The store could not be opened.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A setting the chain refuses (what `executor check` lists).
+    #[error("the executor cannot serve with these settings:\n  - {}", .0.join("\n  - "))]
+    Refused(Vec<String>),
+}
+
+/// What the chain says of an executor's settings: facts to show and problems that
+/// stop it (`executor check` prints both; `executor run` refuses to start on a
+/// problem rather than warn on every tick).
+#[derive(Debug, Clone, Default)]
+pub struct Preflight {
+    /// What was found (account, balance, stake).
+    pub facts: Vec<String>,
+    /// What is wrong.
+    pub problems: Vec<String>,
+}
+
+/// Checks the stake against the oracle's least stake, the balance against one
+/// stake, and that every served model is registered.
+pub async fn preflight(chain: &Chain, models: &ModelSet, stake: Option<U256>) -> Result<Preflight, ChainError> {
+    let mut p = Preflight::default();
+    let cfg = chain.oracle_config().await?;
+    let stake = stake.unwrap_or(cfg.minStake);
+    let balance = chain.eth_balance(chain.sender()).await?;
+    p.facts.push(format!("account {}: balance {} ether; stake per result {} ether", chain.sender(), eth(balance), eth(stake)));
+    if stake < cfg.minStake {
+        p.problems.push(format!("stake: {} ether is below the oracle's least stake {} ether", eth(stake), eth(cfg.minStake)));
+    }
+    if balance < stake {
+        p.problems.push(format!("balance: {} ether is less than one stake ({} ether): fund {}", eth(balance), eth(stake), chain.sender()));
+    }
+    for id in models.ids() {
+        if !chain.is_registered(&id).await? {
+            p.problems.push(format!("model {}: not registered on this deployment (`refute deploy --model` registers it)", to_hex(&id)));
+        }
+    }
+    Ok(p)
 }
 
 impl Executor {
@@ -80,6 +116,10 @@ impl Executor {
     pub async fn start(settings: Settings, models: ModelSet, opts: Options, shutdown: &Shutdown) -> Result<Option<Arc<Executor>>, StartError> {
         let store = runner::open_store(&settings)?;
         let Some(chain) = runner::connect(&settings, shutdown).await? else { return Ok(None) };
+        let pre = preflight(&chain, &models, opts.stake).await?;
+        if !pre.problems.is_empty() {
+            return Err(StartError::Refused(pre.problems));
+        }
         let (arity_log2, _) = chain.game_params().await?;
         let min_stake = chain.oracle_config().await?.minStake;
         let stake = opts.stake.unwrap_or(min_stake);
@@ -391,28 +431,25 @@ impl Executor {
             None => Ok(None),
         })
         .await?;
-        match played {
-            Played::Ended(status) => {
-                rec.ended = Some(status);
-                match status {
-                    Status::ExecutorWon => {
-                        self.metrics.games_won.inc();
-                        tracing::info!(game = id, "game won");
-                    }
-                    Status::ChallengerWon => {
-                        self.metrics.games_lost.inc();
-                        tracing::error!(game = id, "game lost: the result is rejected and the stake slashed");
-                    }
-                    _ => tracing::info!(game = id, status = ?status, "game ended"),
+        if played.mined.is_some() {
+            rec.moves += 1;
+            self.metrics.moves.inc();
+            self.store.put(Cf::Games, &id_key(id), &rec)?;
+        }
+        if let Action::Ended(status) = played.action {
+            rec.ended = Some(status);
+            match status {
+                Status::ExecutorWon => {
+                    self.metrics.games_won.inc();
+                    tracing::info!(game = id, "game won");
                 }
-                self.store.put(Cf::Games, &id_key(id), &rec)?;
+                Status::ChallengerWon => {
+                    self.metrics.games_lost.inc();
+                    tracing::error!(game = id, "game lost: the result is rejected and the stake slashed");
+                }
+                _ => tracing::info!(game = id, status = ?status, "game ended"),
             }
-            Played::Moved(_) => {
-                rec.moves += 1;
-                self.metrics.moves.inc();
-                self.store.put(Cf::Games, &id_key(id), &rec)?;
-            }
-            Played::Waiting | Played::Idle => {}
+            self.store.put(Cf::Games, &id_key(id), &rec)?;
         }
         Ok(())
     }

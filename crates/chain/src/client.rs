@@ -3,6 +3,7 @@
 
 use crate::bindings::{DigitConsumer, DisputeGame, InferenceOracle, ModelRegistry, OneStepVerifier};
 use crate::retry::{with_retry, RetryPolicy};
+use crate::tx::{FeePolicy, Mined, SentTx};
 use crate::ChainError;
 use alloy::network::EthereumWallet;
 use alloy::primitives::{Address, Bytes, FixedBytes, B256, U256};
@@ -59,6 +60,8 @@ pub struct ChainConfig {
     pub private_key: String,
     /// The contracts.
     pub deployment: Deployment,
+    /// How transactions are priced.
+    pub fees: FeePolicy,
 }
 
 /// Protocol parameters of a deployment.
@@ -271,24 +274,6 @@ pub struct BlockInfo {
     pub timestamp: u64,
 }
 
-/// A transaction sent.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SentTx {
-    /// What was called.
-    pub call: String,
-    /// Hash, hex.
-    pub hash: String,
-}
-
-/// A mined transaction's receipt, as much of it as the services use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Mined {
-    /// Block number.
-    pub block: u64,
-    /// Gas used.
-    pub gas_used: u64,
-}
-
 /// A mined transaction, as [`Chain::transactions`] reads it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MinedTx {
@@ -305,17 +290,6 @@ pub struct MinedTx {
     pub gas_used: u64,
     /// Whether it succeeded.
     pub success: bool,
-}
-
-/// Whether a sent transaction is known to the node.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TxState {
-    /// In the mempool.
-    Pending,
-    /// In a block.
-    Mined,
-    /// Not known (dropped, or from before a node restart).
-    Unknown,
 }
 
 /// Checks an RPC URL without connecting.
@@ -389,7 +363,7 @@ fn u64_of(v: U256) -> u64 {
 
 /// Turns an alloy contract error into a [`ChainError`], decoding custom errors of
 /// any of the protocol's contracts (a revert may come from a nested call).
-fn contract_err(call: &str, e: alloy::contract::Error) -> ChainError {
+pub(crate) fn contract_err(call: &str, e: alloy::contract::Error) -> ChainError {
     if let Some(d) = e.as_decoded_interface_error::<DisputeGame::DisputeGameErrors>() {
         return ChainError::Reverted { call: call.into(), reason: format!("{d:?}") };
     }
@@ -415,7 +389,7 @@ fn contract_err(call: &str, e: alloy::contract::Error) -> ChainError {
     }
 }
 
-fn transport_err(what: &str, e: alloy::transports::TransportError) -> ChainError {
+pub(crate) fn transport_err(what: &str, e: alloy::transports::TransportError) -> ChainError {
     use alloy::transports::RpcError;
     match &e {
         RpcError::Transport(kind) => ChainError::Unavailable(format!("{what}: {kind}")),
@@ -448,6 +422,7 @@ pub struct Chain {
     oracle: Oracle,
     game: Game,
     retry: RetryPolicy,
+    fees: FeePolicy,
     tx_timeout: Duration,
     /// Sends are serialised so that nonces come from the node one at a time.
     send_lock: Arc<Mutex<()>>,
@@ -488,7 +463,8 @@ impl Chain {
         let retry = RetryPolicy::default();
         let (provider, sender) =
             with_retry(retry, "connect", || async { provider(&cfg.rpc_url, &cfg.private_key).await }).await?;
-        let chain = Chain::from_parts(provider, sender, cfg.deployment.clone(), retry);
+        let mut chain = Chain::from_parts(provider, sender, cfg.deployment.clone(), retry);
+        chain.fees = cfg.fees;
         let id = chain.read("eth_chainId", || async { chain.provider.get_chain_id().await }).await?;
         if id != cfg.deployment.chain_id {
             return Err(ChainError::WrongChain { expected: cfg.deployment.chain_id, actual: id });
@@ -499,7 +475,39 @@ impl Chain {
                 return Err(ChainError::NotDeployed { what, address: a.to_string() });
             }
         }
+        chain.check_links().await?;
         Ok(chain)
+    }
+
+    /// Checks that the deployment's contracts are what the file says they are, by
+    /// the links they hold to each other (the oracle's registry and game, the game's
+    /// oracle and verifier): swapped or stale addresses are named.
+    async fn check_links(&self) -> Result<(), ChainError> {
+        let d = &self.deployment;
+        let not_a = |role: &str, addr: Address, kind: &str, call: &str, e: ChainError| {
+            ChainError::WrongDeployment(format!("the address given as the {role} ({addr}) is not a {kind}: calling {call}() on it failed ({e})"))
+        };
+        let linked = |holder: &str, at: Address, link: &str, holds: Address, file: Address| {
+            (holds != file).then(|| {
+                ChainError::WrongDeployment(format!(
+                    "the {holder} at {at} is linked to the {link} {holds}, but the deployment file names {file} (swapped or stale addresses?)"
+                ))
+            })
+        };
+        let reg = self.view("registry", || async { self.oracle.registry().call().await }).await.map_err(|e| not_a("oracle", d.oracle, "InferenceOracle", "registry", e))?;
+        let game = self.view("disputeGame", || async { self.oracle.disputeGame().call().await }).await.map_err(|e| not_a("oracle", d.oracle, "InferenceOracle", "disputeGame", e))?;
+        let oracle = self.view("oracle", || async { self.game.oracle().call().await }).await.map_err(|e| not_a("dispute game", d.game, "DisputeGame", "oracle", e))?;
+        let verifier = self.view("verifier", || async { self.game.verifier().call().await }).await.map_err(|e| not_a("dispute game", d.game, "DisputeGame", "verifier", e))?;
+        let problems = [
+            linked("oracle", d.oracle, "registry", reg, d.registry),
+            linked("oracle", d.oracle, "dispute game", game, d.game),
+            linked("dispute game", d.game, "oracle", oracle, d.oracle),
+            linked("dispute game", d.game, "verifier", verifier, d.verifier),
+        ];
+        match problems.into_iter().flatten().next() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
 
     fn from_parts(provider: DynProvider, sender: Address, deployment: Deployment, retry: RetryPolicy) -> Chain {
@@ -511,9 +519,27 @@ impl Chain {
             sender,
             deployment,
             retry,
+            fees: FeePolicy::default(),
             tx_timeout: Duration::from_secs(120),
             send_lock: Arc::new(Mutex::new(())),
         }
+    }
+
+    /// How this client prices transactions.
+    pub fn fee_policy(&self) -> FeePolicy {
+        self.fees
+    }
+
+    pub(crate) fn retry_policy(&self) -> RetryPolicy {
+        self.retry
+    }
+
+    pub(crate) fn send_lock(&self) -> &Mutex<()> {
+        &self.send_lock
+    }
+
+    pub(crate) fn tx_timeout(&self) -> Duration {
+        self.tx_timeout
     }
 
     /// Deploys the registry, oracle, verifier and game with `params`, links them,
@@ -574,7 +600,7 @@ impl Chain {
     }
 
     /// Runs a read with retries.
-    async fn read<T, F, Fut>(&self, what: &str, f: F) -> Result<T, ChainError>
+    pub(crate) async fn read<T, F, Fut>(&self, what: &str, f: F) -> Result<T, ChainError>
     where
         F: Fn() -> Fut,
         Fut: std::future::Future<Output = Result<T, alloy::transports::TransportError>>,
@@ -591,27 +617,6 @@ impl Chain {
         with_retry(self.retry, what, || async { f().await.map_err(|e| contract_err(what, e)) }).await
     }
 
-    /// Sends a transaction built by `build` (estimated first, so a revert comes
-    /// back decoded before anything is sent), retrying transient failures.
-    async fn send<'a, D, F>(&'a self, what: &str, build: F) -> Result<SentTx, ChainError>
-    where
-        D: alloy::contract::CallDecoder + Unpin,
-        F: Fn() -> alloy::contract::CallBuilder<&'a DynProvider, D>,
-    {
-        let _guard = self.send_lock.lock().await;
-        with_retry(self.retry, what, || async {
-            // The node estimates gas in the latest block's state and time, but the
-            // transaction runs in the next block: a game move's clock arithmetic
-            // writes storage that was unchanged at estimation time (a second has
-            // passed), which costs more than the bare estimate. A margin keeps such
-            // a move from running out of gas; unused gas is not charged.
-            let gas = build().estimate_gas().await.map_err(|e| contract_err(what, e))?;
-            let pending = build().gas(with_gas_margin(gas)).send().await.map_err(|e| contract_err(what, e))?;
-            Ok(SentTx { call: what.to_string(), hash: pending.tx_hash().to_string() })
-        })
-        .await
-    }
-
     /// How many of the sender's transactions the node holds unmined (pending nonce
     /// minus latest nonce). A service waits for zero at start, so that what it
     /// sent before a crash has landed (or been dropped) before it reads the chain
@@ -620,45 +625,6 @@ impl Chain {
         let pending = self.read("eth_getTransactionCount", || async { self.provider.get_transaction_count(self.sender).pending().await }).await?;
         let latest = self.read("eth_getTransactionCount", || async { self.provider.get_transaction_count(self.sender).latest().await }).await?;
         Ok(pending.saturating_sub(latest))
-    }
-
-    /// Waits until a sent transaction is mined; a reverted one is an error.
-    pub async fn wait_mined(&self, tx: &SentTx) -> Result<Mined, ChainError> {
-        let h: B256 = tx.hash.parse().map_err(|_| ChainError::Decode(format!("tx hash {}", tx.hash)))?;
-        let deadline = tokio::time::Instant::now() + self.tx_timeout;
-        loop {
-            let r = self.read("eth_getTransactionReceipt", || async { self.provider.get_transaction_receipt(h).await }).await?;
-            if let Some(r) = r {
-                if !r.status() {
-                    return Err(ChainError::Reverted { call: tx.call.clone(), reason: format!("transaction {} reverted on-chain", tx.hash) });
-                }
-                return Ok(Mined { block: r.block_number.unwrap_or_default(), gas_used: r.gas_used });
-            }
-            if tokio::time::Instant::now() > deadline {
-                return Err(ChainError::NotMined(tx.hash.clone()));
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    /// Sends and waits.
-    async fn send_mined<'a, D, F>(&'a self, what: &str, build: F) -> Result<Mined, ChainError>
-    where
-        D: alloy::contract::CallDecoder + Unpin,
-        F: Fn() -> alloy::contract::CallBuilder<&'a DynProvider, D>,
-    {
-        let tx = self.send(what, build).await?;
-        self.wait_mined(&tx).await
-    }
-
-    /// Whether a transaction is pending, mined or unknown.
-    pub async fn tx_state(&self, hash: &str) -> Result<TxState, ChainError> {
-        let h: B256 = hash.parse().map_err(|_| ChainError::Decode(format!("tx hash {hash}")))?;
-        if self.read("eth_getTransactionReceipt", || async { self.provider.get_transaction_receipt(h).await }).await?.is_some() {
-            return Ok(TxState::Mined);
-        }
-        let tx = self.read("eth_getTransactionByHash", || async { self.provider.get_transaction_by_hash(h).await }).await?;
-        Ok(if tx.is_some() { TxState::Pending } else { TxState::Unknown })
     }
 
     // ------------------------------------------------------------------ blocks
@@ -722,13 +688,20 @@ impl Chain {
         }
     }
 
-    /// The latest block's timestamp: the protocol's clock.
+    /// The protocol's clock: the timestamp the next block would have, as the node's
+    /// pending block says (the latest block's where the node has no pending block).
+    /// On a chain that mines only when a transaction comes (a devnet's instant
+    /// mining), the latest block can be minutes old while the next one is stamped
+    /// now; windows and clocks must be judged by the block a transaction would land
+    /// in.
     pub async fn now(&self) -> Result<u64, ChainError> {
-        let b = self
-            .read("eth_getBlockByNumber", || async { self.provider.get_block_by_number(alloy::eips::BlockNumberOrTag::Latest).await })
-            .await?
-            .ok_or_else(|| ChainError::Unavailable("no latest block".into()))?;
-        Ok(b.header.timestamp)
+        let block = |tag: alloy::eips::BlockNumberOrTag| async move {
+            self.read("eth_getBlockByNumber", || async { self.provider.get_block_by_number(tag).await }).await
+        };
+        let latest = block(alloy::eips::BlockNumberOrTag::Latest).await?.ok_or_else(|| ChainError::Unavailable("no latest block".into()))?;
+        // a node without a pending block answers null or an error: the latest then
+        let pending = block(alloy::eips::BlockNumberOrTag::Pending).await.ok().flatten().map(|b| b.header.timestamp);
+        Ok(latest.header.timestamp.max(pending.unwrap_or(0)))
     }
 
     /// The balance of `who` on the chain (not in the oracle).
@@ -944,15 +917,17 @@ impl Chain {
         })
     }
 
-    /// Sends a move (returns once the node accepted it; see [`Chain::wait_mined`]).
-    pub async fn send_move(&self, game_id: u64, mv: &Move) -> Result<SentTx, ChainError> {
+    /// Sends a move (returns once the node accepted it; follow it with
+    /// [`Chain::tx_status`]). `replacing` is a stuck move of this game to re-price:
+    /// the new one takes its nonce with bumped fees.
+    pub async fn send_move(&self, game_id: u64, mv: &Move, replacing: Option<&SentTx>) -> Result<SentTx, ChainError> {
         let g = U256::from(game_id);
         let b32 = |v: &[Hash]| v.iter().map(|h| B256::from(*h)).collect::<Vec<_>>();
         match mv {
-            Move::RevealNodes(nodes) => self.send("revealNodes", || self.game.revealNodes(g, b32(nodes))).await,
-            Move::Pick { nodes, choice } => self.send("pick", || self.game.pick(g, b32(nodes), U256::from(*choice))).await,
+            Move::RevealNodes(nodes) => self.send("revealNodes", replacing, || self.game.revealNodes(g, b32(nodes))).await,
+            Move::Pick { nodes, choice } => self.send("pick", replacing, || self.game.pick(g, b32(nodes), U256::from(*choice))).await,
             Move::OpenHeader { header, spec, spec_proof } => {
-                self.send("openHeader", || {
+                self.send("openHeader", replacing, || {
                     self.game.openHeader(
                         g,
                         header.ty.dtype.code(),
@@ -964,31 +939,31 @@ impl Chain {
                 })
                 .await
             }
-            Move::RevealChunk(chunk) => self.send("revealChunk", || self.game.revealChunk(g, Bytes::copy_from_slice(&chunk[..]))).await,
+            Move::RevealChunk(chunk) => self.send("revealChunk", replacing, || self.game.revealChunk(g, Bytes::copy_from_slice(&chunk[..]))).await,
             Move::ProveStep(p) => {
                 let ops = operands(&p.operands);
-                self.send("proveStep", || {
+                self.send("proveStep", replacing, || {
                     self.game.proveStep(g, U256::from(p.element_in_chunk), Bytes::copy_from_slice(&p.chunk), ops.clone())
                 })
                 .await
             }
             Move::NameElement { element_in_chunk, chunk, spec } => {
-                self.send("nameElement", || {
+                self.send("nameElement", replacing, || {
                     self.game.nameElement(g, U256::from(*element_in_chunk), Bytes::copy_from_slice(&chunk[..]), Bytes::copy_from_slice(spec))
                 })
                 .await
             }
             Move::OpenCheckpoints { root, last_proof } => {
-                self.send("openCheckpoints", || self.game.openCheckpoints(g, B256::from(*root), b32(last_proof))).await
+                self.send("openCheckpoints", replacing, || self.game.openCheckpoints(g, B256::from(*root), b32(last_proof))).await
             }
             Move::ProveBlock(p) => {
                 let ops = operands(&p.operands);
-                self.send("proveBlock", || {
+                self.send("proveBlock", replacing, || {
                     self.game.proveBlock(g, Bytes::copy_from_slice(&p.prev_state), b32(&p.prev_proof), ops.clone())
                 })
                 .await
             }
-            Move::Timeout => self.send("timeout", || self.game.timeout(g)).await,
+            Move::Timeout => self.send("timeout", replacing, || self.game.timeout(g)).await,
         }
     }
 

@@ -39,6 +39,9 @@ pub enum ChainError {
         /// The address.
         address: String,
     },
+    /// The deployment file's addresses do not hold the contracts it says.
+    #[error("deployment file: {0}")]
+    WrongDeployment(String),
     /// The chain is not the one the deployment was made on.
     #[error("the node is on chain {actual}, the deployment is for chain {expected}")]
     WrongChain {
@@ -46,6 +49,16 @@ pub enum ChainError {
         expected: u64,
         /// Chain id of the node.
         actual: u64,
+    },
+    /// The fee cap leaves no room to re-price a stuck transaction.
+    #[error("{call}: the fee cap of {} gwei leaves no room to re-price the stuck transaction (it needs {} gwei); raise --max-fee-per-gas", *cap as f64 / 1e9, *needed as f64 / 1e9)]
+    FeeCapped {
+        /// The contract function.
+        call: String,
+        /// The cap, wei per gas.
+        cap: u128,
+        /// The fee a replacement needed, wei per gas.
+        needed: u128,
     },
     /// Data from the chain could not be decoded.
     #[error("could not decode {0}")]

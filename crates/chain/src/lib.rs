@@ -13,9 +13,11 @@ pub mod devnet;
 mod error;
 pub mod retry;
 pub mod scanner;
+mod tx;
 
 pub use alloy;
 pub use client::*;
 pub use error::ChainError;
 pub use retry::{with_retry, RetryPolicy};
 pub use scanner::{Cursor, ScanPolicy};
+pub use tx::{gwei, FeePolicy, Fees, Mined, SentTx, TxStatus, BUMP_PERCENT, STUCK_BLOCKS};

@@ -6,7 +6,7 @@ use alloy::primitives::{Bytes, B256, U256};
 use alloy::providers::ProviderBuilder;
 use alloy::sol;
 use refute_chain::devnet::Devnet;
-use refute_chain::{Chain, ChainConfig, DeployParams, RequestStatus, ResultStatus};
+use refute_chain::{Chain, ChainConfig, DeployParams, FeePolicy, RequestStatus, ResultStatus};
 use refute_core::commit::commit_bytes;
 use refute_core::hash::{from_hex, Hash};
 use refute_core::testing::{every_op_model, random_input, reference_run, Rng};
@@ -129,7 +129,7 @@ async fn play(executor: &Chain, challenger: &Chain, id: u64, posted: &TraceData,
                 (challenger, challenger_move(arity, &g.position, honest, &revealed).unwrap().unwrap())
             }
         };
-        let tx = who.send_move(id, &mv).await.unwrap();
+        let tx = who.send_move(id, &mv, None).await.unwrap();
         who.wait_mined(&tx).await.unwrap();
     }
     panic!("the game did not end in 100 moves");
@@ -140,7 +140,7 @@ async fn a_game_through_the_client_rejects_fraud_and_pays_the_challenger() {
     let net = Devnet::start(None).unwrap();
     let params = DeployParams { arity_log2: 2, ..DeployParams::default() };
     let deployment = Chain::deploy(&net.endpoint(), &net.key(0), &params).await.unwrap();
-    let connect = |i: usize| ChainConfig { rpc_url: net.endpoint(), private_key: net.key(i), deployment: deployment.clone() };
+    let connect = |i: usize| ChainConfig { rpc_url: net.endpoint(), private_key: net.key(i), deployment: deployment.clone(), fees: FeePolicy::default() };
     let (requester, executor, challenger) =
         (Chain::connect(&connect(1)).await.unwrap(), Chain::connect(&connect(2)).await.unwrap(), Chain::connect(&connect(3)).await.unwrap());
 
@@ -194,7 +194,7 @@ async fn bad_urls_keys_and_deployments_get_clear_errors() {
         game: Default::default(),
         verifier: Default::default(),
     };
-    let cfg = |url: &str, key: &str| ChainConfig { rpc_url: url.into(), private_key: key.into(), deployment: d.clone() };
+    let cfg = |url: &str, key: &str| ChainConfig { rpc_url: url.into(), private_key: key.into(), deployment: d.clone(), fees: FeePolicy::default() };
     let key = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
     let e = Chain::connect(&cfg("ftp://x", key)).await.unwrap_err().to_string();
     assert!(e.contains("ftp://x") && e.contains("scheme"), "{e}");

@@ -4,7 +4,7 @@
 
 use clap::Args;
 use eyre::{bail, eyre, Result, WrapErr};
-use refute_chain::{parse_amount, Chain, ChainConfig, DeployParams, Deployment};
+use refute_chain::{parse_amount, Chain, ChainConfig, DeployParams, Deployment, FeePolicy};
 use refute_core::hash::to_hex;
 use refute_core::Model;
 use refute_runtime::shutdown::Shutdown;
@@ -168,7 +168,8 @@ pub fn run_deploy(args: DeployArgs) -> Result<()> {
         d.save(&args.out).wrap_err_with(|| format!("writing {}", args.out.display()))?;
         println!("deployed on chain {} at block {}; wrote {}", d.chain_id, d.block, args.out.display());
         println!("  registry {}\n  oracle   {}\n  game     {}\n  verifier {}", d.registry, d.oracle, d.game, d.verifier);
-        let chain = Chain::connect(&ChainConfig { rpc_url: args.rpc_url.clone(), private_key: args.private_key.clone(), deployment: d }).await?;
+        let cfg = ChainConfig { rpc_url: args.rpc_url.clone(), private_key: args.private_key.clone(), deployment: d, fees: FeePolicy::default() };
+        let chain = Chain::connect(&cfg).await?;
         for m in &models {
             chain.register_model(m, &format!("refute:{}", m.name())).await.wrap_err_with(|| format!("registering {}", m.name()))?;
             println!("  registered {:<16} {}", m.name(), to_hex(&m.id()));

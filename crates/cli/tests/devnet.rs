@@ -45,7 +45,7 @@ async fn devnet_deploys_registers_prints_and_stops_on_ctrl_c() {
     // the first funded key printed, used as a client: every fixture model is registered
     let key_line = lines.iter().find(|l| l.contains("owner")).unwrap();
     let key = key_line.split_whitespace().last().unwrap().to_string();
-    let chain = Chain::connect(&ChainConfig { rpc_url: rpc_url.clone(), private_key: key, deployment }).await.unwrap();
+    let chain = Chain::connect(&ChainConfig { rpc_url: rpc_url.clone(), private_key: key, deployment, fees: refute_chain::FeePolicy::default() }).await.unwrap();
     for name in ["hand-every-op", "digits-mlp", "digits-cnn", "digits-resnet"] {
         let m = Model::load(&repo().join(format!("fixtures/models/{name}.json"))).unwrap();
         assert!(chain.is_registered(&m.id()).await.unwrap(), "{name} registered");
@@ -81,7 +81,7 @@ async fn deploy_writes_a_deployment_the_services_can_use_and_names_bad_input() {
     let good = run(&["deploy", "--rpc-url", &node.endpoint(), "--private-key", &node.key(0), "--out", out.to_str().unwrap(), "--model", model.to_str().unwrap(), "--challenge-window", "600"]);
     assert!(good.status.success(), "{}", String::from_utf8_lossy(&good.stderr));
     let d = Deployment::load(&out).unwrap();
-    let chain = Chain::connect(&ChainConfig { rpc_url: node.endpoint(), private_key: node.key(1), deployment: d }).await.unwrap();
+    let chain = Chain::connect(&ChainConfig { rpc_url: node.endpoint(), private_key: node.key(1), deployment: d, fees: refute_chain::FeePolicy::default() }).await.unwrap();
     assert!(chain.is_registered(&Model::load(&model).unwrap().id()).await.unwrap());
     assert_eq!(chain.oracle_config().await.unwrap().challengeWindow, 600);
 

@@ -4,7 +4,8 @@
 //! every setting that is wrong before anything starts.
 
 use clap::Args;
-use refute_chain::{ChainConfig, Deployment, ScanPolicy};
+use refute_chain::alloy::primitives::U256;
+use refute_chain::{ChainConfig, Deployment, FeePolicy, ScanPolicy};
 use refute_runtime::logging::LogFormat;
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -41,6 +42,14 @@ pub struct CommonArgs {
     /// Log format: human or json.
     #[arg(long, env = "REFUTE_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,
+    /// Priority fee per gas of a transaction's first send (wei, or e.g. `2gwei`);
+    /// a stuck transaction is sent again with it raised.
+    #[arg(long, env = "REFUTE_PRIORITY_FEE_PER_GAS")]
+    pub priority_fee_per_gas: Option<String>,
+    /// The most fee per gas any transaction may offer (wei, or e.g. `300gwei`): the
+    /// cap on what re-pricing a stuck move may pay.
+    #[arg(long, env = "REFUTE_MAX_FEE_PER_GAS")]
+    pub max_fee_per_gas: Option<String>,
 }
 
 /// Names of the common settings (the keys a config file may use for them).
@@ -54,6 +63,8 @@ pub const COMMON_KEYS: &[&str] = &[
     "data_dir",
     "metrics_addr",
     "log_format",
+    "priority_fee_per_gas",
+    "max_fee_per_gas",
 ];
 
 impl CommonArgs {
@@ -69,6 +80,8 @@ impl CommonArgs {
             data_dir: self.data_dir.or(file.data_dir),
             metrics_addr: self.metrics_addr.or(file.metrics_addr),
             log_format: self.log_format.or(file.log_format),
+            priority_fee_per_gas: self.priority_fee_per_gas.or(file.priority_fee_per_gas),
+            max_fee_per_gas: self.max_fee_per_gas.or(file.max_fee_per_gas),
         }
     }
 
@@ -114,12 +127,31 @@ impl CommonArgs {
         if concurrency == 0 {
             problems.push("concurrency: must be at least 1".into());
         }
+        let mut fees = FeePolicy::default();
+        let mut fee = |what: &str, v: Option<String>, into: &mut u128| {
+            if let Some(v) = v {
+                match refute_chain::parse_amount(&v) {
+                    Ok(x) if x <= U256::from(u128::MAX) => *into = x.to::<u128>(),
+                    Ok(_) => problems.push(format!("{what}: {v} is too large")),
+                    Err(e) => problems.push(format!("{what}: {e}")),
+                }
+            }
+        };
+        fee("priority_fee_per_gas", self.priority_fee_per_gas, &mut fees.tip);
+        fee("max_fee_per_gas", self.max_fee_per_gas, &mut fees.cap);
+        if fees.cap == 0 || fees.tip > fees.cap {
+            problems.push(format!(
+                "max_fee_per_gas: {} gwei must be above zero and at least the priority fee ({} gwei)",
+                refute_chain::gwei(fees.cap),
+                refute_chain::gwei(fees.tip)
+            ));
+        }
         if !problems.is_empty() {
             return Err(problems);
         }
         let deployment = deployment.expect("checked");
         Ok(Settings {
-            chain: ChainConfig { rpc_url, private_key: private_key.expect("checked"), deployment },
+            chain: ChainConfig { rpc_url, private_key: private_key.expect("checked"), deployment, fees },
             confirmations: self.confirmations.unwrap_or(2),
             poll_interval: Duration::from_millis(poll),
             concurrency,

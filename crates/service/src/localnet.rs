@@ -3,8 +3,8 @@
 //! services' integration tests all start one the same way.
 
 use crate::config::Settings;
-use refute_chain::devnet::Devnet;
-use refute_chain::{Chain, ChainConfig, ChainError, DeployParams, Deployment};
+use refute_chain::devnet::{Devnet, DevnetOptions};
+use refute_chain::{Chain, ChainConfig, ChainError, DeployParams, Deployment, FeePolicy};
 use refute_core::Model;
 use refute_runtime::logging::LogFormat;
 use std::path::{Path, PathBuf};
@@ -39,10 +39,12 @@ pub struct LocalNet {
 
 impl LocalNet {
     /// Starts anvil on `port` (0: any free one) mining every `block_time` seconds
-    /// (None: on each transaction), deploys with `params`, writes the deployment
-    /// file into `dir`, and registers `models`.
+    /// (None: on each transaction), its log and state under `dir/node` (so that it
+    /// can be restarted with its state), deploys with `params`, writes the
+    /// deployment file into `dir`, and registers `models`.
     pub async fn start(port: u16, block_time: Option<u64>, params: DeployParams, models: &[&Model], dir: &Path) -> Result<LocalNet, String> {
-        let devnet = Devnet::start_on(port, block_time)?;
+        let opts = DevnetOptions { port, block_time, dir: Some(dir.join("node")), keep_state: true };
+        let devnet = Devnet::start_with(opts)?;
         let deployment = Chain::deploy(&devnet.endpoint(), &devnet.key(accounts::OWNER), &params).await.map_err(|e| format!("deploying: {e}"))?;
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let deployment_file = dir.join("deployment.json");
@@ -57,7 +59,7 @@ impl LocalNet {
 
     /// The chain settings of account `i`.
     pub fn chain_config(&self, i: usize) -> ChainConfig {
-        ChainConfig { rpc_url: self.devnet.endpoint(), private_key: self.devnet.key(i), deployment: self.deployment.clone() }
+        ChainConfig { rpc_url: self.devnet.endpoint(), private_key: self.devnet.key(i), deployment: self.deployment.clone(), fees: FeePolicy::default() }
     }
 
     /// A client for account `i`.

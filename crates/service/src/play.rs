@@ -1,20 +1,37 @@
-//! Playing one game for one tick: read the position from the chain, ask the
-//! solver, send the move, and remember a sent move until it is mined so that a
-//! restart neither forgets it nor sends it twice.
+//! Playing one game for one tick: read the position from the chain, follow the
+//! move sent earlier until it is mined, and otherwise ask the solver and send the
+//! next move. A sent move is remembered in the store until it is mined, so that a
+//! restart neither forgets it nor sends it twice, and it is followed on every tick:
+//! sent again at once if the node no longer has it (dropped, lost in a node restart,
+//! or its nonce taken by another transaction), re-priced when it is stuck.
+//!
+//! A tick never waits for mining: it sends and returns, and the next tick (a block
+//! later, or sooner) looks again.
 
-use refute_chain::{Chain, ChainError, GameInfo, TxState};
+use refute_chain::{Chain, ChainError, GameInfo, SentTx, TxStatus};
 use refute_game::{Move, Side, Status};
 use refute_store::{id_key, Cf, Store, StoreError};
 use serde::{Deserialize, Serialize};
 
 /// What one tick did for a game.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Played {
+pub struct Played {
+    /// A move of ours mined since the last tick (its kind).
+    pub mined: Option<String>,
+    /// What the tick did then.
+    pub action: Action,
+}
+
+/// What a tick did after looking at the move in flight.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
     /// The game is over.
     Ended(Status),
-    /// A move of this kind was sent and mined.
-    Moved(&'static str),
-    /// A move sent earlier is still pending.
+    /// A move of this kind was sent.
+    Sent(&'static str),
+    /// A stuck move of this kind was sent again with a higher fee.
+    Repriced(&'static str),
+    /// A move sent earlier is still on its way.
     Waiting,
     /// Nothing to do (the other side's turn, time left).
     Idle,
@@ -37,8 +54,8 @@ pub enum PlayError {
 /// A move sent and not yet known to be mined.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PendingMove {
-    /// Transaction hash, hex.
-    pub tx: String,
+    /// The transaction (its latest send).
+    pub tx: SentTx,
     /// The move's kind.
     pub kind: String,
 }
@@ -52,36 +69,78 @@ where
 {
     let game_id = info.id;
     let pos = &info.position;
-    if pos.status != Status::Open {
-        store.delete(Cf::Pending, &id_key(game_id))?;
-        return Ok(Played::Ended(pos.status));
-    }
-    if let Some(p) = store.get::<PendingMove>(Cf::Pending, &id_key(game_id))? {
-        match chain.tx_state(&p.tx).await? {
-            TxState::Pending => return Ok(Played::Waiting),
-            TxState::Mined | TxState::Unknown => store.delete(Cf::Pending, &id_key(game_id))?,
+    let key = id_key(game_id);
+    let pending: Option<PendingMove> = store.get(Cf::Pending, &key)?;
+    let mut replacing = None;
+    if let Some(p) = pending {
+        match chain.tx_status(&p.tx).await? {
+            TxStatus::Mined { success, .. } => {
+                store.delete(Cf::Pending, &key)?;
+                let mined = if success {
+                    tracing::info!(game = game_id, side = ?side, r#move = %p.kind, tx = %p.tx.hash, "move mined");
+                    Some(p.kind)
+                } else {
+                    // the chain moved on between our decision and the block
+                    tracing::warn!(game = game_id, r#move = %p.kind, tx = %p.tx.hash, "move reverted on-chain; deciding again");
+                    None
+                };
+                // `info` may have been read before the move landed: decide on the
+                // next tick, from a position that shows it
+                let action = if pos.status == Status::Open { Action::Idle } else { Action::Ended(pos.status) };
+                return Ok(Played { mined, action });
+            }
+            TxStatus::Pending => return Ok(Played { mined: None, action: Action::Waiting }),
+            TxStatus::Queued => {
+                // an earlier transaction of ours is missing: fill its nonce so this
+                // one can be mined
+                chain.fill_nonce_gap().await?;
+                return Ok(Played { mined: None, action: Action::Waiting });
+            }
+            TxStatus::Stuck => replacing = Some(p),
+            status @ (TxStatus::Dropped | TxStatus::Replaced) => {
+                tracing::warn!(game = game_id, r#move = %p.kind, tx = %p.tx.hash, ?status, "the node no longer has our move; sending it again");
+                store.delete(Cf::Pending, &key)?;
+            }
         }
+    }
+    if pos.status != Status::Open {
+        store.delete(Cf::Pending, &key)?;
+        return Ok(Played { mined: None, action: Action::Ended(pos.status) });
     }
     let now = chain.now().await?;
     let mv = if pos.turn == side {
         if pos.expired(now) {
             // our clock ran out: nothing we send can land; the other side may claim it
-            return Ok(Played::Idle);
+            return Ok(Played { mined: None, action: Action::Idle });
         }
         match decide(info).map_err(PlayError::Solver)? {
             Some(mv) => mv,
-            None => return Ok(Played::Idle),
+            None => return Ok(Played { mined: None, action: Action::Idle }),
         }
     } else if pos.expired(now) {
         Move::Timeout
     } else {
-        return Ok(Played::Idle);
+        return Ok(Played { mined: None, action: Action::Idle });
     };
     let kind = mv.kind();
-    let sent = chain.send_move(game_id, &mv).await?;
-    store.put(Cf::Pending, &id_key(game_id), &PendingMove { tx: sent.hash.clone(), kind: kind.into() })?;
-    chain.wait_mined(&sent).await?;
-    store.delete(Cf::Pending, &id_key(game_id))?;
-    tracing::info!(game = game_id, side = ?side, r#move = kind, tx = %sent.hash, "move mined");
-    Ok(Played::Moved(kind))
+    let sent = match &replacing {
+        Some(p) => match chain.send_move(game_id, &mv, Some(&p.tx)).await {
+            Ok(s) => s,
+            Err(ChainError::FeeCapped { cap, .. }) => {
+                tracing::warn!(game = game_id, r#move = kind, tx = %p.tx.hash, cap_gwei = refute_chain::gwei(cap), "our move is stuck and the fee cap stops re-pricing it (raise --max-fee-per-gas)");
+                return Ok(Played { mined: None, action: Action::Waiting });
+            }
+            Err(e) => return Err(e.into()),
+        },
+        None => chain.send_move(game_id, &mv, None).await?,
+    };
+    store.put(Cf::Pending, &key, &PendingMove { tx: sent.clone(), kind: kind.into() })?;
+    let action = if let Some(p) = &replacing {
+        tracing::info!(game = game_id, side = ?side, r#move = kind, old = %p.tx.hash, tx = %sent.hash, max_fee_gwei = refute_chain::gwei(sent.max_fee), "stuck move re-priced");
+        Action::Repriced(kind)
+    } else {
+        tracing::info!(game = game_id, side = ?side, r#move = kind, tx = %sent.hash, "move sent");
+        Action::Sent(kind)
+    };
+    Ok(Played { mined: None, action })
 }

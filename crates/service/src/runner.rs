@@ -29,15 +29,32 @@ pub async fn connect(settings: &Settings, shutdown: &Shutdown) -> Result<Option<
     }
 }
 
+/// How long the transactions sent before a restart may stay in the mempool before
+/// they are cancelled.
+pub const IN_FLIGHT_PATIENCE: Duration = Duration::from_secs(30);
+
 /// Waits until none of the sender's transactions is pending, so the chain shows
-/// everything this service sent before it last stopped.
+/// everything this service sent before it last stopped. Transactions still pending
+/// after [`IN_FLIGHT_PATIENCE`] and [`refute_chain::STUCK_BLOCKS`] blocks (priced out
+/// by the base fee, say) are cancelled: replaced by transfers of nothing at the fee
+/// cap; what they did is decided again from the chain.
 pub async fn settle_in_flight(chain: &Chain, shutdown: &Shutdown) -> Result<bool, ChainError> {
+    let since = tokio::time::Instant::now();
+    let first_head = chain.head().await?;
+    let mut cancelled = false;
     loop {
         let n = chain.in_flight().await?;
         if n == 0 {
             return Ok(true);
         }
-        tracing::info!(transactions = n, "waiting for transactions sent before the restart to be mined");
+        let stuck = since.elapsed() >= IN_FLIGHT_PATIENCE && chain.head().await? >= first_head + refute_chain::STUCK_BLOCKS;
+        if stuck && !cancelled {
+            tracing::warn!(transactions = n, "transactions sent before the restart are still not mined; cancelling them");
+            chain.cancel_in_flight().await?;
+            cancelled = true;
+        } else {
+            tracing::info!(transactions = n, "waiting for transactions sent before the restart to be mined");
+        }
         if sleep_or_shutdown(Duration::from_secs(1), shutdown).await {
             return Ok(false);
         }
