@@ -70,17 +70,24 @@ contract OneStepVerifier {
         return terms <= per ? 1 : (terms + per - 1) / per;
     }
 
-    /// @dev Channels per `conv2d` block: `G = max(1, floor(512 / max(H·W, KH·KW)))`.
+    /// @dev Channels per `conv2d` block: `G = max(1, floor(512 / max(H·W, KH·KW,
+    ///      2·KH)))`, as many as keep a block within 512 bytes of input planes, 512
+    ///      taps and 256 window rows (each row is a run of its own, so rows are what
+    ///      a block of short rows pays for).
     function _convG(uint256 xt, uint256 wt) private pure returns (uint256) {
         uint256 plane = xt.dim(1) * xt.dim(2);
-        uint256 taps = wt.dim(2) * wt.dim(3);
+        uint256 kh = wt.dim(2);
+        uint256 taps = kh * wt.dim(3);
         uint256 m = plane > taps ? plane : taps;
+        if (2 * kh > m) m = 2 * kh;
         return m == 0 ? BLOCK : (m >= BLOCK ? 1 : BLOCK / m);
     }
 
-    /// @dev Window rows per pooling block: `G = max(1, floor(512 / max(W, KW)))`.
+    /// @dev Window rows per pooling block: `G = max(1, floor(512 / max(W, KW, 2)))`,
+    ///      as many as keep a block within 512 elements and 256 rows.
     function _poolG(uint256 w, uint256 kw) private pure returns (uint256) {
         uint256 m = w > kw ? w : kw;
+        if (m < 2) m = 2;
         return m >= BLOCK ? 1 : BLOCK / m;
     }
 

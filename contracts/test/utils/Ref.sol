@@ -4,12 +4,16 @@ pragma solidity ^0.8.24;
 import {Kit, Ty, StepDef, Committed, ModelDef, TraceDef} from "./Kit.sol";
 
 /// @notice One element's reduction as Ref folds it: its number of blocks, the
-///         state after every block (`states[b]`, one word, or two for argmax; empty
-///         for an op that does not reduce) and the element's value.
+///         state after every block from block `first` on (`states[b - first]`, one
+///         word, or two for argmax; empty for an op that does not reduce) and the
+///         element's value. `first` is 0 but for `Ref.foldFrom`, whose blocks
+///         before `first` read only zeros and all leave the state `before`.
 struct Fold {
     uint256 blocks;
     int256[][] states;
     int256 value;
+    uint256 first;
+    int256[] before;
 }
 
 /// @title Ref
@@ -437,13 +441,17 @@ library Ref {
             uint256 hw = uint256(ins[0].shape[1]) * ins[0].shape[2];
             uint256 taps = uint256(s.wTypes[0].shape[2]) * s.wTypes[0].shape[3];
             uint256 widest = hw > taps ? hw : taps;
+            // G = max(1, floor(512 / max(H·W, KH·KW, 2·KH)))
+            if (2 * uint256(s.wTypes[0].shape[2]) > widest) widest = 2 * uint256(s.wTypes[0].shape[2]);
             uint256 g = widest == 0 ? BLOCK : BLOCK / widest;
             if (g == 0) g = 1;
             return (uint256(ins[0].shape[0]) * taps, g * taps);
         }
         if (s.op == MAXPOOL2D || s.op == AVGPOOL2D) {
             uint256 kw = uint256(int256(s.params[1]));
+            // G = max(1, floor(512 / max(W, KW, 2)))
             uint256 widest = ins[0].shape[2] > kw ? ins[0].shape[2] : kw;
+            if (widest < 2) widest = 2;
             uint256 g = BLOCK / widest;
             if (g == 0) g = 1;
             return (uint256(int256(s.params[0])) * kw, g * kw);
@@ -492,6 +500,62 @@ library Ref {
             for (uint256 k = 0; k < st.length; k++) f.states[b][k] = st[k];
         }
         f.value = _finish(s, ws, e, st);
+    }
+
+    /// @notice `fold` of an element whose blocks before `first` read only zeros of
+    ///         the input (the x of a linear layer, a conv or a pool, an argmax's
+    ///         row): those blocks are not folded term by term, so an element of
+    ///         millions of blocks can be folded from its last ones. Each of them
+    ///         leaves the state `f.before` that a block of zeros leaves (block 0,
+    ///         folded: `(0)` for a sum, `(0)` for a maximum, `(0, 0)` for argmax);
+    ///         `f.states` holds the states after blocks `first … n − 1`. Reverts
+    ///         unless every chunk of x with data lies past what block `first − 1`
+    ///         reads.
+    function foldFrom(StepDef memory s, Ty[] memory ins, Committed[] memory xs, Committed[] memory ws, uint256 e, uint256 first)
+        internal
+        pure
+        returns (Fold memory f)
+    {
+        f.blocks = blocks(s, ins);
+        _requireZerosBefore(s, ins, xs, e, first, f.blocks);
+        int256[] memory st = new int256[](s.op == ARGMAX ? 2 : 1);
+        if (s.op == MAXPOOL2D || s.op == ARGMAX) st[0] = -int256(2 ** 63);
+        _foldBlock(s, ins, xs, ws, e, 0, st);
+        f.first = first;
+        f.before = new int256[](st.length);
+        for (uint256 k = 0; k < st.length; k++) f.before[k] = st[k];
+        f.states = new int256[][](f.blocks - first);
+        for (uint256 b = first; b < f.blocks; b++) {
+            _foldBlock(s, ins, xs, ws, e, b, st);
+            f.states[b - first] = new int256[](st.length);
+            for (uint256 k = 0; k < st.length; k++) f.states[b - first][k] = st[k];
+        }
+        f.value = _finish(s, ws, e, st);
+    }
+
+    /// @dev Folds the terms of block `b` of element `e` into `st`.
+    function _foldBlock(StepDef memory s, Ty[] memory ins, Committed[] memory xs, Committed[] memory ws, uint256 e, uint256 b, int256[] memory st)
+        private
+        pure
+    {
+        (uint256 T, uint256 B) = terms(s, ins);
+        uint256 end = (b + 1) * B < T ? (b + 1) * B : T;
+        for (uint256 t = b * B; t < end; t++) _term(s, ins, xs, ws, e, t, st);
+    }
+
+    /// @dev `foldFrom`'s preconditions: an op whose blocks of zeros all leave the
+    ///      state a first block of zeros leaves (a maximum needs a term in every
+    ///      block: no padding), and no data in x before what block `first` reads.
+    function _requireZerosBefore(StepDef memory s, Ty[] memory ins, Committed[] memory xs, uint256 e, uint256 first, uint256 n)
+        private
+        pure
+    {
+        bool keep = s.op == LINEAR || s.op == CONV2D || s.op == AVGPOOL2D || s.op == ARGMAX
+            || (s.op == MAXPOOL2D && s.params[4] == 0 && s.params[5] == 0);
+        require(keep && first >= 1 && first < n, "foldFrom: an op whose zero blocks keep the state, a block past the first");
+        require(Kit.isSparse(xs[0]), "foldFrom: a sparse input");
+        (uint256[2][] memory rin,) = reads(s, ins, xs, e, first - 1);
+        require(xs[0].chunkIdx.length == 0 || xs[0].chunkIdx[0] * Kit.CHUNK >= rin[0][1], "foldFrom: data before block first");
     }
 
     /// @dev Folds term `t` of element `e` into `st`.
@@ -583,6 +647,7 @@ library Ref {
 
     /// @notice The leaves of a checkpoint tree of fold `f` whose element is `y`.
     function checkpointLeaves(Fold memory f, int256 y) internal pure returns (bytes32[] memory leaves) {
+        require(f.first == 0, "the leaves of every block");
         leaves = new bytes32[](f.blocks);
         for (uint256 b = 0; b + 1 < f.blocks; b++) leaves[b] = stateLeaf(f.states[b]);
         leaves[f.blocks - 1] = elementLeaf(y);
