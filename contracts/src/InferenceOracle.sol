@@ -106,6 +106,13 @@ contract InferenceOracle {
     address public immutable deployer;
     /// @notice The dispute game: the only caller of the game hooks.
     address public disputeGame;
+    /// @notice Wei that settlements have set aside to be burned and `burn` has not
+    ///         yet sent to address(0) (held in the oracle's balance until then).
+    /// @dev Packed with `disputeGame`, which every settlement reads (`onlyGame`):
+    ///      adding to it is then a warm write of a non-zero slot (2,900 gas),
+    ///      whatever was pending before, so a move that ends a game stays within the
+    ///      move budget. 2^96 wei is more ether than exists, so it never overflows.
+    uint96 public burnPending;
 
     /// @notice Seconds after a post during which games may be opened.
     uint64 public immutable challengeWindow;
@@ -135,7 +142,8 @@ contract InferenceOracle {
     uint256 public totalIn;
     /// @notice Every wei withdrawn.
     uint256 public totalOut;
-    /// @notice Every wei burned (sent to address(0)).
+    /// @notice Every wei burned: sent to address(0) by `burn` (`burnPending` is
+    ///         not in it until then).
     uint256 public totalBurned;
 
     /// @notice A request: `input` is the canonical bytes of the model's input.
@@ -155,6 +163,8 @@ contract InferenceOracle {
     event Refunded(uint256 indexed requestId, address indexed requester, uint256 fee);
     /// @notice `account` withdrew `amount`.
     event Withdrawn(address indexed account, uint256 amount);
+    /// @notice A settlement set `amount` wei aside to be burned (now in `burnPending`).
+    event BurnSettled(uint256 amount);
     /// @notice `amount` wei were sent to address(0).
     event Burned(uint256 amount);
     /// @notice The requester's callback ran (`success` false: it reverted or ran out of gas).
@@ -195,7 +205,8 @@ contract InferenceOracle {
     error StakeTooLow(uint256 min);
     /// @notice The bond is below `minBond`.
     error BondTooLow(uint256 min);
-    /// @notice A value does not fit the oracle's accounting (above 2^128 wei).
+    /// @notice A value does not fit the oracle's accounting (above 2^128 wei, or
+    ///         2^96 wei waiting to be burned).
     error ValueTooLarge();
     /// @notice The step count is not the model's.
     error WrongStepCount(uint32 expected);
@@ -217,6 +228,8 @@ contract InferenceOracle {
     error NotFinal(uint256 requestId);
     /// @notice Nothing is credited to the caller.
     error NothingToWithdraw();
+    /// @notice No wei is waiting to be burned.
+    error NothingToBurn();
     /// @notice Sending ether failed.
     error TransferFailed();
     /// @notice Too little gas was given for the callback to receive its limit.
@@ -420,7 +433,8 @@ contract InferenceOracle {
     ///         bond, the rest is burned, and the request reopens. A losing
     ///         challenger's bond goes to the executor, `bondBurnBps` of it burned.
     ///         A game on a result that another game already rejected is moot: its
-    ///         bond is returned.
+    ///         bond is returned. What is burned is only added to `burnPending`
+    ///         here; `burn` sends it.
     /// @return moot Whether the game was moot.
     function settleGame(uint256 resultId, address challenger, uint256 bond, bool executorWon)
         external
@@ -468,12 +482,15 @@ contract InferenceOracle {
         emit BondReturned(resultId, challenger, bond);
     }
 
+    /// @dev Sets `amount` aside to be burned. A settlement does not send it: a call
+    ///      with value to address(0) and the write of `totalBurned` would cost a
+    ///      game-ending move some 15k – 35k more (docs/protocol.md).
     function _burn(uint256 amount) private {
         if (amount == 0) return;
-        totalBurned += amount;
-        emit Burned(amount);
-        (bool ok,) = payable(address(0)).call{value: amount}("");
-        if (!ok) revert TransferFailed();
+        uint256 pending = burnPending + amount;
+        if (pending > type(uint96).max) revert ValueTooLarge();
+        burnPending = uint96(pending);
+        emit BurnSettled(amount);
     }
 
     function _u128(uint256 v) private pure returns (uint128) {
@@ -482,6 +499,19 @@ contract InferenceOracle {
     }
 
     // ------------------------------------------------------------------- payouts
+
+    /// @notice Anyone: sends every wei set aside to be burned (`burnPending`) to
+    ///         address(0) and counts it in `totalBurned`.
+    /// @return amount What was sent.
+    function burn() external returns (uint256 amount) {
+        amount = burnPending;
+        if (amount == 0) revert NothingToBurn();
+        burnPending = 0;
+        totalBurned += amount;
+        emit Burned(amount);
+        (bool ok,) = payable(address(0)).call{value: amount}("");
+        if (!ok) revert TransferFailed();
+    }
 
     /// @notice Sends the caller everything credited to it.
     /// @return amount What was sent.

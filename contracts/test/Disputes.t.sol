@@ -163,8 +163,27 @@ abstract contract ProtocolFixture is Test {
         return DisputeGame.StepOperands(m.spec, m.inputRoots, m.inputTraceProofs, m.inputs, m.weights);
     }
 
+    /// @dev Every wei that came in was withdrawn, sent to address(0) or is still in
+    ///      the oracle, which holds at least what waits to be burned.
     function _assertConserved() internal view {
         assertEq(oracle.totalIn(), oracle.totalOut() + oracle.totalBurned() + address(oracle).balance, "ETH conserved");
+        assertGe(address(oracle).balance, oracle.burnPending(), "pending burns are held");
+    }
+
+    /// @dev Asserts that exactly `pending` wei wait to be burned on top of `sent`
+    ///      already burned, then burns them: `burn()` sends exactly that to
+    ///      address(0) and counts it in `totalBurned`.
+    function _assertBurns(uint256 sent, uint256 pending) internal {
+        assertEq(oracle.burnPending(), pending, "wei set aside to be burned");
+        assertEq(oracle.totalBurned(), sent, "burned before");
+        uint256 zeroBefore = address(0).balance;
+        vm.expectEmit(address(oracle));
+        emit InferenceOracle.Burned(pending);
+        assertEq(oracle.burn(), pending, "burn() sends what was pending");
+        assertEq(address(0).balance - zeroBefore, pending, "sent to address(0)");
+        assertEq(oracle.totalBurned(), sent + pending, "and counted as burned");
+        assertEq(oracle.burnPending(), 0);
+        _assertConserved();
     }
 }
 
@@ -197,7 +216,7 @@ contract DisputesTest is ProtocolFixture {
         if (s.executorWins) {
             uint256 burned = BOND * BOND_BURN_BPS / 10_000;
             assertEq(oracle.balanceOf(executor), BOND - burned, s.name);
-            assertEq(oracle.totalBurned(), burned);
+            _assertBurns(0, burned);
             // the result finalizes after its window; the executor gets stake and fee
             vm.warp(uint256(oracle.getResult(resultId).windowEnd));
             oracle.finalize(resultId);
@@ -206,7 +225,7 @@ contract DisputesTest is ProtocolFixture {
         } else {
             uint256 reward = STAKE * REWARD_BPS / 10_000;
             assertEq(oracle.balanceOf(challenger), BOND + reward, s.name);
-            assertEq(oracle.totalBurned(), STAKE - reward);
+            _assertBurns(0, STAKE - reward);
             assertEq(uint8(oracle.status(requestId)), uint8(InferenceOracle.RequestStatus.Open), "the request reopens");
             vm.expectRevert(abi.encodeWithSelector(InferenceOracle.NotFinal.selector, requestId));
             oracle.output(requestId);

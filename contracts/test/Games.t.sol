@@ -75,7 +75,7 @@ contract GamesTest is GameKit {
         gameId = challengeAs(challenger, resultId);
     }
 
-    function _expectChallengerWon(uint256 requestId, uint256 resultId, uint256 gameId) internal view {
+    function _expectChallengerWon(uint256 requestId, uint256 resultId, uint256 gameId) internal {
         DisputeGame.Game memory g = game.getGame(gameId);
         assertEq(uint8(g.status), uint8(DisputeGame.Status.ChallengerWon), "challenger won");
         assertEq(uint8(g.phase), uint8(DisputeGame.Phase.Resolved));
@@ -83,8 +83,9 @@ contract GamesTest is GameKit {
         assertEq(uint8(oracle.status(requestId)), uint8(InferenceOracle.RequestStatus.Open), "the request reopened");
         assertEq(oracle.balanceOf(challenger), BOND + STAKE * REWARD_BPS / 10_000, "bond and reward");
         assertEq(oracle.balanceOf(executor), 0);
-        assertEq(oracle.totalBurned(), STAKE - STAKE * REWARD_BPS / 10_000, "the rest of the stake burned");
         assertConserved();
+        // the rest of the stake is burned
+        assertBurns(STAKE - STAKE * REWARD_BPS / 10_000);
     }
 
     function _expectExecutorWon(World memory w, uint256 requestId, uint256 resultId, uint256 gameId) internal {
@@ -92,7 +93,7 @@ contract GamesTest is GameKit {
         assertEq(uint8(g.status), uint8(DisputeGame.Status.ExecutorWon), "executor won");
         uint256 burned = BOND * BOND_BURN_BPS / 10_000;
         assertEq(oracle.balanceOf(executor), BOND - burned, "the bond, less the burned share");
-        assertEq(oracle.totalBurned(), burned);
+        assertBurns(burned);
         vm.warp(uint256(oracle.getResult(resultId).windowEnd));
         oracle.finalize(resultId);
         assertEq(oracle.balanceOf(executor), BOND - burned + STAKE + FEE);
@@ -597,19 +598,23 @@ contract GamesTest is GameKit {
         _playTo(id, w, t, DisputeGame.Phase.Block);
         DisputeGame.Game memory g = game.getGame(id);
         assertEq(g.index, 0);
-        DisputeGame.StepOperands memory ops = operands(w.m, t, 2, g.element, 0);
-        bytes32[] memory oneSibling = new bytes32[](1);
+        _proveBlock0(id, operands(w.m, t, 2, g.element, 0), operands(w.m, t, 2, g.element, 1));
+        assertEq(uint8(game.getGame(id).status), uint8(DisputeGame.Status.ChallengerWon));
+    }
+
+    /// @dev Block 0 with a state or a proof, and with the operands of block 1,
+    ///      reverts; with none and its own operands it is proven.
+    function _proveBlock0(uint256 id, DisputeGame.StepOperands memory ops, DisputeGame.StepOperands memory block1) internal {
         vm.startPrank(challenger);
         vm.expectRevert(DisputeGame.BadPrevState.selector);
         game.proveBlock(id, abi.encode(int256(-2 ** 63), int256(0)), new bytes32[](0), ops);
         vm.expectRevert(DisputeGame.BadPrevState.selector);
-        game.proveBlock(id, "", oneSibling, ops);
+        game.proveBlock(id, "", new bytes32[](1), ops);
         // the operands of another block do not hold what block 0 reads
         vm.expectRevert(abi.encodeWithSelector(OneStepVerifier.ReadOutsideRange.selector, 0));
-        game.proveBlock(id, "", new bytes32[](0), operands(w.m, t, 2, g.element, 1));
+        game.proveBlock(id, "", new bytes32[](0), block1);
         game.proveBlock(id, "", new bytes32[](0), ops);
         vm.stopPrank();
-        assertEq(uint8(game.getGame(id).status), uint8(DisputeGame.Status.ChallengerWon));
     }
 
     /// proveStep is for one block, nameElement for more.

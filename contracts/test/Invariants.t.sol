@@ -180,6 +180,16 @@ contract Handler is Test {
         oracle.refund(id);
     }
 
+    /// Anyone sends what settlements set aside to be burned.
+    function burn(uint256 actorSeed) external {
+        if (oracle.burnPending() == 0) return;
+        uint256 pending = oracle.burnPending();
+        uint256 burned = oracle.totalBurned();
+        vm.prank(_actor(actorSeed));
+        assertEq(oracle.burn(), pending);
+        assertEq(oracle.totalBurned(), burned + pending);
+    }
+
     function withdraw(uint256 actorSeed) external {
         address a = _actor(actorSeed);
         if (oracle.balanceOf(a) == 0) return;
@@ -230,7 +240,7 @@ contract InvariantsTest is ProtocolFixture {
 
     /// The oracle holds exactly what it owes: credited balances plus what open work
     /// holds (fees of unserved or pending requests, stakes of pending results,
-    /// bonds of open games).
+    /// bonds of open games) plus what settlements set aside to be burned.
     function invariant_theOracleIsSolvent() public view {
         uint256 held;
         for (uint256 i = 0; i < handler.requestCount(); i++) {
@@ -247,7 +257,7 @@ contract InvariantsTest is ProtocolFixture {
         }
         uint256 credited;
         for (uint256 i = 0; i < handler.actorCount(); i++) credited += oracle.balanceOf(handler.actors(i));
-        assertEq(address(oracle).balance, held + credited);
+        assertEq(address(oracle).balance, held + credited + oracle.burnPending());
     }
 
     /// A result with an open game is never final, and a fraudulent one never is.
@@ -299,8 +309,15 @@ contract InvariantsTest is ProtocolFixture {
             uint256 id = handler.requestIds(i);
             if (oracle.status(id) == InferenceOracle.RequestStatus.Open) oracle.refund(id);
         }
+        // what waits to be burned is sent, all of it
+        uint256 pending = oracle.burnPending();
+        uint256 burned = oracle.totalBurned();
+        if (pending != 0) oracle.burn();
+        assertEq(oracle.totalBurned(), burned + pending);
+        assertEq(oracle.burnPending(), 0);
         uint256 credited;
         for (uint256 i = 0; i < handler.actorCount(); i++) credited += oracle.balanceOf(handler.actors(i));
         assertEq(address(oracle).balance, credited, "everything is withdrawable");
+        _assertConserved();
     }
 }

@@ -261,6 +261,7 @@ contract LifecycleTest is ProtocolFixture {
         }
         assertEq(uint8(game.getGame(g1).status), uint8(DisputeGame.Status.ChallengerWon));
         assertEq(uint8(oracle.resultStatus(res)), uint8(InferenceOracle.ResultStatus.Rejected));
+        assertEq(oracle.burnPending(), STAKE - STAKE * REWARD_BPS / 10_000, "the stake less the reward waits to be burned");
         game.settleMoot(g2);
         assertEq(uint8(game.getGame(g2).status), uint8(DisputeGame.Status.Moot));
         assertEq(oracle.balanceOf(other), BOND);
@@ -271,7 +272,56 @@ contract LifecycleTest is ProtocolFixture {
         vm.warp(vm.getBlockTimestamp() + WINDOW);
         oracle.finalize(res2);
         assertEq(oracle.output(id), honest.output);
+        // a moot game burns nothing
+        _assertBurns(0, STAKE - STAKE * REWARD_BPS / 10_000);
+    }
+
+    /// A settlement only sets the burned wei aside (`burnPending`, `BurnSettled`);
+    /// anyone then sends all of it to address(0) with `burn()`, which counts it in
+    /// `totalBurned`.
+    function test_burnsWaitUntilAnyoneSendsThem() public {
+        vm.expectRevert(InferenceOracle.NothingToBurn.selector);
+        oracle.burn();
+        // a griefer loses: `bondBurnBps` of its bond is set aside
+        uint256 bondBurn = BOND * BOND_BURN_BPS / 10_000;
+        uint256 res = _post(_request(address(0), 0), honest);
+        vm.prank(challenger);
+        uint256 g = game.challenge{value: BOND}(res);
+        for (uint256 j = 0; j < honest.moves.length; j++) {
+            if (j + 1 == honest.moves.length) {
+                vm.expectEmit(address(oracle));
+                emit InferenceOracle.BurnSettled(bondBurn);
+            }
+            _play(g, honest.moves[j]);
+        }
+        assertEq(uint8(game.getGame(g).status), uint8(DisputeGame.Status.ExecutorWon));
+        assertEq(oracle.burnPending(), bondBurn);
+        // a fraud is rejected: the stake less the reward is added
+        uint256 stakeBurn = STAKE - STAKE * REWARD_BPS / 10_000;
+        res = _post(_request(address(0), 0), wrongOutput);
+        vm.prank(challenger);
+        g = game.challenge{value: BOND}(res);
+        for (uint256 j = 0; j < wrongOutput.moves.length; j++) {
+            _play(g, wrongOutput.moves[j]);
+        }
+        assertEq(uint8(game.getGame(g).status), uint8(DisputeGame.Status.ChallengerWon));
+        assertEq(oracle.burnPending(), bondBurn + stakeBurn);
+        assertEq(oracle.totalBurned(), 0, "nothing sent by the settlements");
         _assertConserved();
+        // anyone sends both at once
+        uint256 zeroBefore = address(0).balance;
+        uint256 held = address(oracle).balance;
+        vm.expectEmit(address(oracle));
+        emit InferenceOracle.Burned(bondBurn + stakeBurn);
+        vm.prank(makeAddr("anyone"));
+        assertEq(oracle.burn(), bondBurn + stakeBurn);
+        assertEq(address(0).balance - zeroBefore, bondBurn + stakeBurn, "sent to address(0)");
+        assertEq(held - address(oracle).balance, bondBurn + stakeBurn);
+        assertEq(oracle.totalBurned(), bondBurn + stakeBurn);
+        assertEq(oracle.burnPending(), 0);
+        _assertConserved();
+        vm.expectRevert(InferenceOracle.NothingToBurn.selector);
+        oracle.burn();
     }
 
     function test_movesAreCheckedForPartyTurnPhaseAndClock() public {

@@ -57,6 +57,10 @@ abstract contract GameKit is Test {
     uint256 internal cpLieFrom = type(uint256).max;
     /// @notice The executor's padding checkpoint leaves (zero when honest).
     bytes32 internal cpPadding;
+    /// @notice When not zero, both solvers fold the named element from this block
+    ///         (`Ref.foldFrom`: the blocks before it read only zeros) and hold its
+    ///         checkpoint tree sparse: elements of millions of blocks.
+    uint256 internal cpFoldFrom;
 
     // ------------------------------------------------------------ measurements
 
@@ -94,14 +98,26 @@ abstract contract GameKit is Test {
     bool internal measureEvaluate;
     bytes internal lastReturn;
 
-    /// @dev The checkpoints of each game (computed once per game), by
-    ///      `_key(gameId)`: ids restart with every deployment.
-    mapping(bytes32 => bytes32[]) internal cpMine;
-    mapping(bytes32 => bytes) internal cpMineStates;
-    mapping(bytes32 => bytes32[]) internal cpHonest;
+    /// @notice A named element's checkpoints as a solver holds them: `blocks`
+    ///         leaves; leaf `b >= first` is `leaves[b - first]` (a padding leaf
+    ///         past `blocks`) and the state after block `b < blocks` is
+    ///         `states[b - first]`; every block before `first` leaves the state
+    ///         `before`, whose leaf is `fill`. `first` is 0 but with `cpFoldFrom`.
+    struct Checkpoints {
+        uint256 blocks;
+        uint256 first;
+        bytes32 fill;
+        bytes32[] leaves;
+        int256[][] states;
+        int256[] before;
+    }
 
-    function _key(uint256 id) internal view returns (bytes32) {
-        return keccak256(abi.encode(address(game), id));
+    /// @dev The checkpoints of each game (computed once per game and side), ABI
+    ///      encoded, by `_key(gameId, honest)`: ids restart with every deployment.
+    mapping(bytes32 => bytes) internal cpCache;
+
+    function _key(uint256 id, bool honest) internal view returns (bytes32) {
+        return keccak256(abi.encode(address(game), id, honest));
     }
 
     function deploy(uint256 arityLog2) internal {
@@ -229,42 +245,97 @@ abstract contract GameKit is Test {
 
     // ------------------------------------------------------------- checkpoints
 
-    /// @notice The executor's checkpoint leaves (and states, ABI-encoded) of the
-    ///         named element: the fold of its own committed inputs, its value as
-    ///         the last leaf, with the lies the knobs ask for.
+    /// @dev The named element of game `id` folded from trace `t`'s inputs (from
+    ///      `cpFoldFrom` when set), and the executor's value of it.
+    function _foldNamed(uint256 id, ModelDef memory m, TraceDef memory t) internal view returns (Fold memory f, int256 claimed) {
+        DisputeGame.Game memory g = game.getGame(id);
+        uint256 i = g.stepIndex;
+        StepDef memory s = Ref.stepOf(m, i);
+        Ty[] memory ins = Ref.inputTypes(m, i);
+        if (cpFoldFrom == 0) f = Ref.fold(s, ins, Ref.inputsIn(m, t, i), Ref.weightsOf(m, i), g.element);
+        else f = Ref.foldFrom(s, ins, Ref.inputsIn(m, t, i), Ref.weightsOf(m, i), g.element, cpFoldFrom);
+        assertEq(f.blocks, g.blocks, "Ref and the verifier cut the element alike");
+        claimed = g.claimed;
+    }
+
+    /// @dev The checkpoints of the named element folded from trace `t`'s inputs,
+    ///      ending at the executor's value (the honest one when `honest`), padded
+    ///      with `pad`; the executor's (not `honest`) with the lies `cpLieFrom` asks
+    ///      for.
+    function _checkpoints(uint256 id, ModelDef memory m, TraceDef memory t, bool honest, bytes32 pad)
+        internal
+        returns (Checkpoints memory c)
+    {
+        bytes32 key = _key(id, honest);
+        if (cpCache[key].length != 0) return abi.decode(cpCache[key], (Checkpoints));
+        (Fold memory f, int256 claimed) = _foldNamed(id, m, t);
+        if (!honest && cpLieFrom < f.blocks) {
+            require(cpLieFrom >= f.first, "a lie in a block the solvers fold");
+            for (uint256 b = cpLieFrom; b + 1 < f.blocks; b++) f.states[b - f.first][0] += 1;
+        }
+        c.blocks = f.blocks;
+        c.first = f.first;
+        c.states = f.states;
+        c.before = f.before;
+        if (f.first > 0) c.fill = Ref.stateLeaf(f.before);
+        // dense: every leaf; sparse: from `first` to the end of the padded tree
+        uint256 end = f.first == 0 ? f.blocks : uint256(1) << Kit.height(f.blocks);
+        c.leaves = new bytes32[](end - f.first);
+        bytes32 last = Ref.elementLeaf(honest ? f.value : claimed);
+        for (uint256 b = f.first; b < end; b++) {
+            if (b >= f.blocks) c.leaves[b - f.first] = pad;
+            else if (b + 1 == f.blocks) c.leaves[b - f.first] = last;
+            else c.leaves[b - f.first] = Ref.stateLeaf(f.states[b - f.first]);
+        }
+        cpCache[key] = abi.encode(c);
+    }
+
+    /// @notice The executor's checkpoints of the named element: the fold of its own
+    ///         committed inputs, its value as the last leaf, with the lies the knobs
+    ///         ask for.
+    function executorCheckpointsOf(uint256 id, ModelDef memory m, TraceDef memory t) internal returns (Checkpoints memory) {
+        return _checkpoints(id, m, t, false, cpPadding);
+    }
+
+    /// @notice The honest checkpoints of the named element (the challenger's).
+    function honestCheckpointsOf(uint256 id, ModelDef memory m, TraceDef memory h) internal returns (Checkpoints memory) {
+        return _checkpoints(id, m, h, true, bytes32(0));
+    }
+
+    /// @notice The executor's checkpoint leaves and states (every block: no
+    ///         `cpFoldFrom`).
     function executorCheckpoints(uint256 id, ModelDef memory m, TraceDef memory t)
         internal
         returns (bytes32[] memory leaves, int256[][] memory states)
     {
-        bytes32 key = _key(id);
-        if (cpMine[key].length != 0) return (cpMine[key], abi.decode(cpMineStates[key], (int256[][])));
-        DisputeGame.Game memory g = game.getGame(id);
-        uint256 i = g.stepIndex;
-        Fold memory f = Ref.fold(Ref.stepOf(m, i), Ref.inputTypes(m, i), Ref.inputsIn(m, t, i), Ref.weightsOf(m, i), g.element);
-        assertEq(f.blocks, g.blocks, "Ref and the verifier cut the element alike");
-        if (cpLieFrom < f.blocks) {
-            for (uint256 b = cpLieFrom; b + 1 < f.blocks; b++) f.states[b][0] += 1;
-        }
-        leaves = Ref.checkpointLeaves(f, g.claimed);
-        states = f.states;
-        cpMine[key] = leaves;
-        cpMineStates[key] = abi.encode(states);
+        Checkpoints memory c = executorCheckpointsOf(id, m, t);
+        require(c.first == 0, "every leaf is held");
+        return (c.leaves, c.states);
     }
 
-    /// @notice The honest checkpoint leaves of the named element (the challenger's).
-    function honestCheckpoints(uint256 id, ModelDef memory m, TraceDef memory h) internal returns (bytes32[] memory leaves) {
-        bytes32 key = _key(id);
-        if (cpHonest[key].length != 0) return cpHonest[key];
-        DisputeGame.Game memory g = game.getGame(id);
-        uint256 i = g.stepIndex;
-        Fold memory f = Ref.fold(Ref.stepOf(m, i), Ref.inputTypes(m, i), Ref.inputsIn(m, h, i), Ref.weightsOf(m, i), g.element);
-        leaves = Ref.checkpointLeaves(f, f.value);
-        cpHonest[key] = leaves;
+    /// @notice The honest checkpoint leaves (every block: no `cpFoldFrom`).
+    function honestCheckpoints(uint256 id, ModelDef memory m, TraceDef memory h) internal returns (bytes32[] memory) {
+        Checkpoints memory c = honestCheckpointsOf(id, m, h);
+        require(c.first == 0, "every leaf is held");
+        return c.leaves;
     }
 
     /// @dev A checkpoint tree over `leaves`, padded with `pad`.
     function checkpointTree(bytes32[] memory leaves, bytes32 pad) internal pure returns (Tree memory) {
         return Kit.tree(0x08, leaves, pad);
+    }
+
+    /// @dev The checkpoint tree of `c`: dense, or built from its structure.
+    function checkpointTree(Checkpoints memory c, bytes32 pad) internal pure returns (Tree memory) {
+        if (c.first == 0) return Kit.tree(0x08, c.leaves, pad);
+        uint256[] memory idx = new uint256[](c.leaves.length);
+        for (uint256 k = 0; k < idx.length; k++) idx[k] = c.first + k;
+        return Kit.sparseTree(0x08, Kit.height(c.blocks), c.fill, idx, c.leaves);
+    }
+
+    /// @dev The state after block `b` of `c`.
+    function stateAfter(Checkpoints memory c, uint256 b) internal pure returns (int256[] memory) {
+        return b < c.first ? c.before : c.states[b - c.first];
     }
 
     // ---------------------------------------------------------------- solvers
@@ -294,14 +365,13 @@ abstract contract GameKit is Test {
         } else if (g.phase == DisputeGame.Phase.Chunk) {
             _move(g.executor, abi.encodeCall(DisputeGame.revealChunk, (id, Kit.chunk(Ref.outOf(t, i), g.index))), "revealChunk", false);
         } else if (g.phase == DisputeGame.Phase.Checkpoints) {
-            (bytes32[] memory leaves,) = executorCheckpoints(id, m, t);
-            Tree memory tr = checkpointTree(leaves, cpPadding);
-            bytes memory call =
-                abi.encodeCall(DisputeGame.openCheckpoints, (id, Kit.rootOf(tr), Kit.single(tr, leaves.length - 1)));
+            Checkpoints memory c = executorCheckpointsOf(id, m, t);
+            Tree memory tr = checkpointTree(c, cpPadding);
+            bytes memory call = abi.encodeCall(DisputeGame.openCheckpoints, (id, Kit.rootOf(tr), Kit.single(tr, c.blocks - 1)));
             _move(g.executor, call, "openCheckpoints", false);
         } else if (g.phase == DisputeGame.Phase.Reduction) {
-            (bytes32[] memory leaves,) = executorCheckpoints(id, m, t);
-            bytes32[] memory nodes = Kit.below(checkpointTree(leaves, cpPadding), g.height, g.index, _levels(g));
+            Checkpoints memory c = executorCheckpointsOf(id, m, t);
+            bytes32[] memory nodes = Kit.below(checkpointTree(c, cpPadding), g.height, g.index, _levels(g));
             _move(g.executor, abi.encodeCall(DisputeGame.revealNodes, (id, nodes)), "revealNodes (reduction)", false);
         } else {
             revert("the executor has no move");
@@ -334,12 +404,7 @@ abstract contract GameKit is Test {
             if (theirs.height == mine.height) choice = _choose(nodes, Kit.below(theirs, g.height, g.index, levels));
             _move(g.challenger, abi.encodeCall(DisputeGame.pick, (id, nodes, choice)), trace ? "pick (trace)" : "pick (data)", false);
         } else if (g.phase == DisputeGame.Phase.Reduction) {
-            (bytes32[] memory mineLeaves,) = executorCheckpoints(id, m, t);
-            bytes32[] memory honestLeaves = honestCheckpoints(id, m, h);
-            uint256 levels = _levels(g);
-            bytes32[] memory nodes = Kit.below(checkpointTree(mineLeaves, cpPadding), g.height, g.index, levels);
-            bytes32[] memory honest = Kit.below(checkpointTree(honestLeaves, bytes32(0)), g.height, g.index, levels);
-            _move(g.challenger, abi.encodeCall(DisputeGame.pick, (id, nodes, _choose(nodes, honest))), "pick (reduction)", false);
+            _pickReduction(id, g, m, t, h);
         } else if (g.phase == DisputeGame.Phase.OneStep) {
             (uint256 local, uint256 e) = _disputedElement(m, t, h, i, g.index);
             bytes memory chunk = Kit.chunk(Ref.outOf(t, i), g.index);
@@ -360,6 +425,17 @@ abstract contract GameKit is Test {
         }
     }
 
+    /// @dev The challenger's pick in the reduction descent: towards the first leaf
+    ///      that differs from the honest checkpoints.
+    function _pickReduction(uint256 id, DisputeGame.Game memory g, ModelDef memory m, TraceDef memory t, TraceDef memory h)
+        internal
+    {
+        uint256 levels = _levels(g);
+        bytes32[] memory nodes = Kit.below(checkpointTree(executorCheckpointsOf(id, m, t), cpPadding), g.height, g.index, levels);
+        bytes32[] memory honest = Kit.below(checkpointTree(honestCheckpointsOf(id, m, h), bytes32(0)), g.height, g.index, levels);
+        _move(g.challenger, abi.encodeCall(DisputeGame.pick, (id, nodes, _choose(nodes, honest))), "pick (reduction)", false);
+    }
+
     /// @notice The state before the disputed block and its proof against the
     ///         executor's checkpoint root (nothing for block 0).
     function prevCheckpoint(uint256 id, ModelDef memory m, TraceDef memory t)
@@ -368,9 +444,9 @@ abstract contract GameKit is Test {
     {
         DisputeGame.Game memory g = game.getGame(id);
         if (g.index == 0) return ("", new bytes32[](0));
-        (bytes32[] memory leaves, int256[][] memory states) = executorCheckpoints(id, m, t);
-        prevState = Ref.encState(states[g.index - 1]);
-        prevProof = Kit.single(checkpointTree(leaves, cpPadding), g.index - 1);
+        Checkpoints memory c = executorCheckpointsOf(id, m, t);
+        prevState = Ref.encState(stateAfter(c, g.index - 1));
+        prevProof = Kit.single(checkpointTree(c, cpPadding), g.index - 1);
     }
 
     function _measureEvaluate(DisputeGame.StepOperands memory ops, uint256 e, uint256 b, bytes memory prevState) internal {
@@ -445,7 +521,26 @@ abstract contract GameKit is Test {
         revert("the game did not end");
     }
 
+    /// @notice Every wei that came in was withdrawn, sent to address(0) or is still
+    ///         in the oracle, which holds at least what waits to be burned.
     function assertConserved() internal view {
         assertEq(oracle.totalIn(), oracle.totalOut() + oracle.totalBurned() + address(oracle).balance, "ETH conserved");
+        assertGe(address(oracle).balance, oracle.burnPending(), "pending burns are held");
+    }
+
+    /// @notice Asserts that settlements set exactly `pending` wei aside to be burned
+    ///         and none was sent yet, then burns it: `burn()` sends exactly that to
+    ///         address(0) and counts it in `totalBurned`.
+    function assertBurns(uint256 pending) internal {
+        assertEq(oracle.burnPending(), pending, "wei set aside to be burned");
+        assertEq(oracle.totalBurned(), 0, "nothing is sent before burn()");
+        uint256 zeroBefore = address(0).balance;
+        vm.expectEmit(address(oracle));
+        emit InferenceOracle.Burned(pending);
+        assertEq(oracle.burn(), pending, "burn() sends what was pending");
+        assertEq(address(0).balance - zeroBefore, pending, "sent to address(0)");
+        assertEq(oracle.totalBurned(), pending, "and counted as burned");
+        assertEq(oracle.burnPending(), 0);
+        assertConserved();
     }
 }
