@@ -29,6 +29,9 @@ REFUTE_BIN="$ROOT/target/debug/refute" PYTHONPATH=tools/importer .venv/bin/pytho
 step "demo: refute demo (every scenario must end as expected)"
 target/debug/refute demo
 
+step "demo: refute demo --block-time 0 (instant mining: a block per transaction)"
+target/debug/refute demo --block-time 0
+
 # The report's quick mode runs inside `cargo test` (benches/tests/report.rs).
 # Criterion benchmarks run once each under `cargo test --benches`. Always
 # `--workspace`: selecting one package changes feature unification and rebuilds

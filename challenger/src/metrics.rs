@@ -21,6 +21,11 @@ pub struct Metrics {
     pub games_lost: Counter,
     /// Moves made.
     pub moves: Counter,
+    /// Moves sent again because the node no longer had them (dropped, lost in a node
+    /// restart, or their nonce taken).
+    pub moves_resent: Counter,
+    /// Stuck moves re-priced with a higher fee.
+    pub moves_repriced: Counter,
     /// Ticks that failed (retried).
     pub tick_failures: Counter,
     /// Seconds from a result's block to our verdict on it.
@@ -38,6 +43,8 @@ impl Default for Metrics {
             games_won: Counter::default(),
             games_lost: Counter::default(),
             moves: Counter::default(),
+            moves_resent: Counter::default(),
+            moves_repriced: Counter::default(),
             tick_failures: Counter::default(),
             detection_seconds: Histogram::new([0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0]),
             balance_eth: Gauge::default(),
@@ -55,6 +62,8 @@ impl Metrics {
         r.register("games_won", "Games won", self.games_won.clone());
         r.register("games_lost", "Games lost", self.games_lost.clone());
         r.register("moves", "Moves made", self.moves.clone());
+        r.register("moves_resent", "Moves sent again after the node lost them", self.moves_resent.clone());
+        r.register("moves_repriced", "Stuck moves re-priced with a higher fee", self.moves_repriced.clone());
         r.register("tick_failures", "Ticks that failed and were retried", self.tick_failures.clone());
         r.register("detection_seconds", "Seconds from a result's block to our verdict on it", self.detection_seconds.clone());
         r.register("balance_eth", "Account balance on the chain, ether", self.balance_eth.clone());

@@ -479,6 +479,12 @@ impl Challenger {
             }
         })
         .await?;
+        if played.resent {
+            self.metrics.moves_resent.inc();
+        }
+        if matches!(played.action, Action::Repriced(_)) {
+            self.metrics.moves_repriced.inc();
+        }
         if played.mined.is_some() {
             rec.moves += 1;
             self.metrics.moves.inc();

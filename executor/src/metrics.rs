@@ -24,6 +24,11 @@ pub struct Metrics {
     pub games_lost: Counter,
     /// Moves made.
     pub moves: Counter,
+    /// Moves sent again because the node no longer had them (dropped, lost in a node
+    /// restart, or their nonce taken).
+    pub moves_resent: Counter,
+    /// Stuck moves re-priced with a higher fee.
+    pub moves_repriced: Counter,
     /// Ticks that failed (retried).
     pub tick_failures: Counter,
     /// The account's balance on the chain, in ether.
@@ -44,6 +49,8 @@ impl Metrics {
         r.register("games_won", "Games won", self.games_won.clone());
         r.register("games_lost", "Games lost", self.games_lost.clone());
         r.register("moves", "Moves made", self.moves.clone());
+        r.register("moves_resent", "Moves sent again after the node lost them", self.moves_resent.clone());
+        r.register("moves_repriced", "Stuck moves re-priced with a higher fee", self.moves_repriced.clone());
         r.register("tick_failures", "Ticks that failed and were retried", self.tick_failures.clone());
         r.register("balance_eth", "Account balance on the chain, ether", self.balance_eth.clone());
         r.register("credited_eth", "Credited by the oracle, not yet withdrawn, ether", self.credited_eth.clone());

@@ -431,6 +431,12 @@ impl Executor {
             None => Ok(None),
         })
         .await?;
+        if played.resent {
+            self.metrics.moves_resent.inc();
+        }
+        if matches!(played.action, Action::Repriced(_)) {
+            self.metrics.moves_repriced.inc();
+        }
         if played.mined.is_some() {
             rec.moves += 1;
             self.metrics.moves.inc();

@@ -276,3 +276,107 @@ fn wrong_settings_are_named_before_anything_starts() {
         assert!(err.contains(what), "{what} not named in:\n{err}");
     }
 }
+
+/// Runs `executor run` with `args` to its end (it must refuse to start), with
+/// `timeout`; returns its standard error.
+fn refused(args: &[String], timeout: Duration) -> String {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_executor"))
+        .args(args)
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let end = std::time::Instant::now() + timeout;
+    while child.try_wait().unwrap().is_none() {
+        assert!(std::time::Instant::now() < end, "`executor run` kept running instead of refusing");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success(), "`executor run` exited successfully");
+    String::from_utf8_lossy(&out.stderr).to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_refuses_at_start_what_check_refuses_and_names_swapped_addresses() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = load_fixture(MODEL);
+    let net = net(dir.path(), &model).await;
+    let base = executor_args(&net, &net.devnet.endpoint(), &dir.path().join("executor"));
+    let with = |edit: &dyn Fn(&mut Vec<String>)| {
+        let mut a = base.clone();
+        edit(&mut a);
+        a
+    };
+    let set = |a: &mut Vec<String>, flag: &str, v: &str| {
+        let i = a.iter().position(|x| x == flag).unwrap();
+        a[i + 1] = v.to_string();
+    };
+    // a stake below the oracle's least stake
+    let err = refused(&with(&|a| a.extend(["--stake".into(), "1wei".into()])), Duration::from_secs(60));
+    assert!(err.contains("stake:") && err.contains("below the oracle's least stake"), "{err}");
+    // a model the deployment has not registered
+    let other = dir.path().join("unregistered.json");
+    refute_core::testing::wide_mlp(8, 1).save(&other).unwrap();
+    let err = refused(&with(&|a| set(a, "--model", other.to_str().unwrap())), Duration::from_secs(60));
+    assert!(err.contains("not registered on this deployment"), "{err}");
+    // an account with nothing to stake
+    let err = refused(&with(&|a| set(a, "--private-key", "0x0000000000000000000000000000000000000000000000000000000000000001")), Duration::from_secs(60));
+    assert!(err.contains("balance:") && err.contains("less than one stake"), "{err}");
+    // a deployment file whose oracle and game addresses are swapped
+    let mut d = net.deployment.clone();
+    std::mem::swap(&mut d.oracle, &mut d.game);
+    let swapped = dir.path().join("swapped.json");
+    d.save(&swapped).unwrap();
+    let err = refused(&with(&|a| set(a, "--deployment", swapped.to_str().unwrap())), Duration::from_secs(60));
+    assert!(err.contains(&format!("the address given as the oracle ({})", d.oracle)) && err.contains("does not hold an InferenceOracle"), "{err}");
+    // nothing of the above: the log file it writes has no terminal colour codes
+    let mut ok = Proc::spawn(Path::new(env!("CARGO_BIN_EXE_executor")), &base, &dir.path().join("plain.log"));
+    eventually("the executor to start", Duration::from_secs(60), || ok.log_tail(), || async {
+        std::fs::read_to_string(dir.path().join("plain.log")).unwrap_or_default().contains("executor started").then_some(())
+    })
+    .await;
+    ok.kill9();
+    let log = std::fs::read_to_string(dir.path().join("plain.log")).unwrap();
+    assert!(!log.contains('\u{1b}'), "escape codes in a log file:\n{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_refuses_connections_at_start_is_waited_for_and_said_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = load_fixture(MODEL);
+    let net = net(dir.path(), &model).await;
+    // a port nothing listens on
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let args = executor_args(&net, &format!("http://127.0.0.1:{port}"), &dir.path().join("executor"));
+    let log = dir.path().join("waiting.log");
+    let p = Proc::spawn(Path::new(env!("CARGO_BIN_EXE_executor")), &args, &log);
+    eventually("the executor to say it waits for the node", Duration::from_secs(60), || p.log_tail(), || async {
+        std::fs::read_to_string(&log).unwrap_or_default().contains("cannot reach the node; waiting").then_some(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_instant_mining_an_honest_result_finalizes() {
+    // a node that mines only when a transaction comes: the latest block is old while
+    // the window passes; the services judge time by the pending block
+    let dir = tempfile::tempdir().unwrap();
+    let model = load_fixture(MODEL);
+    refute_chain::init_tls();
+    let net = LocalNet::start(0, None, params(), &[&model], dir.path()).await.expect("local deployment");
+    let owner = net.client(accounts::OWNER).await.unwrap();
+    let (stop, shutdown) = Shutdown::manual();
+    let settings = net.settings(accounts::EXECUTOR, &dir.path().join("executor"), None);
+    let opts = refute_executor::Options { stake: None, batch_size: 8, cheat: None };
+    let exec = refute_executor::Executor::start(settings, refute_service::ModelSet::load(&[fixture(MODEL)]).unwrap(), opts, &shutdown).await.unwrap().unwrap();
+    let task = tokio::spawn(exec.clone().run(shutdown));
+    let fee = U256::from(10u64).pow(U256::from(16u64));
+    let id = owner.request(&model.id(), &random_input(&model, 3).canonical_bytes(), fee, Address::ZERO, 0).await.unwrap();
+    eventually("finality with instant mining", Duration::from_secs(60), String::new, || async {
+        (owner.get_request(id).await.unwrap().status == RequestStatus::Finalized).then_some(())
+    })
+    .await;
+    stop.send(true).unwrap();
+    task.await.unwrap().unwrap();
+}

@@ -485,7 +485,7 @@ impl Chain {
     async fn check_links(&self) -> Result<(), ChainError> {
         let d = &self.deployment;
         let not_a = |role: &str, addr: Address, kind: &str, call: &str, e: ChainError| {
-            ChainError::WrongDeployment(format!("the address given as the {role} ({addr}) is not a {kind}: calling {call}() on it failed ({e})"))
+            ChainError::WrongDeployment(format!("the address given as the {role} ({addr}) does not hold {kind}: calling {call}() on it failed ({e})"))
         };
         let linked = |holder: &str, at: Address, link: &str, holds: Address, file: Address| {
             (holds != file).then(|| {
@@ -494,10 +494,10 @@ impl Chain {
                 ))
             })
         };
-        let reg = self.view("registry", || async { self.oracle.registry().call().await }).await.map_err(|e| not_a("oracle", d.oracle, "InferenceOracle", "registry", e))?;
-        let game = self.view("disputeGame", || async { self.oracle.disputeGame().call().await }).await.map_err(|e| not_a("oracle", d.oracle, "InferenceOracle", "disputeGame", e))?;
-        let oracle = self.view("oracle", || async { self.game.oracle().call().await }).await.map_err(|e| not_a("dispute game", d.game, "DisputeGame", "oracle", e))?;
-        let verifier = self.view("verifier", || async { self.game.verifier().call().await }).await.map_err(|e| not_a("dispute game", d.game, "DisputeGame", "verifier", e))?;
+        let reg = self.view("registry", || async { self.oracle.registry().call().await }).await.map_err(|e| not_a("oracle", d.oracle, "an InferenceOracle", "registry", e))?;
+        let game = self.view("disputeGame", || async { self.oracle.disputeGame().call().await }).await.map_err(|e| not_a("oracle", d.oracle, "an InferenceOracle", "disputeGame", e))?;
+        let oracle = self.view("oracle", || async { self.game.oracle().call().await }).await.map_err(|e| not_a("dispute game", d.game, "a DisputeGame", "oracle", e))?;
+        let verifier = self.view("verifier", || async { self.game.verifier().call().await }).await.map_err(|e| not_a("dispute game", d.game, "a DisputeGame", "verifier", e))?;
         let problems = [
             linked("oracle", d.oracle, "registry", reg, d.registry),
             linked("oracle", d.oracle, "dispute game", game, d.game),

@@ -55,10 +55,12 @@ pub struct DemoArgs {
     /// Seconds a scenario may take before the demo gives up on it.
     #[arg(long, default_value_t = 300)]
     timeout: u64,
+    /// Seconds between blocks on the demo's devnet; 0: a block per transaction
+    /// (instant mining, where nothing else mines: the services judge windows and
+    /// clocks by the pending block).
+    #[arg(long, default_value_t = 1)]
+    block_time: u64,
 }
-
-/// Seconds between blocks on the demo's devnet.
-const BLOCK_TIME: u64 = 1;
 
 /// The demo's accounts (anvil's funded keys): one per party per scenario.
 mod party {
@@ -174,9 +176,11 @@ async fn protocol(args: DemoArgs) -> Result<()> {
     println!("\n== the protocol on a fresh devnet");
     let params = DeployParams { challenge_window: 8, clock_seconds: 60, request_timeout: 900, ..DeployParams::default() };
     let all: Vec<&Model> = vec![&mlp, &cnn, &resnet, &every];
-    let net = LocalNet::start(0, Some(BLOCK_TIME), params.clone(), &all, &dir).await.map_err(|e| eyre!(e))?;
+    let block_time = (args.block_time > 0).then_some(args.block_time);
+    let net = LocalNet::start(0, block_time, params.clone(), &all, &dir).await.map_err(|e| eyre!(e))?;
     let d = &net.deployment;
-    println!("  anvil {} (chain {}, a block every {BLOCK_TIME}s)", net.devnet.endpoint(), net.devnet.chain_id());
+    let blocks = block_time.map(|t| format!("a block every {t}s")).unwrap_or_else(|| "a block per transaction".into());
+    println!("  anvil {} (chain {}, {blocks})", net.devnet.endpoint(), net.devnet.chain_id());
     println!("  registry {}  oracle {}  game {}  verifier {}", d.registry, d.oracle, d.game, d.verifier);
     println!(
         "  challenge window {}s, clocks {}s a side, stake {} ETH, bond {} ETH; models: {}",
@@ -256,7 +260,7 @@ async fn protocol(args: DemoArgs) -> Result<()> {
     ];
     for (name, account, models, role) in cast {
         let paths: Vec<PathBuf> = models.iter().map(|m| models_dir.join(format!("{}.json", m.name()))).collect();
-        let settings = net.settings(account, &dir.join(name.replace([' ', '(', ')'], "")), Some(BLOCK_TIME));
+        let settings = net.settings(account, &dir.join(name.replace([' ', '(', ')'], "")), block_time);
         let s = start(name, settings, &paths, &role).await?;
         println!(
             "  {:<22} {}  models {}{}",
@@ -289,10 +293,10 @@ async fn protocol(args: DemoArgs) -> Result<()> {
         say(t0, s.name, &format!("request #{id} for {} ({}), fee {} ETH", s.model.name(), s.story, eth(fee)));
     }
     let names = Names::new(&net, &scenarios);
-    let outcomes = follow(&owner, &scenarios, &request_of, consumer, t0, Duration::from_secs(args.timeout), &names).await?;
+    let outcomes = follow(&owner, &scenarios, &request_of, consumer, start_block, t0, Duration::from_secs(args.timeout), &names).await?;
 
     // Let the services withdraw what they are owed, then stop them.
-    tokio::time::sleep(Duration::from_secs(3 * BLOCK_TIME)).await;
+    tokio::time::sleep(Duration::from_secs(3 * args.block_time.max(1))).await;
     for s in services {
         s.stop.send(true).ok();
         match s.task.await {
@@ -358,17 +362,22 @@ impl Names {
     }
 }
 
-/// Follows the chain, printing a timeline, until every scenario has ended (or timed out).
+/// Follows the chain from block `since` (the head before the first request),
+/// printing a timeline, until every scenario has ended (or timed out).
+#[allow(clippy::too_many_arguments)]
 async fn follow(
     chain: &Chain,
     scenarios: &[Scenario],
     request_of: &HashMap<u64, usize>,
     consumer: Address,
+    since: u64,
     t0: Instant,
     timeout: Duration,
     names: &Names,
 ) -> Result<Vec<Outcome>> {
-    let mut cursor = chain.head().await?.saturating_sub(8);
+    // with instant mining every transaction is a block: by now the services may
+    // have posted and disputed, so read from before the first request
+    let mut cursor = since;
     let mut scenario_of_result: HashMap<u64, usize> = HashMap::new();
     let mut game_of: HashMap<usize, u64> = HashMap::new();
     let mut last_phase: HashMap<u64, (Phase, u32)> = HashMap::new();

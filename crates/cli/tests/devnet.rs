@@ -90,3 +90,20 @@ async fn deploy_writes_a_deployment_the_services_can_use_and_names_bad_input() {
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("exists"));
 }
+
+#[test]
+fn devnet_on_a_busy_port_names_the_port_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port();
+    let out = Command::new(env!("CARGO_BIN_EXE_refute"))
+        .args(["devnet", "--port", &port.to_string(), "--dir", dir.path().to_str().unwrap()])
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    // the port is named (not a wait for a node that never answers, then a guess
+    // that Foundry is missing)
+    assert!(err.contains(&format!("port {port}")) && err.contains("not free") && !err.contains("installed"), "{err}");
+}

@@ -18,6 +18,9 @@ use serde::{Deserialize, Serialize};
 pub struct Played {
     /// A move of ours mined since the last tick (its kind).
     pub mined: Option<String>,
+    /// Our move in flight was lost (dropped, or its nonce taken) and this tick sent
+    /// the move again.
+    pub resent: bool,
     /// What the tick did then.
     pub action: Action,
 }
@@ -72,6 +75,7 @@ where
     let key = id_key(game_id);
     let pending: Option<PendingMove> = store.get(Cf::Pending, &key)?;
     let mut replacing = None;
+    let mut resent = false;
     if let Some(p) = pending {
         match chain.tx_status(&p.tx).await? {
             TxStatus::Mined { success, .. } => {
@@ -87,40 +91,41 @@ where
                 // `info` may have been read before the move landed: decide on the
                 // next tick, from a position that shows it
                 let action = if pos.status == Status::Open { Action::Idle } else { Action::Ended(pos.status) };
-                return Ok(Played { mined, action });
+                return Ok(Played { mined, resent: false, action });
             }
-            TxStatus::Pending => return Ok(Played { mined: None, action: Action::Waiting }),
+            TxStatus::Pending => return Ok(Played { mined: None, resent: false, action: Action::Waiting }),
             TxStatus::Queued => {
                 // an earlier transaction of ours is missing: fill its nonce so this
                 // one can be mined
                 chain.fill_nonce_gap().await?;
-                return Ok(Played { mined: None, action: Action::Waiting });
+                return Ok(Played { mined: None, resent: false, action: Action::Waiting });
             }
             TxStatus::Stuck => replacing = Some(p),
             status @ (TxStatus::Dropped | TxStatus::Replaced) => {
                 tracing::warn!(game = game_id, r#move = %p.kind, tx = %p.tx.hash, ?status, "the node no longer has our move; sending it again");
                 store.delete(Cf::Pending, &key)?;
+                resent = true;
             }
         }
     }
     if pos.status != Status::Open {
         store.delete(Cf::Pending, &key)?;
-        return Ok(Played { mined: None, action: Action::Ended(pos.status) });
+        return Ok(Played { mined: None, resent: false, action: Action::Ended(pos.status) });
     }
     let now = chain.now().await?;
     let mv = if pos.turn == side {
         if pos.expired(now) {
             // our clock ran out: nothing we send can land; the other side may claim it
-            return Ok(Played { mined: None, action: Action::Idle });
+            return Ok(Played { mined: None, resent: false, action: Action::Idle });
         }
         match decide(info).map_err(PlayError::Solver)? {
             Some(mv) => mv,
-            None => return Ok(Played { mined: None, action: Action::Idle }),
+            None => return Ok(Played { mined: None, resent: false, action: Action::Idle }),
         }
     } else if pos.expired(now) {
         Move::Timeout
     } else {
-        return Ok(Played { mined: None, action: Action::Idle });
+        return Ok(Played { mined: None, resent: false, action: Action::Idle });
     };
     let kind = mv.kind();
     let sent = match &replacing {
@@ -128,7 +133,7 @@ where
             Ok(s) => s,
             Err(ChainError::FeeCapped { cap, .. }) => {
                 tracing::warn!(game = game_id, r#move = kind, tx = %p.tx.hash, cap_gwei = refute_chain::gwei(cap), "our move is stuck and the fee cap stops re-pricing it (raise --max-fee-per-gas)");
-                return Ok(Played { mined: None, action: Action::Waiting });
+                return Ok(Played { mined: None, resent: false, action: Action::Waiting });
             }
             Err(e) => return Err(e.into()),
         },
@@ -142,5 +147,5 @@ where
         tracing::info!(game = game_id, side = ?side, r#move = kind, tx = %sent.hash, "move sent");
         Action::Sent(kind)
     };
-    Ok(Played { mined: None, action })
+    Ok(Played { mined: None, resent, action })
 }
