@@ -380,3 +380,25 @@ async fn with_instant_mining_an_honest_result_finalizes() {
     stop.send(true).unwrap();
     task.await.unwrap().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_waiting_for_confirmations_on_a_chain_without_blocks_are_named() {
+    // instant mining and two confirmations: a request's block never gets them; the
+    // executor says why it does nothing rather than wait in silence
+    let dir = tempfile::tempdir().unwrap();
+    let model = load_fixture(MODEL);
+    refute_chain::init_tls();
+    let net = LocalNet::start(0, None, params(), &[&model], dir.path()).await.expect("local deployment");
+    let owner = net.client(accounts::OWNER).await.unwrap();
+    let mut args = executor_args(&net, &net.devnet.endpoint(), &dir.path().join("executor"));
+    let i = args.iter().position(|a| a == "--confirmations").unwrap();
+    args[i + 1] = "2".into();
+    let log = dir.path().join("stalled.log");
+    let p = Proc::spawn(Path::new(env!("CARGO_BIN_EXE_executor")), &args, &log);
+    let fee = U256::from(10u64).pow(U256::from(16u64));
+    owner.request(&model.id(), &random_input(&model, 4).canonical_bytes(), fee, Address::ZERO, 0).await.unwrap();
+    eventually("the executor to name the missing confirmations", Duration::from_secs(120), || p.log_tail(), || async {
+        std::fs::read_to_string(&log).unwrap_or_default().contains("set --confirmations 0 on such a chain").then_some(())
+    })
+    .await;
+}

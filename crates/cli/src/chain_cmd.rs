@@ -139,8 +139,11 @@ pub fn run_devnet(args: DevnetArgs) -> Result<()> {
             println!("    {:<30} {}  {}", role, net.devnet.address(i), net.devnet.key(i));
         }
         println!("\nrun an executor against it:");
+        // a chain that mines only on transactions gives no block after the last
+        // one: events must be acted on unconfirmed there
+        let confirmations = if block_time.is_some() { "1" } else { "0" };
         println!(
-            "  target/debug/executor run --rpc-url {} --private-key {} --deployment {} --model {}",
+            "  target/debug/executor run --rpc-url {} --private-key {} --deployment {} --model {} --confirmations {confirmations}",
             net.devnet.endpoint(),
             net.devnet.key(accounts::EXECUTOR),
             net.deployment_file.display(),

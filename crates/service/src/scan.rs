@@ -61,5 +61,32 @@ where
         cursor = Some(next);
         tracing::debug!(from, to, events = events.len(), "scanned");
     }
+    warn_if_stalled(chain, policy, cursor.as_ref().map_or(0, |c| c.block), head).await?;
     Ok(handled)
+}
+
+/// How long the chain may go without a block while events wait for confirmations
+/// before the scan says why nothing happens.
+const STALL: u64 = 30;
+
+/// Events that wait for confirmations on a chain that makes no blocks (a devnet
+/// with instant mining mines only when a transaction comes) would wait forever in
+/// silence: say so, at most once a minute.
+async fn warn_if_stalled(chain: &Chain, policy: &ScanPolicy, scanned: u64, head: u64) -> Result<(), ChainError> {
+    static LAST: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    if policy.confirmations == 0 || scanned >= head {
+        return Ok(());
+    }
+    let (latest, now) = (chain.block(head).await?.timestamp, chain.now().await?);
+    let last = LAST.load(std::sync::atomic::Ordering::Relaxed);
+    if now.saturating_sub(latest) >= STALL && now >= last + 60 && !chain.events(scanned + 1, head).await?.is_empty() {
+        LAST.store(now, std::sync::atomic::Ordering::Relaxed);
+        tracing::warn!(
+            waiting_blocks = head - scanned,
+            confirmations = policy.confirmations,
+            seconds_without_a_block = now - latest,
+            "events wait for confirmations but the chain makes no blocks (instant mining?): set --confirmations 0 on such a chain"
+        );
+    }
+    Ok(())
 }
