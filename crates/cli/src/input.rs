@@ -30,11 +30,20 @@ pub fn read_inputs(model: &Model, path: &Path, values: Values) -> Result<Vec<Ten
     let flat: Vec<i8> = match ext {
         "npy" => read_npy(model, &bytes, values).wrap_err_with(|| format!("input {}", path.display()))?,
         "json" => {
+            // serde_json parses with `float_roundtrip` (the workspace turns it on):
+            // every decimal is read as the nearest f64, so a value exactly between
+            // two quantization steps stays exactly there
             let v: serde_json::Value =
                 serde_json::from_slice(&bytes).wrap_err_with(|| format!("input {} is not valid JSON", path.display()))?;
             let mut nums = vec![];
             flatten_json(&v, &mut nums).wrap_err_with(|| format!("input {}", path.display()))?;
-            to_int8(model, &nums, values == Values::Int8)?
+            if let serde_json::Value::Array(items) = &v
+                && items.iter().any(|i| i.is_array())
+            {
+                let shape = json_shape(&v).wrap_err_with(|| format!("input {}", path.display()))?;
+                check_shape(&shape, &ty.shape).wrap_err_with(|| format!("input {}", path.display()))?;
+            }
+            to_int8(model, &nums, values == Values::Int8).wrap_err_with(|| format!("input {}", path.display()))?
         }
         _ => bytes.iter().map(|&b| b as i8).collect(),
     };
@@ -64,15 +73,42 @@ fn flatten_json(v: &serde_json::Value, out: &mut Vec<f64>) -> Result<()> {
     }
 }
 
+/// The shape of nested JSON arrays, which must be rectangular.
+fn json_shape(v: &serde_json::Value) -> Result<Vec<usize>> {
+    match v {
+        serde_json::Value::Array(items) => {
+            let inner: Vec<Vec<usize>> = items.iter().map(json_shape).collect::<Result<_>>()?;
+            if inner.windows(2).any(|w| w[0] != w[1]) {
+                bail!("the nested arrays are ragged (rows of different shapes)");
+            }
+            Ok(std::iter::once(items.len()).chain(inner.into_iter().next().unwrap_or_default()).collect())
+        }
+        _ => Ok(vec![]),
+    }
+}
+
+/// An array's shape must be the model's input shape, or a batch of them.
+fn check_shape(shape: &[usize], input: &[u32]) -> Result<()> {
+    let want: Vec<usize> = input.iter().map(|&d| d as usize).collect();
+    if shape == want.as_slice() || (shape.len() == want.len() + 1 && shape[1..] == want[..] && shape[0] > 0) {
+        return Ok(());
+    }
+    bail!("the array has shape {shape:?}; the model takes {want:?} per inference (or a batch [B, ...] of them)")
+}
+
 fn to_int8(model: &Model, nums: &[f64], already_int8: bool) -> Result<Vec<i8>> {
+    if let Some((i, v)) = nums.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+        bail!("element {i} is {v}: inputs must be finite numbers");
+    }
     if already_int8 {
         return nums
             .iter()
-            .map(|&v| {
+            .enumerate()
+            .map(|(i, &v)| {
                 if v.fract() == 0.0 && (-128.0..=127.0).contains(&v) {
                     Ok(v as i8)
                 } else {
-                    Err(eyre!("{v} is not an int8 value"))
+                    Err(eyre!("element {i} is {v}, not an int8 value"))
                 }
             })
             .collect();
@@ -88,11 +124,20 @@ fn read_npy(model: &Model, bytes: &[u8], values: Values) -> Result<Vec<i8>> {
     if npy.order() != npyz::Order::C {
         bail!("Fortran-ordered .npy arrays are not supported; save it in C order");
     }
+    let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
+    check_shape(&shape, &model.input_type().shape)?;
     let descr = match npy.dtype() {
         npyz::DType::Plain(t) => t.to_string(),
         other => bail!("unsupported .npy dtype {other:?}"),
     };
     let code = descr.trim_start_matches(['<', '>', '|', '=']);
+    // a file cut short: say so, with what the header announced
+    let size: usize = code.get(1..).and_then(|n| n.parse().ok()).unwrap_or(1);
+    let announced = shape.iter().product::<usize>() * size;
+    let data = bytes.len().saturating_sub(npy_header_len(bytes));
+    if data < announced {
+        bail!("the .npy file is truncated: its header announces {shape:?} of {descr} ({announced} bytes of data), but only {data} bytes follow");
+    }
     match code {
         "i1" => Ok(npy.into_vec::<i8>()?),
         "f4" => to_int8(model, &npy.into_vec::<f32>()?.into_iter().map(f64::from).collect::<Vec<_>>(), false),
@@ -110,9 +155,47 @@ fn read_npy(model: &Model, bytes: &[u8], values: Values) -> Result<Vec<i8>> {
     }
 }
 
+/// Bytes before an `.npy` file's data: the magic, version, header length and header.
+fn npy_header_len(bytes: &[u8]) -> usize {
+    // magic (6) + version (2), then a u16 (v1) or u32 (v2, v3) little-endian length
+    match bytes.get(6) {
+        Some(1) if bytes.len() >= 10 => 10 + u16::from_le_bytes([bytes[8], bytes[9]]) as usize,
+        Some(2 | 3) if bytes.len() >= 12 => 12 + u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+        _ => bytes.len(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn halfway_decimals_in_json_parse_exactly_and_round_to_even() {
+        // 14.5 steps of 1/16: 0.90625 is exact in binary; a parse one ulp off would
+        // round to 15
+        let v: serde_json::Value = serde_json::from_str("[0.90625, 2.46875, -0.90625]").unwrap();
+        let nums: Vec<f64> = v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+        assert_eq!(nums.iter().map(|&x| quantize(x, 0.0625)).collect::<Vec<_>>(), vec![14, 40, -14]);
+        // 21.5 steps of 1/186, written as the shortest decimal that reads back to it:
+        // serde_json's default parser reads it one ulp low (and 21 comes out); the
+        // correctly rounded parse keeps the half step, and round-half-even gives 22
+        let scale = 1.0 / 186.0;
+        let v: f64 = serde_json::from_str("0.11559139784946237").unwrap();
+        assert_eq!(v, "0.11559139784946237".parse::<f64>().unwrap());
+        assert_eq!(v / scale, 21.5);
+        assert_eq!(quantize(v, scale), 22);
+    }
+
+    #[test]
+    fn shapes_are_the_input_or_a_batch_of_it() {
+        check_shape(&[64], &[64]).unwrap();
+        check_shape(&[3, 64], &[64]).unwrap();
+        check_shape(&[1, 8, 8], &[1, 8, 8]).unwrap();
+        assert!(check_shape(&[2, 32], &[64]).unwrap_err().to_string().contains("[2, 32]"));
+        assert!(check_shape(&[0, 64], &[64]).is_err());
+        assert_eq!(json_shape(&serde_json::json!([[1, 2], [3, 4], [5, 6]])).unwrap(), vec![3, 2]);
+        assert!(json_shape(&serde_json::json!([[1, 2], [3]])).is_err());
+    }
 
     #[test]
     fn quantization_rounds_half_to_even_and_saturates() {

@@ -79,6 +79,54 @@ fn float_inputs_are_quantized_with_the_input_scale() {
     assert_eq!(a, b);
 }
 
+/// An `.npy` (version 1) of little-endian f4 values with `shape`, cut to `keep`
+/// bytes of data when given.
+fn npy_f32(shape: &[usize], values: &[f32], keep: Option<usize>) -> Vec<u8> {
+    let dims = shape.iter().map(|d| format!("{d}, ")).collect::<String>();
+    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({dims}), }}");
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend((header.len() as u16).to_le_bytes());
+    out.extend(header.as_bytes());
+    let data: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+    out.extend(&data[..keep.unwrap_or(data.len())]);
+    out
+}
+
+#[test]
+fn float_inputs_are_checked_for_shape_finiteness_and_truncation() {
+    let manifest = fixture("hand-every-op.json"); // input int8[1, 8, 8]
+    let run = |name: &str, bytes: Vec<u8>| {
+        let p = tmp(name);
+        std::fs::write(&p, bytes).unwrap();
+        refute(&["infer", manifest.to_str().unwrap(), p.to_str().unwrap()])
+    };
+    let ones = vec![0.25f32; 64];
+    // the right shape, and a batch of two, are read
+    assert!(run("ok.npy", npy_f32(&[1, 8, 8], &ones, None)).0);
+    assert!(run("batch.npy", npy_f32(&[2, 1, 8, 8], &[ones.clone(), ones.clone()].concat(), None)).0);
+    // 64 values of another shape are not
+    let (ok, _, err) = run("shape.npy", npy_f32(&[2, 32], &ones, None));
+    assert!(!ok && err.contains("shape [2, 32]") && err.contains("[1, 8, 8]"), "{err}");
+    // NaN and infinity are refused, naming the element
+    let mut bad = ones.clone();
+    bad[17] = f32::NAN;
+    let (ok, _, err) = run("nan.npy", npy_f32(&[1, 8, 8], &bad, None));
+    assert!(!ok && err.contains("element 17 is NaN"), "{err}");
+    bad[17] = f32::INFINITY;
+    let (ok, _, err) = run("inf.npy", npy_f32(&[1, 8, 8], &bad, None));
+    assert!(!ok && err.contains("element 17 is inf"), "{err}");
+    // a file cut short says so
+    let (ok, _, err) = run("cut.npy", npy_f32(&[1, 8, 8], &ones, Some(100)));
+    assert!(!ok && err.contains("truncated") && err.contains("256 bytes of data") && err.contains("only 100"), "{err}");
+    // JSON nested arrays of the wrong shape too
+    let (ok, _, err) = run("shape.json", serde_json::to_vec(&vec![vec![0.25; 32]; 2]).unwrap());
+    assert!(!ok && err.contains("shape [2, 32]"), "{err}");
+}
+
 #[test]
 fn bad_inputs_and_models_get_clear_errors() {
     let manifest = fixture("hand-every-op.json");
