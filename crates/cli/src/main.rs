@@ -1,11 +1,12 @@
 //! The `refute` command line: models, exact inference, and (with a chain) the
-//! devnet, deployment, requests and the demo. `main` parses and dispatches; each
+//! devnet, deployment, requests and their status, and the demo. `main` parses and dispatches; each
 //! command lives in its own module.
 
 mod chain_cmd;
 mod demo;
 mod input;
 mod model_cmd;
+mod request_cmd;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -31,6 +32,12 @@ enum Command {
     /// Deploy the contracts on any chain and write the deployment file the
     /// services read.
     Deploy(chain_cmd::DeployArgs),
+    /// Ask for an inference: a model, an input (as `infer` reads it), a fee and
+    /// an optional callback; prints the request id.
+    Request(request_cmd::RequestArgs),
+    /// Show where a request stands: its state, the results posted for it, their
+    /// games, and the output once final.
+    Status(request_cmd::StatusArgs),
     /// Show the system working end to end: exact inference, then honest, cheating
     /// and griefing parties on a fresh devnet, with a timeline and a summary.
     Demo(demo::DemoArgs),
@@ -45,6 +52,8 @@ fn main() -> ExitCode {
         Command::Infer(args) => model_cmd::run_infer(args),
         Command::Devnet(args) => chain_cmd::run_devnet(args),
         Command::Deploy(args) => chain_cmd::run_deploy(args),
+        Command::Request(args) => request_cmd::run_request(args),
+        Command::Status(args) => request_cmd::run_status(args),
         Command::Demo(args) => demo::run(args),
     };
     match result {
