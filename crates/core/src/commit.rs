@@ -3,10 +3,8 @@
 use crate::hash::{keccak, tag, Hash};
 use crate::merkle::{self, MerkleTree, TreeKind};
 use crate::tensor::{DType, Tensor, TensorType};
-use std::sync::OnceLock;
 
-/// Bytes per chunk of a tensor's canonical bytes.
-pub const CHUNK_SIZE: usize = 256;
+pub use crate::merkle::{zero_chunk_leaf, CHUNK_SIZE};
 
 /// Number of chunks of a `byte_len`-byte tensor: at least one.
 pub fn num_chunks(byte_len: usize) -> usize {
@@ -27,11 +25,6 @@ pub fn chunk_leaf(chunk: &[u8]) -> Hash {
     keccak(&[&leaf_preimage(chunk)])
 }
 
-/// Leaf hash of an all-zero chunk: the padding leaf of every data tree.
-pub fn zero_chunk_leaf() -> Hash {
-    static LEAF: OnceLock<Hash> = OnceLock::new();
-    *LEAF.get_or_init(|| chunk_leaf(&[0u8; CHUNK_SIZE]))
-}
 
 /// The leaf hashes of `bytes` cut into chunks (before padding to a power of two).
 pub fn data_leaves(bytes: &[u8]) -> Vec<Hash> {
@@ -363,7 +356,7 @@ pub struct OpenedElements<'a> {
     pub dtype: DType,
 }
 
-impl crate::reference::Elements for OpenedElements<'_> {
+impl crate::tensor::Elements for OpenedElements<'_> {
     fn get(&self, flat: usize) -> i64 {
         self.range.element(self.dtype, flat).unwrap_or_else(|| panic!("element {flat} is not in the opened range"))
     }

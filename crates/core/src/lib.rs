@@ -8,6 +8,7 @@ pub mod commit;
 pub mod hash;
 pub mod merkle;
 pub mod model;
+pub mod ops;
 pub mod reference;
 pub mod spec;
 pub mod tensor;

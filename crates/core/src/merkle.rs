@@ -6,9 +6,18 @@
 //! commitments, the spec tree of a model's steps, and the checkpoint tree of one
 //! element's fold.
 
-use crate::hash::{node, tag, Hash, ZERO_HASH};
-use crate::commit::zero_chunk_leaf;
+use crate::hash::{keccak, node, tag, Hash, ZERO_HASH};
 use std::sync::OnceLock;
+
+/// Bytes per chunk of a tensor's canonical bytes: a data tree's leaf.
+pub const CHUNK_SIZE: usize = 256;
+
+/// Leaf hash of an all-zero chunk, `keccak256(0x00 ‖ 0^256)`: the padding leaf of
+/// every data tree.
+pub fn zero_chunk_leaf() -> Hash {
+    static LEAF: OnceLock<Hash> = OnceLock::new();
+    *LEAF.get_or_init(|| keccak(&[&[tag::DATA_LEAF], &[0u8; CHUNK_SIZE]]))
+}
 
 /// Which tree a hash belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

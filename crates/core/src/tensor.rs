@@ -263,6 +263,25 @@ impl Tensor {
     }
 }
 
+/// Read access to a tensor's elements by row-major index: what the scalar reference
+/// reads its operands through (whole tensors, or only the chunks a proof opened).
+pub trait Elements {
+    /// Element `flat`, widened to i64.
+    fn get(&self, flat: usize) -> i64;
+}
+
+impl Elements for Tensor {
+    fn get(&self, flat: usize) -> i64 {
+        Tensor::get(self, flat)
+    }
+}
+
+impl Elements for [i64] {
+    fn get(&self, flat: usize) -> i64 {
+        self[flat]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
