@@ -397,34 +397,60 @@ contract OneStepVerifier {
                     t := add(t, tt)
                 }
             }
-            // nr runs of n < 32 bytes, per = floor(32 / n) of them a word
+            // nr runs of n < 32 bytes, per = floor(32 / n) of them gathered into a
+            // word: each run's word is cut to its n bytes and or-ed in at the top
+            // while the runs before it shift down, so the group is read from its
+            // last run to its first; w's runs are one load when they follow each
+            // other (rw = n), else gathered the same way. Four runs an iteration:
+            // the loop's own cost is most of a short run's.
             function gathered(xr, wr, nr, rx, rw, n) -> p, t {
                 let per := div(32, n)
-                let keep := not(shr(shl(3, n), not(0)))
+                let n8 := shl(3, n)
+                let keep := not(shr(n8, not(0)))
+                let wOne := eq(rw, n)
                 for { let r := 0 } lt(r, nr) {} {
                     let k := sub(nr, r)
                     if gt(k, per) { k := per }
+                    let all := not(shr(shl(3, mul(k, n)), not(0)))
                     let xw := 0
-                    for { let j := 0 } lt(j, k) { j := add(j, 1) } {
-                        xw := or(xw, shr(shl(3, mul(j, n)), and(xor(calldataload(xr), 0x8080808080808080808080808080808080808080808080808080808080808080), keep)))
-                        xr := add(xr, rx)
+                    let q := add(xr, mul(sub(k, 1), rx))
+                    let j := k
+                    for {} gt(j, 3) { j := sub(j, 4) } {
+                        xw := or(shr(n8, xw), and(calldataload(q), keep))
+                        xw := or(shr(n8, xw), and(calldataload(sub(q, rx)), keep))
+                        xw := or(shr(n8, xw), and(calldataload(sub(q, shl(1, rx))), keep))
+                        xw := or(shr(n8, xw), and(calldataload(sub(q, mul(3, rx))), keep))
+                        q := sub(q, shl(2, rx))
                     }
+                    for {} j { j := sub(j, 1) } {
+                        xw := or(shr(n8, xw), and(calldataload(q), keep))
+                        q := sub(q, rx)
+                    }
+                    xw := and(xor(xw, 0x8080808080808080808080808080808080808080808080808080808080808080), all)
                     let ww := 0
-                    switch eq(rw, n)
-                    case 1 {
-                        // w's runs follow each other: one load
-                        ww := and(xor(calldataload(wr), 0x8080808080808080808080808080808080808080808080808080808080808080), not(shr(shl(3, mul(k, n)), not(0))))
-                        wr := add(wr, mul(k, n))
-                    }
+                    switch wOne
+                    case 1 { ww := calldataload(wr) }
                     default {
-                        for { let j := 0 } lt(j, k) { j := add(j, 1) } {
-                            ww := or(ww, shr(shl(3, mul(j, n)), and(xor(calldataload(wr), 0x8080808080808080808080808080808080808080808080808080808080808080), keep)))
-                            wr := add(wr, rw)
+                        q := add(wr, mul(sub(k, 1), rw))
+                        j := k
+                        for {} gt(j, 3) { j := sub(j, 4) } {
+                            ww := or(shr(n8, ww), and(calldataload(q), keep))
+                            ww := or(shr(n8, ww), and(calldataload(sub(q, rw)), keep))
+                            ww := or(shr(n8, ww), and(calldataload(sub(q, shl(1, rw))), keep))
+                            ww := or(shr(n8, ww), and(calldataload(sub(q, mul(3, rw))), keep))
+                            q := sub(q, shl(2, rw))
+                        }
+                        for {} j { j := sub(j, 1) } {
+                            ww := or(shr(n8, ww), and(calldataload(q), keep))
+                            q := sub(q, rw)
                         }
                     }
+                    ww := and(xor(ww, 0x8080808080808080808080808080808080808080808080808080808080808080), all)
                     let pp, tt := swar(xw, ww)
                     p := add(p, pp)
                     t := add(t, tt)
+                    xr := add(xr, mul(k, rx))
+                    wr := add(wr, mul(k, rw))
                     r := add(r, k)
                 }
             }
@@ -454,38 +480,45 @@ contract OneStepVerifier {
                     wr := add(wr, rw)
                 }
             }
-            // runs of 2 to 7 bytes, term by term
-            function short(xr, wr, nr, rx, rw, n) -> a {
-                for { let r := 0 } lt(r, nr) { r := add(r, 1) } {
-                    for { let i := 0 } lt(i, n) { i := add(i, 1) } {
-                        a := add(a, mul(sar(248, calldataload(add(xr, i))), sar(248, calldataload(add(wr, i)))))
-                    }
-                    xr := add(xr, rx)
-                    wr := add(wr, rw)
-                }
-            }
             let nc := mload(g)
             let nr := mload(add(g, 96))
             let rx := shr(128, mload(add(g, 128)))
             let rw := and(mload(add(g, 128)), 0xffffffffffffffffffffffffffffffff)
+            let cx := mload(add(g, 32))
+            let cw := mload(add(g, 64))
+            // channels whose runs continue the previous channel's at the same
+            // strides (one run each, or rows spaced as the channels are) are one
+            // group of nc·nr runs: a block of many small channels is then one loop
+            if gt(nc, 1) {
+                switch nr
+                case 1 {
+                    rx := cx
+                    rw := cw
+                    nr := nc
+                    nc := 1
+                }
+                default {
+                    if and(eq(cx, mul(nr, rx)), eq(cw, mul(nr, rw))) {
+                        nr := mul(nr, nc)
+                        nc := 1
+                    }
+                }
+            }
             // the paths, by what measured cheapest: term by term for one-byte runs
-            // and for short runs whose w runs are apart; gathered words for runs
-            // under 32 bytes whose w runs follow each other; words for long runs
+            // whose w runs are apart; gathered words for the other runs under 32
+            // bytes; words for long runs
             let path := 3
             if lt(len, 32) {
                 path := 2
-                if iszero(eq(rw, len)) { path := 3 }
-                if lt(len, 8) { if iszero(eq(rw, len)) { path := 1 } }
-                if eq(len, 1) { path := 0 }
+                if eq(len, 1) { if iszero(eq(rw, 1)) { path := 0 } }
             }
             let p := 0
             let t := 0
             for { let c := 0 } lt(c, nc) { c := add(c, 1) } {
-                let xr := add(xo, mul(c, mload(add(g, 32))))
-                let wr := add(wo, mul(c, mload(add(g, 64))))
+                let xr := add(xo, mul(c, cx))
+                let wr := add(wo, mul(c, cw))
                 switch path
                 case 0 { acc := add(acc, ones(xr, wr, nr, rx, rw)) }
-                case 1 { acc := add(acc, short(xr, wr, nr, rx, rw, len)) }
                 case 2 {
                     let pp, tt := gathered(xr, wr, nr, rx, rw, len)
                     p := add(p, pp)
@@ -502,7 +535,7 @@ contract OneStepVerifier {
                 }
             }
             // the word paths' offsets out (their terms are nc·nr·len)
-            if gt(path, 1) { acc := add(acc, sub(add(p, shl(14, mul(mul(nc, nr), len))), shl(7, t))) }
+            if gt(path, 0) { acc := add(acc, sub(add(p, shl(14, mul(mul(nc, nr), len))), shl(7, t))) }
         }
     }
 
