@@ -94,8 +94,9 @@ contract DisputeGame {
         ChunkRange[] weights;
     }
 
-    /// @dev A game in storage. Slot 0 is the position every move rewrites; slot 5
-    ///      is written by `nameElement`, slot 6 by `openCheckpoints`.
+    /// @dev A game in storage. Slot 0 is the position every move rewrites; slot 4
+    ///      is written by `openHeader` (`NO_SPEC` until then), slot 5 by
+    ///      `nameElement`, slot 6 by `openCheckpoints`.
     struct GameState {
         // slot 0
         uint48 lastMoveAt;
@@ -125,6 +126,11 @@ contract DisputeGame {
         // slot 6
         bytes32 checkpointRoot;
     }
+
+    /// @dev `specHash` before `openHeader`: the slot is made non-zero when the game
+    ///      opens so that `openHeader`, the largest move but the one step, does not
+    ///      pay for a first write (20,000 gas more; docs/gas.md). No spec leaf is 1.
+    bytes32 private constant NO_SPEC = bytes32(uint256(1));
 
     /// @dev What every game on one result shares, written by its first game.
     struct Dispute {
@@ -272,6 +278,7 @@ contract DisputeGame {
         g.resultId = uint64(resultId);
         g.bond = uint128(msg.value);
         g.prevGame = prev;
+        g.specHash = NO_SPEC;
         emit GameOpened(gameId, resultId, msg.sender, executor, msg.value);
     }
 
@@ -637,7 +644,7 @@ contract DisputeGame {
         r.height = g.height;
         r.index = g.index;
         r.stepIndex = g.stepIndex;
-        r.specHash = g.specHash;
+        r.specHash = g.specHash == NO_SPEC ? bytes32(0) : g.specHash;
         r.byteLen = g.byteLen;
         r.traceRoot = d.traceRoot;
         r.specRoot = d.specRoot;

@@ -135,8 +135,13 @@ contract InferenceOracle {
     uint256 public nextResultId = 1;
     mapping(uint256 => RequestData) private requests;
     mapping(uint256 => ResultData) private results;
-    /// @notice Wei credited to an account, taken with `withdraw`.
-    mapping(address => uint256) public balanceOf;
+    /// @dev Wei credited to an account plus one, once the account has posted or
+    ///      challenged (zero: never). An executor's slot is made non-zero when it
+    ///      posts and a challenger's when it challenges, in transactions of their
+    ///      own, so that crediting a game's winner is never the first write of a
+    ///      slot (20,000 gas more): a move that ends a game stays within the move
+    ///      budget (docs/gas.md). `withdraw` leaves the one.
+    mapping(address => uint256) private credits;
 
     /// @notice Every wei received.
     uint256 public totalIn;
@@ -314,7 +319,7 @@ contract InferenceOracle {
         if (block.timestamp <= r.deadline) revert RequestNotExpired(requestId);
         r.status = RequestStatus.Refunded;
         uint256 fee = r.fee;
-        balanceOf[r.requester] += fee;
+        _credit(r.requester, fee);
         emit Refunded(requestId, r.requester, fee);
     }
 
@@ -361,6 +366,7 @@ contract InferenceOracle {
         res.output = outputBytes;
         r.status = RequestStatus.Posted;
         r.resultId = uint48(resultId);
+        _open(msg.sender);
         totalIn += msg.value;
         emit Posted(resultId, requestId, msg.sender, traceRoot, msg.value, outputBytes);
     }
@@ -380,7 +386,7 @@ contract InferenceOracle {
         address executor = res.executor;
         res.status = ResultStatus.Finalized;
         r.status = RequestStatus.Finalized;
-        balanceOf[executor] += uint256(res.stake) + r.fee;
+        _credit(executor, uint256(res.stake) + r.fee);
         emit Finalized(resultId, requestId, executor);
         address target = r.callback;
         if (target != address(0)) _callback(requestId, target, r.callbackGas, r.modelId, res.output);
@@ -422,6 +428,7 @@ contract InferenceOracle {
         if (msg.value < minBond) revert BondTooLow(minBond);
         uint32 open = res.openGames + 1;
         res.openGames = open;
+        _open(challenger);
         totalIn += msg.value;
         emit Challenged(resultId, challenger, msg.value, open);
         (stepCount, specRoot) = registry.modelRoot(requests[res.requestId].modelId);
@@ -452,7 +459,7 @@ contract InferenceOracle {
         emit GameSettled(resultId, challenger, executorWon, bond);
         if (executorWon) {
             uint256 burn = bond * bondBurnBps / 10_000;
-            balanceOf[res.executor] += bond - burn;
+            _credit(res.executor, bond - burn);
             _burn(burn);
             return false;
         }
@@ -463,7 +470,7 @@ contract InferenceOracle {
         RequestData storage r = requests[requestId];
         r.status = RequestStatus.Open;
         r.resultId = 0;
-        balanceOf[challenger] += bond + reward;
+        _credit(challenger, bond + reward);
         emit Rejected(resultId, requestId, challenger, slashed);
         _burn(slashed - reward);
     }
@@ -478,7 +485,7 @@ contract InferenceOracle {
 
     function _returnBond(ResultData storage res, uint256 resultId, address challenger, uint256 bond) private {
         res.openGames -= 1;
-        balanceOf[challenger] += bond;
+        _credit(challenger, bond);
         emit BondReturned(resultId, challenger, bond);
     }
 
@@ -491,6 +498,17 @@ contract InferenceOracle {
         if (pending > type(uint96).max) revert ValueTooLarge();
         burnPending = uint96(pending);
         emit BurnSettled(amount);
+    }
+
+    /// @dev Makes `account`'s credit slot non-zero (see `credits`).
+    function _open(address account) private {
+        if (credits[account] == 0) credits[account] = 1;
+    }
+
+    /// @dev Credits `amount` to `account`.
+    function _credit(address account, uint256 amount) private {
+        uint256 c = credits[account];
+        credits[account] = (c == 0 ? 1 : c) + amount;
     }
 
     function _u128(uint256 v) private pure returns (uint128) {
@@ -516,9 +534,10 @@ contract InferenceOracle {
     /// @notice Sends the caller everything credited to it.
     /// @return amount What was sent.
     function withdraw() external returns (uint256 amount) {
-        amount = balanceOf[msg.sender];
-        if (amount == 0) revert NothingToWithdraw();
-        balanceOf[msg.sender] = 0;
+        uint256 c = credits[msg.sender];
+        if (c <= 1) revert NothingToWithdraw();
+        amount = c - 1;
+        credits[msg.sender] = 1;
         totalOut += amount;
         emit Withdrawn(msg.sender, amount);
         (bool ok,) = payable(msg.sender).call{value: amount}("");
@@ -526,6 +545,12 @@ contract InferenceOracle {
     }
 
     // --------------------------------------------------------------------- views
+
+    /// @notice Wei credited to `account`, taken with `withdraw`.
+    function balanceOf(address account) external view returns (uint256) {
+        uint256 c = credits[account];
+        return c == 0 ? 0 : c - 1;
+    }
 
     /// @notice A request (all zero for an unknown id).
     function getRequest(uint256 requestId) external view returns (Request memory) {
