@@ -103,56 +103,228 @@ contract BudgetTest is GameKit {
 
     // -------------------------------------------------------------- extremes
 
-    /// @dev Steps of the extreme models: 39,999 of them (a trace of height 16); the
-    ///      disputed step `D` reads step `D - 1`, whose output is given; the last
-    ///      step is a relu of the one-byte input.
+    /// @dev Steps of the extreme models: 39,999 of them (a trace of height 16;
+    ///      the loader allows 2^16); the disputed step `D` reads the steps just
+    ///      before it, whose outputs are given; the last step is a relu of the
+    ///      one-byte input.
     uint32 internal constant STEPS = 39_999;
     uint256 internal constant D = STEPS - 2;
+    uint256 internal constant NONE = type(uint256).max;
 
-    /// @dev An extreme: the disputed step, its input's type and committed value, its
-    ///      committed weights, the element the executor gets wrong, and the block
-    ///      from which its checkpoints lie (none: the last leaf only).
+    /// @dev An extreme: the disputed step, its inputs' types and committed values,
+    ///      its committed weights, the element the executor gets wrong, the block
+    ///      from which its checkpoints lie (`NONE`: the last leaf only, so the last
+    ///      block is proven) and the block the solvers fold from (`Ref.foldFrom`:
+    ///      the blocks before it read zeros; 0: every block).
     struct Extreme {
         string name;
         StepDef step;
-        Ty inTy;
-        Committed input;
+        Ty[] inTys;
+        Committed[] inputs;
         Committed[] weights;
         uint256 element;
         uint256 lieFrom;
+        uint256 first;
     }
 
-    /// @dev Chunks `[first, end)` of pseudo-random bytes, as sparse chunk lists.
-    function _randomChunks(uint256 seed, uint256 first, uint256 end)
-        internal
-        pure
-        returns (uint256[] memory idx, bytes[] memory data)
-    {
-        idx = new uint256[](end - first);
-        data = new bytes[](end - first);
-        for (uint256 i = first; i < end; i++) {
-            idx[i - first] = i;
-            data[i - first] = Kit.randomI8(seed + i, 256);
+    /// @dev A tensor of type `t`, zero but for pseudo-random bytes over the
+    ///      increasing byte ranges `ranges` (the chunks holding them, zero outside
+    ///      the ranges), committed from its structure.
+    function _sparseData(Ty memory t, uint256 seed, uint256[2][] memory ranges) internal pure returns (Committed memory) {
+        uint256 most;
+        for (uint256 r = 0; r < ranges.length; r++) {
+            if (ranges[r][1] > ranges[r][0]) most += (ranges[r][1] - 1) / 256 - ranges[r][0] / 256 + 1;
         }
+        uint256[] memory idx = new uint256[](most);
+        uint256 n;
+        for (uint256 r = 0; r < ranges.length; r++) {
+            if (ranges[r][1] <= ranges[r][0]) continue;
+            for (uint256 c = ranges[r][0] / 256; c <= (ranges[r][1] - 1) / 256; c++) {
+                if (n == 0 || c > idx[n - 1]) idx[n++] = c;
+            }
+        }
+        uint256[] memory chunkIdx = new uint256[](n);
+        bytes[] memory data = new bytes[](n);
+        for (uint256 k = 0; k < n; k++) {
+            chunkIdx[k] = idx[k];
+            data[k] = Kit.randomI8(uint256(keccak256(abi.encode(seed, idx[k]))), 256);
+            for (uint256 b = 0; b < 256; b++) {
+                uint256 pos = idx[k] * 256 + b;
+                bool inside;
+                for (uint256 r = 0; r < ranges.length && !inside; r++) inside = pos >= ranges[r][0] && pos < ranges[r][1];
+                if (!inside) data[k][b] = 0;
+            }
+        }
+        return Kit.commitSparse(t, chunkIdx, data);
     }
 
-    /// @dev A tensor of type `t`, zero but for random bytes over `[lo, hi)` (whole
-    ///      chunks), committed from its structure.
-    function _sparseRandom(Ty memory t, uint256 seed, uint256 lo, uint256 hi) internal pure returns (Committed memory) {
-        (uint256[] memory idx, bytes[] memory data) = _randomChunks(seed, lo / 256, (hi - 1) / 256 + 1);
-        return Kit.commitSparse(t, idx, data);
-    }
-
-    /// @dev A requant table int32 [n, 3] that is zero but for its first chunk (rows
-    ///      0 to 20 valid requantizations).
+    /// @dev A requant table int32 [n, 3] (n >= 43) that is zero but for its first
+    ///      two chunks: rows 0 to 41 valid requantizations (row 21 straddles the
+    ///      two chunks).
     function _sparseTable(uint32 n, uint256 seed) internal pure returns (Committed memory) {
-        uint256[] memory idx = new uint256[](1);
-        bytes[] memory data = new bytes[](1);
-        data[0] = Kit.slice(Kit.requantTable(seed, 22, 20_000, 36, 6), 0, 256);
+        uint256[] memory idx = new uint256[](2);
+        bytes[] memory data = new bytes[](2);
+        bytes memory q = Kit.requantTable(seed, 43, 10_000, 36, 6);
+        (idx[0], idx[1]) = (0, 1);
+        (data[0], data[1]) = (Kit.slice(q, 0, 256), Kit.slice(q, 256, 256));
         return Kit.commitSparse(Kit.i32(Kit.s2(n, 3)), idx, data);
     }
 
-    /// @dev The output of `x.step` that is zero but for the chunk of `element`,
+    /// @dev The inputs and weights of `x`: random where blocks `x.first … n − 1`
+    ///      of its element read (the whole element's reads when it has one block),
+    ///      zero elsewhere; the requant table's first two chunks.
+    function _fill(Extreme memory x, uint256 seed) internal pure {
+        uint256 n = Ref.blocks(x.step, x.inTys);
+        uint256 nIn = x.inTys.length;
+        uint256[2][][] memory rx = new uint256[2][][](nIn);
+        for (uint256 j = 0; j < nIn; j++) rx[j] = new uint256[2][](n - x.first);
+        uint256[2][] memory rw = new uint256[2][](n - x.first);
+        for (uint256 b = x.first; b < n; b++) {
+            (uint256[2][] memory rin, uint256[2][] memory rws) = Ref.reads(x.step, x.inTys, new Committed[](nIn), x.element, b);
+            for (uint256 j = 0; j < nIn; j++) rx[j][b - x.first] = rin[j];
+            if (rws.length > 0) rw[b - x.first] = rws[0];
+        }
+        x.inputs = new Committed[](nIn);
+        for (uint256 j = 0; j < nIn; j++) x.inputs[j] = _sparseData(x.inTys[j], seed + j, rx[j]);
+        x.weights = new Committed[](x.step.wTypes.length);
+        if (x.weights.length == 2) {
+            x.weights[0] = _sparseData(x.step.wTypes[0], seed + 7, rw);
+            x.weights[1] = _sparseTable(x.step.wTypes[1].shape[0], seed + 8);
+        }
+    }
+
+    /// @dev The last block of `x`'s element proven (from the state before it, with
+    ///      the finish), the solvers folding the last two.
+    function _lastBlock(Extreme memory x, uint256 seed) internal pure returns (Extreme memory) {
+        x.lieFrom = NONE;
+        x.first = Ref.blocks(x.step, x.inTys) - 2;
+        _fill(x, seed);
+        return x;
+    }
+
+    /// @dev The block before the last proven (the checkpoints lie from it on), the
+    ///      solvers folding from the block before it.
+    function _blockBeforeLast(Extreme memory x, uint256 seed) internal pure returns (Extreme memory) {
+        uint256 n = Ref.blocks(x.step, x.inTys);
+        x.lieFrom = n - 2;
+        x.first = n - 3;
+        _fill(x, seed);
+        return x;
+    }
+
+    function _one(Ty memory t) internal pure returns (Ty[] memory ts) {
+        ts = new Ty[](1);
+        ts[0] = t;
+    }
+
+    function _withWeights(StepDef memory s, Ty memory w, Ty memory q) internal pure returns (StepDef memory) {
+        s.wTypes = new Ty[](2);
+        s.wData = new bytes[](2);
+        (s.wTypes[0], s.wTypes[1]) = (w, q);
+        return s;
+    }
+
+    function _i64(uint256 v) internal pure returns (int64) {
+        return int64(uint64(v));
+    }
+
+    /// @dev conv2d over `g = [C, H, W, KH, KW, sH, sW, pH, pW]`, as many output
+    ///      channels as keep W and the output within 2^32 elements (W's tree of
+    ///      height 24); the element is output channel 21 (its Q row straddles two
+    ///      chunks) at position (`i`, `j`); its last block proven.
+    function _conv(string memory name, uint32[9] memory g, uint256 i, uint256 j, uint256 seed) internal pure returns (Extreme memory x) {
+        uint256 oh = (uint256(g[1]) + 2 * g[7] - g[3]) / g[5] + 1;
+        uint256 ow = (uint256(g[2]) + 2 * g[8] - g[4]) / g[6] + 1;
+        uint256 o = (uint256(1) << 32) / (uint256(g[0]) * g[3] * g[4]);
+        if ((uint256(1) << 32) / (oh * ow) < o) o = (uint256(1) << 32) / (oh * ow);
+        x.name = name;
+        x.inTys = _one(Kit.i8(Kit.s3(g[0], g[1], g[2])));
+        x.step = Ref.unary(
+            Ref.CONV2D, 0, Kit.i8(Kit.s3(uint32(o), uint32(oh), uint32(ow))), Ref.params(_i64(g[5]), _i64(g[6]), _i64(g[7]), _i64(g[8]), 0)
+        );
+        x.step = _withWeights(x.step, Kit.i8(Kit.s4(uint32(o), g[0], g[3], g[4])), Kit.i32(Kit.s2(uint32(o), 3)));
+        x.element = (21 * oh + i) * ow + j;
+        return _lastBlock(x, seed);
+    }
+
+    /// @dev linear x [2, 131071] (K at the loader's bound: 256 blocks) -> [2, 32768],
+    ///      W [32768, 131071] (height 24); element (1, 21): x's row 1 starts 255
+    ///      bytes into a chunk and W's row 21 235 bytes in, so every block spans
+    ///      three chunks of each, and Q's row 21 straddles two.
+    function _linear(string memory name, bool last) internal pure returns (Extreme memory x) {
+        return _linearOfRank(name, 2, last);
+    }
+
+    /// @dev `_linear` with x and the output of rank `r` (leading dimensions of 1):
+    ///      rank 8, the most a type has, is the largest spec and header.
+    function _linearOfRank(string memory name, uint256 r, bool last) internal pure returns (Extreme memory x) {
+        uint32 k = 131_071;
+        uint32 n = 32_768;
+        uint32[] memory xs = new uint32[](r);
+        uint32[] memory ys = new uint32[](r);
+        for (uint256 i = 0; i + 2 < r; i++) (xs[i], ys[i]) = (1, 1);
+        (xs[r - 2], xs[r - 1], ys[r - 2], ys[r - 1]) = (2, k, 2, n);
+        x.name = name;
+        x.inTys = _one(Kit.i8(xs));
+        x.step = _withWeights(Ref.unary(Ref.LINEAR, 0, Kit.i8(ys), Ref.params(0)), Kit.i8(Kit.s2(n, k)), Kit.i32(Kit.s2(n, 3)));
+        x.element = n + 21;
+        return last ? _lastBlock(x, 1) : _blockBeforeLast(x, 1);
+    }
+
+    /// @dev A pool over x [1, H, W] of a `kh` x `kw` window (stride 1, no padding),
+    ///      H as large as keeps x within 2^32 bytes (a tree of height 24); the
+    ///      element at output row `i` and column `j`; its last block proven.
+    function _pool(string memory name, bool isMax, uint32 w, uint32 kh, uint32 kw, uint256 i, uint256 j)
+        internal
+        pure
+        returns (Extreme memory x)
+    {
+        uint32 h = uint32((uint256(1) << 32) / w);
+        x.name = name;
+        x.inTys = _one(Kit.i8(Kit.s3(1, h, w)));
+        Ty memory out = Kit.i8(Kit.s3(1, h - kh + 1, w - kw + 1));
+        int64[] memory ps = isMax
+            ? Ref.params(_i64(kh), _i64(kw), 1, 1, 0, 0)
+            : Ref.params(_i64(kh), _i64(kw), 1, 1, int64(1) << 30, 46);
+        x.step = Ref.unary(isMax ? Ref.MAXPOOL2D : Ref.AVGPOOL2D, 0, out, ps);
+        x.element = i * (w - kw + 1) + j;
+        return _lastBlock(x, 3);
+    }
+
+    /// @dev argmax over x [2, 2^31 - 224] (2^32 - 448 bytes, height 24): 2^22
+    ///      blocks (a checkpoint tree of height 22); row 1 starts 32 bytes into a
+    ///      chunk, so the full block before the last spans three chunks.
+    function _argmax() internal pure returns (Extreme memory x) {
+        uint32 n = uint32((uint256(1) << 31) - 224);
+        x.name = "argmax over [2, 2^31 - 224] (height 24): 2^22 blocks, the block before the last unaligned";
+        x.inTys = _one(Kit.i8(Kit.s2(2, n)));
+        x.step = Ref.argmax(0, x.inTys[0]);
+        x.element = 1;
+        return _blockBeforeLast(x, 4);
+    }
+
+    /// @dev relu over [2^32 - 1]: data trees of height 24 (its input and its output).
+    function _relu() internal pure returns (Extreme memory x) {
+        x.name = "relu over [2^32 - 1]: data trees of height 24";
+        x.inTys = _one(Kit.i8(Kit.s1(uint32((uint256(1) << 32) - 1))));
+        x.step = Ref.unary(Ref.RELU, 0, x.inTys[0], Ref.noParams());
+        x.element = 2_000_000_123;
+        _fill(x, 5);
+    }
+
+    /// @dev add of two [2^32 - 1] inputs: two trace proofs, two input ranges of
+    ///      height 24.
+    function _add() internal pure returns (Extreme memory x) {
+        Ty memory t = Kit.i8(Kit.s1(uint32((uint256(1) << 32) - 1)));
+        x.name = "add of two [2^32 - 1] (height 24)";
+        x.inTys = new Ty[](2);
+        (x.inTys[0], x.inTys[1]) = (t, t);
+        x.step = Ref.add(0, 1, t, 1 << 20, 1 << 20, 21, false);
+        x.element = 3_000_000_007;
+        _fill(x, 6);
+    }
+
+    /// @dev The output of `x.step` that is zero but for the chunk of its element,
     ///      which holds `value` there.
     function _sparseOut(Extreme memory x, int256 value) internal pure returns (Committed memory) {
         Ty memory out = x.step.out;
@@ -165,195 +337,308 @@ contract BudgetTest is GameKit {
         return Kit.commitSparse(out, idx, data);
     }
 
+    /// @dev The sparse model of extreme `x`: step 0 (a one-byte input), the steps
+    ///      `D − k … D − 1` that give its `k` inputs, step `D`, and step
+    ///      `STEPS − 1`, a relu of step 0.
+    function _model(Extreme memory x) internal pure returns (ModelDef memory) {
+        uint256 nIn = x.inTys.length;
+        StepDef[] memory steps = new StepDef[](nIn + 3);
+        uint256[] memory index = new uint256[](nIn + 3);
+        Committed[][] memory ws = new Committed[][](nIn + 3);
+        steps[0] = Ref.input(Kit.s1(1));
+        ws[0] = new Committed[](0);
+        x.step.inputs = new uint32[](nIn);
+        for (uint256 j = 0; j < nIn; j++) {
+            index[1 + j] = D - nIn + j;
+            steps[1 + j] = Ref.input(x.inTys[j].shape);
+            steps[1 + j].out = x.inTys[j];
+            ws[1 + j] = new Committed[](0);
+            x.step.inputs[j] = uint32(index[1 + j]);
+        }
+        (index[nIn + 1], steps[nIn + 1], ws[nIn + 1]) = (D, x.step, x.weights);
+        (index[nIn + 2], steps[nIn + 2], ws[nIn + 2]) = (STEPS - 1, Ref.unary(Ref.RELU, 0, steps[0].out, Ref.noParams()), new Committed[](0));
+        return Ref.buildSparse(steps, index, ws, STEPS);
+    }
+
+    /// @dev The trace of `x`'s model whose step `D` output is `out`.
+    function _trace(Extreme memory x, ModelDef memory m, Committed memory out) internal pure returns (TraceDef memory) {
+        uint256 nIn = x.inTys.length;
+        Committed[] memory cs = new Committed[](nIn + 3);
+        cs[0] = Kit.commit(Kit.i8(Kit.s1(1)), hex"05");
+        for (uint256 j = 0; j < nIn; j++) cs[1 + j] = x.inputs[j];
+        cs[nIn + 1] = out;
+        cs[nIn + 2] = Kit.commit(Kit.i8(Kit.s1(1)), hex"05");
+        return Ref.sparseTrace(cs, m.index, STEPS);
+    }
+
+    function _fold(Extreme memory x) internal pure returns (Fold memory) {
+        if (x.first == 0) return Ref.fold(x.step, x.inTys, x.inputs, x.weights, x.element);
+        return Ref.foldFrom(x.step, x.inTys, x.inputs, x.weights, x.element, x.first);
+    }
+
     /// @dev Plays extreme `x` at `arityLog2`: the liar's element is off by one and
-    ///      its checkpoints lie from `x.lieFrom`; asserts the fraud is rejected.
+    ///      its checkpoints lie from `x.lieFrom`; asserts the fraud is rejected and
+    ///      the budgets; prints the extreme's row.
     function _playExtreme(Extreme memory x, uint256 arityLog2) internal {
         deploy(arityLog2);
-        StepDef[] memory steps = new StepDef[](4);
-        uint256[] memory index = new uint256[](4);
-        (index[0], index[1], index[2], index[3]) = (0, D - 1, D, STEPS - 1);
-        steps[0] = Ref.input(Kit.s1(1));
-        steps[1] = Ref.input(x.inTy.shape);
-        steps[1].out = x.inTy;
-        steps[2] = x.step;
-        steps[2].inputs = new uint32[](1);
-        steps[2].inputs[0] = uint32(D - 1);
-        steps[3] = Ref.unary(Ref.RELU, 0, steps[0].out, Ref.noParams());
-        Committed[][] memory ws = new Committed[][](4);
-        (ws[0], ws[1], ws[2], ws[3]) = (new Committed[](0), new Committed[](0), x.weights, new Committed[](0));
-        ModelDef memory m = Ref.buildSparse(steps, index, ws, STEPS);
+        ModelDef memory m = _model(x);
         register(m);
-        bytes memory input = hex"05";
-        Ty[] memory ins = new Ty[](1);
-        ins[0] = x.inTy;
-        Committed[] memory xs = new Committed[](1);
-        xs[0] = x.input;
-        Fold memory f = Ref.fold(x.step, ins, xs, x.weights, x.element);
-        Committed[] memory cs = new Committed[](4);
-        cs[0] = Kit.commit(steps[0].out, input);
-        cs[1] = x.input;
-        cs[2] = _sparseOut(x, f.value);
-        cs[3] = Kit.commit(steps[3].out, input);
-        TraceDef memory h = Ref.sparseTrace(cs, index, STEPS);
-        Committed[] memory lie = new Committed[](4);
-        (lie[0], lie[1], lie[3]) = (cs[0], cs[1], cs[3]);
-        lie[2] = _sparseOut(x, f.value == 127 ? int256(126) : f.value + 1);
-        TraceDef memory t = Ref.sparseTrace(lie, index, STEPS);
-        uint256 id = challengeAs(challenger, postTrace(requestOn(m, input), t));
-        cpLieFrom = x.lieFrom;
-        measureEvaluate = true;
+        Fold memory f = _fold(x);
+        TraceDef memory h = _trace(x, m, _sparseOut(x, f.value));
+        bool top = x.step.out.dtype == 1 && f.value == 127;
+        TraceDef memory t = _trace(x, m, _sparseOut(x, top ? int256(126) : f.value + 1));
+        uint256 id = challengeAs(challenger, postTrace(requestOn(m, hex"05"), t));
+        (cpLieFrom, cpFoldFrom, measureEvaluate) = (x.lieFrom, x.first, true);
         play(id, m, t, h);
-        measureEvaluate = false;
-        cpLieFrom = type(uint256).max;
+        (cpLieFrom, cpFoldFrom, measureEvaluate) = (NONE, 0, false);
         DisputeGame.Game memory g = game.getGame(id);
         assertEq(uint8(g.status), uint8(DisputeGame.Status.ChallengerWon), "fraud is rejected");
         assertEq(g.stepIndex, D);
-        if (g.blocks > 0) {
+        if (f.blocks > 1) {
             assertEq(g.element, x.element, "the wrong element was named");
+            assertEq(g.blocks, f.blocks);
             assertEq(g.index, x.lieFrom < f.blocks - 1 ? x.lieFrom : f.blocks - 1, "the first wrong checkpoint");
         } else {
+            assertEq(g.blocks, 0, "one block: proven at once");
             assertEq(g.index, x.element * Kit.size(x.step.out.dtype) / 256, "the wrong chunk was reached");
         }
-        _assertBudgets(string.concat(x.name, ", arity ", vm.toString(uint256(1) << arityLog2)), false);
+        string memory what = string.concat(x.name, ", arity ", vm.toString(uint256(1) << arityLog2));
+        _assertBudgets(what, false);
+        console2.log(
+            string.concat(
+                "| ",
+                what,
+                " | ",
+                vm.toString(f.blocks),
+                " | ",
+                played.oneStepKind,
+                " ",
+                vm.toString(played.oneStep),
+                " | ",
+                vm.toString(STEP_BUDGET - played.oneStep),
+                " | ",
+                vm.toString(played.evaluateExec),
+                " | ",
+                string.concat(vm.toString(played.maxOther), " (", played.maxOtherKind, ")"),
+                " | ",
+                vm.toString(played.moves),
+                " | ",
+                vm.toString(played.txGas),
+                " |"
+            )
+        );
     }
 
-    /// @dev linear x [2, 20000] -> [2, 214748], W [214748, 20000] (4,294,960,000
-    ///      bytes: a tree of height 24); element (1, 1): both rows start 32 bytes
-    ///      into a chunk, so a block of 512 spans three chunks of each; 40 blocks.
-    function _linearExtreme() internal pure returns (Extreme memory x) {
-        uint32 k = 20_000;
-        uint32 n = 214_748;
-        x.name = "linear K=20000, W [214748,20000] (height 24), unaligned block of 512";
-        x.inTy = Kit.i8(Kit.s2(2, k));
-        x.step = Ref.unary(Ref.LINEAR, 0, Kit.i8(Kit.s2(2, n)), Ref.params(0));
-        x.step.wTypes = new Ty[](2);
-        x.step.wData = new bytes[](2);
-        x.step.wTypes[0] = Kit.i8(Kit.s2(n, k));
-        x.step.wTypes[1] = Kit.i32(Kit.s2(n, 3));
-        x.input = _sparseRandom(x.inTy, 1, k, 2 * k);
-        x.weights = new Committed[](2);
-        x.weights[0] = _sparseRandom(x.step.wTypes[0], 2, k, 2 * k);
-        x.weights[1] = _sparseTable(n, 3);
-        x.element = n + 1;
-        x.lieFrom = 20;
-    }
-
-    /// @dev conv2d x [4, 8, 576] 8x64 kernel (512 taps), one channel a block: each
-    ///      window spans (8 - 1)·576 + 64 = 4096 bytes (17 chunks from column 100);
-    ///      W [2097152, 4, 8, 64] is 2^32 bytes (height 24); the last block is the
-    ///      one proven.
-    function _convWideExtreme() internal pure returns (Extreme memory x) {
-        uint32 o = 2_097_152;
-        x.name = "conv2d 8x64 over [4,8,576]: a 4096-byte window, 512 taps, W height 24";
-        x.inTy = Kit.i8(Kit.s3(4, 8, 576));
-        x.step = Ref.unary(Ref.CONV2D, 0, Kit.i8(Kit.s3(o, 1, 513)), Ref.params(1, 1, 0, 0, 0));
-        x.step.wTypes = new Ty[](2);
-        x.step.wData = new bytes[](2);
-        x.step.wTypes[0] = Kit.i8(Kit.s4(o, 4, 8, 64));
-        x.step.wTypes[1] = Kit.i32(Kit.s2(o, 3));
-        x.input = _sparseRandom(x.inTy, 4, 0, 4 * 8 * 576);
-        uint256 oc = 5;
-        x.weights = new Committed[](2);
-        x.weights[0] = _sparseRandom(x.step.wTypes[0], 5, oc * 2048, oc * 2048 + 2048);
-        x.weights[1] = _sparseTable(o, 6);
-        x.element = oc * 513 + 100;
-        // the last block: its window, the state before it and the finish's Q row
-        x.lieFrom = type(uint256).max;
-    }
-
-    /// @dev conv2d x [2, 512, 8] 512x1 kernel: 512 window rows of one tap, spanning
-    ///      511·8 + 1 = 4089 bytes; W [4194304, 2, 512, 1] is 2^32 bytes; the
-    ///      last block (with the finish) is the one proven.
-    function _convTallExtreme() internal pure returns (Extreme memory x) {
-        uint32 o = 4_194_304;
-        x.name = "conv2d 512x1 over [2,512,8]: 512 rows of one tap, W height 24";
-        x.inTy = Kit.i8(Kit.s3(2, 512, 8));
-        x.step = Ref.unary(Ref.CONV2D, 0, Kit.i8(Kit.s3(o, 1, 8)), Ref.params(1, 1, 0, 0, 1));
-        x.step.wTypes = new Ty[](2);
-        x.step.wData = new bytes[](2);
-        x.step.wTypes[0] = Kit.i8(Kit.s4(o, 2, 512, 1));
-        x.step.wTypes[1] = Kit.i32(Kit.s2(o, 3));
-        x.input = _sparseRandom(x.inTy, 7, 0, 2 * 4096);
-        uint256 oc = 12;
-        x.weights = new Committed[](2);
-        x.weights[0] = _sparseRandom(x.step.wTypes[0], 8, oc * 1024, oc * 1024 + 1024);
-        x.weights[1] = _sparseTable(o, 9);
-        x.element = oc * 8 + 3;
-        x.lieFrom = type(uint256).max;
-    }
-
-    /// @dev maxpool2d 8x512 over [1, 60000, 600] (36,000,000 bytes): one window row
-    ///      of 512 a block, each starting 50 bytes past a 600-byte row: 3 chunks.
-    function _maxpoolExtreme() internal pure returns (Extreme memory x) {
-        x.name = "maxpool2d 8x512 over [1,60000,600]: rows of 512, unaligned";
-        x.inTy = Kit.i8(Kit.s3(1, 60_000, 600));
-        x.step = Ref.unary(Ref.MAXPOOL2D, 0, Kit.i8(Kit.s3(1, 59_993, 89)), Ref.params(8, 512, 1, 1, 0, 0));
-        x.step.wTypes = new Ty[](0);
-        x.step.wData = new bytes[](0);
-        uint256 i = 30_001;
-        x.input = _sparseRandom(x.inTy, 10, i * 600, (i + 8) * 600);
-        x.weights = new Committed[](0);
-        x.element = i * 89 + 50;
-        x.lieFrom = 3;
-    }
-
-    /// @dev argmax over x [42949, 100000] (4,294,900,000 bytes, height 24), row
-    ///      30001 starting 160 bytes into a chunk; 196 blocks (checkpoint height 8).
-    function _argmaxExtreme() internal pure returns (Extreme memory x) {
-        uint32 n = 100_000;
-        x.name = "argmax over [42949,100000] (height 24): 196 blocks, unaligned";
-        x.inTy = Kit.i8(Kit.s2(42_949, n));
-        x.step = Ref.argmax(0, x.inTy);
-        uint256 p = 30_001;
-        x.input = _sparseRandom(x.inTy, 11, p * n, (p + 1) * n);
-        x.weights = new Committed[](0);
-        x.element = p;
-        x.lieFrom = 97;
-    }
-
-    /// @dev relu over 2^31 + 2^20 bytes: a data tree of height 24 to descend.
-    function _tallDataExtreme() internal pure returns (Extreme memory x) {
-        uint32 len = 2_148_532_224;
-        x.name = "relu over [2148532224]: an output data tree of height 24";
-        x.inTy = Kit.i8(Kit.s1(len));
-        x.step = Ref.unary(Ref.RELU, 0, x.inTy, Ref.noParams());
-        x.step.wTypes = new Ty[](0);
-        x.step.wData = new bytes[](0);
-        uint256 e = 2_000_000_123;
-        x.input = _sparseRandom(x.inTy, 12, e, e + 1);
-        x.weights = new Committed[](0);
-        x.element = e;
-        x.lieFrom = type(uint256).max;
+    function _g(uint32 c, uint32 h, uint32 w, uint32 kh, uint32 kw, uint32 sh, uint32 pw) internal pure returns (uint32[9] memory) {
+        return [c, h, w, kh, kw, sh, 1, 0, pw];
     }
 
     function test_extremeLinearFitsTheBudget() public {
-        _playExtreme(_linearExtreme(), 1);
+        _playExtreme(_linear("linear K = 131071, W [32768, 131071] (height 24), the last block: 3 + 3 chunks and a straddling Q row", true), 1);
+        _playExtreme(_linear("linear K = 131071, W height 24, the block before the last: 512 terms over 3 + 3 chunks", false), 1);
+        _playExtreme(_linearOfRank("linear K = 131071 over x of rank 8 (the largest spec and header), the last block", 8, true), 1);
     }
 
-    function test_extremeConvWindowFitsTheBudget() public {
-        _playExtreme(_convWideExtreme(), 1);
+    /// One-channel conv blocks at the loader's bounds: 512 taps, windows spanning
+    /// up to 2,048 bytes (9 chunks) of an input of 2^32 bytes, in rows of 256 down
+    /// to 2 bytes, W of height 24, 255 channels (the most 512 taps allow), the last
+    /// block with its finish.
+    function test_extremeConvWindowsFitTheBudget() public {
+        _playExtreme(_conv("conv2d 2x256 over [255, 9399, 1792]: a 2,048-byte window of 2 rows", _g(255, 9399, 1792, 2, 256, 146, 0), 0, 1, 11), 1);
+        _playExtreme(_conv("conv2d 4x128 over [255, 26317, 640]: a 2,048-byte window of 4 rows", _g(255, 26317, 640, 4, 128, 411, 0), 0, 1, 12), 1);
+        _playExtreme(_conv("conv2d 8x64 over [255, 59515, 283]: 8 rows spanning 2,045 bytes", _g(255, 59515, 283, 8, 64, 929, 0), 0, 0, 13), 1);
+        _playExtreme(_conv("conv2d 16x32 over [255, 125694, 134]: 16 rows spanning 2,042 bytes", _g(255, 125694, 134, 16, 32, 1963, 0), 0, 0, 14), 1);
+        _playExtreme(_conv("conv2d 32x16 over [255, 259123, 65]: 32 rows spanning 2,031 bytes", _g(255, 259123, 65, 32, 16, 4048, 0), 0, 0, 15), 1);
+        _playExtreme(_conv("conv2d 64x8 over [255, 526344, 32]: 64 rows spanning 2,024 bytes", _g(255, 526344, 32, 64, 8, 8223, 0), 1, 0, 16), 1);
+        _playExtreme(_conv("conv2d 128x4 over [255, 1052688, 16]: 128 rows spanning 2,036 bytes", _g(255, 1052688, 16, 128, 4, 16446, 0), 1, 0, 17), 1);
+        _playExtreme(_conv("conv2d 256x2 over [255, 2105376, 8]: 256 rows of 2 taps spanning 2,042 bytes", _g(255, 2105376, 8, 256, 2, 32892, 0), 1, 0, 18), 1);
     }
 
-    function test_extremeConvRowsFitTheBudget() public {
-        _playExtreme(_convTallExtreme(), 1);
+    /// The same windows cut by a column of padding: rows shorter than the kernel's,
+    /// so W's rows are apart (gathered words no longer apply).
+    function test_extremeConvWindowsCutByPaddingFitTheBudget() public {
+        _playExtreme(_conv("conv2d 32x16 pad 1 over [255, 259123, 65]: 32 rows of 15", _g(255, 259123, 65, 32, 16, 4048, 1), 0, 0, 21), 1);
+        _playExtreme(_conv("conv2d 64x8 pad 1 over [255, 526344, 32]: 64 rows of 7", _g(255, 526344, 32, 64, 8, 8223, 1), 1, 0, 22), 1);
+        _playExtreme(_conv("conv2d 128x4 pad 1 over [255, 1052688, 16]: 128 rows of 3", _g(255, 1052688, 16, 128, 4, 16446, 1), 1, 0, 23), 1);
+        _playExtreme(_conv("conv2d 256x2 pad 1 over [255, 2105376, 8]: 256 rows of 1, 2 apart in W", _g(255, 2105376, 8, 256, 2, 32892, 1), 1, 0, 24), 1);
     }
 
-    function test_extremeMaxpoolFitsTheBudget() public {
-        _playExtreme(_maxpoolExtreme(), 1);
+    /// 256 window rows of one tap (the rows bound), 511 channels (the most 256 taps
+    /// allow), and blocks of many channels: 256 channels of 1x1 planes, of 1x2
+    /// planes (one-byte runs 2 apart), 128 channels of two one-tap rows, 64 of four,
+    /// 170 channels of one 2-tap row.
+    function test_extremeConvRowsAndChannelsFitTheBudget() public {
+        _playExtreme(_conv("conv2d 256x1 over [511, 1050628, 8]: 256 rows of one tap spanning 2,041 bytes", _g(511, 1050628, 8, 256, 1, 16412, 0), 0, 0, 31), 1);
+        _playExtreme(_conv("conv2d 1x1 over [130816, 1, 1]: 256 channels a block", _g(130_816, 1, 1, 1, 1, 1, 0), 0, 0, 32), 1);
+        _playExtreme(_conv("conv2d 1x1 over [130816, 1, 2]: 256 one-byte runs 2 apart", _g(130_816, 1, 2, 1, 1, 1, 0), 0, 0, 33), 1);
+        _playExtreme(_conv("conv2d 2x1 over [65408, 2, 2]: 128 channels of 2 one-tap rows", _g(65_408, 2, 2, 2, 1, 1, 0), 0, 0, 34), 1);
+        _playExtreme(_conv("conv2d 4x1 over [32704, 4, 2]: 64 channels of 4 one-tap rows", _g(32_704, 4, 2, 4, 1, 1, 0), 0, 0, 35), 1);
+        _playExtreme(_conv("conv2d 1x2 over [65450, 1, 3]: 170 channels of one 2-tap row", _g(65_450, 1, 3, 1, 2, 1, 0), 0, 0, 36), 1);
+    }
+
+    /// Pools over inputs of 2^32 bytes: rows of 512 (one a block, 128 blocks: the
+    /// window bound 2^16), and 256 rows of one element a block (256 blocks).
+    function test_extremePoolsFitTheBudget() public {
+        _playExtreme(_pool("maxpool2d 128x512 over [1, 7158278, 600]: one unaligned row of 512 a block", true, 600, 128, 512, 3_000_001, 50), 1);
+        _playExtreme(_pool("maxpool2d 65536x1 over [1, 2^31, 2]: 256 rows of one element a block", true, 2, 65_536, 1, 1_000_001, 1), 1);
+        _playExtreme(_pool("avgpool2d 128x512 over [1, 7158278, 600]: one unaligned row of 512 a block", false, 600, 128, 512, 3_000_001, 50), 1);
+        _playExtreme(_pool("avgpool2d 65536x1 over [1, 2^31, 2]: 256 rows of one element a block", false, 2, 65_536, 1, 1_000_001, 1), 1);
     }
 
     function test_extremeArgmaxFitsTheBudget() public {
-        _playExtreme(_argmaxExtreme(), 1);
+        _playExtreme(_argmax(), 1);
     }
 
-    function test_extremeDataTreeFitsTheBudget() public {
-        _playExtreme(_tallDataExtreme(), 1);
+    function test_extremeElementwiseFitTheBudget() public {
+        _playExtreme(_relu(), 1);
+        _playExtreme(_add(), 1);
     }
 
     /// The widest descent (arity 16) on the tallest trees: every move, reveals of 16
     /// nodes included, stays within the budget.
     function test_extremesAtArity16FitTheBudget() public {
-        _playExtreme(_tallDataExtreme(), 4);
-        _playExtreme(_linearExtreme(), 4);
+        _playExtreme(_relu(), 4);
+        _playExtreme(_argmax(), 4);
+        _playExtreme(_linear("linear K = 131071, W height 24, the last block", true), 4);
+    }
+
+    // ------------------------------------------------- moves that end a game
+
+    /// @dev How a game at the extremes ends before (or instead of) a one step.
+    enum Ending {
+        InputLeaf,
+        ZeroPaddingLeaf,
+        DirtyPaddingLeaf,
+        WrongShape,
+        DirtyChunk,
+        ChunkPastTheEnd,
+        ZeroPaddingCheckpoint,
+        DirtyPaddingCheckpoint,
+        ExecutorSilent,
+        ChallengerSilent
+    }
+
+    /// @dev The game's expected winner and last move.
+    function _expected(Ending e) internal pure returns (DisputeGame.Status, string memory) {
+        DisputeGame.Status ew = DisputeGame.Status.ExecutorWon;
+        DisputeGame.Status cw = DisputeGame.Status.ChallengerWon;
+        if (e == Ending.InputLeaf) return (ew, "pick (trace): the input leaf, the executor wins");
+        if (e == Ending.ZeroPaddingLeaf) return (ew, "pick (trace): a zero padding leaf, the executor wins");
+        if (e == Ending.DirtyPaddingLeaf) return (cw, "pick (trace): a non-zero padding leaf, the challenger wins");
+        if (e == Ending.WrongShape) return (cw, "openHeader: a header of the wrong shape, the challenger wins");
+        if (e == Ending.DirtyChunk) return (cw, "revealChunk: a byte past the end, the challenger wins");
+        if (e == Ending.ChunkPastTheEnd) return (ew, "revealChunk: a zero chunk past the end, the executor wins");
+        if (e == Ending.ZeroPaddingCheckpoint) return (ew, "pick (reduction): a zero padding checkpoint leaf, the executor wins");
+        if (e == Ending.DirtyPaddingCheckpoint) return (cw, "pick (reduction): a non-zero padding checkpoint leaf, the challenger wins");
+        if (e == Ending.ExecutorSilent) return (cw, "timeout: the executor silent, the challenger wins");
+        return (ew, "timeout: the challenger silent, the executor wins");
+    }
+
+    /// @dev The trace the executor posts for ending `e` of extreme `x` (honest
+    ///      output `y`), and the descent's targets: trace leaf, chunk, checkpoint
+    ///      leaf (`NONE`: the honest descent).
+    function _endingTrace(Extreme memory x, ModelDef memory m, Committed memory y, Ending e)
+        internal
+        pure
+        returns (TraceDef memory t, uint256[3] memory goal)
+    {
+        goal = [NONE, NONE, NONE];
+        uint256 top = (uint256(1) << Kit.height(STEPS)) - 1;
+        if (e == Ending.InputLeaf) goal[0] = 0;
+        if (e == Ending.ZeroPaddingLeaf) goal[0] = top;
+        if (e == Ending.WrongShape) {
+            // the step's output committed as one long vector
+            uint32[] memory flat = Kit.s1(uint32(Kit.numel(y.ty.shape)));
+            y = Kit.commitSparse(Kit.i8(flat), y.chunkIdx, y.chunkData);
+        }
+        if (e == Ending.DirtyChunk) {
+            // a non-zero byte in the tree's last chunk, past the output's bytes
+            uint256 len = Kit.byteLen(y.ty);
+            uint256 last = (uint256(1) << y.tree.height) - 1;
+            require(len < (last + 1) * 256, "bytes past the end");
+            uint256[] memory idx = new uint256[](y.chunkIdx.length + 1);
+            bytes[] memory data = new bytes[](idx.length);
+            for (uint256 k = 0; k < y.chunkIdx.length; k++) (idx[k], data[k]) = (y.chunkIdx[k], y.chunkData[k]);
+            (idx[idx.length - 1], data[idx.length - 1]) = (last, new bytes(256));
+            data[idx.length - 1][255] = 0x01;
+            y = Kit.commitSparse(y.ty, idx, data);
+        }
+        if (e == Ending.ChunkPastTheEnd) {
+            (goal[0], goal[1]) = (D, (uint256(1) << y.tree.height) - 1);
+            require(goal[1] >= Kit.chunksOf(Kit.byteLen(y.ty)), "a chunk past the end");
+        }
+        if (e == Ending.ZeroPaddingCheckpoint || e == Ending.DirtyPaddingCheckpoint) {
+            uint256 n = Ref.blocks(x.step, x.inTys);
+            (goal[0], goal[1], goal[2]) = (D, x.element * Kit.size(x.step.out.dtype) / 256, (uint256(1) << Kit.height(n)) - 1);
+            require(goal[2] >= n, "a padding checkpoint leaf");
+        }
+        t = _trace(x, m, y);
+        if (e == Ending.DirtyPaddingLeaf) {
+            // a non-zero leaf past the last step
+            Committed[] memory cs = new Committed[](t.steps.length + 1);
+            uint256[] memory index = new uint256[](cs.length);
+            for (uint256 k = 0; k < t.steps.length; k++) (cs[k], index[k]) = (t.steps[k], m.index[k]);
+            cs[cs.length - 1].commitment = keccak256("not a padding leaf");
+            index[cs.length - 1] = top;
+            t = Ref.sparseTrace(cs, index, STEPS);
+        }
+    }
+
+    /// @dev A game at the extremes (extreme `x`'s model, a trace of height 16,
+    ///      arity 2, winners with no balance before the game) that ends as `e`
+    ///      says: asserts the winner and that every move, the last included, is
+    ///      within the move budget; prints the last move's row.
+    function _playEnding(Extreme memory x, Ending e) internal {
+        deploy(1);
+        ModelDef memory m = _model(x);
+        register(m);
+        Fold memory f = _fold(x);
+        Committed memory y = _sparseOut(x, f.value);
+        TraceDef memory h = _trace(x, m, y);
+        (TraceDef memory t, uint256[3] memory goal) = _endingTrace(x, m, y, e);
+        // posted with the model's step count (the trace may list a padding leaf)
+        uint256 req = requestOn(m, hex"05");
+        vm.prank(executor);
+        uint256 res = oracle.post{value: STAKE}(
+            req, Kit.canonical(t.steps[m.index.length - 1]), t.root, STEPS, Kit.single(t.tree, 0), Kit.single(t.tree, STEPS - 1)
+        );
+        uint256 id = challengeAs(challenger, res);
+        (DisputeGame.Status want, string memory what) = _expected(e);
+        cpFoldFrom = x.first;
+        if (e == Ending.DirtyPaddingCheckpoint) cpPadding = keccak256("not a padding leaf");
+        griefElement = x.element % (256 / Kit.size(x.step.out.dtype));
+        if (e == Ending.ExecutorSilent || e == Ending.ChallengerSilent) {
+            _resetPlayed();
+            if (e == Ending.ChallengerSilent) executorMove(id, m, t);
+            vm.warp(vm.getBlockTimestamp() + CLOCK + 1);
+            _move(address(this), abi.encodeCall(DisputeGame.timeout, (id)), "timeout", false);
+        } else {
+            playSteered(id, m, t, h, goal[0], goal[1], goal[2]);
+        }
+        (cpFoldFrom, cpPadding, griefElement) = (0, bytes32(0), 0);
+        assertEq(uint8(game.getGame(id).status), uint8(want), what);
+        assertEq(played.oneStep, 0, "decided before a one step");
+        assertEq(played.maxOther, maxGas[keccak256(bytes(played.maxOtherKind))]);
+        console2.log(
+            string.concat("| ", what, " | ", vm.toString(lastMove.txGas), " | ", vm.toString(lastMove.exec), " | ", vm.toString(lastMove.calldataBytes), " | ")
+        );
+        console2.log(string.concat("  largest move of the game: ", vm.toString(played.maxOther), " (", played.maxOtherKind, ")"));
+        assertLe(lastMove.txGas, MOVE_BUDGET, what);
+        assertLe(played.maxOther, MOVE_BUDGET, string.concat(what, ": ", played.maxOtherKind));
+        assertConserved();
+    }
+
+    /// Every way a game ends before the one step, at a trace of height 16, on the
+    /// conv2d 4x128 extreme (its spec the largest the loader's conv steps have, an
+    /// output tree of height 23, 255 blocks: checkpoint leaf 255 is padding) and
+    /// the relu extreme (a last chunk with a byte past the end): within 100k.
+    function test_movesThatEndAGameAtTheExtremesFitTheBudget() public {
+        Extreme memory conv = _conv("conv2d 4x128", _g(255, 26317, 640, 4, 128, 411, 0), 0, 1, 12);
+        Extreme memory relu = _relu();
+        for (uint256 e = 0; e <= uint256(type(Ending).max); e++) {
+            _playEnding(Ending(e) == Ending.DirtyChunk ? relu : conv, Ending(e));
+        }
+        // the largest spec and header: a linear step of rank 8
+        _playEnding(_linearOfRank("linear of rank 8", 8, true), Ending.WrongShape);
     }
 }

@@ -521,6 +521,32 @@ abstract contract GameKit is Test {
         revert("the game did not end");
     }
 
+    /// @notice Plays game `id` to its end with the challenger steered at every
+    ///         descent: towards trace leaf `leaf`, data chunk `chunk` and checkpoint
+    ///         leaf `cp` (`type(uint256).max`: the honest descent there).
+    function playSteered(uint256 id, ModelDef memory m, TraceDef memory t, TraceDef memory h, uint256 leaf, uint256 chunk, uint256 cp)
+        internal
+        returns (DisputeGame.Status)
+    {
+        _resetPlayed();
+        for (uint256 i = 0; i < 512; i++) {
+            DisputeGame.Game memory g = game.getGame(id);
+            if (g.status != DisputeGame.Status.Open) return g.status;
+            vm.warp(vm.getBlockTimestamp() + 7);
+            if (g.turn == DisputeGame.Side.Executor) {
+                executorMove(id, m, t);
+                continue;
+            }
+            uint256 goal = g.phase == DisputeGame.Phase.Trace ? leaf : g.phase == DisputeGame.Phase.Data ? chunk : cp;
+            steer = goal != type(uint256).max
+                && (g.phase == DisputeGame.Phase.Trace || g.phase == DisputeGame.Phase.Data || g.phase == DisputeGame.Phase.Reduction);
+            if (steer) griefChoice = (goal >> (g.height - _levels(g))) & ((uint256(1) << _levels(g)) - 1);
+            challengerMove(id, m, t, h);
+            steer = false;
+        }
+        revert("the game did not end");
+    }
+
     /// @notice Every wei that came in was withdrawn, sent to address(0) or is still
     ///         in the oracle, which holds at least what waits to be burned.
     function assertConserved() internal view {

@@ -555,7 +555,12 @@ library Ref {
         require(keep && first >= 1 && first < n, "foldFrom: an op whose zero blocks keep the state, a block past the first");
         require(Kit.isSparse(xs[0]), "foldFrom: a sparse input");
         (uint256[2][] memory rin,) = reads(s, ins, xs, e, first - 1);
-        require(xs[0].chunkIdx.length == 0 || xs[0].chunkIdx[0] * Kit.CHUNK >= rin[0][1], "foldFrom: data before block first");
+        Committed memory x = xs[0];
+        for (uint256 k = 0; k < x.chunkIdx.length && x.chunkIdx[k] * Kit.CHUNK < rin[0][1]; k++) {
+            for (uint256 i = 0; i < Kit.CHUNK && x.chunkIdx[k] * Kit.CHUNK + i < rin[0][1]; i++) {
+                require(x.chunkData[k][i] == 0, "foldFrom: data before block first");
+            }
+        }
     }
 
     /// @dev Folds term `t` of element `e` into `st`.
