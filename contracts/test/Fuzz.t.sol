@@ -297,16 +297,37 @@ contract FuzzTest is Test {
         uint32 w = uint32(bound(wIn, 1, 30));
         uint32 kh = uint32(bound(khIn, 1, 5));
         uint32 kw = uint32(bound(kwIn, 1, 5));
+        _convCase(seed, [c, h, w, kh, kw], strideIn, padIn);
+    }
+
+    /// Wide kernel rows (up to 40 taps: runs of every length the verifier gathers,
+    /// cut by padding or not) over small planes of many channels (blocks of many
+    /// channels, whose runs are one group when they are spaced alike).
+    function testFuzz_conv2dWideRowsAndManyChannels(uint256 seed, uint16 cIn, uint8 hIn, uint8 wIn, uint8 khIn, uint8 kwIn, uint8 strideIn, uint8 padIn)
+        public
+        view
+    {
+        uint32 kw = uint32(bound(kwIn, 1, 40));
+        uint32 kh = uint32(bound(khIn, 1, 4));
+        uint32 h = uint32(bound(hIn, 1, 6));
+        uint32 w = uint32(bound(wIn, 1, 44));
+        uint32 c = uint32(bound(cIn, 1, 1500 / (kh * kw)));
+        _convCase(seed, [c, h, w, kh, kw], strideIn, padIn);
+    }
+
+    /// @dev A conv2d case over `d = [C, H, W, KH, KW]` with strides and padding
+    ///      drawn from `strideIn` and `padIn` (widened until a window fits).
+    function _convCase(uint256 seed, uint32[5] memory d, uint8 strideIn, uint8 padIn) internal view {
         uint32 sh = uint32(bound(strideIn, 1, 3));
         uint32 sw = uint32(bound(strideIn >> 2, 1, 3));
-        uint32 ph = uint32(bound(padIn, 0, kh));
-        uint32 pw = uint32(bound(padIn >> 4, 0, kw));
-        if (h + 2 * ph < kh) ph = (kh - h + 1) / 2;
-        if (w + 2 * pw < kw) pw = (kw - w + 1) / 2;
+        uint32 ph = uint32(bound(padIn, 0, d[3]));
+        uint32 pw = uint32(bound(padIn >> 4, 0, d[4]));
+        if (d[1] + 2 * ph < d[3]) ph = (d[3] - d[1] + 1) / 2;
+        if (d[2] + 2 * pw < d[4]) pw = (d[4] - d[2] + 1) / 2;
         uint32 o = uint32(1 + seed % 3);
-        uint32 oh = (h + 2 * ph - kh) / sh + 1;
-        uint32 ow = (w + 2 * pw - kw) / sw + 1;
-        Ty memory xt = Kit.i8(Kit.s3(c, h, w));
+        uint32 oh = (d[1] + 2 * ph - d[3]) / sh + 1;
+        uint32 ow = (d[2] + 2 * pw - d[4]) / sw + 1;
+        Ty memory xt = Kit.i8(Kit.s3(d[0], d[1], d[2]));
         StepDef memory s = Ref.unary(
             Ref.CONV2D,
             0,
@@ -315,11 +336,11 @@ contract FuzzTest is Test {
         );
         s.wTypes = new Ty[](2);
         s.wData = new bytes[](2);
-        s.wTypes[0] = Kit.i8(Kit.s4(o, c, kh, kw));
-        s.wData[0] = _edgy(seed ^ 7, uint256(o) * c * kh * kw);
+        s.wTypes[0] = Kit.i8(Kit.s4(o, d[0], d[3], d[4]));
+        s.wData[0] = _edgy(seed ^ 7, uint256(o) * d[0] * d[3] * d[4]);
         s.wTypes[1] = Kit.i32(Kit.s2(o, 3));
         s.wData[1] = _table(seed, o, 1 << 20);
-        _check(_one(s, xt, _edgy(seed, uint256(c) * h * w)), seed % (uint256(o) * oh * ow), seed);
+        _check(_one(s, xt, _edgy(seed, uint256(d[0]) * d[1] * d[2])), seed % (uint256(o) * oh * ow), seed);
     }
 
     function testFuzz_pools(uint256 seed, uint8 hIn, uint8 wIn, uint8 khIn, uint8 kwIn, uint8 strideIn, bool maxPool) public view {
