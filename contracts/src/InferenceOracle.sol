@@ -71,7 +71,9 @@ contract InferenceOracle {
         bytes output;
     }
 
-    /// @dev Storage layout of a request (slot 0 is what settlement touches).
+    /// @dev Storage layout of a request (slot 0 is what post, finalize and refund
+    ///      write). A request whose result was rejected keeps `Posted` and that
+    ///      result's id here; it is open again (`_status`).
     struct RequestData {
         address requester;
         uint40 deadline;
@@ -168,8 +170,6 @@ contract InferenceOracle {
     event Refunded(uint256 indexed requestId, address indexed requester, uint256 fee);
     /// @notice `account` withdrew `amount`.
     event Withdrawn(address indexed account, uint256 amount);
-    /// @notice A settlement set `amount` wei aside to be burned (now in `burnPending`).
-    event BurnSettled(uint256 amount);
     /// @notice `amount` wei were sent to address(0).
     event Burned(uint256 amount);
     /// @notice The requester's callback ran (`success` false: it reverted or ran out of gas).
@@ -315,7 +315,7 @@ contract InferenceOracle {
     ///         to its requester (also after a rejected result reopened it).
     function refund(uint256 requestId) external {
         RequestData storage r = requests[requestId];
-        if (r.status != RequestStatus.Open) revert RequestNotOpen(requestId);
+        if (_status(r) != RequestStatus.Open) revert RequestNotOpen(requestId);
         if (block.timestamp <= r.deadline) revert RequestNotExpired(requestId);
         r.status = RequestStatus.Refunded;
         uint256 fee = r.fee;
@@ -340,7 +340,7 @@ contract InferenceOracle {
         bytes32[] calldata outputProof
     ) external payable returns (uint256 resultId) {
         RequestData storage r = requests[requestId];
-        if (r.status != RequestStatus.Open) revert RequestNotOpen(requestId);
+        if (_status(r) != RequestStatus.Open) revert RequestNotOpen(requestId);
         if (block.timestamp > r.deadline) revert RequestExpired(requestId);
         if (msg.value < minStake) revert StakeTooLow(minStake);
         (uint32 steps,,, uint8 dtype, uint32[] memory shape) = registry.ioTypes(r.modelId);
@@ -466,10 +466,9 @@ contract InferenceOracle {
         uint256 slashed = res.stake;
         uint256 reward = slashed * rewardBps / 10_000;
         uint256 requestId = res.requestId;
+        // the request is open again by this status alone (`_status`): not writing
+        // it keeps a game-ending move within the move budget
         res.status = ResultStatus.Rejected;
-        RequestData storage r = requests[requestId];
-        r.status = RequestStatus.Open;
-        r.resultId = 0;
         _credit(challenger, bond + reward);
         emit Rejected(resultId, requestId, challenger, slashed);
         _burn(slashed - reward);
@@ -491,13 +490,14 @@ contract InferenceOracle {
 
     /// @dev Sets `amount` aside to be burned. A settlement does not send it: a call
     ///      with value to address(0) and the write of `totalBurned` would cost a
-    ///      game-ending move some 15k – 35k more (docs/protocol.md).
+    ///      game-ending move some 17k – 34k more (docs/protocol.md). No event: the
+    ///      amount follows from `GameSettled` or `Rejected` and the parameters;
+    ///      `Burned` marks what `burn` sends.
     function _burn(uint256 amount) private {
         if (amount == 0) return;
         uint256 pending = burnPending + amount;
         if (pending > type(uint96).max) revert ValueTooLarge();
         burnPending = uint96(pending);
-        emit BurnSettled(amount);
     }
 
     /// @dev Makes `account`'s credit slot non-zero (see `credits`).
@@ -509,6 +509,12 @@ contract InferenceOracle {
     function _credit(address account, uint256 amount) private {
         uint256 c = credits[account];
         credits[account] = (c == 0 ? 1 : c) + amount;
+    }
+
+    /// @dev A request's status: `Posted` with a rejected result is `Open` again.
+    function _status(RequestData storage r) private view returns (RequestStatus st) {
+        st = r.status;
+        if (st == RequestStatus.Posted && results[r.resultId].status == ResultStatus.Rejected) st = RequestStatus.Open;
     }
 
     function _u128(uint256 v) private pure returns (uint128) {
@@ -552,9 +558,11 @@ contract InferenceOracle {
         return c == 0 ? 0 : c - 1;
     }
 
-    /// @notice A request (all zero for an unknown id).
+    /// @notice A request (all zero for an unknown id); `resultId` is its pending or
+    ///         final result (0 while it is open).
     function getRequest(uint256 requestId) external view returns (Request memory) {
         RequestData storage r = requests[requestId];
+        RequestStatus st = _status(r);
         return Request({
             requester: r.requester,
             modelId: r.modelId,
@@ -563,8 +571,8 @@ contract InferenceOracle {
             deadline: r.deadline,
             callback: r.callback,
             callbackGas: r.callbackGas,
-            status: r.status,
-            resultId: r.resultId
+            status: st,
+            resultId: st == RequestStatus.Open ? 0 : r.resultId
         });
     }
 
@@ -587,7 +595,7 @@ contract InferenceOracle {
 
     /// @notice Status of a request.
     function status(uint256 requestId) external view returns (RequestStatus) {
-        return requests[requestId].status;
+        return _status(requests[requestId]);
     }
 
     /// @notice Status of a result.

@@ -547,9 +547,13 @@ contract BudgetTest is GameKit {
         if (e == Ending.InputLeaf) goal[0] = 0;
         if (e == Ending.ZeroPaddingLeaf) goal[0] = top;
         if (e == Ending.WrongShape) {
-            // the step's output committed as one long vector
-            uint32[] memory flat = Kit.s1(uint32(Kit.numel(y.ty.shape)));
-            y = Kit.commitSparse(Kit.i8(flat), y.chunkIdx, y.chunkData);
+            // the step's output committed with its dimensions reversed: a header of
+            // the spec's rank (as long as the executor's header would be)
+            uint256 r = y.ty.shape.length;
+            uint32[] memory rev = new uint32[](r);
+            for (uint256 k = 0; k < r; k++) rev[k] = y.ty.shape[r - 1 - k];
+            require(keccak256(abi.encode(rev)) != keccak256(abi.encode(y.ty.shape)), "another shape");
+            y = Kit.commitSparse(Ty(y.ty.dtype, rev), y.chunkIdx, y.chunkData);
         }
         if (e == Ending.DirtyChunk) {
             // a non-zero byte in the tree's last chunk, past the output's bytes

@@ -276,9 +276,10 @@ contract LifecycleTest is ProtocolFixture {
         _assertBurns(0, STAKE - STAKE * REWARD_BPS / 10_000);
     }
 
-    /// A settlement only sets the burned wei aside (`burnPending`, `BurnSettled`);
-    /// anyone then sends all of it to address(0) with `burn()`, which counts it in
-    /// `totalBurned`.
+    /// A settlement only sets the burned wei aside (`burnPending`); anyone then
+    /// sends all of it to address(0) with `burn()`, which counts it in
+    /// `totalBurned`. A rejected result's request is open again (and refundable
+    /// after its deadline).
     function test_burnsWaitUntilAnyoneSendsThem() public {
         vm.expectRevert(InferenceOracle.NothingToBurn.selector);
         oracle.burn();
@@ -288,23 +289,25 @@ contract LifecycleTest is ProtocolFixture {
         vm.prank(challenger);
         uint256 g = game.challenge{value: BOND}(res);
         for (uint256 j = 0; j < honest.moves.length; j++) {
-            if (j + 1 == honest.moves.length) {
-                vm.expectEmit(address(oracle));
-                emit InferenceOracle.BurnSettled(bondBurn);
-            }
             _play(g, honest.moves[j]);
         }
         assertEq(uint8(game.getGame(g).status), uint8(DisputeGame.Status.ExecutorWon));
         assertEq(oracle.burnPending(), bondBurn);
         // a fraud is rejected: the stake less the reward is added
         uint256 stakeBurn = STAKE - STAKE * REWARD_BPS / 10_000;
-        res = _post(_request(address(0), 0), wrongOutput);
+        uint256 id = _request(address(0), 0);
+        res = _post(id, wrongOutput);
+        assertEq(oracle.getRequest(id).resultId, res);
         vm.prank(challenger);
         g = game.challenge{value: BOND}(res);
         for (uint256 j = 0; j < wrongOutput.moves.length; j++) {
             _play(g, wrongOutput.moves[j]);
         }
         assertEq(uint8(game.getGame(g).status), uint8(DisputeGame.Status.ChallengerWon));
+        InferenceOracle.Request memory r = oracle.getRequest(id);
+        assertEq(uint8(r.status), uint8(InferenceOracle.RequestStatus.Open), "the request is open again");
+        assertEq(r.resultId, 0);
+        assertEq(uint8(oracle.status(id)), uint8(InferenceOracle.RequestStatus.Open));
         assertEq(oracle.burnPending(), bondBurn + stakeBurn);
         assertEq(oracle.totalBurned(), 0, "nothing sent by the settlements");
         _assertConserved();
@@ -322,6 +325,13 @@ contract LifecycleTest is ProtocolFixture {
         _assertConserved();
         vm.expectRevert(InferenceOracle.NothingToBurn.selector);
         oracle.burn();
+        // the reopened request is refunded after its deadline, once
+        if (vm.getBlockTimestamp() <= r.deadline) vm.warp(uint256(r.deadline) + 1);
+        oracle.refund(id);
+        assertEq(uint8(oracle.status(id)), uint8(InferenceOracle.RequestStatus.Refunded));
+        vm.expectRevert(abi.encodeWithSelector(InferenceOracle.RequestNotOpen.selector, id));
+        oracle.refund(id);
+        _assertConserved();
     }
 
     function test_movesAreCheckedForPartyTurnPhaseAndClock() public {
