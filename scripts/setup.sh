@@ -5,6 +5,7 @@
 #                                  Python dependencies (requirements.txt)
 #   - node_modules/ (npm ci)       Foundry 1.7.1 (forge, anvil, cast), solc-js 0.8.37,
 #                                  forge-std, pinned by package-lock.json
+#   - rustfmt and clippy (rustup)  the lints the test command runs
 # A second run that finds everything in place takes a few seconds: each part is
 # skipped when a stamp file records that its pinned inputs were already installed.
 # Source it (`. scripts/setup.sh`) or run it; scripts/env.sh puts the tools on PATH.
@@ -42,6 +43,17 @@ if ! stamp_ok node_modules/.refute-stamp "$lock_hash"; then
     log "installing Foundry and solc (npm ci)"
     npm ci --no-audit --no-fund --loglevel=error >/dev/null
     echo "$lock_hash" > node_modules/.refute-stamp
+fi
+
+# --- rustfmt and clippy -----------------------------------------------------------
+if command -v rustup >/dev/null 2>&1; then
+    installed="$(rustup component list --installed 2>/dev/null || true)"
+    for c in rustfmt clippy; do
+        if ! grep -q "^$c" <<<"$installed"; then
+            log "installing $c (rustup)"
+            rustup component add "$c" >/dev/null
+        fi
+    done
 fi
 
 log "ready: $(node_modules/.bin/forge --version | head -1), torch $(.venv/bin/python -c 'import torch; print(torch.__version__)')"

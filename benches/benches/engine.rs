@@ -30,9 +30,7 @@ fn inference(c: &mut Criterion) {
             let floats = float_batch(model, batch, 5);
             g.throughput(Throughput::Elements(batch as u64));
             g.bench_with_input(BenchmarkId::new("fp32 forward", batch), &batch, |b, _| b.iter(|| black_box(fp32.forward(&floats))));
-            g.bench_with_input(BenchmarkId::new("exact, fp32-block GEMMs", batch), &batch, |b, _| {
-                b.iter(|| blocks.forward(&ints).expect("forward"))
-            });
+            g.bench_with_input(BenchmarkId::new("exact, fp32-block GEMMs", batch), &batch, |b, _| b.iter(|| blocks.forward(&ints).expect("forward")));
             g.bench_with_input(BenchmarkId::new(format!("exact, {:?} GEMMs", engine.gemm()), batch), &batch, |b, _| {
                 b.iter(|| engine.forward(&ints).expect("forward"))
             });

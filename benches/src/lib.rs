@@ -105,18 +105,30 @@ impl Fp32Net {
                 Fp32Step::Input => x.shallow_clone(),
                 Fp32Step::Linear { w, b, relu } => {
                     let y = a(0).linear(w, Some(b));
-                    if *relu { y.relu() } else { y }
+                    if *relu {
+                        y.relu()
+                    } else {
+                        y
+                    }
                 }
                 Fp32Step::Conv2d { w, b, stride, padding, relu } => {
                     let y = a(0).conv2d(w, Some(b), stride, padding, [1, 1], 1);
-                    if *relu { y.relu() } else { y }
+                    if *relu {
+                        y.relu()
+                    } else {
+                        y
+                    }
                 }
                 Fp32Step::Relu => a(0).relu(),
                 Fp32Step::MaxPool2d { kernel, stride, padding } => a(0).max_pool2d(kernel, stride, padding, [1, 1], false),
                 Fp32Step::AvgPool2d { kernel, stride } => a(0).avg_pool2d(kernel, stride, [0, 0], false, true, None),
                 Fp32Step::Add { relu } => {
                     let y = a(0) + a(1);
-                    if *relu { y.relu() } else { y }
+                    if *relu {
+                        y.relu()
+                    } else {
+                        y
+                    }
                 }
                 Fp32Step::Activation => a(0).gelu("none"),
                 Fp32Step::Reshape { shape } => {

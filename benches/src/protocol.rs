@@ -66,11 +66,7 @@ pub struct DisputeRun {
 impl DisputeRun {
     /// Gas of the whole dispute: the challenge and every move of both sides.
     pub fn dispute_gas(&self) -> u64 {
-        std::iter::once(&"challenge")
-            .chain(Move::CALLS.iter())
-            .filter_map(|k| self.gas.get(k))
-            .flatten()
-            .sum()
+        std::iter::once(&"challenge").chain(Move::CALLS.iter()).filter_map(|k| self.gas.get(k)).flatten().sum()
     }
 }
 
@@ -87,7 +83,14 @@ impl Running {
     }
 }
 
-async fn executor(net: &LocalNet, model: &Path, dir: &Path, account: usize, block_time: Option<u64>, cheat: Option<Cheat>) -> Result<Running, String> {
+async fn executor(
+    net: &LocalNet,
+    model: &Path,
+    dir: &Path,
+    account: usize,
+    block_time: Option<u64>,
+    cheat: Option<Cheat>,
+) -> Result<Running, String> {
     let (stop, shutdown) = Shutdown::manual();
     let settings = net.settings(account, &dir.join(format!("executor-{account}")), block_time);
     let set = ModelSet::load(&[model.to_path_buf()])?;
@@ -145,9 +148,13 @@ pub async fn dispute(model_path: &Path, mining: Mining) -> Result<DisputeRun, St
     let input = random_input(&mut Rng::new(11), model.input_type());
     let request_id = owner.request(&model.id(), &input.canonical_bytes(), fee(), Address::ZERO, 0).await.map_err(|e| e.to_string())?;
     let e = |e: refute_chain::ChainError| e.to_string();
-    let result_id = until("the post", Duration::from_secs(120), || async { Ok(Some(owner.get_request(request_id).await.map_err(e)?.result_id).filter(|r| *r != 0)) }).await?;
+    let result_id = until("the post", Duration::from_secs(120), || async {
+        Ok(Some(owner.get_request(request_id).await.map_err(e)?.result_id).filter(|r| *r != 0))
+    })
+    .await?;
     let posted = Instant::now();
-    let game = until("the challenge", Duration::from_secs(120), || async { Ok(owner.games_of(result_id).await.map_err(e)?.first().copied()) }).await?;
+    let game =
+        until("the challenge", Duration::from_secs(120), || async { Ok(owner.games_of(result_id).await.map_err(e)?.first().copied()) }).await?;
     let post_to_challenge = posted.elapsed();
     until("the slashing", Duration::from_secs(600), || async {
         Ok((owner.get_result(result_id).await.map_err(e)?.status == ResultStatus::Rejected).then_some(()))
@@ -173,10 +180,7 @@ pub async fn dispute(model_path: &Path, mining: Mining) -> Result<DisputeRun, St
 }
 
 fn count_moves(txs: &[MinedTx], parties: &[Address]) -> usize {
-    txs.iter()
-        .filter(|t| parties.contains(&t.from) && t.success)
-        .filter(|t| t.call.is_some_and(|c| Move::CALLS.contains(&c)))
-        .count()
+    txs.iter().filter(|t| parties.contains(&t.from) && t.success).filter(|t| t.call.is_some_and(|c| Move::CALLS.contains(&c))).count()
 }
 
 fn gas_by_call(txs: &[MinedTx], parties: &[Address]) -> BTreeMap<&'static str, Vec<u64>> {
@@ -247,7 +251,8 @@ pub async fn watchtower(model_path: &Path, singles: usize, burst: usize) -> Resu
         Ok(posted.then(Instant::now))
     })
     .await?;
-    until("every verdict", Duration::from_secs(600), || async { Ok((svc.metrics.results_checked.get() >= before + burst as u64).then_some(())) }).await?;
+    until("every verdict", Duration::from_secs(600), || async { Ok((svc.metrics.results_checked.get() >= before + burst as u64).then_some(())) })
+        .await?;
     let span = first_post.elapsed();
     if svc.metrics.games_opened.get() != 0 {
         return Err("the watchtower challenged an honest result".into());

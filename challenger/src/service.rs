@@ -23,10 +23,10 @@ use refute_chain::{Chain, ChainError, Event, GameInfo, ResultStatus};
 use refute_core::hash::{from_hex, keccak, to_hex};
 use refute_core::Tensor;
 use refute_game::{challenger_move, Move, Phase, Side, SolverError, Status, TraceData};
+use refute_runtime::shutdown::Shutdown;
 use refute_service::play::{play_once, Action};
 use refute_service::runner::{self, TickError};
 use refute_service::{eth, id_of, ModelSet, Settings};
-use refute_runtime::shutdown::Shutdown;
 use refute_store::{id_key, Cf, Store, StoreError};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -360,7 +360,11 @@ impl Challenger {
         let r = self.chain.get_result(id).await?;
         let now = self.chain.now().await?;
         if r.status != ResultStatus::Pending || now >= r.window_end {
-            let why = if r.status != ResultStatus::Pending { format!("the result is already {:?}", r.status) } else { "its challenge window closed".into() };
+            let why = if r.status != ResultStatus::Pending {
+                format!("the result is already {:?}", r.status)
+            } else {
+                "its challenge window closed".into()
+            };
             tracing::error!(result = id, why = %why, "a wrong result we could not challenge");
             rec.state = CheckState::Missed { why };
             self.store.put(Cf::Results, &id_key(id), &rec)?;
@@ -388,7 +392,8 @@ impl Challenger {
         if let Some(t) = self.traces.lock().expect("trace cache").get(&result_id) {
             return Ok(t.clone());
         }
-        let rec: ResultRec = self.store.get(Cf::Results, &id_key(result_id))?.ok_or_else(|| TickError::Other(format!("result {result_id} is not followed")))?;
+        let rec: ResultRec =
+            self.store.get(Cf::Results, &id_key(result_id))?.ok_or_else(|| TickError::Other(format!("result {result_id} is not followed")))?;
         let req: RequestRec = self
             .store
             .get(Cf::Requests, &id_key(rec.request_id))?
@@ -397,10 +402,12 @@ impl Challenger {
         let (model, engine) = self.models.get(&model_id).ok_or_else(|| TickError::Other(format!("model {} is not loaded", req.model_id)))?;
         let input = hex::decode(&req.input).map_err(|e| TickError::Other(e.to_string()))?;
         let (model, engine) = (model.clone(), engine.clone());
-        let trace = tokio::task::spawn_blocking(move || refute_service::models::honest_trace(&model, &engine.lock().unwrap_or_else(|e| e.into_inner()), &input))
-            .await
-            .map_err(|e| TickError::Other(format!("engine task: {e}")))?
-            .map_err(TickError::Other)?;
+        let trace = tokio::task::spawn_blocking(move || {
+            refute_service::models::honest_trace(&model, &engine.lock().unwrap_or_else(|e| e.into_inner()), &input)
+        })
+        .await
+        .map_err(|e| TickError::Other(format!("engine task: {e}")))?
+        .map_err(TickError::Other)?;
         let trace = Arc::new(trace);
         self.traces.lock().expect("trace cache").insert(result_id, trace.clone());
         Ok(trace)
@@ -417,7 +424,11 @@ impl Challenger {
         }
         games.sort_by_key(|(_, _, g)| {
             let p = &g.position;
-            if p.turn == Side::Challenger { p.time_left(now) } else { u64::MAX }
+            if p.turn == Side::Challenger {
+                p.time_left(now)
+            } else {
+                u64::MAX
+            }
         });
         let limit = Arc::new(tokio::sync::Semaphore::new(self.settings.concurrency));
         let mut jobs = tokio::task::JoinSet::new();

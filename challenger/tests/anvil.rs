@@ -217,29 +217,43 @@ async fn a_challenger_killed_mid_game_and_restarted_still_wins() {
     let log = dir.path().join("challenger.log");
     let mut proc = Proc::spawn(bin, &args, &log);
     let request_id = ask(&owner, &model, 7).await;
-    let result_id = eventually("the post", Duration::from_secs(60), || proc.log_tail(), || async {
-        let r = owner.get_request(request_id).await.unwrap();
-        (r.result_id != 0).then_some(r.result_id)
-    })
+    let result_id = eventually(
+        "the post",
+        Duration::from_secs(60),
+        || proc.log_tail(),
+        || async {
+            let r = owner.get_request(request_id).await.unwrap();
+            (r.result_id != 0).then_some(r.result_id)
+        },
+    )
     .await;
-    let game = eventually("the game", Duration::from_secs(60), || proc.log_tail(), || async {
-        owner.games_of(result_id).await.unwrap().first().copied()
-    })
-    .await;
+    let game =
+        eventually("the game", Duration::from_secs(60), || proc.log_tail(), || async { owner.games_of(result_id).await.unwrap().first().copied() })
+            .await;
     let start_height = owner.game(game).await.unwrap().position.height;
     // killed once it has picked at least twice
-    eventually("two picks", Duration::from_secs(120), || proc.log_tail(), || async {
-        let p = owner.game(game).await.unwrap().position;
-        (p.phase != Phase::Trace || p.height + 2 <= start_height).then_some(())
-    })
+    eventually(
+        "two picks",
+        Duration::from_secs(120),
+        || proc.log_tail(),
+        || async {
+            let p = owner.game(game).await.unwrap().position;
+            (p.phase != Phase::Trace || p.height + 2 <= start_height).then_some(())
+        },
+    )
     .await;
     proc.kill9();
     tokio::time::sleep(Duration::from_secs(3)).await; // its clock runs meanwhile
     let proc = Proc::spawn(bin, &args, &log);
-    let end = eventually("the end of the game", Duration::from_secs(240), || proc.log_tail(), || async {
-        let s = owner.game(game).await.unwrap().position.status;
-        (s != Status::Open).then_some(s)
-    })
+    let end = eventually(
+        "the end of the game",
+        Duration::from_secs(240),
+        || proc.log_tail(),
+        || async {
+            let s = owner.game(game).await.unwrap().position.status;
+            (s != Status::Open).then_some(s)
+        },
+    )
     .await;
     assert_eq!(end, Status::ChallengerWon, "{}", proc.log_tail());
     assert_eq!(owner.games_of(result_id).await.unwrap(), vec![game], "one game: the restart did not open another");
@@ -249,7 +263,10 @@ async fn a_challenger_killed_mid_game_and_restarted_still_wins() {
         let out = std::process::Command::new(bin).args(["status", "--data-dir", dir.path().join("challenger").to_str().unwrap()]).output().unwrap();
         String::from_utf8_lossy(&out.stdout).to_string()
     };
-    eventually("the challenger's records to show the win", Duration::from_secs(30), status, || async { status().contains("ChallengerWon").then_some(()) }).await;
+    eventually("the challenger's records to show the win", Duration::from_secs(30), status, || async {
+        status().contains("ChallengerWon").then_some(())
+    })
+    .await;
     cheater.stop().await;
     drop(proc);
 }

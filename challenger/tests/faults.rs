@@ -80,7 +80,8 @@ async fn services(net: &LocalNet, dir: &Path, honest: Side) -> Services {
     let executor_account = if cheat.is_some() { accounts::CHEATER } else { accounts::EXECUTOR };
     let (stop_e, shut_e) = Shutdown::manual();
     let settings = net.settings(executor_account, &dir.join("executor"), BLOCK_TIME);
-    let executor = Executor::start(settings, models(), refute_executor::Options { stake: None, batch_size: 8, cheat }, &shut_e).await.unwrap().unwrap();
+    let executor =
+        Executor::start(settings, models(), refute_executor::Options { stake: None, batch_size: 8, cheat }, &shut_e).await.unwrap().unwrap();
     let (stop_c, shut_c) = Shutdown::manual();
     let settings = net.settings(accounts::CHALLENGER, &dir.join("challenger"), BLOCK_TIME);
     let opts = refute_challenger::Options { bond: None, batch_size: 8, selection: Selection::default(), grief };
@@ -132,7 +133,8 @@ async fn survives(honest: Side, fault: Fault) {
         Some(owner.get_request(request_id).await.unwrap().result_id).filter(|&r| r != 0)
     })
     .await;
-    let game = eventually("a game", Duration::from_secs(60), String::new, || async { owner.games_of(result_id).await.unwrap().first().copied() }).await;
+    let game =
+        eventually("a game", Duration::from_secs(60), String::new, || async { owner.games_of(result_id).await.unwrap().first().copied() }).await;
     // let the game get under way: a few moves in, then the harm
     eventually("a few moves", Duration::from_secs(120), String::new, || async {
         let p = owner.game(game).await.unwrap().position;
@@ -177,10 +179,15 @@ async fn survives(honest: Side, fault: Fault) {
             }
         }
     }
-    let end = eventually("the end of the game", Duration::from_secs(300), || std::fs::read_to_string(net.devnet.log()).unwrap_or_default().lines().rev().take(20).collect::<Vec<_>>().join("\n"), || async {
-        let g = owner.game(game).await.ok()?;
-        (g.position.status != Status::Open).then_some(g.position.status)
-    })
+    let end = eventually(
+        "the end of the game",
+        Duration::from_secs(300),
+        || std::fs::read_to_string(net.devnet.log()).unwrap_or_default().lines().rev().take(20).collect::<Vec<_>>().join("\n"),
+        || async {
+            let g = owner.game(game).await.ok()?;
+            (g.position.status != Status::Open).then_some(g.position.status)
+        },
+    )
     .await;
     let want = if honest == Side::Executor { Status::ExecutorWon } else { Status::ChallengerWon };
     assert_eq!(end, want, "{fault:?} against the honest {honest:?}");

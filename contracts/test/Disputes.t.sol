@@ -146,14 +146,14 @@ abstract contract ProtocolFixture is Test {
         vm.warp(vm.getBlockTimestamp() + m.warp);
         vm.prank(m.side == 0 ? executor : challenger);
         bytes32 k = keccak256(bytes(m.kind));
-        if (k == keccak256("reveal_nodes")) game.revealNodes(gameId, m.nodes);
+        if (k == keccak256("revealNodes")) game.revealNodes(gameId, m.nodes);
         else if (k == keccak256("pick")) game.pick(gameId, m.nodes, m.choice);
-        else if (k == keccak256("open_header")) game.openHeader(gameId, m.dtype, m.shape, m.dataRoot, m.spec, m.specProof);
-        else if (k == keccak256("reveal_chunk")) game.revealChunk(gameId, m.chunk);
-        else if (k == keccak256("prove_step")) game.proveStep(gameId, m.elementInChunk, m.chunk, _operands(m));
-        else if (k == keccak256("name_element")) game.nameElement(gameId, m.elementInChunk, m.chunk, m.spec);
-        else if (k == keccak256("open_checkpoints")) game.openCheckpoints(gameId, m.root, m.lastProof);
-        else if (k == keccak256("prove_block")) game.proveBlock(gameId, m.prevState, m.prevProof, _operands(m));
+        else if (k == keccak256("openHeader")) game.openHeader(gameId, m.dtype, m.shape, m.dataRoot, m.spec, m.specProof);
+        else if (k == keccak256("revealChunk")) game.revealChunk(gameId, m.chunk);
+        else if (k == keccak256("proveStep")) game.proveStep(gameId, m.elementInChunk, m.chunk, _operands(m));
+        else if (k == keccak256("nameElement")) game.nameElement(gameId, m.elementInChunk, m.chunk, m.spec);
+        else if (k == keccak256("openCheckpoints")) game.openCheckpoints(gameId, m.root, m.lastProof);
+        else if (k == keccak256("proveBlock")) game.proveBlock(gameId, m.prevState, m.prevProof, _operands(m));
         else if (k == keccak256("timeout")) game.timeout(gameId);
         else revert("unknown move kind");
     }

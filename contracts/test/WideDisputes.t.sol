@@ -75,14 +75,14 @@ contract WideDisputesTest is GameKit {
     /// @dev The calldata of move `m` of game `id`, and whether it is a one step.
     function _call(uint256 id, ProtocolFixture.MoveVector memory m) internal pure returns (bytes memory data, bool oneStep) {
         bytes32 k = keccak256(bytes(m.kind));
-        if (k == keccak256("reveal_nodes")) data = abi.encodeCall(DisputeGame.revealNodes, (id, m.nodes));
+        if (k == keccak256("revealNodes")) data = abi.encodeCall(DisputeGame.revealNodes, (id, m.nodes));
         else if (k == keccak256("pick")) data = abi.encodeCall(DisputeGame.pick, (id, m.nodes, m.choice));
-        else if (k == keccak256("open_header")) data = abi.encodeCall(DisputeGame.openHeader, (id, m.dtype, m.shape, m.dataRoot, m.spec, m.specProof));
-        else if (k == keccak256("reveal_chunk")) data = abi.encodeCall(DisputeGame.revealChunk, (id, m.chunk));
-        else if (k == keccak256("prove_step")) (data, oneStep) = (abi.encodeCall(DisputeGame.proveStep, (id, m.elementInChunk, m.chunk, _operands(m))), true);
-        else if (k == keccak256("name_element")) data = abi.encodeCall(DisputeGame.nameElement, (id, m.elementInChunk, m.chunk, m.spec));
-        else if (k == keccak256("open_checkpoints")) data = abi.encodeCall(DisputeGame.openCheckpoints, (id, m.root, m.lastProof));
-        else if (k == keccak256("prove_block")) (data, oneStep) = (abi.encodeCall(DisputeGame.proveBlock, (id, m.prevState, m.prevProof, _operands(m))), true);
+        else if (k == keccak256("openHeader")) data = abi.encodeCall(DisputeGame.openHeader, (id, m.dtype, m.shape, m.dataRoot, m.spec, m.specProof));
+        else if (k == keccak256("revealChunk")) data = abi.encodeCall(DisputeGame.revealChunk, (id, m.chunk));
+        else if (k == keccak256("proveStep")) (data, oneStep) = (abi.encodeCall(DisputeGame.proveStep, (id, m.elementInChunk, m.chunk, _operands(m))), true);
+        else if (k == keccak256("nameElement")) data = abi.encodeCall(DisputeGame.nameElement, (id, m.elementInChunk, m.chunk, m.spec));
+        else if (k == keccak256("openCheckpoints")) data = abi.encodeCall(DisputeGame.openCheckpoints, (id, m.root, m.lastProof));
+        else if (k == keccak256("proveBlock")) (data, oneStep) = (abi.encodeCall(DisputeGame.proveBlock, (id, m.prevState, m.prevProof, _operands(m))), true);
         else if (k == keccak256("timeout")) data = abi.encodeCall(DisputeGame.timeout, (id));
         else revert(string.concat("unknown move kind ", m.kind));
     }
@@ -162,8 +162,8 @@ contract WideDisputesTest is GameKit {
         bool[4] memory kinds; // a proveStep, a proveBlock, an executor win, a challenger win
         for (uint256 i = 0; i < all.length; i++) {
             _replay(all[i], clockSeconds);
-            if (keccak256(bytes(played.oneStepKind)) == keccak256("prove_step")) kinds[0] = true;
-            if (keccak256(bytes(played.oneStepKind)) == keccak256("prove_block")) kinds[1] = true;
+            if (keccak256(bytes(played.oneStepKind)) == keccak256("proveStep")) kinds[0] = true;
+            if (keccak256(bytes(played.oneStepKind)) == keccak256("proveBlock")) kinds[1] = true;
             kinds[all[i].executorWins ? 2 : 3] = true;
         }
         for (uint256 k = 0; k < 4; k++) assertTrue(kinds[k], "every kind of ending is replayed");

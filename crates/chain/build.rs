@@ -1,9 +1,15 @@
-//! The bindings read Foundry artifacts; say clearly how to make them when missing.
+//! Writes the alloy bindings for the protocol's contracts from their Foundry
+//! artifacts (the contract list lives here only), and says clearly how to make the
+//! artifacts when they are missing.
 use std::path::Path;
+
+/// The contracts the client binds, by their Solidity names.
+const CONTRACTS: [&str; 5] = ["ModelRegistry", "InferenceOracle", "DisputeGame", "OneStepVerifier", "DigitConsumer"];
 
 fn main() {
     let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../contracts/out");
-    for c in ["ModelRegistry", "InferenceOracle", "DisputeGame", "OneStepVerifier", "DigitConsumer"] {
+    let mut bindings = String::new();
+    for c in CONTRACTS {
         let artifact = out.join(format!("{c}.sol/{c}.json"));
         println!("cargo:rerun-if-changed={}", artifact.display());
         if !artifact.exists() {
@@ -12,5 +18,9 @@ fn main() {
                 artifact.display()
             );
         }
+        let path = artifact.canonicalize().expect("an artifact that exists");
+        bindings += &format!("alloy::sol!(\n    #[sol(rpc)]\n    #[derive(Debug)]\n    {c},\n    {:?}\n);\n\n", path.display().to_string());
     }
+    let dest = Path::new(&std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("bindings.rs");
+    std::fs::write(&dest, bindings).expect("writing the bindings");
 }

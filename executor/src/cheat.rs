@@ -52,7 +52,11 @@ impl std::fmt::Display for Cheat {
 
 /// A value of `dtype` different from `v` (one up, or one down at the top).
 fn other_value(dtype: DType, v: i64) -> i64 {
-    if v < dtype.max() { v + 1 } else { v - 1 }
+    if v < dtype.max() {
+        v + 1
+    } else {
+        v - 1
+    }
 }
 
 fn with_values(t: &Tensor, values: &[i64]) -> Tensor {

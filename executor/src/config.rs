@@ -63,7 +63,7 @@ impl ExecutorArgs {
                     f.models = f.models.iter().map(|m| relative_to(p, m)).collect();
                     (c, f)
                 }
-                Err(e) => return Err(vec![e]),
+                Err(e) => return Err(vec![e.to_string()]),
             },
             None => (CommonArgs::default(), FileSettings::default()),
         };
@@ -124,5 +124,9 @@ impl ExecutorArgs {
 
 /// A path in a config file is relative to the file's directory.
 fn relative_to(file: &Path, p: &Path) -> PathBuf {
-    if p.is_absolute() { p.to_path_buf() } else { file.parent().unwrap_or(Path::new(".")).join(p) }
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        file.parent().unwrap_or(Path::new(".")).join(p)
+    }
 }

@@ -22,10 +22,10 @@ use refute_chain::{Chain, ChainError, Event, GameInfo, RequestStatus, ResultStat
 use refute_core::hash::{from_hex, to_hex};
 use refute_core::Tensor;
 use refute_game::{executor_move, Side, Status, TraceData};
+use refute_runtime::shutdown::Shutdown;
 use refute_service::play::{play_once, Action};
 use refute_service::runner::{self, TickError};
 use refute_service::{eth, id_of, ModelSet, Settings};
-use refute_runtime::shutdown::Shutdown;
 use refute_store::{id_key, Cf, Store, StoreError};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -350,7 +350,8 @@ impl Executor {
         if let Some(t) = self.traces.lock().expect("trace cache").get(&result_id) {
             return Ok(t.clone());
         }
-        let res: ResultRec = self.store.get(Cf::Results, &id_key(result_id))?.ok_or_else(|| TickError::Other(format!("result {result_id} is not ours")))?;
+        let res: ResultRec =
+            self.store.get(Cf::Results, &id_key(result_id))?.ok_or_else(|| TickError::Other(format!("result {result_id} is not ours")))?;
         let req: RequestRec = self
             .store
             .get(Cf::Requests, &id_key(res.request_id))?
@@ -372,7 +373,11 @@ impl Executor {
         .map_err(|e| TickError::Other(format!("engine task: {e}")))?
         .map_err(TickError::Other)?;
         if to_hex(&trace.root()) != res.trace_root {
-            return Err(TickError::Other(format!("cannot reproduce the trace of result {result_id}: root {} != posted {}", to_hex(&trace.root()), res.trace_root)));
+            return Err(TickError::Other(format!(
+                "cannot reproduce the trace of result {result_id}: root {} != posted {}",
+                to_hex(&trace.root()),
+                res.trace_root
+            )));
         }
         let trace = Arc::new(trace);
         self.traces.lock().expect("trace cache").insert(result_id, trace.clone());
@@ -392,7 +397,11 @@ impl Executor {
         // the most urgent first: our clock when it is our move, then the rest
         games.sort_by_key(|(_, _, g)| {
             let p = &g.position;
-            if p.turn == Side::Executor { p.time_left(now) } else { u64::MAX }
+            if p.turn == Side::Executor {
+                p.time_left(now)
+            } else {
+                u64::MAX
+            }
         });
         let limit = Arc::new(tokio::sync::Semaphore::new(self.settings.concurrency));
         let mut jobs = tokio::task::JoinSet::new();

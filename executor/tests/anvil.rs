@@ -4,7 +4,7 @@
 //! a node that goes away for a while; settings that are wrong.
 
 use refute_chain::alloy::primitives::{Address, U256};
-use refute_chain::{Chain, DeployParams, Event, RequestStatus, ResultStatus};
+use refute_chain::{Chain, DeployParams, Event, ExampleConsumer, RequestStatus, ResultStatus};
 use refute_core::testing::reference_run;
 use refute_core::Model;
 use refute_executor::cheat::Cheat;
@@ -52,7 +52,11 @@ fn executor_args(net: &LocalNet, rpc_url: &str, data: &Path) -> Vec<String> {
 }
 
 fn spawn_executor(net: &LocalNet, dir: &Path) -> Proc {
-    Proc::spawn(Path::new(env!("CARGO_BIN_EXE_executor")), &executor_args(net, &net.devnet.endpoint(), &dir.join("executor")), &dir.join("executor.log"))
+    Proc::spawn(
+        Path::new(env!("CARGO_BIN_EXE_executor")),
+        &executor_args(net, &net.devnet.endpoint(), &dir.join("executor")),
+        &dir.join("executor.log"),
+    )
 }
 
 fn status(dir: &Path) -> String {
@@ -75,16 +79,19 @@ async fn a_request_is_served_finalized_and_the_integrator_called_back() {
     let model = load_fixture(MODEL);
     let net = net(dir.path(), &model).await;
     let owner = net.client(accounts::OWNER).await.unwrap();
-    let consumer = owner.deploy_consumer(&model.id()).await.unwrap();
+    let consumer = ExampleConsumer::deploy(&owner, &model.id()).await.unwrap();
     let input = random_input(&model, 1);
     let want = reference_run(&model, &input).last().unwrap().canonical_bytes();
     let fee = U256::from(10u64).pow(U256::from(16u64));
-    let request_id = owner.consumer_ask(consumer, &input.canonical_bytes(), fee).await.unwrap();
+    let request_id = consumer.ask(&owner, &input.canonical_bytes(), fee).await.unwrap();
 
     let exec = spawn_executor(&net, dir.path());
-    let answer = eventually("the integrator's callback", Duration::from_secs(120), || exec.log_tail(), || async {
-        owner.consumer_answer(consumer, request_id).await.unwrap()
-    })
+    let answer = eventually(
+        "the integrator's callback",
+        Duration::from_secs(120),
+        || exec.log_tail(),
+        || async { consumer.answer(&owner, request_id).await.unwrap() },
+    )
     .await;
     assert_eq!(answer, want, "the integrator received the exact output");
     let req = owner.get_request(request_id).await.unwrap();
@@ -94,15 +101,21 @@ async fn a_request_is_served_finalized_and_the_integrator_called_back() {
     assert_eq!(res.status, ResultStatus::Finalized);
     // the executor withdraws its stake and fee
     let executor_addr = net.devnet.address(accounts::EXECUTOR);
-    eventually("the executor to withdraw", Duration::from_secs(30), || exec.log_tail(), || async {
-        owner.credited(executor_addr).await.unwrap().is_zero().then_some(())
-    })
+    eventually(
+        "the executor to withdraw",
+        Duration::from_secs(30),
+        || exec.log_tail(),
+        || async { owner.credited(executor_addr).await.unwrap().is_zero().then_some(()) },
+    )
     .await;
     assert_eq!(posts_for(&owner, request_id).await, 1);
     // its own records catch up with the chain on its next tick
-    eventually("the executor's records to show the result final", Duration::from_secs(30), || status(dir.path()), || async {
-        status(dir.path()).contains("Finalized").then_some(())
-    })
+    eventually(
+        "the executor's records to show the result final",
+        Duration::from_secs(30),
+        || status(dir.path()),
+        || async { status(dir.path()).contains("Finalized").then_some(()) },
+    )
     .await;
 }
 
@@ -145,7 +158,11 @@ async fn scripted_challenger(chain: &Chain, game: u64, believed: &TraceData, ari
                 } else {
                     String::new()
                 };
-                panic!("scripted challenger move {mv:?} at {:?} failed: {e}; now {:?}; call: {why}", g.position, chain.game(game).await.unwrap().position)
+                panic!(
+                    "scripted challenger move {mv:?} at {:?} failed: {e}; now {:?}; call: {why}",
+                    g.position,
+                    chain.game(game).await.unwrap().position
+                )
             }
         }
     }
@@ -165,10 +182,15 @@ async fn the_executor_wins_a_game_and_survives_sigkill_after_posting_and_mid_gam
 
     // killed the moment its result is on-chain
     let mut exec = spawn_executor(&net, dir.path());
-    let result_id = eventually("the post", Duration::from_secs(120), || exec.log_tail(), || async {
-        let r = owner.get_request(request_id).await.unwrap();
-        (r.status == RequestStatus::Posted).then_some(r.result_id)
-    })
+    let result_id = eventually(
+        "the post",
+        Duration::from_secs(120),
+        || exec.log_tail(),
+        || async {
+            let r = owner.get_request(request_id).await.unwrap();
+            (r.status == RequestStatus::Posted).then_some(r.result_id)
+        },
+    )
     .await;
     exec.kill9();
     let mut exec = spawn_executor(&net, dir.path());
@@ -185,9 +207,12 @@ async fn the_executor_wins_a_game_and_survives_sigkill_after_posting_and_mid_gam
     // two of its moves, then the executor is killed mid-game and comes back later
     let first = scripted_challenger(&challenger, game, &believed, arity, 2).await;
     assert_eq!(first, 2, "the executor answered the first moves\n{}", exec.log_tail());
-    eventually("the executor's answer", Duration::from_secs(30), || exec.log_tail(), || async {
-        (challenger.game(game).await.unwrap().position.turn == Side::Challenger).then_some(())
-    })
+    eventually(
+        "the executor's answer",
+        Duration::from_secs(30),
+        || exec.log_tail(),
+        || async { (challenger.game(game).await.unwrap().position.turn == Side::Challenger).then_some(()) },
+    )
     .await;
     exec.kill9();
     let rest = tokio::spawn({
@@ -203,16 +228,26 @@ async fn the_executor_wins_a_game_and_survives_sigkill_after_posting_and_mid_gam
     let later = rest.await.unwrap();
     assert!(later >= 1, "the game went on after the restart");
 
-    let end = eventually("the end of the game", Duration::from_secs(180), || exec.log_tail(), || async {
-        let s = challenger.game(game).await.unwrap().position.status;
-        (s != Status::Open).then_some(s)
-    })
+    let end = eventually(
+        "the end of the game",
+        Duration::from_secs(180),
+        || exec.log_tail(),
+        || async {
+            let s = challenger.game(game).await.unwrap().position.status;
+            (s != Status::Open).then_some(s)
+        },
+    )
     .await;
     assert_eq!(end, Status::ExecutorWon, "{}", exec.log_tail());
-    let res = eventually("finality after the game", Duration::from_secs(60), || exec.log_tail(), || async {
-        let r = owner.get_result(result_id).await.unwrap();
-        (r.status != ResultStatus::Pending).then_some(r.status)
-    })
+    let res = eventually(
+        "finality after the game",
+        Duration::from_secs(60),
+        || exec.log_tail(),
+        || async {
+            let r = owner.get_result(result_id).await.unwrap();
+            (r.status != ResultStatus::Pending).then_some(r.status)
+        },
+    )
     .await;
     assert_eq!(res, ResultStatus::Finalized);
     assert_eq!(posts_for(&owner, request_id).await, 1, "posted once despite the kill");
@@ -321,7 +356,8 @@ async fn run_refuses_at_start_what_check_refuses_and_names_swapped_addresses() {
     let err = refused(&with(&|a| set(a, "--model", other.to_str().unwrap())), Duration::from_secs(60));
     assert!(err.contains("not registered on this deployment"), "{err}");
     // an account with nothing to stake
-    let err = refused(&with(&|a| set(a, "--private-key", "0x0000000000000000000000000000000000000000000000000000000000000001")), Duration::from_secs(60));
+    let err =
+        refused(&with(&|a| set(a, "--private-key", "0x0000000000000000000000000000000000000000000000000000000000000001")), Duration::from_secs(60));
     assert!(err.contains("balance:") && err.contains("less than one stake"), "{err}");
     // a deployment file whose oracle and game addresses are swapped
     let mut d = net.deployment.clone();
@@ -332,9 +368,12 @@ async fn run_refuses_at_start_what_check_refuses_and_names_swapped_addresses() {
     assert!(err.contains(&format!("the address given as the oracle ({})", d.oracle)) && err.contains("does not hold an InferenceOracle"), "{err}");
     // nothing of the above: the log file it writes has no terminal colour codes
     let mut ok = Proc::spawn(Path::new(env!("CARGO_BIN_EXE_executor")), &base, &dir.path().join("plain.log"));
-    eventually("the executor to start", Duration::from_secs(60), || ok.log_tail(), || async {
-        std::fs::read_to_string(dir.path().join("plain.log")).unwrap_or_default().contains("executor started").then_some(())
-    })
+    eventually(
+        "the executor to start",
+        Duration::from_secs(60),
+        || ok.log_tail(),
+        || async { std::fs::read_to_string(dir.path().join("plain.log")).unwrap_or_default().contains("executor started").then_some(()) },
+    )
     .await;
     ok.kill9();
     let log = std::fs::read_to_string(dir.path().join("plain.log")).unwrap();
@@ -351,9 +390,12 @@ async fn a_node_that_refuses_connections_at_start_is_waited_for_and_said_so() {
     let args = executor_args(&net, &format!("http://127.0.0.1:{port}"), &dir.path().join("executor"));
     let log = dir.path().join("waiting.log");
     let p = Proc::spawn(Path::new(env!("CARGO_BIN_EXE_executor")), &args, &log);
-    eventually("the executor to say it waits for the node", Duration::from_secs(60), || p.log_tail(), || async {
-        std::fs::read_to_string(&log).unwrap_or_default().contains("cannot reach the node; waiting").then_some(())
-    })
+    eventually(
+        "the executor to say it waits for the node",
+        Duration::from_secs(60),
+        || p.log_tail(),
+        || async { std::fs::read_to_string(&log).unwrap_or_default().contains("cannot reach the node; waiting").then_some(()) },
+    )
     .await;
 }
 
@@ -369,7 +411,10 @@ async fn with_instant_mining_an_honest_result_finalizes() {
     let (stop, shutdown) = Shutdown::manual();
     let settings = net.settings(accounts::EXECUTOR, &dir.path().join("executor"), None);
     let opts = refute_executor::Options { stake: None, batch_size: 8, cheat: None };
-    let exec = refute_executor::Executor::start(settings, refute_service::ModelSet::load(&[fixture(MODEL)]).unwrap(), opts, &shutdown).await.unwrap().unwrap();
+    let exec = refute_executor::Executor::start(settings, refute_service::ModelSet::load(&[fixture(MODEL)]).unwrap(), opts, &shutdown)
+        .await
+        .unwrap()
+        .unwrap();
     let task = tokio::spawn(exec.clone().run(shutdown));
     let fee = U256::from(10u64).pow(U256::from(16u64));
     let id = owner.request(&model.id(), &random_input(&model, 3).canonical_bytes(), fee, Address::ZERO, 0).await.unwrap();
@@ -397,8 +442,11 @@ async fn events_waiting_for_confirmations_on_a_chain_without_blocks_are_named() 
     let p = Proc::spawn(Path::new(env!("CARGO_BIN_EXE_executor")), &args, &log);
     let fee = U256::from(10u64).pow(U256::from(16u64));
     owner.request(&model.id(), &random_input(&model, 4).canonical_bytes(), fee, Address::ZERO, 0).await.unwrap();
-    eventually("the executor to name the missing confirmations", Duration::from_secs(120), || p.log_tail(), || async {
-        std::fs::read_to_string(&log).unwrap_or_default().contains("set --confirmations 0 on such a chain").then_some(())
-    })
+    eventually(
+        "the executor to name the missing confirmations",
+        Duration::from_secs(120),
+        || p.log_tail(),
+        || async { std::fs::read_to_string(&log).unwrap_or_default().contains("set --confirmations 0 on such a chain").then_some(()) },
+    )
     .await;
 }

@@ -9,14 +9,25 @@ use refute_core::hash::keccak;
 use refute_core::Model;
 use refute_engine::tch::Device;
 use refute_engine::{Engine, Gemm};
+use refute_game::Move;
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Writes the performance report: the exact engine against plain fp32 inference,
+/// commitment hashing throughput, and disputes played on anvil (moves, time, gas).
+#[derive(Debug, clap::Parser)]
+#[command(name = "report")]
 struct Opts {
+    /// Small sizes and few rounds, to check that the report runs (figures are not
+    /// meaningful).
+    #[arg(long)]
     quick: bool,
+    /// Also write the report to this file.
+    #[arg(long)]
     out: Option<String>,
-    /// One part of the report only (`inference`, `hashing` or `protocol`).
+    /// One part of the report only.
+    #[arg(long, value_parser = ["inference", "hashing", "protocol"])]
     only: Option<String>,
 }
 
@@ -24,16 +35,6 @@ impl Opts {
     fn wants(&self, part: &str) -> bool {
         self.only.as_deref().is_none_or(|o| o == part)
     }
-}
-
-fn opts() -> Opts {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let out = args.iter().position(|a| a == "--out").and_then(|i| args.get(i + 1).cloned());
-    let only = args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1).cloned());
-    if let Some(o) = &only {
-        assert!(["inference", "hashing", "protocol"].contains(&o.as_str()), "--only takes inference, hashing or protocol, not {o}");
-    }
-    Opts { quick: args.iter().any(|a| a == "--quick"), out, only }
 }
 
 fn ms(d: Duration) -> String {
@@ -131,9 +132,10 @@ fn hashing(opts: &Opts, out: &mut String) {
 }
 
 fn main() {
-    // before anything else: may start the program over (same pid and arguments)
+    // `--help` and bad arguments answer before anything starts
+    let opts = <Opts as clap::Parser>::parse();
+    // before libtorch starts: may start the program over (same pid and arguments)
     refute_engine::openmp::bound_spinning_at_start();
-    let opts = opts();
     let threads = refute_engine::tch::get_num_threads();
     let mut out = String::new();
     writeln!(
@@ -171,7 +173,8 @@ fn main() {
 async fn protocol(opts: &Opts, out: &mut String) {
     let names: &[&str] = if opts.quick { &["digits-mlp"] } else { &["digits-mlp", "digits-cnn", "digits-resnet", "hand-every-op"] };
     let minings: &[Mining] = if opts.quick { &[Mining::Instant] } else { &[Mining::Instant, Mining::Every(1)] };
-    let mut paths: Vec<(String, std::path::PathBuf)> = names.iter().map(|n| (n.to_string(), repo_root().join(format!("fixtures/models/{n}.json")))).collect();
+    let mut paths: Vec<(String, std::path::PathBuf)> =
+        names.iter().map(|n| (n.to_string(), repo_root().join(format!("fixtures/models/{n}.json")))).collect();
     // a GEMM-heavy model whose every reduction is longer than one block: its
     // disputes go through the reduction descent (in quick mode a smaller one)
     let wide_dir = tempfile::tempdir().expect("temp dir");
@@ -190,24 +193,43 @@ async fn protocol(opts: &Opts, out: &mut String) {
     writeln!(out, "| model | blocks | moves | post to challenge (s) | post to slashing (s) | dispute gas (both sides) |").unwrap();
     writeln!(out, "|---|---|---:|---:|---:|---:|").unwrap();
     for r in &runs {
-        writeln!(out, "| {} | {} | {} | {:.1} | {:.1} | {} |", r.model, r.mining, r.moves, r.post_to_challenge.as_secs_f64(), r.post_to_slash.as_secs_f64(), r.dispute_gas()).unwrap();
+        writeln!(
+            out,
+            "| {} | {} | {} | {:.1} | {:.1} | {} |",
+            r.model,
+            r.mining,
+            r.moves,
+            r.post_to_challenge.as_secs_f64(),
+            r.post_to_slash.as_secs_f64(),
+            r.dispute_gas()
+        )
+        .unwrap();
     }
     writeln!(out, "\n### Gas on anvil, per transaction (mean over the dispute's transactions of that kind)\n").unwrap();
-    let kinds = ["post", "challenge", "revealNodes", "pick", "openHeader", "revealChunk", "proveStep", "nameElement", "openCheckpoints", "proveBlock"];
+    // a timeout is not part of a dispute's gas table: the games here end by proofs
+    let kinds: Vec<&str> = ["post", "challenge"].into_iter().chain(Move::CALLS.into_iter().filter(|c| *c != "timeout")).collect();
     writeln!(out, "| model | {} |", kinds.join(" | ")).unwrap();
     writeln!(out, "|---|{}", "---:|".repeat(kinds.len())).unwrap();
     for r in runs.iter().filter(|r| r.mining == Mining::Instant) {
         let cells: Vec<String> = kinds
             .iter()
-            .map(|k| r.gas.get(k).filter(|v| !v.is_empty()).map(|v| (v.iter().sum::<u64>() / v.len() as u64).to_string()).unwrap_or_else(|| "-".into()))
+            .map(|k| {
+                r.gas.get(k).filter(|v| !v.is_empty()).map(|v| (v.iter().sum::<u64>() / v.len() as u64).to_string()).unwrap_or_else(|| "-".into())
+            })
             .collect();
         writeln!(out, "| {} | {} |", r.model, cells.join(" | ")).unwrap();
     }
     let (model, singles, burst) = if opts.quick { ("digits-mlp", 2, 8) } else { ("digits-cnn", 5, 64) };
     eprintln!("watchtower: {model}");
-    let w = watchtower(&repo_root().join(format!("fixtures/models/{model}.json")), singles, burst).await.unwrap_or_else(|e| panic!("watchtower on {model}: {e}"));
+    let w = watchtower(&repo_root().join(format!("fixtures/models/{model}.json")), singles, burst)
+        .await
+        .unwrap_or_else(|e| panic!("watchtower on {model}: {e}"));
     writeln!(out, "\n### The watchtower on honest results (instant mining, 200 ms ticks)\n").unwrap();
-    writeln!(out, "| model | results | checked per second | request to post, median of {singles} (s) | request to verdict, median of {singles} (s) |").unwrap();
+    writeln!(
+        out,
+        "| model | results | checked per second | request to post, median of {singles} (s) | request to verdict, median of {singles} (s) |"
+    )
+    .unwrap();
     writeln!(out, "|---|---:|---:|---:|---:|").unwrap();
     writeln!(
         out,

@@ -19,7 +19,11 @@ pub fn anvil_path() -> PathBuf {
         return PathBuf::from(p);
     }
     let pinned = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../node_modules/.bin/anvil");
-    if pinned.exists() { pinned } else { PathBuf::from("anvil") }
+    if pinned.exists() {
+        pinned
+    } else {
+        PathBuf::from("anvil")
+    }
 }
 
 /// How to start a devnet.
@@ -75,8 +79,9 @@ impl Devnet {
     /// Starts anvil as `opts` say. A port already in use is named at once.
     pub fn start_with(opts: DevnetOptions) -> Result<Devnet, String> {
         if opts.port != 0 {
-            std::net::TcpListener::bind(("127.0.0.1", opts.port))
-                .map_err(|e| format!("port {} on 127.0.0.1 is not free ({e}): another node or devnet may be using it; choose another port", opts.port))?;
+            std::net::TcpListener::bind(("127.0.0.1", opts.port)).map_err(|e| {
+                format!("port {} on 127.0.0.1 is not free ({e}): another node or devnet may be using it; choose another port", opts.port)
+            })?;
         }
         let (tmp, dir) = match &opts.dir {
             Some(d) => {
@@ -93,7 +98,11 @@ impl Devnet {
         let (child, port, keys) = spawn(&opts, opts.port, &dir, &log)?;
         let addresses = keys
             .iter()
-            .map(|k| k.parse::<alloy::signers::local::PrivateKeySigner>().map(|s| s.address()).map_err(|e| format!("anvil printed a key that does not parse: {e}")))
+            .map(|k| {
+                k.parse::<alloy::signers::local::PrivateKeySigner>()
+                    .map(|s| s.address())
+                    .map_err(|e| format!("anvil printed a key that does not parse: {e}"))
+            })
             .collect::<Result<_, _>>()?;
         Ok(Devnet { child, opts: DevnetOptions { dir: Some(dir), ..opts }, port, log, keys, addresses, _tmp: tmp })
     }

@@ -1,4 +1,8 @@
-//! What can go wrong talking to a chain, in terms an operator can act on.
+//! What can go wrong talking to a chain, in terms an operator can act on, and the
+//! decoding of reverts (custom errors of any of the protocol's contracts) and of
+//! transport failures into those terms.
+
+use crate::bindings::{DisputeGame, InferenceOracle, ModelRegistry, OneStepVerifier};
 
 /// A chain operation failed.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -69,5 +73,52 @@ impl ChainError {
     /// Whether the same call may succeed if tried again later.
     pub fn is_transient(&self) -> bool {
         matches!(self, ChainError::Unavailable(_) | ChainError::NotMined(_))
+    }
+}
+
+/// Turns an alloy contract error into a [`ChainError`], decoding custom errors of
+/// any of the protocol's contracts (a revert may come from a nested call).
+pub(crate) fn contract_err(call: &str, e: alloy::contract::Error) -> ChainError {
+    if let Some(d) = e.as_decoded_interface_error::<DisputeGame::DisputeGameErrors>() {
+        return ChainError::Reverted { call: call.into(), reason: format!("{d:?}") };
+    }
+    if let Some(d) = e.as_decoded_interface_error::<InferenceOracle::InferenceOracleErrors>() {
+        return ChainError::Reverted { call: call.into(), reason: format!("{d:?}") };
+    }
+    if let Some(d) = e.as_decoded_interface_error::<ModelRegistry::ModelRegistryErrors>() {
+        return ChainError::Reverted { call: call.into(), reason: format!("{d:?}") };
+    }
+    if let Some(d) = e.as_decoded_interface_error::<OneStepVerifier::OneStepVerifierErrors>() {
+        return ChainError::Reverted { call: call.into(), reason: format!("{d:?}") };
+    }
+    if let Some(data) = e.as_revert_data() {
+        return ChainError::Reverted { call: call.into(), reason: format!("revert data {data}") };
+    }
+    match e {
+        alloy::contract::Error::TransportError(t) => transport_err(call, t),
+        alloy::contract::Error::PendingTransactionError(p) => ChainError::NotMined(format!("{call}: {p}")),
+        alloy::contract::Error::ZeroData(f, _) => {
+            ChainError::Decode(format!("{call}: `{f}` returned no data (is there a contract at that address?)"))
+        }
+        other => ChainError::Decode(format!("{call}: {other}")),
+    }
+}
+
+pub(crate) fn transport_err(what: &str, e: alloy::transports::TransportError) -> ChainError {
+    use alloy::transports::RpcError;
+    match &e {
+        RpcError::Transport(kind) => ChainError::Unavailable(format!("{what}: {kind}")),
+        RpcError::ErrorResp(payload) => {
+            let msg = payload.message.to_string();
+            if msg.contains("revert") {
+                ChainError::Reverted { call: what.into(), reason: msg }
+            } else if msg.contains("nonce too low") || msg.contains("replacement transaction underpriced") {
+                // another sender used the nonce first; trying again picks a new one
+                ChainError::Unavailable(format!("{what}: {msg}"))
+            } else {
+                ChainError::Rpc(format!("{what}: {msg}"))
+            }
+        }
+        _ => ChainError::Unavailable(format!("{what}: {e}")),
     }
 }

@@ -70,7 +70,11 @@ mod tests {
     async fn transient_errors_are_retried_until_success() {
         let calls = AtomicU32::new(0);
         let v = with_retry(fast(5), "t", || async {
-            if calls.fetch_add(1, Ordering::SeqCst) < 3 { Err(ChainError::Unavailable("down".into())) } else { Ok(7) }
+            if calls.fetch_add(1, Ordering::SeqCst) < 3 {
+                Err(ChainError::Unavailable("down".into()))
+            } else {
+                Ok(7)
+            }
         })
         .await
         .unwrap();

@@ -8,8 +8,8 @@
 //! Nonces come from the chain's pending count at every fresh send, never from a
 //! local cache, so nothing a node forgets can leave the sender queued behind a gap.
 
-use crate::client::{contract_err, Chain};
-use crate::ChainError;
+use crate::error::contract_err;
+use crate::{Chain, ChainError};
 use alloy::eips::{BlockId, BlockNumberOrTag};
 use alloy::primitives::{Address, B256, U256};
 use alloy::providers::{DynProvider, Provider};
@@ -185,7 +185,12 @@ impl Chain {
                 needed: replacing.map(|t| bumped(t.max_fee)).unwrap_or(0),
             })?;
             if fees.max_fee < base {
-                tracing::warn!(call = what, cap_gwei = gwei(self.fee_policy().cap), base_fee_gwei = gwei(base), "the fee cap is below the base fee: the transaction waits until the base fee falls (raise --max-fee-per-gas to send it now)");
+                tracing::warn!(
+                    call = what,
+                    cap_gwei = gwei(self.fee_policy().cap),
+                    base_fee_gwei = gwei(base),
+                    "the fee cap is below the base fee: the transaction waits until the base fee falls (raise --max-fee-per-gas to send it now)"
+                );
             }
             let nonce = match replacing {
                 Some(t) => t.nonce,
@@ -256,7 +261,7 @@ impl Chain {
             .gas_limit(21_000)
             .max_fee_per_gas(fees.max_fee)
             .max_priority_fee_per_gas(fees.tip);
-        let p = self.provider().send_transaction(tx).await.map_err(|e| crate::client::transport_err("eth_sendRawTransaction", e))?;
+        let p = self.provider().send_transaction(tx).await.map_err(|e| crate::error::transport_err("eth_sendRawTransaction", e))?;
         Ok(p.tx_hash().to_string())
     }
 
@@ -351,6 +356,12 @@ enum Followed {
     Waiting,
     /// A new transaction was sent in its place: follow that one now.
     Sent(SentTx),
+}
+
+/// The gas limit sent for a transaction estimated at `estimate`: a quarter more
+/// plus 25,000 (enough for the storage writes that timing alone can add).
+pub fn with_gas_margin(estimate: u64) -> u64 {
+    estimate.saturating_add(estimate / 4).saturating_add(25_000)
 }
 
 /// Wei per gas in gwei, for logs.

@@ -44,7 +44,6 @@ fn u256s(v: &Value) -> Vec<U256> {
 
 #[tokio::test]
 async fn solidity_agrees_with_rust_on_every_shared_vector_in_the_evm() {
-    refute_chain::init_tls();
     let net = Devnet::start(None).unwrap();
     let signer: alloy::signers::local::PrivateKeySigner = net.key(0).parse().unwrap();
     let p = ProviderBuilder::new().wallet(signer).connect(&net.endpoint()).await.unwrap();
@@ -140,7 +139,8 @@ async fn a_game_through_the_client_rejects_fraud_and_pays_the_challenger() {
     let net = Devnet::start(None).unwrap();
     let params = DeployParams { arity_log2: 2, ..DeployParams::default() };
     let deployment = Chain::deploy(&net.endpoint(), &net.key(0), &params).await.unwrap();
-    let connect = |i: usize| ChainConfig { rpc_url: net.endpoint(), private_key: net.key(i), deployment: deployment.clone(), fees: FeePolicy::default() };
+    let connect =
+        |i: usize| ChainConfig { rpc_url: net.endpoint(), private_key: net.key(i), deployment: deployment.clone(), fees: FeePolicy::default() };
     let (requester, executor, challenger) =
         (Chain::connect(&connect(1)).await.unwrap(), Chain::connect(&connect(2)).await.unwrap(), Chain::connect(&connect(3)).await.unwrap());
 

@@ -102,15 +102,18 @@ pub(crate) fn model_manifests(dir: &Path) -> Result<Vec<PathBuf>> {
 }
 
 pub fn run_devnet(args: DevnetArgs) -> Result<()> {
-    let paths = if args.models.is_empty() { model_manifests(Path::new("fixtures/models")).wrap_err("no models to register: pass --model, or run from the repository root")? } else { args.models.clone() };
+    let paths = if args.models.is_empty() {
+        model_manifests(Path::new("fixtures/models")).wrap_err("no models to register: pass --model, or run from the repository root")?
+    } else {
+        args.models.clone()
+    };
     let models = load_models(&paths)?;
     let params = args.params.params()?;
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     rt.block_on(async move {
-        refute_chain::init_tls();
         let refs: Vec<&Model> = models.iter().collect();
         let block_time = (args.block_time > 0).then_some(args.block_time);
-        let net = LocalNet::start(args.port, block_time, params.clone(), &refs, &args.dir).await.map_err(|e| eyre!(e))?;
+        let net = LocalNet::start(args.port, block_time, params, &refs, &args.dir).await.map_err(|e| eyre!(e))?;
         let d = &net.deployment;
         println!("refute devnet");
         println!("  rpc url      {}", net.devnet.endpoint());
@@ -134,7 +137,13 @@ pub fn run_devnet(args: DevnetArgs) -> Result<()> {
             println!("    {:<16} {}", m.name(), to_hex(&m.id()));
         }
         println!("  funded accounts (10000 ETH each)");
-        let roles = [(accounts::OWNER, "owner (deployed, registered)"), (accounts::EXECUTOR, "executor"), (accounts::CHALLENGER, "challenger"), (accounts::CHEATER, "spare"), (accounts::GRIEFER, "spare")];
+        let roles = [
+            (accounts::OWNER, "owner (deployed, registered)"),
+            (accounts::EXECUTOR, "executor"),
+            (accounts::CHALLENGER, "challenger"),
+            (accounts::CHEATER, "spare"),
+            (accounts::GRIEFER, "spare"),
+        ];
         for (i, role) in roles {
             println!("    {:<30} {}  {}", role, net.devnet.address(i), net.devnet.key(i));
         }
@@ -166,7 +175,6 @@ pub fn run_deploy(args: DeployArgs) -> Result<()> {
     }
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     rt.block_on(async move {
-        refute_chain::init_tls();
         let d: Deployment = Chain::deploy(&args.rpc_url, &args.private_key, &params).await.wrap_err("deploying")?;
         d.save(&args.out).wrap_err_with(|| format!("writing {}", args.out.display()))?;
         println!("deployed on chain {} at block {}; wrote {}", d.chain_id, d.block, args.out.display());

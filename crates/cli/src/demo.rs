@@ -23,10 +23,11 @@
 use clap::Args;
 use eyre::{bail, eyre, Result, WrapErr};
 use refute_chain::alloy::primitives::{Address, U256};
-use refute_chain::{Chain, DeployParams, Event, MinedTx, RequestStatus, ResultStatus};
+use refute_chain::{Chain, DeployParams, Event, ExampleConsumer, MinedTx, RequestStatus, ResultStatus};
 use refute_challenger::{Challenger, Selection};
 use refute_core::hash::to_hex;
-use refute_core::testing::{random_input, reference_run, Rng};
+use refute_core::reference::run as reference_run;
+use refute_core::sample::{random_input, Rng};
 use refute_core::{Model, Tensor};
 use refute_engine::Engine;
 use refute_executor::cheat::Cheat;
@@ -156,7 +157,6 @@ struct Service {
 }
 
 async fn protocol(args: DemoArgs) -> Result<()> {
-    refute_chain::init_tls();
     let tmp;
     let dir = match &args.dir {
         Some(d) => d.clone(),
@@ -177,7 +177,7 @@ async fn protocol(args: DemoArgs) -> Result<()> {
     let params = DeployParams { challenge_window: 8, clock_seconds: 60, request_timeout: 900, ..DeployParams::default() };
     let all: Vec<&Model> = vec![&mlp, &cnn, &resnet, &every];
     let block_time = (args.block_time > 0).then_some(args.block_time);
-    let net = LocalNet::start(0, block_time, params.clone(), &all, &dir).await.map_err(|e| eyre!(e))?;
+    let net = LocalNet::start(0, block_time, params, &all, &dir).await.map_err(|e| eyre!(e))?;
     let d = &net.deployment;
     let blocks = block_time.map(|t| format!("a block every {t}s")).unwrap_or_else(|| "a block per transaction".into());
     println!("  anvil {} (chain {}, {blocks})", net.devnet.endpoint(), net.devnet.chain_id());
@@ -193,8 +193,8 @@ async fn protocol(args: DemoArgs) -> Result<()> {
     println!("  services' logs: {}", dir.join("services.log").display());
 
     let owner = net.client(party::OWNER).await?;
-    let consumer = owner.deploy_consumer(&mlp.id()).await?;
-    println!("  integrator contract (DigitConsumer for digits-mlp) {consumer}");
+    let consumer = ExampleConsumer::deploy(&owner, &mlp.id()).await?;
+    println!("  integrator contract (DigitConsumer for digits-mlp) {}", consumer.address());
 
     let image = |i: usize, m: &Model| -> Result<Tensor> { Ok(Tensor::from_i8(m.input_type().shape.clone(), images[i].clone())?) };
     let resnet_step = 2u32;
@@ -253,7 +253,12 @@ async fn protocol(args: DemoArgs) -> Result<()> {
         ("honest executor", party::HONEST_EXECUTOR, vec![&mlp], Role::Executor(None)),
         ("watchtower A", party::WATCHTOWER_A, vec![&mlp, &cnn], Role::Challenger { grief: false }),
         ("cheater (output)", party::OUTPUT_CHEATER, vec![&cnn], Role::Executor(Some(Cheat::Output))),
-        ("cheater (middle step)", party::MIDDLE_CHEATER, vec![&resnet], Role::Executor(Some(Cheat::Element { step: resnet_step as usize, element: middle_numel / 2 }))),
+        (
+            "cheater (middle step)",
+            party::MIDDLE_CHEATER,
+            vec![&resnet],
+            Role::Executor(Some(Cheat::Element { step: resnet_step as usize, element: middle_numel / 2 })),
+        ),
         ("watchtower B", party::WATCHTOWER_B, vec![&resnet], Role::Challenger { grief: false }),
         ("second executor", party::SECOND_EXECUTOR, vec![&every], Role::Executor(None)),
         ("griefer", party::GRIEFER, vec![&every], Role::Challenger { grief: true }),
@@ -285,7 +290,7 @@ async fn protocol(args: DemoArgs) -> Result<()> {
     for (i, s) in scenarios.iter().enumerate() {
         let c = net.client(s.requester).await?;
         let id = if s.name == "honest" {
-            c.consumer_ask(consumer, &s.input.canonical_bytes(), fee).await?
+            consumer.ask(&c, &s.input.canonical_bytes(), fee).await?
         } else {
             c.request(&s.model.id(), &s.input.canonical_bytes(), fee, Address::ZERO, 0).await?
         };
@@ -329,12 +334,18 @@ async fn start(name: &str, settings: Settings, models: &[PathBuf], role: &Role) 
     let task = match role {
         Role::Executor(cheat) => {
             let opts = refute_executor::Options { stake: None, batch_size: 8, cheat: *cheat };
-            let svc = Executor::start(settings, set, opts, &shutdown).await.map_err(|e| eyre!("{name}: {e}"))?.ok_or_else(|| eyre!("{name}: stopped while starting"))?;
+            let svc = Executor::start(settings, set, opts, &shutdown)
+                .await
+                .map_err(|e| eyre!("{name}: {e}"))?
+                .ok_or_else(|| eyre!("{name}: stopped while starting"))?;
             tokio::spawn(svc.run(shutdown))
         }
         Role::Challenger { grief } => {
             let opts = refute_challenger::Options { bond: None, batch_size: 8, selection: Selection::default(), grief: *grief };
-            let svc = Challenger::start(settings, set, opts, &shutdown).await.map_err(|e| eyre!("{name}: {e}"))?.ok_or_else(|| eyre!("{name}: stopped while starting"))?;
+            let svc = Challenger::start(settings, set, opts, &shutdown)
+                .await
+                .map_err(|e| eyre!("{name}: {e}"))?
+                .ok_or_else(|| eyre!("{name}: stopped while starting"))?;
             tokio::spawn(svc.run(shutdown))
         }
     };
@@ -369,7 +380,7 @@ async fn follow(
     chain: &Chain,
     scenarios: &[Scenario],
     request_of: &HashMap<u64, usize>,
-    consumer: Address,
+    consumer: ExampleConsumer,
     since: u64,
     t0: Instant,
     timeout: Duration,
@@ -391,12 +402,16 @@ async fn follow(
                     Event::Posted { result_id, request_id, executor, trace_root, output, .. } => {
                         if let Some(&i) = request_of.get(&request_id) {
                             scenario_of_result.entry(result_id).or_insert(i);
-                            say(t0, scenarios[i].name, &format!(
-                                "result #{result_id} posted by {}: output {}, trace root {}…",
-                                names.of(executor),
-                                show_output(&scenarios[i].model, &output),
-                                &to_hex(&trace_root)[..12]
-                            ));
+                            say(
+                                t0,
+                                scenarios[i].name,
+                                &format!(
+                                    "result #{result_id} posted by {}: output {}, trace root {}…",
+                                    names.of(executor),
+                                    show_output(&scenarios[i].model, &output),
+                                    &to_hex(&trace_root)[..12]
+                                ),
+                            );
                         }
                     }
                     Event::GameOpened { game_id, result_id, challenger, .. } => {
@@ -422,7 +437,11 @@ async fn follow(
                     }
                     Event::Rejected { result_id, request_id } => {
                         if let Some(&i) = scenario_of_result.get(&result_id) {
-                            say(t0, scenarios[i].name, &format!("result #{result_id} rejected: the executor's stake is slashed, request #{request_id} is open again"));
+                            say(
+                                t0,
+                                scenarios[i].name,
+                                &format!("result #{result_id} rejected: the executor's stake is slashed, request #{request_id} is open again"),
+                            );
                         }
                     }
                     Event::Requested { .. } => {}
@@ -441,13 +460,28 @@ async fn follow(
                 last_phase.insert(g, key);
                 let what = match p.phase {
                     Phase::Trace => format!("trace descent, {} above the steps", levels(p.height)),
-                    Phase::Header => format!("first disputed step: {} ({}); its tensor header is opened", p.step_index, scenarios[i].model.steps()[p.step_index as usize].spec.op.name()),
+                    Phase::Header => format!(
+                        "first disputed step: {} ({}); its tensor header is opened",
+                        p.step_index,
+                        scenarios[i].model.steps()[p.step_index as usize].spec.op.name()
+                    ),
                     Phase::Data => format!("data descent in step {}, {} above the chunks", p.step_index, levels(p.height)),
                     Phase::Chunk => format!("one chunk of step {} isolated; revealing it", p.step_index),
                     Phase::OneStep => format!("chunk {} of step {} revealed: the challenger disputes one of its elements", p.index, p.step_index),
-                    Phase::Checkpoints => format!("element {} of step {} named: its reduction has {} blocks; the executor opens their checkpoints", p.element, p.step_index, p.blocks),
-                    Phase::Reduction => format!("reduction descent in element {} of step {}, {} above the blocks", p.element, p.step_index, levels(p.height)),
-                    Phase::Block => format!("one block ({} of {}) of element {} of step {} isolated: the verifier recomputes it", p.index + 1, p.blocks, p.element, p.step_index),
+                    Phase::Checkpoints => format!(
+                        "element {} of step {} named: its reduction has {} blocks; the executor opens their checkpoints",
+                        p.element, p.step_index, p.blocks
+                    ),
+                    Phase::Reduction => {
+                        format!("reduction descent in element {} of step {}, {} above the blocks", p.element, p.step_index, levels(p.height))
+                    }
+                    Phase::Block => format!(
+                        "one block ({} of {}) of element {} of step {} isolated: the verifier recomputes it",
+                        p.index + 1,
+                        p.blocks,
+                        p.element,
+                        p.step_index
+                    ),
                     Phase::Resolved => "resolved".to_string(),
                 };
                 say(t0, scenarios[i].name, &format!("game #{g}: {what}"));
@@ -463,7 +497,14 @@ async fn follow(
                 say(t0, s.name, &format!("{} {}", if o.ok { "as expected:" } else { "UNEXPECTED:" }, o.what));
                 outcomes.insert(i, o);
             } else if t0.elapsed() > timeout {
-                let o = Outcome { ok: false, what: format!("no ending after {}s", timeout.as_secs()), request_id, result_id: 0, game_id: game_of.get(&i).copied(), wall: t0.elapsed() };
+                let o = Outcome {
+                    ok: false,
+                    what: format!("no ending after {}s", timeout.as_secs()),
+                    request_id,
+                    result_id: 0,
+                    game_id: game_of.get(&i).copied(),
+                    wall: t0.elapsed(),
+                };
                 say(t0, s.name, &format!("UNEXPECTED: {}", o.what));
                 outcomes.insert(i, o);
             }
@@ -480,7 +521,7 @@ async fn follow(
 
 /// The scenario's ending, once it has one: `Some` when the chain has settled the
 /// way the scenario is about (as expected or not).
-async fn ending(chain: &Chain, s: &Scenario, request_id: u64, game: Option<u64>, consumer: Address, t0: Instant) -> Result<Option<Outcome>> {
+async fn ending(chain: &Chain, s: &Scenario, request_id: u64, game: Option<u64>, consumer: ExampleConsumer, t0: Instant) -> Result<Option<Outcome>> {
     let req = chain.get_request(request_id).await?;
     let wall = t0.elapsed();
     let mk = |ok: bool, what: String, result_id: u64| Some(Outcome { ok, what, request_id, result_id, game_id: game, wall });
@@ -493,16 +534,20 @@ async fn ending(chain: &Chain, s: &Scenario, request_id: u64, game: Option<u64>,
             match r.status {
                 ResultStatus::Finalized => {
                     let want = reference_run(&s.model, &s.input).last().expect("a model has steps").canonical_bytes();
-                    let answer = chain.consumer_answer(consumer, request_id).await?;
+                    let answer = consumer.answer(chain, request_id).await?;
                     let games = chain.games_of(req.result_id).await?;
                     let ok = answer.as_deref() == Some(&want[..]) && r.output == want && games.is_empty();
-                    Ok(mk(ok, format!(
-                        "final with {}, unchallenged ({} games); the integrator received {}{}",
-                        show_output(&s.model, &r.output),
-                        games.len(),
-                        answer.as_deref().map(|a| show_output(&s.model, a)).unwrap_or_else(|| "nothing".into()),
-                        s.label.map(|l| format!(" (the image's label: {l})")).unwrap_or_default()
-                    ), req.result_id))
+                    Ok(mk(
+                        ok,
+                        format!(
+                            "final with {}, unchallenged ({} games); the integrator received {}{}",
+                            show_output(&s.model, &r.output),
+                            games.len(),
+                            answer.as_deref().map(|a| show_output(&s.model, a)).unwrap_or_else(|| "nothing".into()),
+                            s.label.map(|l| format!(" (the image's label: {l})")).unwrap_or_default()
+                        ),
+                        req.result_id,
+                    ))
                 }
                 ResultStatus::Rejected => Ok(mk(false, "the honest result was rejected".into(), req.result_id)),
                 _ => Ok(None),
@@ -518,13 +563,20 @@ async fn ending(chain: &Chain, s: &Scenario, request_id: u64, game: Option<u64>,
             if r.status == ResultStatus::Pending {
                 return Ok(None); // the game is over; the oracle's side follows in the same transaction, or a moment later
             }
-            let ok = info.position.status == Status::ChallengerWon && info.position.step_index == step && r.status == ResultStatus::Rejected && req.status == RequestStatus::Open;
-            Ok(mk(ok, format!(
-                "game #{g} won by the challenger at step {} ({}); result rejected, stake {} ETH slashed",
-                info.position.step_index,
-                s.model.steps()[info.position.step_index as usize].spec.op.name(),
-                eth(r.stake)
-            ), info.result_id))
+            let ok = info.position.status == Status::ChallengerWon
+                && info.position.step_index == step
+                && r.status == ResultStatus::Rejected
+                && req.status == RequestStatus::Open;
+            Ok(mk(
+                ok,
+                format!(
+                    "game #{g} won by the challenger at step {} ({}); result rejected, stake {} ETH slashed",
+                    info.position.step_index,
+                    s.model.steps()[info.position.step_index as usize].spec.op.name(),
+                    eth(r.stake)
+                ),
+                info.result_id,
+            ))
         }
         Expect::GrieferLoses => {
             let Some(g) = game else { return Ok(None) };
@@ -537,11 +589,11 @@ async fn ending(chain: &Chain, s: &Scenario, request_id: u64, game: Option<u64>,
                 return Ok(None); // wait for the window to close and the result to finalize
             }
             let ok = info.position.status == Status::ExecutorWon && r.status == ResultStatus::Finalized;
-            Ok(mk(ok, format!(
-                "game #{g} won by the executor; the griefer's bond of {} ETH is lost; result {:?}",
-                eth(info.bond),
-                r.status
-            ), info.result_id))
+            Ok(mk(
+                ok,
+                format!("game #{g} won by the executor; the griefer's bond of {} ETH is lost; result {:?}", eth(info.bond), r.status),
+                info.result_id,
+            ))
         }
     }
 }
@@ -620,7 +672,11 @@ fn say(t0: Instant, scenario: &str, what: &str) {
 }
 
 fn levels(n: u32) -> String {
-    if n == 1 { "1 level".into() } else { format!("{n} levels") }
+    if n == 1 {
+        "1 level".into()
+    } else {
+        format!("{n} levels")
+    }
 }
 
 fn short(a: Address) -> String {
@@ -642,4 +698,3 @@ fn log_to(path: &Path) -> Result<()> {
         .try_init();
     Ok(())
 }
-

@@ -33,8 +33,7 @@ pub fn read_inputs(model: &Model, path: &Path, values: Values) -> Result<Vec<Ten
             // serde_json parses with `float_roundtrip` (the workspace turns it on):
             // every decimal is read as the nearest f64, so a value exactly between
             // two quantization steps stays exactly there
-            let v: serde_json::Value =
-                serde_json::from_slice(&bytes).wrap_err_with(|| format!("input {} is not valid JSON", path.display()))?;
+            let v: serde_json::Value = serde_json::from_slice(&bytes).wrap_err_with(|| format!("input {} is not valid JSON", path.display()))?;
             let mut nums = vec![];
             flatten_json(&v, &mut nums).wrap_err_with(|| format!("input {}", path.display()))?;
             if let serde_json::Value::Array(items) = &v
@@ -47,19 +46,10 @@ pub fn read_inputs(model: &Model, path: &Path, values: Values) -> Result<Vec<Ten
         }
         _ => bytes.iter().map(|&b| b as i8).collect(),
     };
-    if flat.is_empty() || flat.len() % numel != 0 {
-        bail!(
-            "input {} has {} values; the model takes {} ({}) per inference",
-            path.display(),
-            flat.len(),
-            numel,
-            ty
-        );
+    if flat.is_empty() || !flat.len().is_multiple_of(numel) {
+        bail!("input {} has {} values; the model takes {} ({}) per inference", path.display(), flat.len(), numel, ty);
     }
-    Ok(flat
-        .chunks(numel)
-        .map(|c| Tensor::from_i8(ty.shape.clone(), c.to_vec()).expect("numel per chunk"))
-        .collect())
+    Ok(flat.chunks(numel).map(|c| Tensor::from_i8(ty.shape.clone(), c.to_vec()).expect("numel per chunk")).collect())
 }
 
 fn flatten_json(v: &serde_json::Value, out: &mut Vec<f64>) -> Result<()> {
@@ -104,13 +94,15 @@ fn to_int8(model: &Model, nums: &[f64], already_int8: bool) -> Result<Vec<i8>> {
         return nums
             .iter()
             .enumerate()
-            .map(|(i, &v)| {
-                if v.fract() == 0.0 && (-128.0..=127.0).contains(&v) {
-                    Ok(v as i8)
-                } else {
-                    Err(eyre!("element {i} is {v}, not an int8 value"))
-                }
-            })
+            .map(
+                |(i, &v)| {
+                    if v.fract() == 0.0 && (-128.0..=127.0).contains(&v) {
+                        Ok(v as i8)
+                    } else {
+                        Err(eyre!("element {i} is {v}, not an int8 value"))
+                    }
+                },
+            )
             .collect();
     }
     let scale = model.input_scale().ok_or_else(|| {

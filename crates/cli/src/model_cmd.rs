@@ -143,7 +143,11 @@ fn inspect(model: &Model, as_json: bool) -> Result<()> {
 /// Prints a tensor's values compactly: a scalar as a number, else a flat list.
 fn values(t: &Tensor) -> serde_json::Value {
     let v: Vec<i64> = (0..t.numel()).map(|e| t.get(e)).collect();
-    if t.ty().shape.is_empty() { json!(v[0]) } else { json!(v) }
+    if t.ty().shape.is_empty() {
+        json!(v[0])
+    } else {
+        json!(v)
+    }
 }
 
 pub fn run_infer(args: InferArgs) -> Result<()> {

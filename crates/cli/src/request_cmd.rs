@@ -70,7 +70,6 @@ pub struct StatusArgs {
 }
 
 async fn connect(args: &ChainArgs, key: &str) -> Result<Chain> {
-    refute_chain::init_tls();
     let deployment = Deployment::load(&args.deployment).map_err(|e| eyre!(e))?;
     let cfg = ChainConfig { rpc_url: args.rpc_url.clone(), private_key: key.to_string(), deployment, fees: FeePolicy::default() };
     Chain::connect(&cfg).await.wrap_err("connecting to the chain")
@@ -236,5 +235,9 @@ pub fn run_status(args: StatusArgs) -> Result<()> {
 }
 
 fn deadline(at: u64, now: u64) -> String {
-    if at > now { format!("its deadline in {} s", at - now) } else { "its deadline, which has passed".to_string() }
+    if at > now {
+        format!("its deadline in {} s", at - now)
+    } else {
+        "its deadline, which has passed".to_string()
+    }
 }

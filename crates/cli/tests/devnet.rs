@@ -45,7 +45,9 @@ async fn devnet_deploys_registers_prints_and_stops_on_ctrl_c() {
     // the first funded key printed, used as a client: every fixture model is registered
     let key_line = lines.iter().find(|l| l.contains("owner")).unwrap();
     let key = key_line.split_whitespace().last().unwrap().to_string();
-    let chain = Chain::connect(&ChainConfig { rpc_url: rpc_url.clone(), private_key: key, deployment, fees: refute_chain::FeePolicy::default() }).await.unwrap();
+    let chain = Chain::connect(&ChainConfig { rpc_url: rpc_url.clone(), private_key: key, deployment, fees: refute_chain::FeePolicy::default() })
+        .await
+        .unwrap();
     for name in ["hand-every-op", "digits-mlp", "digits-cnn", "digits-resnet"] {
         let m = Model::load(&repo().join(format!("fixtures/models/{name}.json"))).unwrap();
         assert!(chain.is_registered(&m.id()).await.unwrap(), "{name} registered");
@@ -65,7 +67,6 @@ async fn devnet_deploys_registers_prints_and_stops_on_ctrl_c() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deploy_writes_a_deployment_the_services_can_use_and_names_bad_input() {
-    refute_chain::init_tls();
     let node = refute_chain::devnet::Devnet::start(None).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("deployment.json");
@@ -78,10 +79,25 @@ async fn deploy_writes_a_deployment_the_services_can_use_and_names_bad_input() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("key"), "{}", String::from_utf8_lossy(&bad.stderr));
     assert!(!out.exists());
 
-    let good = run(&["deploy", "--rpc-url", &node.endpoint(), "--private-key", &node.key(0), "--out", out.to_str().unwrap(), "--model", model.to_str().unwrap(), "--challenge-window", "600"]);
+    let good = run(&[
+        "deploy",
+        "--rpc-url",
+        &node.endpoint(),
+        "--private-key",
+        &node.key(0),
+        "--out",
+        out.to_str().unwrap(),
+        "--model",
+        model.to_str().unwrap(),
+        "--challenge-window",
+        "600",
+    ]);
     assert!(good.status.success(), "{}", String::from_utf8_lossy(&good.stderr));
     let d = Deployment::load(&out).unwrap();
-    let chain = Chain::connect(&ChainConfig { rpc_url: node.endpoint(), private_key: node.key(1), deployment: d, fees: refute_chain::FeePolicy::default() }).await.unwrap();
+    let chain =
+        Chain::connect(&ChainConfig { rpc_url: node.endpoint(), private_key: node.key(1), deployment: d, fees: refute_chain::FeePolicy::default() })
+            .await
+            .unwrap();
     assert!(chain.is_registered(&Model::load(&model).unwrap().id()).await.unwrap());
     assert_eq!(chain.oracle_config().await.unwrap().challengeWindow, 600);
 

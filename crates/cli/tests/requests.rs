@@ -25,7 +25,6 @@ async fn a_request_is_made_and_followed_to_its_final_output() {
     let dir = tempfile::tempdir().unwrap();
     let manifest = repo().join("fixtures/models/hand-every-op.json");
     let model = Arc::new(refute_core::Model::load(&manifest).unwrap());
-    refute_chain::init_tls();
     let params = refute_chain::DeployParams { challenge_window: 5, clock_seconds: 60, request_timeout: 600, ..Default::default() };
     let net = LocalNet::start(0, None, params, &[&model], dir.path()).await.unwrap();
     let input = random_input(&mut Rng::new(5), model.input_type());
@@ -34,8 +33,18 @@ async fn a_request_is_made_and_followed_to_its_final_output() {
     let (url, dep) = (net.devnet.endpoint(), net.deployment_file.to_str().unwrap().to_string());
     let key = net.devnet.key(accounts::OWNER);
     let (ok, out, err) = refute(&[
-        "request", "--rpc-url", &url, "--deployment", &dep, "--private-key", &key, "--fee", "0.02ether", "--json",
-        manifest.to_str().unwrap(), input_file.to_str().unwrap(),
+        "request",
+        "--rpc-url",
+        &url,
+        "--deployment",
+        &dep,
+        "--private-key",
+        &key,
+        "--fee",
+        "0.02ether",
+        "--json",
+        manifest.to_str().unwrap(),
+        input_file.to_str().unwrap(),
     ]);
     assert!(ok, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
@@ -81,6 +90,7 @@ async fn a_request_is_made_and_followed_to_its_final_output() {
     refute_core::testing::wide_mlp(8, 1).save(&other).unwrap();
     let raw = dir.path().join("raw8.bin");
     std::fs::write(&raw, [1u8; 8]).unwrap();
-    let (ok, _, err) = refute(&["request", "--rpc-url", &url, "--deployment", &dep, "--private-key", &key, other.to_str().unwrap(), raw.to_str().unwrap()]);
+    let (ok, _, err) =
+        refute(&["request", "--rpc-url", &url, "--deployment", &dep, "--private-key", &key, other.to_str().unwrap(), raw.to_str().unwrap()]);
     assert!(!ok && err.contains("not registered"), "{err}");
 }

@@ -25,7 +25,6 @@ pub fn chunk_leaf(chunk: &[u8]) -> Hash {
     keccak(&[&leaf_preimage(chunk)])
 }
 
-
 /// The leaf hashes of `bytes` cut into chunks (before padding to a power of two).
 pub fn data_leaves(bytes: &[u8]) -> Vec<Hash> {
     data_leaves_many(&[bytes]).pop().expect("one tensor")
@@ -36,7 +35,7 @@ pub fn data_leaves(bytes: &[u8]) -> Vec<Hash> {
 /// itself; only each tensor's short last chunk (or the zero chunk of an empty
 /// tensor) is copied, to be zero-padded.
 fn data_leaves_many(tensors: &[&[u8]]) -> Vec<Vec<Hash>> {
-    let short = |b: &[u8]| b.is_empty() || b.len() % CHUNK_SIZE != 0;
+    let short = |b: &[u8]| b.is_empty() || !b.len().is_multiple_of(CHUNK_SIZE);
     let tails: Vec<[u8; CHUNK_SIZE]> = tensors.iter().filter(|b| short(b)).map(|b| chunk(b, b.len() / CHUNK_SIZE)).collect();
     let mut tails = tails.iter();
     let mut chunks: Vec<&[u8]> = Vec::with_capacity(tensors.iter().map(|b| num_chunks(b.len())).sum());
@@ -328,8 +327,7 @@ impl ChunkRange {
         if self.chunks.is_empty() {
             return Ok(());
         }
-        let leaves: Vec<(usize, Hash)> =
-            self.chunks.iter().enumerate().map(|(i, c)| (self.first as usize + i, chunk_leaf(c))).collect();
+        let leaves: Vec<(usize, Hash)> = self.chunks.iter().enumerate().map(|(i, c)| (self.first as usize + i, chunk_leaf(c))).collect();
         merkle::verify(TreeKind::Data, data_root, merkle::height(num_chunks(byte_len)), &leaves, &self.proof)
     }
 

@@ -75,10 +75,7 @@ mod tests {
 
     #[test]
     fn keccak_of_empty_is_the_known_constant() {
-        assert_eq!(
-            to_hex(&keccak(&[])),
-            "0xc5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470"
-        );
+        assert_eq!(to_hex(&keccak(&[])), "0xc5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470");
     }
 
     #[test]

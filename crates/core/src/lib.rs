@@ -10,6 +10,7 @@ pub mod merkle;
 pub mod model;
 pub mod ops;
 pub mod reference;
+pub mod sample;
 pub mod spec;
 pub mod tensor;
 

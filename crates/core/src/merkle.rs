@@ -84,7 +84,11 @@ impl TreeKind {
 
 /// Height of a tree over `leaves` leaves: `ceil(log2(leaves))`, 0 for one or none.
 pub fn height(leaves: usize) -> u32 {
-    if leaves <= 1 { 0 } else { usize::BITS - (leaves - 1).leading_zeros() }
+    if leaves <= 1 {
+        0
+    } else {
+        usize::BITS - (leaves - 1).leading_zeros()
+    }
 }
 
 /// Root of the padded tree over `leaves` (hashes of the leaves, not yet padded).
@@ -200,7 +204,7 @@ impl MerkleTree {
             let mut i = 0;
             while i < layer.len() {
                 let k = layer[i];
-                if k % 2 == 0 && i + 1 < layer.len() && layer[i + 1] == k + 1 {
+                if k.is_multiple_of(2) && i + 1 < layer.len() && layer[i + 1] == k + 1 {
                     i += 2;
                 } else {
                     proof.push(self.levels[level][k ^ 1]);
@@ -255,12 +259,7 @@ fn check_indices(indices: &[usize], height: u32) -> Result<(), ProofError> {
 
 /// Rebuilds the root of a tree of `height` from `(index, leaf hash)` pairs (strictly
 /// increasing indices) and a proof, as `docs/commitments.md` specifies.
-pub fn root_from_proof(
-    kind: TreeKind,
-    height: u32,
-    leaves: &[(usize, Hash)],
-    proof: &[Hash],
-) -> Result<Hash, ProofError> {
+pub fn root_from_proof(kind: TreeKind, height: u32, leaves: &[(usize, Hash)], proof: &[Hash]) -> Result<Hash, ProofError> {
     let indices: Vec<usize> = leaves.iter().map(|l| l.0).collect();
     check_indices(&indices, height)?;
     let mut layer: Vec<(usize, Hash)> = leaves.to_vec();
@@ -297,14 +296,12 @@ pub fn root_from_proof(
 }
 
 /// Checks a proof of `leaves` against `root`.
-pub fn verify(
-    kind: TreeKind,
-    root: &Hash,
-    height: u32,
-    leaves: &[(usize, Hash)],
-    proof: &[Hash],
-) -> Result<(), ProofError> {
-    if root_from_proof(kind, height, leaves, proof)? == *root { Ok(()) } else { Err(ProofError::Mismatch) }
+pub fn verify(kind: TreeKind, root: &Hash, height: u32, leaves: &[(usize, Hash)], proof: &[Hash]) -> Result<(), ProofError> {
+    if root_from_proof(kind, height, leaves, proof)? == *root {
+        Ok(())
+    } else {
+        Err(ProofError::Mismatch)
+    }
 }
 
 /// Root of the subtree whose `2^k` nodes at some level are `nodes` (left to right).

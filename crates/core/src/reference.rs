@@ -13,6 +13,7 @@
 //! hold, every op reads the same positions whatever the values (no early exits).
 
 use crate::checkpoint::State;
+use crate::model::Model;
 use crate::ops;
 use crate::spec::{Op, StepSpec};
 use crate::tensor::Tensor;
@@ -20,9 +21,9 @@ use std::cell::RefCell;
 use std::collections::BTreeSet;
 
 pub use crate::ops::common::{requant, unravel};
-pub use crate::ops::{Reduction, BLOCK, MAX_BLOCK_ROWS, MAX_CONV_SPAN};
 pub use crate::ops::conv2d::channels_per_block as conv_channels_per_block;
 pub use crate::ops::pool::rows_per_block as pool_rows_per_block;
+pub use crate::ops::{Reduction, BLOCK, MAX_BLOCK_ROWS, MAX_CONV_SPAN};
 pub use crate::tensor::Elements;
 
 /// The reduction of a step's elements, or `None` for an op that does not reduce.
@@ -90,7 +91,11 @@ pub fn eval_block(spec: &StepSpec, out: usize, block: u64, prev: &State, inputs:
     assert!(block < r.blocks(), "block {block} of {}", r.blocks());
     let mut state = prev.clone();
     ops::fold(spec, out, r.range(block), &mut state.0, inputs, weights);
-    if block + 1 == r.blocks() { BlockValue::Element(ops::finish(spec, out, &state.0, weights)) } else { BlockValue::State(state) }
+    if block + 1 == r.blocks() {
+        BlockValue::Element(ops::finish(spec, out, &state.0, weights))
+    } else {
+        BlockValue::State(state)
+    }
 }
 
 /// Every output element of a step, by [`eval`]: the reference for a whole tensor.
@@ -174,6 +179,19 @@ pub fn eval_block_with_dependencies(
     };
     let take = |v: Vec<Recorder>| v.into_iter().map(|r| r.seen.into_inner().into_iter().collect()).collect();
     (value, Dependencies { inputs: take(ins), weights: take(ws) })
+}
+
+/// Every step's output of one inference by the scalar reference alone (slow; for
+/// tests that must not depend on the engine).
+pub fn run(model: &Model, input: &Tensor) -> Vec<Tensor> {
+    let mut tensors = vec![input.clone()];
+    for step in &model.steps()[1..] {
+        let ins: Vec<&Tensor> = step.inputs.iter().map(|&j| &tensors[j as usize]).collect();
+        let ws: Vec<&Tensor> = step.weights.iter().collect();
+        let values = eval_all(&step.spec, &ins, &ws);
+        tensors.push(Tensor::from_values(&step.spec.out, &values));
+    }
+    tensors
 }
 
 #[cfg(test)]

@@ -6,7 +6,6 @@ use crate::commit::TensorHeader;
 use crate::hash::{keccak, tag, Hash};
 use crate::tensor::{DType, TensorType, MAX_RANK};
 
-
 pub use crate::ops::common::{MAX_ACC, MAX_MULT, MAX_PRODUCT, MAX_SHIFT, MIN_SHIFT};
 pub use crate::ops::{Op, SpecError, StepInput, StepSpec, OP_SET_VERSION};
 

@@ -186,21 +186,24 @@ impl Tensor {
         Tensor::new(TensorType::new(DType::I32, shape), TensorData::I32(v))
     }
 
+    /// A tensor of type `ty` from values already in its dtype's range (as the
+    /// reference computes them).
+    pub fn from_values(ty: &TensorType, values: &[i64]) -> Tensor {
+        match ty.dtype {
+            DType::I8 => Tensor::from_i8(ty.shape.clone(), values.iter().map(|&v| v as i8).collect()),
+            DType::I32 => Tensor::from_i32(ty.shape.clone(), values.iter().map(|&v| v as i32).collect()),
+        }
+        .expect("values match the type")
+    }
+
     /// Decodes canonical bytes of type `ty`.
     pub fn from_canonical_bytes(ty: TensorType, bytes: &[u8]) -> Result<Self, TensorError> {
         if bytes.len() != ty.byte_len() {
-            return Err(TensorError::Length {
-                what: "canonical bytes".into(),
-                want: ty.byte_len(),
-                got: bytes.len(),
-                ty,
-            });
+            return Err(TensorError::Length { what: "canonical bytes".into(), want: ty.byte_len(), got: bytes.len(), ty });
         }
         let data = match ty.dtype {
             DType::I8 => TensorData::I8(bytes.iter().map(|&b| b as i8).collect()),
-            DType::I32 => TensorData::I32(
-                bytes.chunks_exact(4).map(|c| i32::from_be_bytes([c[0], c[1], c[2], c[3]])).collect(),
-            ),
+            DType::I32 => TensorData::I32(bytes.chunks_exact(4).map(|c| i32::from_be_bytes([c[0], c[1], c[2], c[3]])).collect()),
         };
         Ok(Tensor { ty, data })
     }

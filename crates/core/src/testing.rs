@@ -9,55 +9,8 @@ use crate::model::{Model, StepDef};
 use crate::spec::{Op, MAX_MULT};
 use crate::tensor::{Tensor, TensorType};
 
-/// SplitMix64: tiny, seeded, reproducible. Not for anything but tests.
-#[derive(Debug, Clone)]
-pub struct Rng(u64);
-
-impl Rng {
-    /// A generator from a seed.
-    pub fn new(seed: u64) -> Self {
-        Rng(seed)
-    }
-
-    /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `lo..=hi`.
-    pub fn range(&mut self, lo: i64, hi: i64) -> i64 {
-        lo + (self.next_u64() % ((hi - lo + 1) as u64)) as i64
-    }
-
-    /// True with probability `p_percent` / 100.
-    pub fn chance(&mut self, p_percent: u64) -> bool {
-        self.next_u64() % 100 < p_percent
-    }
-
-    /// A random int8, with extra weight on -128, 127 and 0.
-    pub fn i8(&mut self) -> i8 {
-        match self.range(0, 19) {
-            0 => -128,
-            1 => 127,
-            2 => 0,
-            _ => self.range(-128, 127) as i8,
-        }
-    }
-
-    /// `n` random int8 values.
-    pub fn i8s(&mut self, n: usize) -> Vec<i8> {
-        (0..n).map(|_| self.i8()).collect()
-    }
-}
-
-/// A random int8 tensor of type `ty`.
-pub fn random_input(rng: &mut Rng, ty: &TensorType) -> Tensor {
-    Tensor::from_i8(ty.shape.clone(), rng.i8s(ty.numel())).expect("numel matches")
-}
+pub use crate::reference::run as reference_run;
+pub use crate::sample::{random_input, Rng};
 
 /// A requant table for `n` channels over reductions of length `k`. Mostly chosen so
 /// outputs spread over the int8 range; sometimes extreme, to hit saturation, zero
@@ -162,13 +115,7 @@ pub fn random_model(rng: &mut Rng, max_steps: usize) -> Model {
                     cur = push(
                         &mut defs,
                         &mut shapes,
-                        def(
-                            format!("avgpool{i}"),
-                            Op::AvgPool2d { kernel, stride, mult, shift: shift.clamp(1, 62) },
-                            vec![cur],
-                            vec![],
-                            None,
-                        ),
+                        def(format!("avgpool{i}"), Op::AvgPool2d { kernel, stride, mult, shift: shift.clamp(1, 62) }, vec![cur], vec![], None),
                         vec![c, oh, ow],
                     );
                 }
@@ -191,7 +138,12 @@ pub fn random_model(rng: &mut Rng, max_steps: usize) -> Model {
                 }
                 5 => {
                     let table = Tensor::from_i8([256], rng.i8s(256)).unwrap();
-                    cur = push(&mut defs, &mut shapes, def(format!("lut{i}"), Op::Lut, vec![cur], vec![(format!("lut{i}.table"), table)], None), s.clone());
+                    cur = push(
+                        &mut defs,
+                        &mut shapes,
+                        def(format!("lut{i}"), Op::Lut, vec![cur], vec![(format!("lut{i}.table"), table)], None),
+                        s.clone(),
+                    );
                 }
                 _ => {
                     cur = push(&mut defs, &mut shapes, def(format!("relu{i}"), Op::Relu, vec![cur], vec![], None), s.clone());
@@ -238,7 +190,12 @@ pub fn random_model(rng: &mut Rng, max_steps: usize) -> Model {
                 let shift = rng.range(1, 31);
                 let mult_a = rng.range(0, 1i64 << shift).min(MAX_MULT);
                 let mult_b = rng.range(0, 1i64 << shift).min(MAX_MULT);
-                cur = push(&mut defs, &mut shapes, def(format!("add{i}"), Op::Add { mult_a, mult_b, shift, relu: false }, vec![cur, other], vec![], None), s);
+                cur = push(
+                    &mut defs,
+                    &mut shapes,
+                    def(format!("add{i}"), Op::Add { mult_a, mult_b, shift, relu: false }, vec![cur, other], vec![], None),
+                    s,
+                );
             }
         }
     }
@@ -256,7 +213,7 @@ pub fn every_op_model() -> Model {
     let conv_q = Tensor::from_i32([4, 3], vec![100, 1 << 30, 39, -100, 1 << 30, 39, 0, 1 << 30, 38, 7, 1 << 30, 40]).unwrap();
     let fc_w = Tensor::from_i8([10, 16], (0..160).map(|i| ((i * 53) % 255 - 127) as i8).collect()).unwrap();
     let fc_q = Tensor::from_i32([10, 3], (0..10).flat_map(|n| [n * 300 - 1500, 1 << 30, 37]).collect()).unwrap();
-    let table = Tensor::from_i8([256], (0..256).map(|i| ((i as i32 - 128) / 2 + 10).clamp(-128, 127) as i8).collect()).unwrap();
+    let table = Tensor::from_i8([256], (0..256i32).map(|i| ((i - 128) / 2 + 10).clamp(-128, 127) as i8).collect()).unwrap();
     let defs = vec![
         def("input".into(), Op::Input, vec![], vec![], Some(vec![1, 8, 8])),
         def(
@@ -355,24 +312,7 @@ pub fn wide_mlp(width: u32, layers: usize) -> Model {
     Model::new(format!("mlp-{width}x{layers}"), None, defs).expect("valid by construction")
 }
 
-/// Every step's output of one inference by the scalar reference alone (slow; for
-/// tests that must not depend on the engine).
-pub fn reference_run(model: &Model, input: &Tensor) -> Vec<Tensor> {
-    let mut tensors = vec![input.clone()];
-    for step in &model.steps()[1..] {
-        let ins: Vec<&Tensor> = step.inputs.iter().map(|&j| &tensors[j as usize]).collect();
-        let ws: Vec<&Tensor> = step.weights.iter().collect();
-        let values = crate::reference::eval_all(&step.spec, &ins, &ws);
-        tensors.push(tensor_of(&step.spec.out, &values));
-    }
-    tensors
-}
-
 /// A tensor of type `ty` from values already in its dtype's range.
 pub fn tensor_of(ty: &TensorType, values: &[i64]) -> Tensor {
-    match ty.dtype {
-        crate::DType::I8 => Tensor::from_i8(ty.shape.clone(), values.iter().map(|&v| v as i8).collect()),
-        crate::DType::I32 => Tensor::from_i32(ty.shape.clone(), values.iter().map(|&v| v as i32).collect()),
-    }
-    .expect("values match the type")
+    Tensor::from_values(ty, values)
 }

@@ -65,14 +65,16 @@ fn commitments() -> Value {
         Tensor::from_i8([3, 300], rng.i8s(900)).unwrap(),
         Tensor::from_i8([1, 8, 8], rng.i8s(64)).unwrap(),
         Tensor::from_i32([70], (0..70).map(|i| (i * 2_654_435_761u32 as i64 % 1_000_003) as i32 - 500_000).collect()).unwrap(),
-        Tensor::from_i32([10, 3], vec![i32::MIN, i32::MAX, 0, -1, 1, 62, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28]).unwrap(),
+        Tensor::from_i32(
+            [10, 3],
+            vec![i32::MIN, i32::MAX, 0, -1, 1, 62, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28],
+        )
+        .unwrap(),
     ];
     tensors.push(Tensor::from_i8([4, 1024], rng.i8s(4096)).unwrap());
 
     let mut multiproofs = vec![];
-    let leaves = |n: usize, rng: &mut Rng| -> Vec<Hash> {
-        (0..n).map(|_| refute_core::hash::keccak(&[&rng.next_u64().to_be_bytes()])).collect()
-    };
+    let leaves = |n: usize, rng: &mut Rng| -> Vec<Hash> { (0..n).map(|_| refute_core::hash::keccak(&[&rng.next_u64().to_be_bytes()])).collect() };
     for (kind, n) in [
         (TreeKind::Trace, 1),
         (TreeKind::Trace, 2),
@@ -110,10 +112,8 @@ fn commitments() -> Value {
             }));
         }
     }
-    let model_vectors: Vec<Value> = models
-        .iter()
-        .map(|m| json!({"id": to_hex(&m.id()), "specRoot": to_hex(&m.spec_root()), "stepCount": m.step_count()}))
-        .collect();
+    let model_vectors: Vec<Value> =
+        models.iter().map(|m| json!({"id": to_hex(&m.id()), "specRoot": to_hex(&m.spec_root()), "stepCount": m.step_count()})).collect();
     // checkpoint and element leaves at the edges of a state field's range
     let fields = [0i128, 3, -5, i64::MAX as i128, i64::MIN as i128, 1 << 40];
     let states: Vec<Value> = fields

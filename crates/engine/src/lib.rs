@@ -103,7 +103,13 @@ impl Gemm {
                     match pattern {
                         0 => -128,
                         1 => 127,
-                        2 => if (r + c) % 2 == 0 { 127 } else { -128 },
+                        2 => {
+                            if (r + c).is_multiple_of(2) {
+                                127
+                            } else {
+                                -128
+                            }
+                        }
                         _ => rand,
                     }
                 };
@@ -220,8 +226,7 @@ impl BatchRun {
 
     /// Step `step`'s output of inference `sample`.
     pub fn step_tensor(&self, sample: usize, step: usize) -> Tensor {
-        Tensor::from_canonical_bytes(self.steps[step].ty.clone(), self.step_bytes(sample, step))
-            .expect("the engine writes whole tensors")
+        Tensor::from_canonical_bytes(self.steps[step].ty.clone(), self.step_bytes(sample, step)).expect("the engine writes whole tensors")
     }
 
     /// The output (last step) of inference `sample`.
@@ -430,7 +435,7 @@ impl Engine {
         let done = std::thread::scope(|scope| {
             // Started before the forward pass, so that starting them is not on the
             // way after it; they sleep until it is done.
-            let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(&take_units)).collect();
+            let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(take_units)).collect();
             let done = (|| {
                 let _release = Release { step0: &step0, later: &later };
                 let bytes = self.input_bytes(inputs)?;
@@ -450,9 +455,8 @@ impl Engine {
         done?;
         let steps = step_outputs(types, step0.into_inner().flatten().expect("set"), later.into_inner().flatten().expect("set"));
         let units: Vec<Vec<Hash>> = units.into_iter().map(|u| u.into_inner().expect("every unit was hashed")).collect();
-        let per_inference = (0..batch)
-            .map(|b| (0..steps.len()).map(|s| units[s * groups + b / UNIT_INFERENCES][b % UNIT_INFERENCES]).collect())
-            .collect();
+        let per_inference =
+            (0..batch).map(|b| (0..steps.len()).map(|s| units[s * groups + b / UNIT_INFERENCES][b % UNIT_INFERENCES]).collect()).collect();
         Ok((steps, traces(per_inference)))
     }
 

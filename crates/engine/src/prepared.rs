@@ -39,12 +39,7 @@ impl Requant {
 
     /// `clamp((acc + bias)·m + 2^(s-1) >> s, lo, 127)` as int8.
     fn apply(&self, acc: &tch::Tensor) -> Result<tch::Tensor, TchError> {
-        acc.f_add(&self.bias)?
-            .f_mul(&self.mult)?
-            .f_add(&self.round)?
-            .f_bitwise_right_shift(&self.shift)?
-            .f_clamp(self.lo, 127)?
-            .f_to_kind(Kind::Int8)
+        acc.f_add(&self.bias)?.f_mul(&self.mult)?.f_add(&self.round)?.f_bitwise_right_shift(&self.shift)?.f_clamp(self.lo, 127)?.f_to_kind(Kind::Int8)
     }
 }
 
@@ -172,15 +167,9 @@ impl Prepared {
                 }
             }
             Op::Relu => Prepared::Relu,
-            Op::MaxPool2d { kernel, stride, padding } => {
-                Prepared::MaxPool2d { kernel: pair(kernel), stride: pair(stride), padding: pair(padding) }
-            }
-            Op::AvgPool2d { kernel, stride, mult, shift } => {
-                Prepared::AvgPool2d { kernel: pair(kernel), stride: pair(stride), mult, shift }
-            }
-            Op::Add { mult_a, mult_b, shift, relu } => {
-                Prepared::Add { mult_a, mult_b, shift, lo: if relu { 0 } else { -128 } }
-            }
+            Op::MaxPool2d { kernel, stride, padding } => Prepared::MaxPool2d { kernel: pair(kernel), stride: pair(stride), padding: pair(padding) },
+            Op::AvgPool2d { kernel, stride, mult, shift } => Prepared::AvgPool2d { kernel: pair(kernel), stride: pair(stride), mult, shift },
+            Op::Add { mult_a, mult_b, shift, relu } => Prepared::Add { mult_a, mult_b, shift, lo: if relu { 0 } else { -128 } },
             Op::Lut => {
                 let bytes: Vec<u8> = step.weights[0].as_i8().expect("int8 table").iter().map(|&x| x as u8).collect();
                 Prepared::Lut { table: tch::Tensor::f_from_slice(&bytes)?.f_view_dtype(Kind::Int8)?.f_to_device(device)? }
@@ -221,16 +210,11 @@ impl Prepared {
             }
             Prepared::AvgPool2d { kernel, stride, mult, shift } => {
                 // A window sum (divisor 1) of at most 2^16 int8 values is below 2^24: exact in fp32.
-                let sum = x[0]
-                    .f_to_kind(Kind::Float)?
-                    .f_avg_pool2d(kernel, stride, [0, 0], false, true, Some(1))?
-                    .f_to_kind(Kind::Int64)?;
+                let sum = x[0].f_to_kind(Kind::Float)?.f_avg_pool2d(kernel, stride, [0, 0], false, true, Some(1))?.f_to_kind(Kind::Int64)?;
                 requant_scalar(&sum.f_mul_scalar(*mult)?, *shift, -128)
             }
             Prepared::Add { mult_a, mult_b, shift, lo } => {
-                let acc = x[0].f_to_kind(Kind::Int64)?.f_mul_scalar(*mult_a)?.f_add(
-                    &x[1].f_to_kind(Kind::Int64)?.f_mul_scalar(*mult_b)?,
-                )?;
+                let acc = x[0].f_to_kind(Kind::Int64)?.f_mul_scalar(*mult_a)?.f_add(&x[1].f_to_kind(Kind::Int64)?.f_mul_scalar(*mult_b)?)?;
                 requant_scalar(&acc, *shift, *lo)
             }
             Prepared::Lut { table } => {

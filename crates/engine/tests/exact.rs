@@ -156,9 +156,10 @@ fn the_every_op_model_matches_the_reference() {
         assert_matches_reference(&model, &run);
     }
     let run = Engine::cpu(Arc::new(model.clone())).unwrap().run(&inputs).unwrap();
-    for s in 0..run.len() {
+    assert_eq!(run.len(), inputs.len());
+    for (s, input) in inputs.iter().enumerate() {
         assert_eq!(run.trace(s).commitments.len(), model.step_count());
-        assert_eq!(run.trace(s).commitments[0], refute_core::commit_tensor(&inputs[s]));
+        assert_eq!(run.trace(s).commitments[0], refute_core::commit_tensor(input));
     }
 }
 
@@ -296,4 +297,3 @@ fn large_shapes_match_the_reference() {
         assert_matches_reference(&model, &run);
     }
 }
-

@@ -275,19 +275,10 @@ impl Move {
         }
     }
 
-    /// A short name for logs and metrics.
+    /// The move's name in logs, metrics, stores and vectors: its contract function
+    /// ([`Move::call`]), so that one vocabulary names moves everywhere.
     pub fn kind(&self) -> &'static str {
-        match self {
-            Move::RevealNodes(_) => "reveal_nodes",
-            Move::Pick { .. } => "pick",
-            Move::OpenHeader { .. } => "open_header",
-            Move::RevealChunk(_) => "reveal_chunk",
-            Move::ProveStep(_) => "prove_step",
-            Move::NameElement { .. } => "name_element",
-            Move::OpenCheckpoints { .. } => "open_checkpoints",
-            Move::ProveBlock(_) => "prove_block",
-            Move::Timeout => "timeout",
-        }
+        self.call()
     }
 }
 

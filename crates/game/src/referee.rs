@@ -139,8 +139,7 @@ pub fn apply(ctx: &GameContext, pos: &Position, side: Side, mv: &Move, now: u64)
             }
             let leaf = keccak(&[&[tag::SPEC_LEAF], spec]);
             let height = merkle::height(ctx.step_count as usize);
-            merkle::verify(TreeKind::Spec, &ctx.spec_root, height, &[(pos.step_index as usize, leaf)], spec_proof)
-                .map_err(|_| Rejected::BadSpec)?;
+            merkle::verify(TreeKind::Spec, &ctx.spec_root, height, &[(pos.step_index as usize, leaf)], spec_proof).map_err(|_| Rejected::BadSpec)?;
             let spec = StepSpec::decode(spec).map_err(|_| Rejected::BadSpec)?;
             if header.ty != spec.out {
                 end(&mut next, Status::ChallengerWon);

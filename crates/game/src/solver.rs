@@ -150,12 +150,7 @@ impl Revealed {
 
 /// The move the challenger makes from `pos`, holding the honest trace `ours` and
 /// what the executor revealed. `None` when it is not the challenger's move.
-pub fn challenger_move(
-    arity_log2: u32,
-    pos: &Position,
-    ours: &TraceData,
-    revealed: &Revealed,
-) -> Result<Option<Move>, SolverError> {
+pub fn challenger_move(arity_log2: u32, pos: &Position, ours: &TraceData, revealed: &Revealed) -> Result<Option<Move>, SolverError> {
     if pos.status != Status::Open || pos.turn != Side::Challenger {
         return Ok(None);
     }
@@ -176,9 +171,8 @@ fn pick(tree: &MerkleTree, arity_log2: u32, pos: &Position, revealed: &Revealed)
     let nodes = revealed.below(pos.phase, arity_log2, pos.height, pos.index).ok_or(SolverError::RevealUnknown)?;
     let levels = reveal_levels(arity_log2, pos.height);
     let first = pos.index << levels;
-    let choice = (0..nodes.len())
-        .find(|&c| tree.node(pos.height - levels, first as usize + c) != Some(nodes[c]))
-        .ok_or(SolverError::NoDisagreement)?;
+    let choice =
+        (0..nodes.len()).find(|&c| tree.node(pos.height - levels, first as usize + c) != Some(nodes[c])).ok_or(SolverError::NoDisagreement)?;
     Ok(Move::Pick { nodes, choice })
 }
 

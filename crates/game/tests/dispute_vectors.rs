@@ -113,7 +113,11 @@ fn play(ctx: &GameContext, exec: &Exec, chal: &Chal) -> (Vec<Value>, Status) {
             (Side::Executor, Exec::Silent, _) => None,
             (Side::Challenger, _, Chal::Solver(t)) => challenger_move(ctx.arity_log2, &pos, t, &revealed).unwrap(),
             (Side::Challenger, _, Chal::GivesUp(t)) => {
-                if pos.phase == Phase::OneStep { None } else { challenger_move(ctx.arity_log2, &pos, t, &revealed).unwrap() }
+                if pos.phase == Phase::OneStep {
+                    None
+                } else {
+                    challenger_move(ctx.arity_log2, &pos, t, &revealed).unwrap()
+                }
             }
             (Side::Challenger, _, Chal::Griefer(t)) => match pos.phase {
                 Phase::Trace | Phase::Data | Phase::Reduction => {
@@ -228,14 +232,7 @@ fn scenarios() -> Value {
             push(format!("{name}-arity{arity}"), arity, cheat, Exec::Solver(cheat.clone()), Chal::Solver(honest.clone()), Status::ChallengerWon);
         }
         push(format!("griefer-loses-arity{arity}"), arity, &honest, Exec::Solver(honest.clone()), Chal::Griefer(honest.clone()), Status::ExecutorWon);
-        push(
-            format!("silent-executor-arity{arity}"),
-            arity,
-            &cheats[1].1,
-            Exec::Silent,
-            Chal::Solver(honest.clone()),
-            Status::ChallengerWon,
-        );
+        push(format!("silent-executor-arity{arity}"), arity, &cheats[1].1, Exec::Silent, Chal::Solver(honest.clone()), Status::ChallengerWon);
         push(
             format!("challenger-times-out-arity{arity}"),
             arity,
@@ -245,7 +242,7 @@ fn scenarios() -> Value {
             Status::ExecutorWon,
         );
     }
-    assert!(CHUNK_SIZE == 256);
+    const _: () = assert!(CHUNK_SIZE == 256, "the vectors' chunk offsets assume 256-byte chunks");
     json!({"clockSeconds": CLOCK, "model": model_json, "scenarios": out})
 }
 
@@ -276,11 +273,23 @@ fn wide_models() -> Vec<(String, String, Model)> {
         out.push((format!("argmax-n{n}"), format!("argmax [{n}] -> []"), Model::new("wide", None, defs).unwrap()));
     }
     let gap = Op::AvgPool2d { kernel: [64, 64], stride: [64, 64], mult: 1 << 30, shift: 42 };
-    out.push(("avgpool-global-64x64".into(), "avgpool2d 64x64 [8,64,64] -> [8,1,1]".into(), Model::new("wide", None, vec![input(vec![8, 64, 64]), step("gap", gap, vec![])]).unwrap()));
+    out.push((
+        "avgpool-global-64x64".into(),
+        "avgpool2d 64x64 [8,64,64] -> [8,1,1]".into(),
+        Model::new("wide", None, vec![input(vec![8, 64, 64]), step("gap", gap, vec![])]).unwrap(),
+    ));
     let pool = Op::MaxPool2d { kernel: [2, 2], stride: [2, 2], padding: [0, 0] };
-    out.push(("maxpool-2x2".into(), "maxpool2d 2x2 [16,32,32] -> [16,16,16]".into(), Model::new("wide", None, vec![input(vec![16, 32, 32]), step("pool", pool, vec![])]).unwrap()));
+    out.push((
+        "maxpool-2x2".into(),
+        "maxpool2d 2x2 [16,32,32] -> [16,16,16]".into(),
+        Model::new("wide", None, vec![input(vec![16, 32, 32]), step("pool", pool, vec![])]).unwrap(),
+    ));
     let gmp = Op::MaxPool2d { kernel: [64, 64], stride: [64, 64], padding: [0, 0] };
-    out.push(("maxpool-global-64x64".into(), "maxpool2d 64x64 [8,64,64] -> [8,1,1]".into(), Model::new("wide", None, vec![input(vec![8, 64, 64]), step("gmp", gmp, vec![])]).unwrap()));
+    out.push((
+        "maxpool-global-64x64".into(),
+        "maxpool2d 64x64 [8,64,64] -> [8,1,1]".into(),
+        Model::new("wide", None, vec![input(vec![8, 64, 64]), step("gmp", gmp, vec![])]).unwrap(),
+    ));
     out
 }
 
@@ -300,7 +309,18 @@ fn model_json(model: &Model, input: &Tensor) -> Value {
 }
 
 /// A scenario of the wide file: a posted trace, the players, the expected outcome.
-fn wide_scenario(name: String, label: String, model: &Arc<Model>, input: &Tensor, posted: &TraceData, exec: Exec, chal: Chal, arity: u32, want: Status) -> Value {
+#[allow(clippy::too_many_arguments)]
+fn wide_scenario(
+    name: String,
+    label: String,
+    model: &Arc<Model>,
+    input: &Tensor,
+    posted: &TraceData,
+    exec: Exec,
+    chal: Chal,
+    arity: u32,
+    want: Status,
+) -> Value {
     let n = model.step_count();
     let ctx = GameContext { trace_root: posted.root(), step_count: n as u32, spec_root: model.spec_root(), arity_log2: arity };
     let (moves, status) = play(&ctx, &exec, &chal);
@@ -350,11 +370,31 @@ fn wide_scenarios() -> Value {
                 let cheat = TraceData::from_tensors(model.clone(), &t);
                 let name = format!("{}-step{step}-fraud-arity{arity}", model.name());
                 let label = format!("{} step {step} ({})", model.name(), model.steps()[step].spec.op);
-                out.push(wide_scenario(name, label, &model, &input, &cheat, Exec::Solver(cheat.clone()), Chal::Solver(honest.clone()), arity, Status::ChallengerWon));
+                out.push(wide_scenario(
+                    name,
+                    label,
+                    &model,
+                    &input,
+                    &cheat,
+                    Exec::Solver(cheat.clone()),
+                    Chal::Solver(honest.clone()),
+                    arity,
+                    Status::ChallengerWon,
+                ));
             }
             let name = format!("{}-griefer-loses-arity{arity}", model.name());
             let label = format!("{} griefer", model.name());
-            out.push(wide_scenario(name, label, &model, &input, &honest, Exec::Solver(honest.clone()), Chal::Griefer(honest.clone()), arity, Status::ExecutorWon));
+            out.push(wide_scenario(
+                name,
+                label,
+                &model,
+                &input,
+                &honest,
+                Exec::Solver(honest.clone()),
+                Chal::Griefer(honest.clone()),
+                arity,
+                Status::ExecutorWon,
+            ));
         }
     }
     json!({"clockSeconds": CLOCK, "scenarios": out})
@@ -366,7 +406,10 @@ fn check_or_bless(path: &Path, text: &str, what: &str) {
         return;
     }
     let committed = std::fs::read_to_string(path).unwrap_or_else(|_| panic!("{what}; run with REFUTE_BLESS=1 to create it"));
-    assert!(committed == text, "{what} differs from what the code produces; if deliberate, run REFUTE_BLESS=1 cargo test -p refute-game --test dispute_vectors");
+    assert!(
+        committed == text,
+        "{what} differs from what the code produces; if deliberate, run REFUTE_BLESS=1 cargo test -p refute-game --test dispute_vectors"
+    );
 }
 
 #[test]

@@ -155,7 +155,11 @@ fn transpose(r: [__m512i; 8]) -> [__m512i; 8] {
     // a[2j] = rows 2j and 2j+1 interleaved at even words, a[2j+1] at odd words
     let a: [__m512i; 8] = std::array::from_fn(|i| {
         let (x, y) = (r[i / 2 * 2], r[i / 2 * 2 + 1]);
-        if i % 2 == 0 { _mm512_unpacklo_epi64(x, y) } else { _mm512_unpackhi_epi64(x, y) }
+        if i % 2 == 0 {
+            _mm512_unpacklo_epi64(x, y)
+        } else {
+            _mm512_unpackhi_epi64(x, y)
+        }
     });
     // words 0 and 4 (even) or 2 and 6 (odd) of four rows, from two interleaved pairs
     let even = _mm512_set_epi64(13, 12, 5, 4, 9, 8, 1, 0);

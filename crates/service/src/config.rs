@@ -1,11 +1,12 @@
 //! Settings both services take: one flag per setting, each with an environment
 //! variable twin, and the same names in a TOML config file. Flags and environment
-//! override the file; the file overrides the defaults. [`Settings::check`] names
-//! every setting that is wrong before anything starts.
+//! override the file; the file overrides the defaults. [`CommonArgs::settings`]
+//! names every setting that is wrong before anything starts.
 
 use clap::Args;
 use refute_chain::alloy::primitives::U256;
 use refute_chain::{ChainConfig, Deployment, FeePolicy, ScanPolicy};
+use refute_runtime::config::{read_settings, ConfigError};
 use refute_runtime::logging::LogFormat;
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -190,18 +191,6 @@ impl Settings {
 
 /// Reads a service's config file: a TOML table whose keys are the common settings
 /// and `extra` (the service's own). An unknown key is an error that names it.
-pub fn read_file<T: for<'de> Deserialize<'de>>(path: &Path, extra: &[&str]) -> Result<(CommonArgs, T), String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("config file {}: {e}", path.display()))?;
-    let table: toml::Table = toml::from_str(&text).map_err(|e| format!("config file {}: {}", path.display(), e.to_string().trim()))?;
-    if let Some(k) = table.keys().find(|k| !COMMON_KEYS.contains(&k.as_str()) && !extra.contains(&k.as_str())) {
-        return Err(format!(
-            "config file {}: unknown setting `{k}` (known: {})",
-            path.display(),
-            [COMMON_KEYS, extra].concat().join(", ")
-        ));
-    }
-    let parse = |what: &str, e: toml::de::Error| format!("config file {} ({what}): {}", path.display(), e.to_string().trim());
-    let common: CommonArgs = table.clone().try_into().map_err(|e| parse("common settings", e))?;
-    let own: T = table.try_into().map_err(|e| parse("service settings", e))?;
-    Ok((common, own))
+pub fn read_file<T: for<'de> Deserialize<'de>>(path: &Path, extra: &[&str]) -> Result<(CommonArgs, T), ConfigError> {
+    read_settings(path, COMMON_KEYS, extra)
 }

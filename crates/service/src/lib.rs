@@ -20,7 +20,6 @@ pub mod testkit;
 pub use config::{CommonArgs, Settings};
 pub use models::{ModelSet, SharedEngine};
 
-
 /// Wei as ether, for gauges and logs (a float: for display only).
 pub fn eth(wei: refute_chain::alloy::primitives::U256) -> f64 {
     wei.to_string().parse::<f64>().unwrap_or(f64::MAX) / 1e18

@@ -59,7 +59,12 @@ impl LocalNet {
 
     /// The chain settings of account `i`.
     pub fn chain_config(&self, i: usize) -> ChainConfig {
-        ChainConfig { rpc_url: self.devnet.endpoint(), private_key: self.devnet.key(i), deployment: self.deployment.clone(), fees: FeePolicy::default() }
+        ChainConfig {
+            rpc_url: self.devnet.endpoint(),
+            private_key: self.devnet.key(i),
+            deployment: self.deployment.clone(),
+            fees: FeePolicy::default(),
+        }
     }
 
     /// A client for account `i`.

@@ -113,9 +113,15 @@ pub struct FlakyProxy {
 impl FlakyProxy {
     /// Starts a proxy to `upstream` (an `http://host:port` URL).
     pub async fn start(upstream: &str) -> FlakyProxy {
-        let target: SocketAddr = upstream.trim_start_matches("http://").replace("localhost", "127.0.0.1").trim_end_matches('/').parse().expect("host:port");
+        let target: SocketAddr =
+            upstream.trim_start_matches("http://").replace("localhost", "127.0.0.1").trim_end_matches('/').parse().expect("host:port");
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let proxy = FlakyProxy { addr: listener.local_addr().expect("addr"), up: Arc::new(AtomicBool::new(true)), refused: Arc::default(), conns: Arc::default() };
+        let proxy = FlakyProxy {
+            addr: listener.local_addr().expect("addr"),
+            up: Arc::new(AtomicBool::new(true)),
+            refused: Arc::default(),
+            conns: Arc::default(),
+        };
         let p = proxy.clone();
         tokio::spawn(async move {
             while let Ok((mut inbound, _)) = listener.accept().await {

@@ -29,8 +29,6 @@ pub enum Cf {
     Requests,
     /// Results posted or checked.
     Results,
-    /// What is needed to defend or dispute a trace (inputs, step commitments).
-    Traces,
     /// Games played.
     Games,
     /// Transactions sent and not yet known to be mined.
@@ -39,7 +37,7 @@ pub enum Cf {
 
 impl Cf {
     /// Every column family.
-    pub const ALL: [Cf; 7] = [Cf::Meta, Cf::Cursor, Cf::Requests, Cf::Results, Cf::Traces, Cf::Games, Cf::Pending];
+    pub const ALL: [Cf; 6] = [Cf::Meta, Cf::Cursor, Cf::Requests, Cf::Results, Cf::Games, Cf::Pending];
 
     /// The family's name on disk.
     pub fn name(self) -> &'static str {
@@ -48,7 +46,6 @@ impl Cf {
             Cf::Cursor => "cursor",
             Cf::Requests => "requests",
             Cf::Results => "results",
-            Cf::Traces => "traces",
             Cf::Games => "games",
             Cf::Pending => "pending",
         }
@@ -125,8 +122,16 @@ impl Store {
         let mut opts = Options::default();
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
-        let cfs = Cf::ALL.iter().map(|cf| ColumnFamilyDescriptor::new(cf.name(), Options::default()));
-        let db = DB::open_cf_descriptors(&opts, path, cfs).map_err(db_err)?;
+        // RocksDB opens a store only with all its families: those of this build, and
+        // any an earlier build made that this one no longer uses (they are dropped)
+        let existing = if path.join("CURRENT").exists() { DB::list_cf(&opts, path).map_err(db_err)? } else { vec![] };
+        let ours: Vec<&str> = Cf::ALL.iter().map(|cf| cf.name()).collect();
+        let retired: Vec<String> = existing.into_iter().filter(|n| n != rocksdb::DEFAULT_COLUMN_FAMILY_NAME && !ours.contains(&n.as_str())).collect();
+        let cfs = ours.iter().map(|n| n.to_string()).chain(retired.iter().cloned()).map(|n| ColumnFamilyDescriptor::new(n, Options::default()));
+        let mut db = DB::open_cf_descriptors(&opts, path, cfs).map_err(db_err)?;
+        for name in &retired {
+            db.drop_cf(name).map_err(db_err)?;
+        }
         let store = Store { db, path: path.to_path_buf() };
         match store.get::<u8>(Cf::Meta, b"schema")? {
             None => store.put(Cf::Meta, b"schema", &KEY_VERSION)?,
@@ -304,5 +309,29 @@ mod tests {
         let _a = Store::open(dir.path()).unwrap();
         let err = Store::open(dir.path()).unwrap_err().to_string();
         assert!(err.contains(&dir.path().display().to_string()), "{err}");
+    }
+
+    #[test]
+    fn a_store_with_a_family_this_build_no_longer_uses_opens_and_loses_only_that_family() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let s = Store::open(dir.path()).unwrap();
+            s.put(Cf::Games, &id_key(3), &Game { id: 3, moves: vec!["pick".into()] }).unwrap();
+        }
+        {
+            // an earlier build's family ("traces"), with a record in it
+            let mut opts = Options::default();
+            opts.create_missing_column_families(true);
+            let mut names: Vec<String> = Cf::ALL.iter().map(|c| c.name().to_string()).collect();
+            names.push("traces".into());
+            let db = DB::open_cf(&opts, dir.path(), &names).unwrap();
+            db.put_cf(db.cf_handle("traces").unwrap(), b"k", b"v").unwrap();
+        }
+        let s = Store::open(dir.path()).unwrap();
+        assert_eq!(s.get::<Game>(Cf::Games, &id_key(3)).unwrap().unwrap().moves, vec!["pick"]);
+        drop(s);
+        let families = DB::list_cf(&Options::default(), dir.path()).unwrap();
+        assert!(!families.contains(&"traces".to_string()), "{families:?}");
+        assert!(Store::open_read_only(dir.path()).is_ok());
     }
 }

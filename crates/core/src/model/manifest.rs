@@ -24,7 +24,11 @@ impl<'a> Obj<'a> {
 
     /// The path of field `key`, e.g. `steps[3].stride`.
     fn at(&self, key: &str) -> String {
-        if self.path.is_empty() { key.to_string() } else { format!("{}.{key}", self.path) }
+        if self.path.is_empty() {
+            key.to_string()
+        } else {
+            format!("{}.{key}", self.path)
+        }
     }
 
     fn only(&self, allowed: &[&str]) -> Result<(), ModelError> {
@@ -168,10 +172,7 @@ fn to_manifest(op: &Op, m: &mut Map<String, Value>) {
     }
 }
 
-pub(super) fn parse(
-    json: &Value,
-    load_weights: impl FnOnce(&str) -> Result<HashMap<String, Tensor>, ModelError>,
-) -> Result<Model, ModelError> {
+pub(super) fn parse(json: &Value, load_weights: impl FnOnce(&str) -> Result<HashMap<String, Tensor>, ModelError>) -> Result<Model, ModelError> {
     let top = Obj::new(String::new(), json)?;
     top.only(&["format", "version", "name", "weights", "input_scale", "steps", "metadata"])?;
     let format = top.str("format")?;

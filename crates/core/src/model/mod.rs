@@ -1,5 +1,5 @@
 //! Models: a graph of steps in topological order, loaded from a JSON manifest
-//! ([`manifest`]) and a safetensors file of integer weights ([`weights`]), as
+//! (module `manifest`) and a safetensors file of integer weights (module `weights`), as
 //! `docs/model-format.md` describes, each step validated by its op
 //! ([`crate::ops`]) against the bounds of `docs/semantics.md`, and identified by
 //! their model id.
@@ -147,12 +147,7 @@ impl Model {
             let weights: Vec<&Tensor> = def.weights.iter().map(|(_, t)| t).collect();
             let out = crate::ops::check(&def.op, &inputs, &weights, def.shape.as_deref()).map_err(fail)?;
             crate::ops::check_provable(&def.op, &inputs, &weights, &out).map_err(fail)?;
-            let spec = StepSpec {
-                op: def.op.clone(),
-                out,
-                inputs,
-                weights: weights.iter().map(|t| TensorHeader::of(t)).collect(),
-            };
+            let spec = StepSpec { op: def.op.clone(), out, inputs, weights: weights.iter().map(|t| TensorHeader::of(t)).collect() };
             steps.push(Step {
                 name: def.name,
                 spec,
@@ -169,10 +164,8 @@ impl Model {
     /// Loads and validates a model from its manifest (the weights file is found
     /// relative to the manifest).
     pub fn load(manifest: &Path) -> Result<Model, ModelError> {
-        let text = std::fs::read_to_string(manifest)
-            .map_err(|source| ModelError::Io { path: manifest.to_path_buf(), source })?;
-        let json: Value = serde_json::from_str(&text)
-            .map_err(|e| ModelError::Json { path: manifest.to_path_buf(), msg: e.to_string() })?;
+        let text = std::fs::read_to_string(manifest).map_err(|source| ModelError::Io { path: manifest.to_path_buf(), source })?;
+        let json: Value = serde_json::from_str(&text).map_err(|e| ModelError::Json { path: manifest.to_path_buf(), msg: e.to_string() })?;
         let dir = manifest.parent().unwrap_or(Path::new("."));
         manifest::parse(&json, |file| {
             let path = dir.join(file);
@@ -262,15 +255,15 @@ impl Model {
     }
 }
 
-pub use weights::{read_safetensors, write_safetensors};
 pub use crate::ops::MAX_ELEMENTS;
+pub use weights::{read_safetensors, write_safetensors};
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::tensor::DType;
-    use std::collections::HashMap;
     use serde_json::json;
+    use std::collections::HashMap;
 
     fn weights() -> HashMap<String, Tensor> {
         let mut w = HashMap::new();
@@ -320,7 +313,8 @@ mod tests {
 
     #[test]
     fn every_malformed_field_is_named() {
-        let cases: Vec<(Box<dyn FnOnce(&mut Value)>, &str)> = vec![
+        type Edit = Box<dyn FnOnce(&mut Value)>;
+        let cases: Vec<(Edit, &str)> = vec![
             (Box::new(|j| j["format"] = json!("onnx")), "manifest field `format`"),
             (Box::new(|j| j["version"] = json!(2)), "manifest field `version`"),
             (Box::new(|j| j["colour"] = json!(1)), "manifest field `colour`: unknown field"),
@@ -411,11 +405,14 @@ mod tests {
     #[test]
     fn model_id_depends_on_every_spec_and_the_count() {
         let base = manifest::parse_with(&manifest(), weights()).unwrap();
-        let relu_off = manifest::parse_with(&{
-            let mut j = manifest();
-            j["steps"][1]["relu"] = json!(false);
-            j
-        }, weights())
+        let relu_off = manifest::parse_with(
+            &{
+                let mut j = manifest();
+                j["steps"][1]["relu"] = json!(false);
+                j
+            },
+            weights(),
+        )
         .unwrap();
         assert_ne!(base.id(), relu_off.id());
         let mut w = weights();

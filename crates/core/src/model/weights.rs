@@ -19,10 +19,7 @@ pub fn read_safetensors(bytes: &[u8]) -> Result<HashMap<String, Tensor>, ModelEr
         let data = view.data();
         let t = match view.dtype() {
             safetensors::Dtype::I8 => Tensor::from_i8(shape, data.iter().map(|&b| b as i8).collect()),
-            safetensors::Dtype::I32 => Tensor::from_i32(
-                shape,
-                data.chunks_exact(4).map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
-            ),
+            safetensors::Dtype::I32 => Tensor::from_i32(shape, data.chunks_exact(4).map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()),
             other => return Err(ModelError::Weights(format!("`{name}` is {other:?}; refute weights are I8 or I32"))),
         }
         .map_err(|e| ModelError::Weights(format!("`{name}`: {e}")))?;
@@ -38,21 +35,15 @@ pub fn write_safetensors(tensors: &BTreeMap<String, &Tensor>) -> Result<Vec<u8>,
         .map(|(n, t)| {
             let shape = t.ty().shape.iter().map(|&d| d as usize).collect();
             match t.data() {
-                crate::tensor::TensorData::I8(v) => {
-                    (n.clone(), safetensors::Dtype::I8, shape, v.iter().map(|&x| x as u8).collect())
-                }
-                crate::tensor::TensorData::I32(v) => {
-                    (n.clone(), safetensors::Dtype::I32, shape, v.iter().flat_map(|x| x.to_le_bytes()).collect())
-                }
+                crate::tensor::TensorData::I8(v) => (n.clone(), safetensors::Dtype::I8, shape, v.iter().map(|&x| x as u8).collect()),
+                crate::tensor::TensorData::I32(v) => (n.clone(), safetensors::Dtype::I32, shape, v.iter().flat_map(|x| x.to_le_bytes()).collect()),
             }
         })
         .collect();
     let views = owned
         .iter()
         .map(|(n, d, s, b)| {
-            safetensors::tensor::TensorView::new(*d, s.clone(), b)
-                .map(|v| (n.as_str(), v))
-                .map_err(|e| ModelError::Weights(format!("`{n}`: {e}")))
+            safetensors::tensor::TensorView::new(*d, s.clone(), b).map(|v| (n.as_str(), v)).map_err(|e| ModelError::Weights(format!("`{n}`: {e}")))
         })
         .collect::<Result<Vec<_>, _>>()?;
     safetensors::serialize(views, None).map_err(|e| ModelError::Weights(e.to_string()))

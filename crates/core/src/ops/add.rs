@@ -2,8 +2,8 @@
 
 use super::common::{arity, check_requant, flag, int8_input, lower};
 use super::{Op, Params};
-use crate::tensor::Elements;
 use super::{SpecError, StepInput, StepSpec};
+use crate::tensor::Elements;
 use crate::tensor::{Tensor, TensorType};
 
 /// `[mA, mB, s, relu]`.

@@ -4,10 +4,10 @@
 //! maximum wins).
 
 use super::common::{arity, int8_input};
-use crate::checkpoint::State;
 use super::{Reduction, BLOCK};
-use crate::tensor::Elements;
 use super::{StepInput, StepSpec};
+use crate::checkpoint::State;
+use crate::tensor::Elements;
 use crate::tensor::{DType, Tensor, TensorType};
 use std::ops::Range;
 

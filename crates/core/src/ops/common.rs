@@ -15,7 +15,6 @@ pub const MAX_ACC: i64 = (1 << 31) - 1;
 /// Largest product of two int8 values (`-128 · -128`).
 pub const MAX_PRODUCT: i64 = 1 << 14;
 
-
 /// `clamp((acc·m + 2^(s-1)) >> s, lo, 127)`, the one rounding rule.
 ///
 /// Callers keep `|acc| ≤ 2^31 - 1`, `m ∈ [0, 2^31 - 1]`, `s ∈ [1, 62]` (the model
@@ -32,7 +31,11 @@ pub fn requant_wide(acc: i128, m: i64, s: i64, lo: i64) -> i64 {
 
 /// The lower clamp of a requantization: 0 with a fused ReLU, else -128.
 pub fn lower(relu: bool) -> i64 {
-    if relu { 0 } else { -128 }
+    if relu {
+        0
+    } else {
+        -128
+    }
 }
 
 /// Splits a flat index of `shape` into coordinates.
@@ -68,7 +71,11 @@ pub fn int8_input<'a>(inputs: &'a [StepInput], what: &str) -> Result<&'a TensorT
 
 /// Both entries of a (height, width) pair at least `min`.
 pub fn pair_ok(v: [u32; 2], min: u32, what: &str) -> Result<(), String> {
-    if v[0] < min || v[1] < min { Err(format!("{what} must be at least {min}, got {v:?}")) } else { Ok(()) }
+    if v[0] < min || v[1] < min {
+        Err(format!("{what} must be at least {min}, got {v:?}"))
+    } else {
+        Ok(())
+    }
 }
 
 /// A requantization multiplier and shift in range.
@@ -101,9 +108,7 @@ pub fn check_requant_table(q: &Tensor, n: u32, k: usize) -> Result<(), String> {
     for row in 0..n as usize {
         let (bias, m, s) = (q.get(3 * row), q.get(3 * row + 1), q.get(3 * row + 2));
         if reduce.saturating_add(bias.abs()) > MAX_ACC {
-            return Err(format!(
-                "channel {row}: a reduction over {k} products plus bias {bias} can leave the int32 accumulator range"
-            ));
+            return Err(format!("channel {row}: a reduction over {k} products plus bias {bias} can leave the int32 accumulator range"));
         }
         check_requant(m, s, &format!("channel {row}"))?;
     }

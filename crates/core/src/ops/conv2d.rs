@@ -6,8 +6,8 @@
 use super::common::{arity, check_requant_table, expect_type, flag, int8_input, lower, pair_ok, requant_wide, unravel, window_out};
 use super::{Op, Params};
 use super::{Reduction, BLOCK, MAX_BLOCK_ROWS, MAX_CONV_SPAN};
-use crate::tensor::Elements;
 use super::{SpecError, StepInput, StepSpec};
+use crate::tensor::Elements;
 use crate::tensor::{DType, Tensor, TensorType};
 use std::ops::Range;
 
@@ -65,7 +65,10 @@ pub(super) fn provable(inputs: &[StepInput], weights: &[&Tensor]) -> Result<(), 
             ));
         }
         if kh.min(h) > MAX_BLOCK_ROWS {
-            return Err(format!("one channel's window has {} rows inside its plane, above the {MAX_BLOCK_ROWS} one block of a one-step proof reads", kh.min(h)));
+            return Err(format!(
+                "one channel's window has {} rows inside its plane, above the {MAX_BLOCK_ROWS} one block of a one-step proof reads",
+                kh.min(h)
+            ));
         }
     }
     Ok(())

@@ -4,8 +4,8 @@
 use super::common::{arity, check_requant_table, expect_type, flag, int8_input, lower, requant_wide};
 use super::{Op, Params};
 use super::{Reduction, BLOCK};
-use crate::tensor::Elements;
 use super::{SpecError, StepInput, StepSpec};
+use crate::tensor::Elements;
 use crate::tensor::{DType, Tensor, TensorType};
 use std::ops::Range;
 

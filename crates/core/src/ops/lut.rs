@@ -2,8 +2,8 @@
 //! tanh, ... computed at import).
 
 use super::common::{arity, int8_input};
-use crate::tensor::Elements;
 use super::StepInput;
+use crate::tensor::Elements;
 use crate::tensor::{DType, Tensor, TensorType};
 
 /// The input's type; the table is int8[256].

@@ -8,9 +8,9 @@
 //! below, its manifest fields (`crate::model::manifest`), and its Solidity twin in
 //! `contracts/src/OneStepVerifier.sol`.
 
-pub mod common;
 pub mod add;
 pub mod argmax;
+pub mod common;
 pub mod conv2d;
 pub mod input;
 pub mod linear;
@@ -90,8 +90,6 @@ pub enum SpecError {
         value: i64,
     },
 }
-
-
 
 /// An op and its parameters (`docs/semantics.md`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -259,7 +257,11 @@ pub(crate) struct Params<'a> {
 impl Params<'_> {
     /// Exactly `n` parameters.
     pub(crate) fn want(&self, n: usize) -> Result<(), SpecError> {
-        if self.params.len() == n { Ok(()) } else { Err(SpecError::Params { op: self.code, want: n, got: self.params.len() }) }
+        if self.params.len() == n {
+            Ok(())
+        } else {
+            Err(SpecError::Params { op: self.code, want: n, got: self.params.len() })
+        }
     }
 
     /// No parameters: `op`.

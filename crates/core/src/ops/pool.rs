@@ -6,10 +6,10 @@
 
 use super::common::{arity, check_requant, expect_type, int8_input, pair_ok, requant_wide, unravel, window_out};
 use super::{Op, Params};
-use crate::checkpoint::State;
 use super::{Reduction, BLOCK};
-use crate::tensor::Elements;
 use super::{SpecError, StepInput, StepSpec};
+use crate::checkpoint::State;
+use crate::tensor::Elements;
 use crate::tensor::{DType, Tensor, TensorType};
 use std::ops::Range;
 

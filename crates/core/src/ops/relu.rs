@@ -1,8 +1,8 @@
 //! `relu` (op 3): `y = max(x, 0)` over int8 of any shape.
 
 use super::common::{arity, int8_input};
-use crate::tensor::Elements;
 use super::StepInput;
+use crate::tensor::Elements;
 use crate::tensor::{Tensor, TensorType};
 
 /// The input's type.

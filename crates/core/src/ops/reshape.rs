@@ -2,8 +2,8 @@
 //! spec's output shape.
 
 use super::common::{arity, check_shape};
-use crate::tensor::Elements;
 use super::StepInput;
+use crate::tensor::Elements;
 use crate::tensor::{Tensor, TensorType};
 
 /// The input's dtype under the manifest's shape, of the same element count.

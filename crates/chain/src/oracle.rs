@@ -1,0 +1,119 @@
+//! Calls to the InferenceOracle: requests, results, settlement and credit.
+
+use crate::bindings::InferenceOracle;
+use crate::tx::Mined;
+use crate::types::{hash, u64_of};
+use crate::{Chain, ChainError, RequestInfo, RequestStatus, ResultInfo, ResultStatus};
+use alloy::primitives::{Address, Bytes, B256, U256};
+use alloy::sol_types::SolEvent;
+use refute_core::hash::Hash;
+use refute_game::TraceData;
+
+impl Chain {
+    /// The oracle's parameters.
+    pub async fn oracle_config(&self) -> Result<InferenceOracle::Config, ChainError> {
+        self.view("config", || async { self.oracle.config().call().await }).await
+    }
+
+    /// Requests inference; returns the request id.
+    pub async fn request(&self, model_id: &Hash, input: &[u8], fee: U256, callback: Address, callback_gas: u64) -> Result<u64, ChainError> {
+        let input = Bytes::copy_from_slice(input);
+        let mined =
+            self.send_mined("request", || self.oracle.request(B256::from(*model_id), input.clone(), callback, callback_gas).value(fee)).await?;
+        self.request_id_in_block(mined.block).await
+    }
+
+    pub(crate) async fn request_id_in_block(&self, block: u64) -> Result<u64, ChainError> {
+        let logs = self.logs(self.deployment.oracle, InferenceOracle::Requested::SIGNATURE_HASH, block, block).await?;
+        logs.iter()
+            .rev()
+            .find_map(|l| l.log_decode::<InferenceOracle::Requested>().ok())
+            .map(|e| u64_of(e.inner.data.requestId))
+            .ok_or_else(|| ChainError::Decode("no Requested event in the request's block".into()))
+    }
+
+    /// Posts the result of `request_id` from `trace` with `stake`; returns the result id.
+    pub async fn post(&self, request_id: u64, trace: &TraceData, stake: U256) -> Result<u64, ChainError> {
+        let n = trace.len();
+        let tree = trace.tree();
+        let proof = |i: usize| tree.prove(&[i]).expect("a leaf").into_iter().map(B256::from).collect::<Vec<_>>();
+        let output = Bytes::copy_from_slice(trace.step(n - 1).bytes());
+        let mined = self
+            .send_mined("post", || {
+                self.oracle.post(U256::from(request_id), output.clone(), B256::from(trace.root()), n as u32, proof(0), proof(n - 1)).value(stake)
+            })
+            .await?;
+        let logs = self.logs(self.deployment.oracle, InferenceOracle::Posted::SIGNATURE_HASH, mined.block, mined.block).await?;
+        logs.iter()
+            .filter_map(|l| l.log_decode::<InferenceOracle::Posted>().ok())
+            .find(|e| u64_of(e.inner.data.requestId) == request_id)
+            .map(|e| u64_of(e.inner.data.resultId))
+            .ok_or_else(|| ChainError::Decode("no Posted event in the post's block".into()))
+    }
+
+    /// A request.
+    pub async fn get_request(&self, id: u64) -> Result<RequestInfo, ChainError> {
+        let r = self.view("getRequest", || async { self.oracle.getRequest(U256::from(id)).call().await }).await?;
+        Ok(RequestInfo {
+            requester: r.requester,
+            model_id: hash(r.modelId),
+            fee: r.fee,
+            input_commitment: hash(r.inputCommitment),
+            deadline: r.deadline,
+            status: match r.status {
+                1 => RequestStatus::Open,
+                2 => RequestStatus::Posted,
+                3 => RequestStatus::Finalized,
+                4 => RequestStatus::Refunded,
+                _ => RequestStatus::None,
+            },
+            result_id: u64_of(r.resultId),
+        })
+    }
+
+    /// A result.
+    pub async fn get_result(&self, id: u64) -> Result<ResultInfo, ChainError> {
+        let r = self.view("getResult", || async { self.oracle.getResult(U256::from(id)).call().await }).await?;
+        Ok(ResultInfo {
+            request_id: u64_of(r.requestId),
+            executor: r.executor,
+            stake: r.stake,
+            trace_root: hash(r.traceRoot),
+            posted_at: r.postedAt,
+            window_end: r.windowEnd,
+            open_games: r.openGames,
+            status: match r.status {
+                1 => ResultStatus::Pending,
+                2 => ResultStatus::Finalized,
+                3 => ResultStatus::Rejected,
+                _ => ResultStatus::None,
+            },
+            output: r.output.to_vec(),
+        })
+    }
+
+    /// Finalizes a result.
+    pub async fn finalize(&self, result_id: u64) -> Result<Mined, ChainError> {
+        self.send_mined("finalize", || self.oracle.finalize(U256::from(result_id))).await
+    }
+
+    /// Refunds an unserved request.
+    pub async fn refund(&self, request_id: u64) -> Result<Mined, ChainError> {
+        self.send_mined("refund", || self.oracle.refund(U256::from(request_id))).await
+    }
+
+    /// What the oracle has credited to `who`.
+    pub async fn credited(&self, who: Address) -> Result<U256, ChainError> {
+        self.view("balanceOf", || async { self.oracle.balanceOf(who).call().await }).await
+    }
+
+    /// Withdraws everything credited to the sender; returns the amount (0 if none).
+    pub async fn withdraw(&self) -> Result<U256, ChainError> {
+        let amount = self.credited(self.sender).await?;
+        if amount.is_zero() {
+            return Ok(amount);
+        }
+        self.send_mined("withdraw", || self.oracle.withdraw()).await?;
+        Ok(amount)
+    }
+}
