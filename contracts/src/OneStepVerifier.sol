@@ -336,10 +336,11 @@ contract OneStepVerifier {
     ///      that are not operands are zero in both words. The offsets are taken out
     ///      at the end: Σ x·w = Σ x'·w' − 128·(Σ x' + Σ w') + 16384·(terms), the byte
     ///      sums taken per word in 16-bit lanes. A run of 32 bytes or more is cut
-    ///      into words; runs under 32 bytes whose w runs follow each other are
-    ///      gathered, `floor(32 / len)` of them into one word; runs of one byte, and
-    ///      runs under 8 bytes whose w runs are apart, go term by term
-    ///      (`sar(248, calldataload(p))` is the int8 at `p`).
+    ///      into words; runs of 2 to 31 bytes are gathered, `floor(32 / len)` of
+    ///      them into one word (w's with one load when its runs follow each
+    ///      other); runs of one byte, and runs of 2 or 3 bytes whose w runs are
+    ///      apart, go term by term (`sar(248, calldataload(p))` is the int8 at `p`). Channels whose runs are spaced as their rows (one
+    ///      run each, or rows spaced as the channels are) are read as one group.
     function _dotRuns(uint256 xo, uint256 wo, uint256[5] memory g, uint256 len) private pure returns (int256 acc) {
         assembly ("memory-safe") {
             // Σ x'·w' and Σ (x' + w') of one pair of offset words
@@ -454,6 +455,38 @@ contract OneStepVerifier {
                     r := add(r, k)
                 }
             }
+            // runs of 2 or 3 bytes whose w runs are apart (a kernel row cut by the
+            // plane's edge): term by term, one load of each a run
+            function short(xr, wr, nr, rx, rw, n) -> a {
+                let end := add(xr, mul(nr, rx))
+                switch n
+                case 2 {
+                    for {} lt(xr, end) {
+                        xr := add(xr, rx)
+                        wr := add(wr, rw)
+                    } {
+                        let x := calldataload(xr)
+                        let w := calldataload(wr)
+                        a := add(a, add(mul(sar(248, x), sar(248, w)), mul(sar(248, shl(8, x)), sar(248, shl(8, w)))))
+                    }
+                }
+                default {
+                    for {} lt(xr, end) {
+                        xr := add(xr, rx)
+                        wr := add(wr, rw)
+                    } {
+                        let x := calldataload(xr)
+                        let w := calldataload(wr)
+                        a := add(
+                            a,
+                            add(
+                                add(mul(sar(248, x), sar(248, w)), mul(sar(248, shl(8, x)), sar(248, shl(8, w)))),
+                                mul(sar(248, shl(16, x)), sar(248, shl(16, w)))
+                            )
+                        )
+                    }
+                }
+            }
             // runs of one byte, four at a time, term by term
             function ones(xr, wr, nr, rx, rw) -> a {
                 let r := 0
@@ -505,12 +538,13 @@ contract OneStepVerifier {
                 }
             }
             // the paths, by what measured cheapest: term by term for one-byte runs
-            // whose w runs are apart; gathered words for the other runs under 32
-            // bytes; words for long runs
+            // and for runs of 2 or 3 bytes whose w runs are apart, gathered words
+            // for the other runs under 32 bytes, words for long runs
             let path := 3
             if lt(len, 32) {
                 path := 2
-                if eq(len, 1) { if iszero(eq(rw, 1)) { path := 0 } }
+                if lt(len, 4) { if iszero(eq(rw, len)) { path := 1 } }
+                if eq(len, 1) { path := 0 }
             }
             let p := 0
             let t := 0
@@ -519,6 +553,7 @@ contract OneStepVerifier {
                 let wr := add(wo, mul(c, cw))
                 switch path
                 case 0 { acc := add(acc, ones(xr, wr, nr, rx, rw)) }
+                case 1 { acc := add(acc, short(xr, wr, nr, rx, rw, len)) }
                 case 2 {
                     let pp, tt := gathered(xr, wr, nr, rx, rw, len)
                     p := add(p, pp)
@@ -535,7 +570,7 @@ contract OneStepVerifier {
                 }
             }
             // the word paths' offsets out (their terms are nc·nr·len)
-            if gt(path, 0) { acc := add(acc, sub(add(p, shl(14, mul(mul(nc, nr), len))), shl(7, t))) }
+            if gt(path, 1) { acc := add(acc, sub(add(p, shl(14, mul(mul(nc, nr), len))), shl(7, t))) }
         }
     }
 

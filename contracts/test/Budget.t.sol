@@ -452,6 +452,7 @@ contract BudgetTest is GameKit {
         _playExtreme(_conv("conv2d 64x8 over [255, 526344, 32]: 64 rows spanning 2,024 bytes", _g(255, 526344, 32, 64, 8, 8223, 0), 1, 0, 16), 1);
         _playExtreme(_conv("conv2d 128x4 over [255, 1052688, 16]: 128 rows spanning 2,036 bytes", _g(255, 1052688, 16, 128, 4, 16446, 0), 1, 0, 17), 1);
         _playExtreme(_conv("conv2d 256x2 over [255, 2105376, 8]: 256 rows of 2 taps spanning 2,042 bytes", _g(255, 2105376, 8, 256, 2, 32892, 0), 1, 0, 18), 1);
+        _playExtreme(_conv("conv2d 170x3 over [256, 1398101, 12]: 170 rows of 3 taps spanning 2,031 bytes", _g(256, 1398101, 12, 170, 3, 21842, 0), 1, 0, 19), 1);
     }
 
     /// The same windows cut by a column of padding: rows shorter than the kernel's,
@@ -461,6 +462,7 @@ contract BudgetTest is GameKit {
         _playExtreme(_conv("conv2d 64x8 pad 1 over [255, 526344, 32]: 64 rows of 7", _g(255, 526344, 32, 64, 8, 8223, 1), 1, 0, 22), 1);
         _playExtreme(_conv("conv2d 128x4 pad 1 over [255, 1052688, 16]: 128 rows of 3", _g(255, 1052688, 16, 128, 4, 16446, 1), 1, 0, 23), 1);
         _playExtreme(_conv("conv2d 256x2 pad 1 over [255, 2105376, 8]: 256 rows of 1, 2 apart in W", _g(255, 2105376, 8, 256, 2, 32892, 1), 1, 0, 24), 1);
+        _playExtreme(_conv("conv2d 170x3 pad 1 over [256, 1398101, 12]: 170 rows of 2, 3 apart in W", _g(256, 1398101, 12, 170, 3, 21842, 1), 1, 0, 25), 1);
     }
 
     /// 256 window rows of one tap (the rows bound), 511 channels (the most 256 taps
