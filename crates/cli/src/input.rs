@@ -77,13 +77,17 @@ fn json_shape(v: &serde_json::Value) -> Result<Vec<usize>> {
     }
 }
 
-/// An array's shape must be the model's input shape, or a batch of them.
+/// An array's shape must be the model's input shape or a batch `[B, ...]` of them,
+/// where an input may also be given flattened (`[N]`, or `[B, N]`, with N the
+/// input's element count), as image datasets are often stored.
 fn check_shape(shape: &[usize], input: &[u32]) -> Result<()> {
     let want: Vec<usize> = input.iter().map(|&d| d as usize).collect();
-    if shape == want.as_slice() || (shape.len() == want.len() + 1 && shape[1..] == want[..] && shape[0] > 0) {
+    let numel: usize = want.iter().product();
+    let one = |s: &[usize]| s == want.as_slice() || s == [numel];
+    if one(shape) || (shape.len() >= 2 && shape[0] > 0 && one(&shape[1..])) {
         return Ok(());
     }
-    bail!("the array has shape {shape:?}; the model takes {want:?} per inference (or a batch [B, ...] of them)")
+    bail!("the array has shape {shape:?}; the model takes {want:?} per inference ({numel} values, or a batch [B, ...] of either)")
 }
 
 fn to_int8(model: &Model, nums: &[f64], already_int8: bool) -> Result<Vec<i8>> {
@@ -185,6 +189,11 @@ mod tests {
         check_shape(&[1, 8, 8], &[1, 8, 8]).unwrap();
         assert!(check_shape(&[2, 32], &[64]).unwrap_err().to_string().contains("[2, 32]"));
         assert!(check_shape(&[0, 64], &[64]).is_err());
+        // flattened inputs, one or a batch; but not a different factoring
+        check_shape(&[64], &[1, 8, 8]).unwrap();
+        check_shape(&[450, 64], &[1, 8, 8]).unwrap();
+        assert!(check_shape(&[450, 8, 8], &[1, 8, 8]).is_err());
+        assert!(check_shape(&[450, 32], &[1, 8, 8]).is_err());
         assert_eq!(json_shape(&serde_json::json!([[1, 2], [3, 4], [5, 6]])).unwrap(), vec![3, 2]);
         assert!(json_shape(&serde_json::json!([[1, 2], [3]])).is_err());
     }
