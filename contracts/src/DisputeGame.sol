@@ -156,9 +156,7 @@ contract DisputeGame {
     mapping(uint256 => Dispute) private disputes;
 
     /// @notice A game was opened on `resultId` by `challenger` with `bond`.
-    event GameOpened(
-        uint256 indexed gameId, uint256 indexed resultId, address indexed challenger, address executor, uint256 bond
-    );
+    event GameOpened(uint256 indexed gameId, uint256 indexed resultId, address indexed challenger, address executor, uint256 bond);
     /// @notice The executor revealed `nodes`, the `2^k` nodes `k` levels below the
     ///         current node, which is at `height` and `index` of the `phase`'s tree.
     event NodesRevealed(uint256 indexed gameId, uint8 phase, uint32 height, uint64 index, bytes32[] nodes);
@@ -255,8 +253,7 @@ contract DisputeGame {
     /// @return gameId The new game's id.
     function challenge(uint256 resultId) external payable returns (uint256 gameId) {
         if (msg.value > type(uint128).max) revert BondTooLarge();
-        (address executor, bytes32 traceRoot, uint32 stepCount, bytes32 specRoot) =
-            oracle.openGame{value: msg.value}(resultId, msg.sender);
+        (address executor, bytes32 traceRoot, uint32 stepCount, bytes32 specRoot) = oracle.openGame{value: msg.value}(resultId, msg.sender);
         if (stepCount < 2) revert NothingToDispute(resultId);
         gameId = nextGameId++;
         Dispute storage d = disputes[resultId];
@@ -377,14 +374,9 @@ contract DisputeGame {
     ///         dataRoot) and shows the step's spec with a proof against the model's
     ///         spec root. A dtype or shape other than the spec's output type loses
     ///         at once; otherwise the descent continues over the data tree.
-    function openHeader(
-        uint256 gameId,
-        uint8 dtype,
-        uint32[] calldata shape,
-        bytes32 dataRoot,
-        bytes calldata spec,
-        bytes32[] calldata specProof
-    ) external {
+    function openHeader(uint256 gameId, uint8 dtype, uint32[] calldata shape, bytes32 dataRoot, bytes calldata spec, bytes32[] calldata specProof)
+        external
+    {
         GameState storage g = _enter(gameId, Side.Executor);
         if (g.phase != Phase.Header) revert WrongPhase(g.phase);
         if (shape.length > 255 || Commitments.tensorCommitmentCalldata(dtype, shape, dataRoot) != g.node) revert BadHeader();
@@ -483,16 +475,13 @@ contract DisputeGame {
     ///         verifier recomputes the element: a value other than the executor's
     ///         wins, the same value loses. Reverts (`LongReduction`) on an element of
     ///         more than one block, which is disputed with `nameElement`.
-    function proveStep(uint256 gameId, uint256 elementInChunk, bytes calldata chunk, StepOperands calldata operands)
-        external
-    {
+    function proveStep(uint256 gameId, uint256 elementInChunk, bytes calldata chunk, StepOperands calldata operands) external {
         GameState storage g = _enter(gameId, Side.Challenger);
         if (g.phase != Phase.OneStep) revert WrongPhase(g.phase);
         bytes calldata spec = operands.spec;
         (Spec s, uint256 element, int256 claimed) = _named(g, elementInChunk, chunk, spec);
         _checkInputs(g, s, operands);
-        (bool last, int256 computed,) =
-            verifier.evaluate(spec, element, 0, "", operands.inputRoots, operands.inputs, operands.weights);
+        (bool last, int256 computed,) = verifier.evaluate(spec, element, 0, "", operands.inputRoots, operands.inputs, operands.weights);
         if (!last) revert LongReduction(verifier.blocks(spec));
         emit StepProven(gameId, element, claimed, computed);
         _resolve(gameId, g, claimed != computed ? Status.ChallengerWon : Status.ExecutorWon);
@@ -548,9 +537,7 @@ contract DisputeGame {
     ///         checkpoint root (empty for block 0); `operands` as in `proveStep`. The
     ///         verifier folds block `b`: a leaf other than the executor's leaf `b`
     ///         wins, the same leaf loses.
-    function proveBlock(uint256 gameId, bytes calldata prevState, bytes32[] calldata prevProof, StepOperands calldata operands)
-        external
-    {
+    function proveBlock(uint256 gameId, bytes calldata prevState, bytes32[] calldata prevProof, StepOperands calldata operands) external {
         GameState storage g = _enter(gameId, Side.Challenger);
         if (g.phase != Phase.Block) revert WrongPhase(g.phase);
         bytes calldata spec = operands.spec;
@@ -562,15 +549,13 @@ contract DisputeGame {
         } else {
             uint256 h = Commitments.height(g.blocks);
             bytes32 prev = Commitments.checkpointLeafCalldata(prevState);
-            if (
-                prevProof.length != h
-                    || Commitments.singleRoot(Commitments.CHECKPOINT_NODE, h, b - 1, prev, prevProof) != g.checkpointRoot
-            ) revert BadPrevState();
+            if (prevProof.length != h || Commitments.singleRoot(Commitments.CHECKPOINT_NODE, h, b - 1, prev, prevProof) != g.checkpointRoot) {
+                revert BadPrevState();
+            }
         }
         _checkInputs(g, s, operands);
         uint256 element = g.element;
-        (,, bytes32 computed) =
-            verifier.evaluate(spec, element, b, prevState, operands.inputRoots, operands.inputs, operands.weights);
+        (,, bytes32 computed) = verifier.evaluate(spec, element, b, prevState, operands.inputRoots, operands.inputs, operands.weights);
         bytes32 claimedLeaf = g.node;
         emit BlockProven(gameId, element, b, claimedLeaf, computed);
         _resolve(gameId, g, computed != claimedLeaf ? Status.ChallengerWon : Status.ExecutorWon);
@@ -658,8 +643,12 @@ contract DisputeGame {
     /// @notice Every game opened on a result, oldest first.
     function gamesOf(uint256 resultId) external view returns (uint256[] memory ids) {
         uint256 n;
-        for (uint256 id = disputes[resultId].lastGame; id != 0; id = games[id].prevGame) n++;
+        for (uint256 id = disputes[resultId].lastGame; id != 0; id = games[id].prevGame) {
+            n++;
+        }
         ids = new uint256[](n);
-        for (uint256 id = disputes[resultId].lastGame; id != 0; id = games[id].prevGame) ids[--n] = id;
+        for (uint256 id = disputes[resultId].lastGame; id != 0; id = games[id].prevGame) {
+            ids[--n] = id;
+        }
     }
 }

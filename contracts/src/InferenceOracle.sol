@@ -154,13 +154,9 @@ contract InferenceOracle {
     uint256 public totalBurned;
 
     /// @notice A request: `input` is the canonical bytes of the model's input.
-    event Requested(
-        uint256 indexed requestId, bytes32 indexed modelId, address indexed requester, uint256 fee, uint64 deadline, bytes input
-    );
+    event Requested(uint256 indexed requestId, bytes32 indexed modelId, address indexed requester, uint256 fee, uint64 deadline, bytes input);
     /// @notice A result was posted with `stake`; its challenge window is open.
-    event Posted(
-        uint256 indexed resultId, uint256 indexed requestId, address indexed executor, bytes32 traceRoot, uint256 stake, bytes output
-    );
+    event Posted(uint256 indexed resultId, uint256 indexed requestId, address indexed executor, bytes32 traceRoot, uint256 stake, bytes output);
     /// @notice A result became final; its executor was credited stake and fee.
     event Finalized(uint256 indexed resultId, uint256 indexed requestId, address indexed executor);
     /// @notice A result was rejected by a game `challenger` won; its stake was slashed
@@ -283,11 +279,7 @@ contract InferenceOracle {
     ///         `callback` (if not zero) receives `onInferenceFinal` with exactly
     ///         `callbackGas`. The request can be served until `now + requestTimeout`.
     /// @return requestId The new request's id.
-    function request(bytes32 modelId, bytes calldata input, address callback, uint64 callbackGas)
-        external
-        payable
-        returns (uint256 requestId)
-    {
+    function request(bytes32 modelId, bytes calldata input, address callback, uint64 callbackGas) external payable returns (uint256 requestId) {
         (uint32 steps, uint8 dtype, uint32[] memory shape,,) = registry.ioTypes(modelId);
         if (steps == 0) revert UnknownModel(modelId);
         if (callbackGas > maxCallbackGas) revert CallbackGasTooHigh(maxCallbackGas);
@@ -443,11 +435,7 @@ contract InferenceOracle {
     ///         bond is returned. What is burned is only added to `burnPending`
     ///         here; `burn` sends it.
     /// @return moot Whether the game was moot.
-    function settleGame(uint256 resultId, address challenger, uint256 bond, bool executorWon)
-        external
-        onlyGame
-        returns (bool moot)
-    {
+    function settleGame(uint256 resultId, address challenger, uint256 bond, bool executorWon) external onlyGame returns (bool moot) {
         ResultData storage res = results[resultId];
         ResultStatus st = res.status;
         if (st == ResultStatus.Rejected) {

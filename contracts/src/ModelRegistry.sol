@@ -83,10 +83,9 @@ contract ModelRegistry {
         if (Commitments.singleRoot(Commitments.SPEC_NODE, h, 0, Commitments.specLeafCalldata(inputSpec), inputProof) != specRoot) {
             revert SpecNotInModel(0);
         }
-        if (
-            Commitments.singleRoot(Commitments.SPEC_NODE, h, stepCount - 1, Commitments.specLeafCalldata(outputSpec), outputProof)
-                != specRoot
-        ) revert SpecNotInModel(stepCount - 1);
+        if (Commitments.singleRoot(Commitments.SPEC_NODE, h, stepCount - 1, Commitments.specLeafCalldata(outputSpec), outputProof) != specRoot) {
+            revert SpecNotInModel(stepCount - 1);
+        }
         Spec first = StepSpec.read(inputSpec);
         if (first.opCode() != StepSpec.OP_INPUT) revert FirstStepNotInput(first.opCode());
         uint256 inputType = first.outType();

@@ -115,7 +115,9 @@ contract OneStepVerifier {
             uint256 n = wt.dim(0);
             _require(op, qt.dim(0) == n && qt.dim(1) == 3 && xt.dim(r - 1) == k);
             _require(op, _i8(out) && out.rank() == r && out.dim(r - 1) == n);
-            for (uint256 i = 0; i + 1 < r; i++) _require(op, out.dim(i) == xt.dim(i));
+            for (uint256 i = 0; i + 1 < r; i++) {
+                _require(op, out.dim(i) == xt.dim(i));
+            }
             return _ceil(k, BLOCK);
         }
         if (op == StepSpec.OP_CONV2D) {
@@ -142,7 +144,9 @@ contract OneStepVerifier {
             _require(op, nIn == 1 && nW == 0);
             uint256 r = xt.rank();
             _require(op, _i8(xt) && r >= 1 && _i32(out) && out.rank() == r - 1);
-            for (uint256 i = 0; i + 1 < r; i++) _require(op, out.dim(i) == xt.dim(i));
+            for (uint256 i = 0; i + 1 < r; i++) {
+                _require(op, out.dim(i) == xt.dim(i));
+            }
             return _ceil(xt.dim(r - 1), BLOCK);
         }
         if (op == StepSpec.OP_RELU) {
@@ -164,17 +168,7 @@ contract OneStepVerifier {
     /// @dev The output plane of a window op is `floor((H + 2·pad − K) / stride) + 1`
     ///      by `floor((W + 2·pad − K) / stride) + 1`, with the padded plane at least
     ///      one window high and wide.
-    function _requireWindow(
-        uint8 op,
-        uint256 out,
-        uint256 xt,
-        uint256 kh,
-        uint256 kw,
-        int256 sh,
-        int256 sw,
-        int256 ph,
-        int256 pw
-    ) private pure {
+    function _requireWindow(uint8 op, uint256 out, uint256 xt, uint256 kh, uint256 kw, int256 sh, int256 sw, int256 ph, int256 pw) private pure {
         uint256 hp = xt.dim(1) + 2 * uint256(ph);
         uint256 wp = xt.dim(2) + 2 * uint256(pw);
         _require(op, hp >= kh && wp >= kw);
@@ -349,8 +343,14 @@ contract OneStepVerifier {
                     240,
                     mul(
                         add(
-                            add(and(x, 0x00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff), and(shr(8, x), 0x00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff)),
-                            add(and(w, 0x00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff), and(shr(8, w), 0x00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff))
+                            add(
+                                and(x, 0x00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff),
+                                and(shr(8, x), 0x00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff)
+                            ),
+                            add(
+                                and(w, 0x00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff),
+                                and(shr(8, w), 0x00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff)
+                            )
                         ),
                         0x0001000100010001000100010001000100010001000100010001000100010001
                     )
@@ -374,12 +374,36 @@ contract OneStepVerifier {
                 w := or(shr(128, w), shl(128, w))
                 p := add(
                     add(
-                        shr(224, mul(and(x, 0x000000ff000000ff000000ff000000ff000000ff000000ff000000ff000000ff), and(shr(24, w), 0x000000ff000000ff000000ff000000ff000000ff000000ff000000ff000000ff))),
-                        shr(224, mul(and(shr(8, x), 0x000000ff000000ff000000ff000000ff000000ff000000ff000000ff000000ff), and(shr(16, w), 0x000000ff000000ff000000ff000000ff000000ff000000ff000000ff000000ff)))
+                        shr(
+                            224,
+                            mul(
+                                and(x, 0x000000ff000000ff000000ff000000ff000000ff000000ff000000ff000000ff),
+                                and(shr(24, w), 0x000000ff000000ff000000ff000000ff000000ff000000ff000000ff000000ff)
+                            )
+                        ),
+                        shr(
+                            224,
+                            mul(
+                                and(shr(8, x), 0x000000ff000000ff000000ff000000ff000000ff000000ff000000ff000000ff),
+                                and(shr(16, w), 0x000000ff000000ff000000ff000000ff000000ff000000ff000000ff000000ff)
+                            )
+                        )
                     ),
                     add(
-                        shr(224, mul(and(shr(16, x), 0x000000ff000000ff000000ff000000ff000000ff000000ff000000ff000000ff), and(shr(8, w), 0x000000ff000000ff000000ff000000ff000000ff000000ff000000ff000000ff))),
-                        shr(224, mul(and(shr(24, x), 0x000000ff000000ff000000ff000000ff000000ff000000ff000000ff000000ff), and(w, 0x000000ff000000ff000000ff000000ff000000ff000000ff000000ff000000ff)))
+                        shr(
+                            224,
+                            mul(
+                                and(shr(16, x), 0x000000ff000000ff000000ff000000ff000000ff000000ff000000ff000000ff),
+                                and(shr(8, w), 0x000000ff000000ff000000ff000000ff000000ff000000ff000000ff000000ff)
+                            )
+                        ),
+                        shr(
+                            224,
+                            mul(
+                                and(shr(24, x), 0x000000ff000000ff000000ff000000ff000000ff000000ff000000ff000000ff),
+                                and(w, 0x000000ff000000ff000000ff000000ff000000ff000000ff000000ff000000ff)
+                            )
+                        )
                     )
                 )
             }
@@ -772,11 +796,7 @@ contract OneStepVerifier {
 
     /// @dev argmax, block `b`: `if x[p, t] > best: (best, index) = (x[p, t], t)` for
     ///      `512b ≤ t < 512(b+1)`; the finish is `index`.
-    function _argmax(Spec s, uint256 e, uint256 b, int256 best, int256 index, Src memory x)
-        private
-        pure
-        returns (int256, int256)
-    {
+    function _argmax(Spec s, uint256 e, uint256 b, int256 best, int256 index, Src memory x) private pure returns (int256, int256) {
         (, uint256 xt) = s.input(0);
         uint256 n = xt.lastDim();
         uint256 t0 = b * BLOCK;

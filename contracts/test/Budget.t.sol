@@ -25,7 +25,9 @@ contract BudgetTest is GameKit {
 
     function _commit(ModelDef memory m, bytes[] memory outs) internal pure returns (TraceDef memory) {
         Committed[] memory cs = new Committed[](m.stepCount);
-        for (uint256 i = 0; i < m.stepCount; i++) cs[i] = Kit.commit(m.steps[i].out, outs[i]);
+        for (uint256 i = 0; i < m.stepCount; i++) {
+            cs[i] = Kit.commit(m.steps[i].out, outs[i]);
+        }
         return Ref.trace(cs);
     }
 
@@ -65,7 +67,9 @@ contract BudgetTest is GameKit {
         deploy(1);
         register(m);
         bytes[] memory lie = new bytes[](outs.length);
-        for (uint256 i = 0; i < outs.length; i++) lie[i] = outs[i];
+        for (uint256 i = 0; i < outs.length; i++) {
+            lie[i] = outs[i];
+        }
         lie[step] = bytes.concat(outs[step]);
         uint8 dt = m.steps[step].out.dtype;
         Kit.set(lie[step], dt, e, Kit.get(lie[step], dt, e) + 1);
@@ -151,7 +155,9 @@ contract BudgetTest is GameKit {
             for (uint256 b = 0; b < 256; b++) {
                 uint256 pos = idx[k] * 256 + b;
                 bool inside;
-                for (uint256 r = 0; r < ranges.length && !inside; r++) inside = pos >= ranges[r][0] && pos < ranges[r][1];
+                for (uint256 r = 0; r < ranges.length && !inside; r++) {
+                    inside = pos >= ranges[r][0] && pos < ranges[r][1];
+                }
                 if (!inside) data[k][b] = 0;
             }
         }
@@ -177,15 +183,21 @@ contract BudgetTest is GameKit {
         uint256 n = Ref.blocks(x.step, x.inTys);
         uint256 nIn = x.inTys.length;
         uint256[2][][] memory rx = new uint256[2][][](nIn);
-        for (uint256 j = 0; j < nIn; j++) rx[j] = new uint256[2][](n - x.first);
+        for (uint256 j = 0; j < nIn; j++) {
+            rx[j] = new uint256[2][](n - x.first);
+        }
         uint256[2][] memory rw = new uint256[2][](n - x.first);
         for (uint256 b = x.first; b < n; b++) {
             (uint256[2][] memory rin, uint256[2][] memory rws) = Ref.reads(x.step, x.inTys, new Committed[](nIn), x.element, b);
-            for (uint256 j = 0; j < nIn; j++) rx[j][b - x.first] = rin[j];
+            for (uint256 j = 0; j < nIn; j++) {
+                rx[j][b - x.first] = rin[j];
+            }
             if (rws.length > 0) rw[b - x.first] = rws[0];
         }
         x.inputs = new Committed[](nIn);
-        for (uint256 j = 0; j < nIn; j++) x.inputs[j] = _sparseData(x.inTys[j], seed + j, rx[j]);
+        for (uint256 j = 0; j < nIn; j++) {
+            x.inputs[j] = _sparseData(x.inTys[j], seed + j, rx[j]);
+        }
         x.weights = new Committed[](x.step.wTypes.length);
         if (x.weights.length == 2) {
             x.weights[0] = _sparseData(x.step.wTypes[0], seed + 7, rw);
@@ -262,7 +274,9 @@ contract BudgetTest is GameKit {
         uint32 n = 32_768;
         uint32[] memory xs = new uint32[](r);
         uint32[] memory ys = new uint32[](r);
-        for (uint256 i = 0; i + 2 < r; i++) (xs[i], ys[i]) = (1, 1);
+        for (uint256 i = 0; i + 2 < r; i++) {
+            (xs[i], ys[i]) = (1, 1);
+        }
         (xs[r - 2], xs[r - 1], ys[r - 2], ys[r - 1]) = (2, k, 2, n);
         x.name = name;
         x.inTys = _one(Kit.i8(xs));
@@ -274,18 +288,12 @@ contract BudgetTest is GameKit {
     /// @dev A pool over x [1, H, W] of a `kh` x `kw` window (stride 1, no padding),
     ///      H as large as keeps x within 2^32 bytes (a tree of height 24); the
     ///      element at output row `i` and column `j`; its last block proven.
-    function _pool(string memory name, bool isMax, uint32 w, uint32 kh, uint32 kw, uint256 i, uint256 j)
-        internal
-        pure
-        returns (Extreme memory x)
-    {
+    function _pool(string memory name, bool isMax, uint32 w, uint32 kh, uint32 kw, uint256 i, uint256 j) internal pure returns (Extreme memory x) {
         uint32 h = uint32((uint256(1) << 32) / w);
         x.name = name;
         x.inTys = _one(Kit.i8(Kit.s3(1, h, w)));
         Ty memory out = Kit.i8(Kit.s3(1, h - kh + 1, w - kw + 1));
-        int64[] memory ps = isMax
-            ? Ref.params(_i64(kh), _i64(kw), 1, 1, 0, 0)
-            : Ref.params(_i64(kh), _i64(kw), 1, 1, int64(1) << 30, 46);
+        int64[] memory ps = isMax ? Ref.params(_i64(kh), _i64(kw), 1, 1, 0, 0) : Ref.params(_i64(kh), _i64(kw), 1, 1, int64(1) << 30, 46);
         x.step = Ref.unary(isMax ? Ref.MAXPOOL2D : Ref.AVGPOOL2D, 0, out, ps);
         x.element = i * (w - kw + 1) + j;
         return _lastBlock(x, 3);
@@ -365,7 +373,9 @@ contract BudgetTest is GameKit {
         uint256 nIn = x.inTys.length;
         Committed[] memory cs = new Committed[](nIn + 3);
         cs[0] = Kit.commit(Kit.i8(Kit.s1(1)), hex"05");
-        for (uint256 j = 0; j < nIn; j++) cs[1 + j] = x.inputs[j];
+        for (uint256 j = 0; j < nIn; j++) {
+            cs[1 + j] = x.inputs[j];
+        }
         cs[nIn + 1] = out;
         cs[nIn + 2] = Kit.commit(Kit.i8(Kit.s1(1)), hex"05");
         return Ref.sparseTrace(cs, m.index, STEPS);
@@ -450,9 +460,16 @@ contract BudgetTest is GameKit {
         _playExtreme(_conv("conv2d 16x32 over [255, 125694, 134]: 16 rows spanning 2,042 bytes", _g(255, 125694, 134, 16, 32, 1963, 0), 0, 0, 14), 1);
         _playExtreme(_conv("conv2d 32x16 over [255, 259123, 65]: 32 rows spanning 2,031 bytes", _g(255, 259123, 65, 32, 16, 4048, 0), 0, 0, 15), 1);
         _playExtreme(_conv("conv2d 64x8 over [255, 526344, 32]: 64 rows spanning 2,024 bytes", _g(255, 526344, 32, 64, 8, 8223, 0), 1, 0, 16), 1);
-        _playExtreme(_conv("conv2d 128x4 over [255, 1052688, 16]: 128 rows spanning 2,036 bytes", _g(255, 1052688, 16, 128, 4, 16446, 0), 1, 0, 17), 1);
-        _playExtreme(_conv("conv2d 256x2 over [255, 2105376, 8]: 256 rows of 2 taps spanning 2,042 bytes", _g(255, 2105376, 8, 256, 2, 32892, 0), 1, 0, 18), 1);
-        _playExtreme(_conv("conv2d 170x3 over [256, 1398101, 12]: 170 rows of 3 taps spanning 2,031 bytes", _g(256, 1398101, 12, 170, 3, 21842, 0), 1, 0, 19), 1);
+        _playExtreme(
+            _conv("conv2d 128x4 over [255, 1052688, 16]: 128 rows spanning 2,036 bytes", _g(255, 1052688, 16, 128, 4, 16446, 0), 1, 0, 17), 1
+        );
+        _playExtreme(
+            _conv("conv2d 256x2 over [255, 2105376, 8]: 256 rows of 2 taps spanning 2,042 bytes", _g(255, 2105376, 8, 256, 2, 32892, 0), 1, 0, 18), 1
+        );
+        _playExtreme(
+            _conv("conv2d 170x3 over [256, 1398101, 12]: 170 rows of 3 taps spanning 2,031 bytes", _g(256, 1398101, 12, 170, 3, 21842, 0), 1, 0, 19),
+            1
+        );
     }
 
     /// The same windows cut by a column of padding: rows shorter than the kernel's,
@@ -461,8 +478,12 @@ contract BudgetTest is GameKit {
         _playExtreme(_conv("conv2d 32x16 pad 1 over [255, 259123, 65]: 32 rows of 15", _g(255, 259123, 65, 32, 16, 4048, 1), 0, 0, 21), 1);
         _playExtreme(_conv("conv2d 64x8 pad 1 over [255, 526344, 32]: 64 rows of 7", _g(255, 526344, 32, 64, 8, 8223, 1), 1, 0, 22), 1);
         _playExtreme(_conv("conv2d 128x4 pad 1 over [255, 1052688, 16]: 128 rows of 3", _g(255, 1052688, 16, 128, 4, 16446, 1), 1, 0, 23), 1);
-        _playExtreme(_conv("conv2d 256x2 pad 1 over [255, 2105376, 8]: 256 rows of 1, 2 apart in W", _g(255, 2105376, 8, 256, 2, 32892, 1), 1, 0, 24), 1);
-        _playExtreme(_conv("conv2d 170x3 pad 1 over [256, 1398101, 12]: 170 rows of 2, 3 apart in W", _g(256, 1398101, 12, 170, 3, 21842, 1), 1, 0, 25), 1);
+        _playExtreme(
+            _conv("conv2d 256x2 pad 1 over [255, 2105376, 8]: 256 rows of 1, 2 apart in W", _g(255, 2105376, 8, 256, 2, 32892, 1), 1, 0, 24), 1
+        );
+        _playExtreme(
+            _conv("conv2d 170x3 pad 1 over [256, 1398101, 12]: 170 rows of 2, 3 apart in W", _g(256, 1398101, 12, 170, 3, 21842, 1), 1, 0, 25), 1
+        );
     }
 
     /// 256 window rows of one tap (the rows bound), 511 channels (the most 256 taps
@@ -470,7 +491,9 @@ contract BudgetTest is GameKit {
     /// planes (one-byte runs 2 apart), 128 channels of two one-tap rows, 64 of four,
     /// 170 channels of one 2-tap row.
     function test_extremeConvRowsAndChannelsFitTheBudget() public {
-        _playExtreme(_conv("conv2d 256x1 over [511, 1050628, 8]: 256 rows of one tap spanning 2,041 bytes", _g(511, 1050628, 8, 256, 1, 16412, 0), 0, 0, 31), 1);
+        _playExtreme(
+            _conv("conv2d 256x1 over [511, 1050628, 8]: 256 rows of one tap spanning 2,041 bytes", _g(511, 1050628, 8, 256, 1, 16412, 0), 0, 0, 31), 1
+        );
         _playExtreme(_conv("conv2d 1x1 over [130816, 1, 1]: 256 channels a block", _g(130_816, 1, 1, 1, 1, 1, 0), 0, 0, 32), 1);
         _playExtreme(_conv("conv2d 1x1 over [130816, 1, 2]: 256 one-byte runs 2 apart", _g(130_816, 1, 2, 1, 1, 1, 0), 0, 0, 33), 1);
         _playExtreme(_conv("conv2d 2x1 over [65408, 2, 2]: 128 channels of 2 one-tap rows", _g(65_408, 2, 2, 2, 1, 1, 0), 0, 0, 34), 1);
@@ -553,7 +576,9 @@ contract BudgetTest is GameKit {
             // the spec's rank (as long as the executor's header would be)
             uint256 r = y.ty.shape.length;
             uint32[] memory rev = new uint32[](r);
-            for (uint256 k = 0; k < r; k++) rev[k] = y.ty.shape[r - 1 - k];
+            for (uint256 k = 0; k < r; k++) {
+                rev[k] = y.ty.shape[r - 1 - k];
+            }
             require(keccak256(abi.encode(rev)) != keccak256(abi.encode(y.ty.shape)), "another shape");
             y = Kit.commitSparse(Ty(y.ty.dtype, rev), y.chunkIdx, y.chunkData);
         }
@@ -564,7 +589,9 @@ contract BudgetTest is GameKit {
             require(len < (last + 1) * 256, "bytes past the end");
             uint256[] memory idx = new uint256[](y.chunkIdx.length + 1);
             bytes[] memory data = new bytes[](idx.length);
-            for (uint256 k = 0; k < y.chunkIdx.length; k++) (idx[k], data[k]) = (y.chunkIdx[k], y.chunkData[k]);
+            for (uint256 k = 0; k < y.chunkIdx.length; k++) {
+                (idx[k], data[k]) = (y.chunkIdx[k], y.chunkData[k]);
+            }
             (idx[idx.length - 1], data[idx.length - 1]) = (last, new bytes(256));
             data[idx.length - 1][255] = 0x01;
             y = Kit.commitSparse(y.ty, idx, data);
@@ -583,7 +610,9 @@ contract BudgetTest is GameKit {
             // a non-zero leaf past the last step
             Committed[] memory cs = new Committed[](t.steps.length + 1);
             uint256[] memory index = new uint256[](cs.length);
-            for (uint256 k = 0; k < t.steps.length; k++) (cs[k], index[k]) = (t.steps[k], m.index[k]);
+            for (uint256 k = 0; k < t.steps.length; k++) {
+                (cs[k], index[k]) = (t.steps[k], m.index[k]);
+            }
             cs[cs.length - 1].commitment = keccak256("not a padding leaf");
             index[cs.length - 1] = top;
             t = Ref.sparseTrace(cs, index, STEPS);
@@ -626,7 +655,9 @@ contract BudgetTest is GameKit {
         assertEq(played.oneStep, 0, "decided before a one step");
         assertEq(played.maxOther, maxGas[keccak256(bytes(played.maxOtherKind))]);
         console2.log(
-            string.concat("| ", what, " | ", vm.toString(lastMove.txGas), " | ", vm.toString(lastMove.exec), " | ", vm.toString(lastMove.calldataBytes), " | ")
+            string.concat(
+                "| ", what, " | ", vm.toString(lastMove.txGas), " | ", vm.toString(lastMove.exec), " | ", vm.toString(lastMove.calldataBytes), " | "
+            )
         );
         console2.log(string.concat("  largest move of the game: ", vm.toString(played.maxOther), " (", played.maxOtherKind, ")"));
         assertLe(lastMove.txGas, MOVE_BUDGET, what);

@@ -28,7 +28,9 @@ contract FuzzTest is Test {
 
     function _leaves(uint256 seed, uint256 n) internal pure returns (bytes32[] memory leaves) {
         leaves = new bytes32[](n);
-        for (uint256 i = 0; i < n; i++) leaves[i] = keccak256(abi.encode(seed, i));
+        for (uint256 i = 0; i < n; i++) {
+            leaves[i] = keccak256(abi.encode(seed, i));
+        }
     }
 
     function testFuzz_multiproofsVerifyAndTamperingFails(uint256 seed, uint8 count, uint64 mask, bool trace) public view {
@@ -93,12 +95,16 @@ contract FuzzTest is Test {
 
     function _copy(uint256[] memory a) internal pure returns (uint256[] memory b) {
         b = new uint256[](a.length);
-        for (uint256 i = 0; i < a.length; i++) b[i] = a[i];
+        for (uint256 i = 0; i < a.length; i++) {
+            b[i] = a[i];
+        }
     }
 
     function _copyH(bytes32[] memory a) internal pure returns (bytes32[] memory b) {
         b = new bytes32[](a.length);
-        for (uint256 i = 0; i < a.length; i++) b[i] = a[i];
+        for (uint256 i = 0; i < a.length; i++) {
+            b[i] = a[i];
+        }
     }
 
     /// A chunk range rebuilds the root with the general multiproof's siblings (the
@@ -206,19 +212,29 @@ contract FuzzTest is Test {
         // the spec reads its inputs from steps 0 … n-1, the step itself is last
         uint256 nIn = k.ins.length;
         StepDef[] memory all = new StepDef[](nIn + 1);
-        for (uint256 j = 0; j < nIn; j++) all[j] = Ref.input(k.ins[j].shape);
-        for (uint256 j = 0; j < nIn; j++) all[j].out = k.ins[j];
+        for (uint256 j = 0; j < nIn; j++) {
+            all[j] = Ref.input(k.ins[j].shape);
+        }
+        for (uint256 j = 0; j < nIn; j++) {
+            all[j].out = k.ins[j];
+        }
         all[nIn] = k.s;
         Committed[] memory xs = new Committed[](nIn);
-        for (uint256 j = 0; j < nIn; j++) xs[j] = Kit.commit(k.ins[j], k.xs[j]);
+        for (uint256 j = 0; j < nIn; j++) {
+            xs[j] = Kit.commit(k.ins[j], k.xs[j]);
+        }
         Committed[] memory ws = new Committed[](k.s.wTypes.length);
-        for (uint256 j = 0; j < ws.length; j++) ws[j] = Kit.commit(k.s.wTypes[j], k.s.wData[j]);
+        for (uint256 j = 0; j < ws.length; j++) {
+            ws[j] = Kit.commit(k.s.wTypes[j], k.s.wData[j]);
+        }
         bytes memory spec = Ref.encSpec(k.s, ws, all);
         Fold memory f = Ref.fold(k.s, k.ins, xs, ws, e);
         assertEq(verifier.blocks(spec), f.blocks, "blocks");
         _crossCheck(k, all, f, e);
         bytes32[] memory roots = new bytes32[](nIn);
-        for (uint256 j = 0; j < nIn; j++) roots[j] = xs[j].root;
+        for (uint256 j = 0; j < nIn; j++) {
+            roots[j] = xs[j].root;
+        }
         for (uint256 b = 0; b < f.blocks; b++) {
             (ChunkRange[] memory ri, ChunkRange[] memory rw) = _ranges(k, xs, ws, e, b, seed);
             bytes memory prev = b == 0 ? bytes("") : Ref.encState(f.states[b - 1]);
@@ -242,7 +258,9 @@ contract FuzzTest is Test {
         ModelDef memory m;
         m.steps = all;
         bytes[] memory outs = new bytes[](all.length);
-        for (uint256 j = 0; j < k.xs.length; j++) outs[j] = k.xs[j];
+        for (uint256 j = 0; j < k.xs.length; j++) {
+            outs[j] = k.xs[j];
+        }
         bytes memory y = Ref.evalStep(m, all.length - 1, outs);
         assertEq(f.value, Kit.get(y, k.s.out.dtype, e), "the fold is the op");
     }
@@ -258,8 +276,12 @@ contract FuzzTest is Test {
         (uint256[2][] memory rin, uint256[2][] memory rwt) = Ref.reads(k.s, k.ins, xs, e, b);
         ri = new ChunkRange[](xs.length);
         rw = new ChunkRange[](ws.length);
-        for (uint256 j = 0; j < xs.length; j++) ri[j] = _widen(xs[j], rin[j], uint256(keccak256(abi.encode(seed, b, j))));
-        for (uint256 j = 0; j < ws.length; j++) rw[j] = _widen(ws[j], rwt[j], uint256(keccak256(abi.encode(seed, b, j, "w"))));
+        for (uint256 j = 0; j < xs.length; j++) {
+            ri[j] = _widen(xs[j], rin[j], uint256(keccak256(abi.encode(seed, b, j))));
+        }
+        for (uint256 j = 0; j < ws.length; j++) {
+            rw[j] = _widen(ws[j], rwt[j], uint256(keccak256(abi.encode(seed, b, j, "w"))));
+        }
     }
 
     function _widen(Committed memory c, uint256[2] memory read, uint256 r) internal pure returns (ChunkRange memory) {
@@ -288,10 +310,7 @@ contract FuzzTest is Test {
         _check(_one(s, xt, _edgy(seed, uint256(p) * k)), seed % (uint256(p) * n), seed);
     }
 
-    function testFuzz_conv2d(uint256 seed, uint8 cIn, uint8 hIn, uint8 wIn, uint8 khIn, uint8 kwIn, uint8 strideIn, uint8 padIn)
-        public
-        view
-    {
+    function testFuzz_conv2d(uint256 seed, uint8 cIn, uint8 hIn, uint8 wIn, uint8 khIn, uint8 kwIn, uint8 strideIn, uint8 padIn) public view {
         uint32 c = uint32(bound(cIn, 1, 5));
         uint32 h = uint32(bound(hIn, 1, 30));
         uint32 w = uint32(bound(wIn, 1, 30));
@@ -303,10 +322,16 @@ contract FuzzTest is Test {
     /// Wide kernel rows (up to 40 taps: runs of every length the verifier gathers,
     /// cut by padding or not) over small planes of many channels (blocks of many
     /// channels, whose runs are one group when they are spaced alike).
-    function testFuzz_conv2dWideRowsAndManyChannels(uint256 seed, uint16 cIn, uint8 hIn, uint8 wIn, uint8 khIn, uint8 kwIn, uint8 strideIn, uint8 padIn)
-        public
-        view
-    {
+    function testFuzz_conv2dWideRowsAndManyChannels(
+        uint256 seed,
+        uint16 cIn,
+        uint8 hIn,
+        uint8 wIn,
+        uint8 khIn,
+        uint8 kwIn,
+        uint8 strideIn,
+        uint8 padIn
+    ) public view {
         uint32 kw = uint32(bound(kwIn, 1, 40));
         uint32 kh = uint32(bound(khIn, 1, 4));
         uint32 h = uint32(bound(hIn, 1, 6));
@@ -360,7 +385,14 @@ contract FuzzTest is Test {
         Ty memory xt = Kit.i8(Kit.s3(c, h, w));
         int64[] memory ps = maxPool
             ? Ref.params(int64(uint64(kh)), int64(uint64(kw)), int64(uint64(sh)), int64(uint64(sw)), int64(uint64(ph)), int64(uint64(pw)))
-            : Ref.params(int64(uint64(kh)), int64(uint64(kw)), int64(uint64(sh)), int64(uint64(sw)), int64(uint64(1 + (seed >> 32) % (1 << 31))), int64(uint64(1 + (seed >> 80) % 45)));
+            : Ref.params(
+                int64(uint64(kh)),
+                int64(uint64(kw)),
+                int64(uint64(sh)),
+                int64(uint64(sw)),
+                int64(uint64(1 + (seed >> 32) % (1 << 31))),
+                int64(uint64(1 + (seed >> 80) % 45))
+            );
         StepDef memory s = Ref.unary(maxPool ? Ref.MAXPOOL2D : Ref.AVGPOOL2D, 0, Kit.i8(Kit.s3(c, oh, ow)), ps);
         _check(_one(s, xt, _edgy(seed, uint256(c) * h * w)), seed % (uint256(c) * oh * ow), seed);
     }
@@ -371,7 +403,9 @@ contract FuzzTest is Test {
         Ty memory xt = Kit.i8(p == 1 ? Kit.s1(n) : Kit.s2(p, n));
         bytes memory x = _edgy(seed, uint256(p) * n);
         // many ties at the maximum: the first one wins, across blocks too
-        if (ties) for (uint256 i = 0; i < x.length; i += 1 + seed % 700) x[i] = 0x7f;
+        if (ties) for (uint256 i = 0; i < x.length; i += 1 + seed % 700) {
+            x[i] = 0x7f;
+        }
         _check(_one(Ref.argmax(0, xt), xt, x), seed % p, seed);
     }
 
@@ -384,7 +418,19 @@ contract FuzzTest is Test {
         if (op == 0) {
             _check(_one(Ref.unary(Ref.RELU, 0, t, Ref.noParams()), t, a), e, seed);
         } else if (op == 1) {
-            Case memory k = _one(Ref.add(0, 1, t, int64(uint64(seed >> 8) % (1 << 31)), int64(uint64(seed >> 40) % (1 << 31)), int64(uint64(1 + (seed >> 80) % 40)), seed % 2 == 0), t, a);
+            Case memory k = _one(
+                Ref.add(
+                    0,
+                    1,
+                    t,
+                    int64(uint64(seed >> 8) % (1 << 31)),
+                    int64(uint64(seed >> 40) % (1 << 31)),
+                    int64(uint64(1 + (seed >> 80) % 40)),
+                    seed % 2 == 0
+                ),
+                t,
+                a
+            );
             k.ins = new Ty[](2);
             (k.ins[0], k.ins[1]) = (t, t);
             k.xs = new bytes[](2);
@@ -434,8 +480,7 @@ contract FuzzTest is Test {
     /// A block reads only what its ranges hold, from ranges that verify; a state
     /// has the op's length, none before block 0; the block and element exist.
     function test_theVerifierRefusesWhatItCannotCheck() public {
-        (bytes memory spec, bytes32[] memory roots, Committed[] memory xs, Committed[] memory ws, Case memory k, Fold memory f) =
-            _linearCase(600);
+        (bytes memory spec, bytes32[] memory roots, Committed[] memory xs, Committed[] memory ws, Case memory k, Fold memory f) = _linearCase(600);
         assertEq(f.blocks, 2);
         (ChunkRange[] memory ri, ChunkRange[] memory rw) = _ranges(k, xs, ws, 1, 1, 0);
         bytes memory prev = Ref.encState(f.states[0]);
@@ -499,8 +544,7 @@ contract FuzzTest is Test {
     /// A state word is any int256: the fold is exact from any state, and the
     /// finish saturates.
     function test_aStateFoldsExactlyFromAnyValue() public view {
-        (bytes memory spec, bytes32[] memory roots, Committed[] memory xs, Committed[] memory ws, Case memory k, Fold memory f) =
-            _linearCase(1100);
+        (bytes memory spec, bytes32[] memory roots, Committed[] memory xs, Committed[] memory ws, Case memory k, Fold memory f) = _linearCase(1100);
         assertEq(f.blocks, 3);
         (ChunkRange[] memory ri, ChunkRange[] memory rw) = _ranges(k, xs, ws, 1, 1, 0);
         int256 big = 2 ** 100;

@@ -48,7 +48,9 @@ contract GamesTest is GameKit {
 
     function _copy(bytes[] memory outs) internal pure returns (bytes[] memory c) {
         c = new bytes[](outs.length);
-        for (uint256 i = 0; i < outs.length; i++) c[i] = bytes.concat(outs[i]);
+        for (uint256 i = 0; i < outs.length; i++) {
+            c[i] = bytes.concat(outs[i]);
+        }
     }
 
     /// @dev The trace of an executor whose step `step` has element `e` changed by
@@ -58,13 +60,17 @@ contract GamesTest is GameKit {
         uint8 dt = w.m.steps[step].out.dtype;
         int256 v = Kit.get(outs[step], dt, e) + delta;
         Kit.set(outs[step], dt, e, v);
-        for (uint256 i = step + 1; i < w.m.stepCount; i++) outs[i] = Ref.evalStep(w.m, i, outs);
+        for (uint256 i = step + 1; i < w.m.stepCount; i++) {
+            outs[i] = Ref.evalStep(w.m, i, outs);
+        }
         return _commitAll(w.m, outs);
     }
 
     function _commitAll(ModelDef memory model, bytes[] memory outs) internal pure returns (TraceDef memory) {
         Committed[] memory cs = new Committed[](model.stepCount);
-        for (uint256 i = 0; i < model.stepCount; i++) cs[i] = Kit.commit(model.steps[i].out, outs[i]);
+        for (uint256 i = 0; i < model.stepCount; i++) {
+            cs[i] = Kit.commit(model.steps[i].out, outs[i]);
+        }
         return Ref.trace(cs);
     }
 
@@ -147,7 +153,9 @@ contract GamesTest is GameKit {
         World memory w = _setUp(arityLog2);
         // step 4's bytes committed as [600] instead of [20, 30]
         Committed[] memory bad = new Committed[](w.h.steps.length);
-        for (uint256 i = 0; i < bad.length; i++) bad[i] = w.h.steps[i];
+        for (uint256 i = 0; i < bad.length; i++) {
+            bad[i] = w.h.steps[i];
+        }
         bad[4] = Kit.commit(Kit.i8(Kit.s1(600)), w.outs[4]);
         TraceDef memory t = Ref.trace(bad);
         (uint256 req, uint256 res, uint256 id) = _dispute(w, t);
@@ -167,7 +175,9 @@ contract GamesTest is GameKit {
     function _dirtyPadding(uint256 arityLog2, uint256 at) internal {
         World memory w = _setUp(arityLog2);
         Committed[] memory bad = new Committed[](w.h.steps.length);
-        for (uint256 i = 0; i < bad.length; i++) bad[i] = w.h.steps[i];
+        for (uint256 i = 0; i < bad.length; i++) {
+            bad[i] = w.h.steps[i];
+        }
         bytes memory padded = bytes.concat(w.h.steps[3].padded);
         padded[at] = 0x01;
         bad[3] = Kit.commitPadded(w.h.steps[3].ty, padded);
@@ -200,7 +210,9 @@ contract GamesTest is GameKit {
     function _dirtyTraceLeaf(uint256 arityLog2) internal {
         World memory w = _setUp(arityLog2);
         bytes32[] memory leaves = new bytes32[](8);
-        for (uint256 i = 0; i < 7; i++) leaves[i] = w.h.steps[i].commitment;
+        for (uint256 i = 0; i < 7; i++) {
+            leaves[i] = w.h.steps[i].commitment;
+        }
         leaves[7] = keccak256("not a padding leaf");
         TraceDef memory t;
         t.steps = w.h.steps;
@@ -576,7 +588,9 @@ contract GamesTest is GameKit {
         vm.expectRevert(DisputeGame.BadPrevState.selector);
         game.proveBlock(id, "", new bytes32[](0), ops);
         bytes32[] memory badProof = new bytes32[](prevProof.length);
-        for (uint256 k = 0; k < badProof.length; k++) badProof[k] = prevProof[k];
+        for (uint256 k = 0; k < badProof.length; k++) {
+            badProof[k] = prevProof[k];
+        }
         badProof[0] = bytes32(uint256(badProof[0]) ^ 1);
         vm.expectRevert(DisputeGame.BadPrevState.selector);
         game.proveBlock(id, prevState, badProof, ops);

@@ -59,7 +59,9 @@ contract GasTest is GameKit {
         w.x = Kit.randomI8(seed, Kit.byteLen(m.steps[0].out));
         w.outs = Ref.run(m, w.x);
         Committed[] memory cs = new Committed[](m.stepCount);
-        for (uint256 i = 0; i < m.stepCount; i++) cs[i] = Kit.commit(m.steps[i].out, w.outs[i]);
+        for (uint256 i = 0; i < m.stepCount; i++) {
+            cs[i] = Kit.commit(m.steps[i].out, w.outs[i]);
+        }
         w.h = Ref.trace(cs);
     }
 
@@ -107,7 +109,9 @@ contract GasTest is GameKit {
         uint8 dt = w.m.steps[i].out.dtype;
         Kit.set(out, dt, e, Kit.get(out, dt, e) + 1);
         Committed[] memory cs = new Committed[](w.m.stepCount);
-        for (uint256 k = 0; k < w.m.stepCount; k++) cs[k] = k == i ? Kit.commit(w.m.steps[i].out, out) : w.h.steps[k];
+        for (uint256 k = 0; k < w.m.stepCount; k++) {
+            cs[k] = k == i ? Kit.commit(w.m.steps[i].out, out) : w.h.steps[k];
+        }
         t = Ref.trace(cs);
     }
 
@@ -169,14 +173,15 @@ contract GasTest is GameKit {
     }
 
     function _opName(uint8 op) internal pure returns (string memory) {
-        string[10] memory names =
-            ["input", "linear", "conv2d", "relu", "maxpool2d", "avgpool2d", "add", "lut", "reshape", "argmax"];
+        string[10] memory names = ["input", "linear", "conv2d", "relu", "maxpool2d", "avgpool2d", "add", "lut", "reshape", "argmax"];
         return names[op];
     }
 
     function _shape(uint32[] memory s) internal pure returns (string memory out) {
         out = "[";
-        for (uint256 i = 0; i < s.length; i++) out = string.concat(out, i == 0 ? "" : ",", vm.toString(uint256(s[i])));
+        for (uint256 i = 0; i < s.length; i++) {
+            out = string.concat(out, i == 0 ? "" : ",", vm.toString(uint256(s[i])));
+        }
         out = string.concat(out, "]");
     }
 
@@ -385,9 +390,7 @@ contract GasTest is GameKit {
 
     /// @dev A game on trace `t` of `w`, steered to (`leaf`, `chunk`); one row for
     ///      the move that ended it.
-    function _decided(string memory what, World memory w, TraceDef memory t, uint256 leaf, uint256 chunk, DisputeGame.Status want)
-        internal
-    {
+    function _decided(string memory what, World memory w, TraceDef memory t, uint256 leaf, uint256 chunk, DisputeGame.Status want) internal {
         (uint256 req,) = _request(w);
         (uint256 res,) = _post(req, t);
         (uint256 id,) = _challenge(res);
@@ -408,7 +411,9 @@ contract GasTest is GameKit {
         _decided("a zero padding trace leaf (executor wins)", cnn, cnn.h, 7, 0, DisputeGame.Status.ExecutorWon);
         // step 4 (reshape [64]) committed as [16, 4]
         Committed[] memory cs = new Committed[](cnn.m.stepCount);
-        for (uint256 i = 0; i < cs.length; i++) cs[i] = cnn.h.steps[i];
+        for (uint256 i = 0; i < cs.length; i++) {
+            cs[i] = cnn.h.steps[i];
+        }
         cs[4] = Kit.commit(Kit.i8(Kit.s2(16, 4)), cnn.outs[4]);
         _decided("a header of the wrong shape (challenger wins)", cnn, Ref.trace(cs), 4, 0, DisputeGame.Status.ChallengerWon);
         // step 2 (maxpool [8,4,4]: 128 bytes) with a byte set past its end

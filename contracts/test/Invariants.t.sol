@@ -67,9 +67,15 @@ contract Handler is Test {
             m.chunk = src.moves[i].chunk;
             m.elementInChunk = src.moves[i].elementInChunk;
             m.inputRoots = src.moves[i].inputRoots;
-            for (uint256 j = 0; j < src.moves[i].inputTraceProofs.length; j++) m.inputTraceProofs.push(src.moves[i].inputTraceProofs[j]);
-            for (uint256 j = 0; j < src.moves[i].inputs.length; j++) m.inputs.push(src.moves[i].inputs[j]);
-            for (uint256 j = 0; j < src.moves[i].weights.length; j++) m.weights.push(src.moves[i].weights[j]);
+            for (uint256 j = 0; j < src.moves[i].inputTraceProofs.length; j++) {
+                m.inputTraceProofs.push(src.moves[i].inputTraceProofs[j]);
+            }
+            for (uint256 j = 0; j < src.moves[i].inputs.length; j++) {
+                m.inputs.push(src.moves[i].inputs[j]);
+            }
+            for (uint256 j = 0; j < src.moves[i].weights.length; j++) {
+                m.weights.push(src.moves[i].weights[j]);
+            }
             m.root = src.moves[i].root;
             m.lastProof = src.moves[i].lastProof;
             m.prevState = src.moves[i].prevState;
@@ -256,7 +262,9 @@ contract InvariantsTest is ProtocolFixture {
             if (g.status == DisputeGame.Status.Open) held += g.bond;
         }
         uint256 credited;
-        for (uint256 i = 0; i < handler.actorCount(); i++) credited += oracle.balanceOf(handler.actors(i));
+        for (uint256 i = 0; i < handler.actorCount(); i++) {
+            credited += oracle.balanceOf(handler.actors(i));
+        }
         assertEq(address(oracle).balance, held + credited + oracle.burnPending());
     }
 
@@ -316,7 +324,9 @@ contract InvariantsTest is ProtocolFixture {
         assertEq(oracle.totalBurned(), burned + pending);
         assertEq(oracle.burnPending(), 0);
         uint256 credited;
-        for (uint256 i = 0; i < handler.actorCount(); i++) credited += oracle.balanceOf(handler.actors(i));
+        for (uint256 i = 0; i < handler.actorCount(); i++) {
+            credited += oracle.balanceOf(handler.actors(i));
+        }
         assertEq(address(oracle).balance, credited, "everything is withdrawable");
         _assertConserved();
     }

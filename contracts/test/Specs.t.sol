@@ -19,11 +19,17 @@ contract SpecHarness {
         op = s.opCode();
         outShape = s.outType().shapeOf();
         inputSteps = new uint256[](s.inputCount());
-        for (uint256 j = 0; j < inputSteps.length; j++) (inputSteps[j],) = s.input(j);
+        for (uint256 j = 0; j < inputSteps.length; j++) {
+            (inputSteps[j],) = s.input(j);
+        }
         params = new int256[](s.paramCount());
-        for (uint256 i = 0; i < params.length; i++) params[i] = s.param(i);
+        for (uint256 i = 0; i < params.length; i++) {
+            params[i] = s.param(i);
+        }
         roots = new bytes32[](s.weightCount());
-        for (uint256 k = 0; k < roots.length; k++) (, roots[k]) = s.weight(k);
+        for (uint256 k = 0; k < roots.length; k++) {
+            (, roots[k]) = s.weight(k);
+        }
     }
 
     /// @notice The commitment of input `j` with `root`, and the byte length of its type.
@@ -88,7 +94,9 @@ contract SpecsTest is Test {
     function test_malformedSpecsAreRefused() public {
         bytes memory spec = _sample();
         bytes memory cut = new bytes(spec.length - 1);
-        for (uint256 i = 0; i < cut.length; i++) cut[i] = spec[i];
+        for (uint256 i = 0; i < cut.length; i++) {
+            cut[i] = spec[i];
+        }
         _expect(cut, abi.encodeWithSelector(StepSpec.SpecTruncated.selector));
         _expect(hex"02", abi.encodeWithSelector(StepSpec.SpecTruncated.selector));
         _expect(bytes.concat(spec, hex"00"), abi.encodeWithSelector(StepSpec.SpecTrailingBytes.selector));
@@ -114,7 +122,9 @@ contract SpecsTest is Test {
         v = _sample();
         uint256 at = 2 + 14 + 1 + 18 + 1 + 8 * i;
         bytes8 b = bytes8(uint64(value));
-        for (uint256 k = 0; k < 8; k++) v[at + k] = b[k];
+        for (uint256 k = 0; k < 8; k++) {
+            v[at + k] = b[k];
+        }
     }
 
     function test_parametersOutOfRangeAreRefused() public {

@@ -100,7 +100,9 @@ contract VectorsTest is Test {
             bytes memory data = vm.parseJsonBytes(json, _at("tensors", n, "bytes"));
             uint256[] memory dims = vm.parseJsonUintArray(json, _at("tensors", n, "shape"));
             uint32[] memory shape = new uint32[](dims.length);
-            for (uint256 d = 0; d < dims.length; d++) shape[d] = uint32(dims[d]);
+            for (uint256 d = 0; d < dims.length; d++) {
+                shape[d] = uint32(dims[d]);
+            }
             uint8 dtype = uint8(vm.parseJsonUint(json, _at("tensors", n, "dtype")));
             (bytes32 root, bytes32 c) = lib.tensorCommitment(dtype, shape, data);
             assertEq(root, vm.parseJsonBytes32(json, _at("tensors", n, "dataRoot")), "data root");
@@ -169,7 +171,9 @@ contract VectorsTest is Test {
             assertEq(dtype, vm.parseJsonUint(json, _at("specs", n, "outDtype")));
             uint256[] memory shape = vm.parseJsonUintArray(json, _at("specs", n, "outShape"));
             assertEq(outShape.length, shape.length);
-            for (uint256 d = 0; d < shape.length; d++) assertEq(outShape[d], shape[d]);
+            for (uint256 d = 0; d < shape.length; d++) {
+                assertEq(outShape[d], shape[d]);
+            }
         }
         assertGt(n, 20);
         uint256 m;
@@ -199,8 +203,7 @@ contract VectorsTest is Test {
         for (uint256 i = 0; i < cases.length; i++) {
             OpCase memory c = cases[i];
             assertEq(verifier.blocks(c.spec), c.blocks, c.name);
-            (bool last, int256 value, bytes32 leaf) =
-                verifier.evaluate(c.spec, c.element, c.block, c.prevState, c.inputRoots, c.inputs, c.weights);
+            (bool last, int256 value, bytes32 leaf) = verifier.evaluate(c.spec, c.element, c.block, c.prevState, c.inputRoots, c.inputs, c.weights);
             assertEq(last, c.last, c.name);
             assertEq(value, c.value, c.name);
             assertEq(leaf, c.leaf, c.name);
@@ -208,9 +211,13 @@ contract VectorsTest is Test {
             seen[op] = true;
             if (c.blocks > 1 && c.block > 0) seenLong[op] = true;
         }
-        for (uint256 op = 1; op < 10; op++) assertTrue(seen[op], "every op has cases");
+        for (uint256 op = 1; op < 10; op++) {
+            assertTrue(seen[op], "every op has cases");
+        }
         // every reducing op has a case past its first block, from a given state
         uint8[5] memory reducing = [1, 2, 4, 5, 9];
-        for (uint256 k = 0; k < reducing.length; k++) assertTrue(seenLong[reducing[k]], "a block after the first");
+        for (uint256 k = 0; k < reducing.length; k++) {
+            assertTrue(seenLong[reducing[k]], "a block after the first");
+        }
     }
 }

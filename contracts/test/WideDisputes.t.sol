@@ -75,16 +75,27 @@ contract WideDisputesTest is GameKit {
     /// @dev The calldata of move `m` of game `id`, and whether it is a one step.
     function _call(uint256 id, ProtocolFixture.MoveVector memory m) internal pure returns (bytes memory data, bool oneStep) {
         bytes32 k = keccak256(bytes(m.kind));
-        if (k == keccak256("revealNodes")) data = abi.encodeCall(DisputeGame.revealNodes, (id, m.nodes));
-        else if (k == keccak256("pick")) data = abi.encodeCall(DisputeGame.pick, (id, m.nodes, m.choice));
-        else if (k == keccak256("openHeader")) data = abi.encodeCall(DisputeGame.openHeader, (id, m.dtype, m.shape, m.dataRoot, m.spec, m.specProof));
-        else if (k == keccak256("revealChunk")) data = abi.encodeCall(DisputeGame.revealChunk, (id, m.chunk));
-        else if (k == keccak256("proveStep")) (data, oneStep) = (abi.encodeCall(DisputeGame.proveStep, (id, m.elementInChunk, m.chunk, _operands(m))), true);
-        else if (k == keccak256("nameElement")) data = abi.encodeCall(DisputeGame.nameElement, (id, m.elementInChunk, m.chunk, m.spec));
-        else if (k == keccak256("openCheckpoints")) data = abi.encodeCall(DisputeGame.openCheckpoints, (id, m.root, m.lastProof));
-        else if (k == keccak256("proveBlock")) (data, oneStep) = (abi.encodeCall(DisputeGame.proveBlock, (id, m.prevState, m.prevProof, _operands(m))), true);
-        else if (k == keccak256("timeout")) data = abi.encodeCall(DisputeGame.timeout, (id));
-        else revert(string.concat("unknown move kind ", m.kind));
+        if (k == keccak256("revealNodes")) {
+            data = abi.encodeCall(DisputeGame.revealNodes, (id, m.nodes));
+        } else if (k == keccak256("pick")) {
+            data = abi.encodeCall(DisputeGame.pick, (id, m.nodes, m.choice));
+        } else if (k == keccak256("openHeader")) {
+            data = abi.encodeCall(DisputeGame.openHeader, (id, m.dtype, m.shape, m.dataRoot, m.spec, m.specProof));
+        } else if (k == keccak256("revealChunk")) {
+            data = abi.encodeCall(DisputeGame.revealChunk, (id, m.chunk));
+        } else if (k == keccak256("proveStep")) {
+            (data, oneStep) = (abi.encodeCall(DisputeGame.proveStep, (id, m.elementInChunk, m.chunk, _operands(m))), true);
+        } else if (k == keccak256("nameElement")) {
+            data = abi.encodeCall(DisputeGame.nameElement, (id, m.elementInChunk, m.chunk, m.spec));
+        } else if (k == keccak256("openCheckpoints")) {
+            data = abi.encodeCall(DisputeGame.openCheckpoints, (id, m.root, m.lastProof));
+        } else if (k == keccak256("proveBlock")) {
+            (data, oneStep) = (abi.encodeCall(DisputeGame.proveBlock, (id, m.prevState, m.prevProof, _operands(m))), true);
+        } else if (k == keccak256("timeout")) {
+            data = abi.encodeCall(DisputeGame.timeout, (id));
+        } else {
+            revert(string.concat("unknown move kind ", m.kind));
+        }
     }
 
     function _replay(WideScenario memory s, uint64 clockSeconds) internal {
@@ -92,8 +103,7 @@ contract WideDisputesTest is GameKit {
         vm.prank(requester);
         uint256 requestId = oracle.request{value: FEE}(modelId, s.model.input, address(0), 0);
         vm.prank(executor);
-        uint256 resultId =
-            oracle.post{value: STAKE}(requestId, s.output, s.traceRoot, uint32(s.model.stepCount), s.inputProof, s.outputProof);
+        uint256 resultId = oracle.post{value: STAKE}(requestId, s.output, s.traceRoot, uint32(s.model.stepCount), s.inputProof, s.outputProof);
         uint256 id = challengeAs(challenger, resultId);
         _resetPlayed();
         for (uint256 j = 0; j < s.moves.length; j++) {
@@ -166,8 +176,12 @@ contract WideDisputesTest is GameKit {
             if (keccak256(bytes(played.oneStepKind)) == keccak256("proveBlock")) kinds[1] = true;
             kinds[all[i].executorWins ? 2 : 3] = true;
         }
-        for (uint256 k = 0; k < 4; k++) assertTrue(kinds[k], "every kind of ending is replayed");
-        for (uint256 k = 0; k < overruns.length; k++) console2.log(string.concat("over budget: ", overruns[k]));
+        for (uint256 k = 0; k < 4; k++) {
+            assertTrue(kinds[k], "every kind of ending is replayed");
+        }
+        for (uint256 k = 0; k < overruns.length; k++) {
+            console2.log(string.concat("over budget: ", overruns[k]));
+        }
         assertEq(overruns.length, 0, "every move within its budget");
     }
 }

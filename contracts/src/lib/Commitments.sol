@@ -179,7 +179,9 @@ library Commitments {
     /// @notice Element count of a shape (1 for rank 0).
     function numel(uint32[] memory shape) internal pure returns (uint256 n) {
         n = 1;
-        for (uint256 i = 0; i < shape.length; i++) n *= shape[i];
+        for (uint256 i = 0; i < shape.length; i++) {
+            n *= shape[i];
+        }
     }
 
     /// @notice Canonical byte length of a tensor type.
@@ -191,7 +193,9 @@ library Commitments {
     function dataRoot(bytes memory data) internal pure returns (bytes32) {
         uint256 n = numChunks(data.length);
         bytes32[] memory layer = new bytes32[](n);
-        for (uint256 i = 0; i < n; i++) layer[i] = chunkLeaf(data, i);
+        for (uint256 i = 0; i < n; i++) {
+            layer[i] = chunkLeaf(data, i);
+        }
         bytes32 pad = zeroChunkLeaf();
         while (n > 1) {
             uint256 half = (n + 1) / 2;
@@ -288,11 +292,7 @@ library Commitments {
     }
 
     /// @notice Rebuilds a root from one leaf and its siblings (bottom up).
-    function singleRoot(uint8 tag, uint256 h, uint256 index, bytes32 leaf, bytes32[] calldata proof)
-        internal
-        pure
-        returns (bytes32 x)
-    {
+    function singleRoot(uint8 tag, uint256 h, uint256 index, bytes32 leaf, bytes32[] calldata proof) internal pure returns (bytes32 x) {
         if (proof.length != h) revert ProofLength();
         if (h < 256 && index >> h != 0) revert IndexOutOfRange();
         assembly ("memory-safe") {

@@ -126,12 +126,16 @@ library StepSpec {
             _flag(params, 4);
         } else if (op == OP_MAXPOOL2D) {
             _count(op, n, 6);
-            for (uint256 i = 0; i < 4; i++) _dim(params, i, 1);
+            for (uint256 i = 0; i < 4; i++) {
+                _dim(params, i, 1);
+            }
             _dim(params, 4, 0);
             _dim(params, 5, 0);
         } else if (op == OP_AVGPOOL2D) {
             _count(op, n, 6);
-            for (uint256 i = 0; i < 4; i++) _dim(params, i, 1);
+            for (uint256 i = 0; i < 4; i++) {
+                _dim(params, i, 1);
+            }
         } else if (op == OP_ADD) {
             _count(op, n, 4);
             _flag(params, 3);
@@ -180,7 +184,9 @@ library StepSpec {
     /// @notice Input `j`: the step it reads and that step's output type.
     function input(Spec s, uint256 j) internal pure returns (uint256 step, uint256 t) {
         uint256 p = uint32(Spec.unwrap(s) >> 40) + 1;
-        for (uint256 i = 0; i < j; i++) p = typeEnd(p + 4);
+        for (uint256 i = 0; i < j; i++) {
+            p = typeEnd(p + 4);
+        }
         assembly ("memory-safe") {
             step := shr(224, calldataload(p))
         }
@@ -206,7 +212,9 @@ library StepSpec {
     /// @notice Weight `k`: its type and data root.
     function weight(Spec s, uint256 k) internal pure returns (uint256 t, bytes32 root) {
         uint256 p = uint32(Spec.unwrap(s) >> 104) + 1;
-        for (uint256 i = 0; i < k; i++) p = typeEnd(p) + 32;
+        for (uint256 i = 0; i < k; i++) {
+            p = typeEnd(p) + 32;
+        }
         t = p;
         uint256 r = typeEnd(p);
         assembly ("memory-safe") {
@@ -308,6 +316,8 @@ library StepSpec {
     function shapeOf(uint256 t) internal pure returns (uint32[] memory s) {
         uint256 r = rank(t);
         s = new uint32[](r);
-        for (uint256 i = 0; i < r; i++) s[i] = uint32(dim(t, i));
+        for (uint256 i = 0; i < r; i++) {
+            s[i] = uint32(dim(t, i));
+        }
     }
 }

@@ -149,7 +149,9 @@ abstract contract GameKit is Test {
     /// @dev 21,000 plus the calldata of `data` (Cancun pricing).
     function intrinsic(bytes memory data) internal pure returns (uint256 g) {
         g = 21_000;
-        for (uint256 i = 0; i < data.length; i++) g += data[i] == 0 ? 4 : 16;
+        for (uint256 i = 0; i < data.length; i++) {
+            g += data[i] == 0 ? 4 : 16;
+        }
     }
 
     /// @notice Calls `to` from `from` as a fresh transaction would find it; reverts
@@ -177,9 +179,7 @@ abstract contract GameKit is Test {
     }
 
     function row(string memory what, Measured memory r) internal pure {
-        console2.log(
-            string.concat("| ", what, " | ", vm.toString(r.txGas), " | ", vm.toString(r.exec), " | ", vm.toString(r.calldataBytes), " |")
-        );
+        console2.log(string.concat("| ", what, " | ", vm.toString(r.txGas), " | ", vm.toString(r.exec), " | ", vm.toString(r.calldataBytes), " |"));
     }
 
     /// @dev Sends a move of the game and books its gas under `kind`.
@@ -205,7 +205,9 @@ abstract contract GameKit is Test {
 
     function _resetPlayed() internal {
         delete played;
-        for (uint256 i = 0; i < kinds.length; i++) delete maxGas[kinds[i]];
+        for (uint256 i = 0; i < kinds.length; i++) {
+            delete maxGas[kinds[i]];
+        }
         delete kinds;
     }
 
@@ -262,16 +264,15 @@ abstract contract GameKit is Test {
     ///      ending at the executor's value (the honest one when `honest`), padded
     ///      with `pad`; the executor's (not `honest`) with the lies `cpLieFrom` asks
     ///      for.
-    function _checkpoints(uint256 id, ModelDef memory m, TraceDef memory t, bool honest, bytes32 pad)
-        internal
-        returns (Checkpoints memory c)
-    {
+    function _checkpoints(uint256 id, ModelDef memory m, TraceDef memory t, bool honest, bytes32 pad) internal returns (Checkpoints memory c) {
         bytes32 key = _key(id, honest);
         if (cpCache[key].length != 0) return abi.decode(cpCache[key], (Checkpoints));
         (Fold memory f, int256 claimed) = _foldNamed(id, m, t);
         if (!honest && cpLieFrom < f.blocks) {
             require(cpLieFrom >= f.first, "a lie in a block the solvers fold");
-            for (uint256 b = cpLieFrom; b + 1 < f.blocks; b++) f.states[b - f.first][0] += 1;
+            for (uint256 b = cpLieFrom; b + 1 < f.blocks; b++) {
+                f.states[b - f.first][0] += 1;
+            }
         }
         c.blocks = f.blocks;
         c.first = f.first;
@@ -329,7 +330,9 @@ abstract contract GameKit is Test {
     function checkpointTree(Checkpoints memory c, bytes32 pad) internal pure returns (Tree memory) {
         if (c.first == 0) return Kit.tree(0x08, c.leaves, pad);
         uint256[] memory idx = new uint256[](c.leaves.length);
-        for (uint256 k = 0; k < idx.length; k++) idx[k] = c.first + k;
+        for (uint256 k = 0; k < idx.length; k++) {
+            idx[k] = c.first + k;
+        }
         return Kit.sparseTree(0x08, Kit.height(c.blocks), c.fill, idx, c.leaves);
     }
 
@@ -427,9 +430,7 @@ abstract contract GameKit is Test {
 
     /// @dev The challenger's pick in the reduction descent: towards the first leaf
     ///      that differs from the honest checkpoints.
-    function _pickReduction(uint256 id, DisputeGame.Game memory g, ModelDef memory m, TraceDef memory t, TraceDef memory h)
-        internal
-    {
+    function _pickReduction(uint256 id, DisputeGame.Game memory g, ModelDef memory m, TraceDef memory t, TraceDef memory h) internal {
         uint256 levels = _levels(g);
         bytes32[] memory nodes = Kit.below(checkpointTree(executorCheckpointsOf(id, m, t), cpPadding), g.height, g.index, levels);
         bytes32[] memory honest = Kit.below(checkpointTree(honestCheckpointsOf(id, m, h), bytes32(0)), g.height, g.index, levels);
@@ -438,10 +439,7 @@ abstract contract GameKit is Test {
 
     /// @notice The state before the disputed block and its proof against the
     ///         executor's checkpoint root (nothing for block 0).
-    function prevCheckpoint(uint256 id, ModelDef memory m, TraceDef memory t)
-        internal
-        returns (bytes memory prevState, bytes32[] memory prevProof)
-    {
+    function prevCheckpoint(uint256 id, ModelDef memory m, TraceDef memory t) internal returns (bytes memory prevState, bytes32[] memory prevProof) {
         DisputeGame.Game memory g = game.getGame(id);
         if (g.index == 0) return ("", new bytes32[](0));
         Checkpoints memory c = executorCheckpointsOf(id, m, t);
@@ -451,8 +449,7 @@ abstract contract GameKit is Test {
 
     function _measureEvaluate(DisputeGame.StepOperands memory ops, uint256 e, uint256 b, bytes memory prevState) internal {
         if (!measureEvaluate) return;
-        bytes memory call =
-            abi.encodeCall(OneStepVerifier.evaluate, (ops.spec, e, b, prevState, ops.inputRoots, ops.inputs, ops.weights));
+        bytes memory call = abi.encodeCall(OneStepVerifier.evaluate, (ops.spec, e, b, prevState, ops.inputRoots, ops.inputs, ops.weights));
         played.evaluateExec = measure(address(this), address(verifier), 0, call).exec;
     }
 
@@ -505,7 +502,9 @@ abstract contract GameKit is Test {
         }
         ops.weights = new ChunkRange[](s.wTypes.length);
         Committed[] memory ws = Ref.weightsOf(m, step);
-        for (uint256 k = 0; k < s.wTypes.length; k++) ops.weights[k] = Kit.range(ws[k], rw[k][0], rw[k][1]);
+        for (uint256 k = 0; k < s.wTypes.length; k++) {
+            ops.weights[k] = Kit.range(ws[k], rw[k][0], rw[k][1]);
+        }
     }
 
     /// @notice Plays game `id` to its end.

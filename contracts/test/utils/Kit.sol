@@ -120,7 +120,9 @@ library Kit {
 
     function numel(uint32[] memory shape) internal pure returns (uint256 n) {
         n = 1;
-        for (uint256 i = 0; i < shape.length; i++) n *= shape[i];
+        for (uint256 i = 0; i < shape.length; i++) {
+            n *= shape[i];
+        }
     }
 
     function size(uint8 dtype) internal pure returns (uint256) {
@@ -141,7 +143,9 @@ library Kit {
 
     function encType(Ty memory t) internal pure returns (bytes memory b) {
         b = abi.encodePacked(t.dtype, uint8(t.shape.length));
-        for (uint256 i = 0; i < t.shape.length; i++) b = abi.encodePacked(b, t.shape[i]);
+        for (uint256 i = 0; i < t.shape.length; i++) {
+            b = abi.encodePacked(b, t.shape[i]);
+        }
     }
 
     function sameType(Ty memory a, Ty memory b) internal pure returns (bool) {
@@ -169,27 +173,31 @@ library Kit {
         t.height = h;
         bytes32[][] memory lv = new bytes32[][](h + 1);
         lv[0] = new bytes32[](uint256(1) << h);
-        for (uint256 i = 0; i < lv[0].length; i++) lv[0][i] = i < leaves.length ? leaves[i] : pad;
+        for (uint256 i = 0; i < lv[0].length; i++) {
+            lv[0][i] = i < leaves.length ? leaves[i] : pad;
+        }
         for (uint256 l = 1; l <= h; l++) {
             lv[l] = new bytes32[](uint256(1) << (h - l));
-            for (uint256 i = 0; i < lv[l].length; i++) lv[l][i] = node(tag, lv[l - 1][2 * i], lv[l - 1][2 * i + 1]);
+            for (uint256 i = 0; i < lv[l].length; i++) {
+                lv[l][i] = node(tag, lv[l - 1][2 * i], lv[l - 1][2 * i + 1]);
+            }
         }
         t.levels = lv;
     }
 
     /// @notice The sparse tree of height `h` whose leaves are all `fill` except
     ///         `leaves[k]` at `idx[k]` (increasing).
-    function sparseTree(uint8 tag, uint256 h, bytes32 fill, uint256[] memory idx, bytes32[] memory leaves)
-        internal
-        pure
-        returns (Tree memory t)
-    {
+    function sparseTree(uint8 tag, uint256 h, bytes32 fill, uint256[] memory idx, bytes32[] memory leaves) internal pure returns (Tree memory t) {
         t.tag = tag;
         t.height = h;
         t.pad = new bytes32[](h + 1);
         t.pad[0] = fill;
-        for (uint256 l = 1; l <= h; l++) t.pad[l] = node(tag, t.pad[l - 1], t.pad[l - 1]);
-        for (uint256 k = 1; k < idx.length; k++) require(idx[k] > idx[k - 1], "sparse leaves in order");
+        for (uint256 l = 1; l <= h; l++) {
+            t.pad[l] = node(tag, t.pad[l - 1], t.pad[l - 1]);
+        }
+        for (uint256 k = 1; k < idx.length; k++) {
+            require(idx[k] > idx[k - 1], "sparse leaves in order");
+        }
         t.idx = idx;
         t.leaves = leaves;
     }
@@ -225,7 +233,9 @@ library Kit {
     /// @notice The siblings of leaf `i`, bottom up.
     function single(Tree memory t, uint256 i) internal pure returns (bytes32[] memory p) {
         p = new bytes32[](t.height);
-        for (uint256 l = 0; l < t.height; l++) p[l] = nodeAt(t, l, (i >> l) ^ 1);
+        for (uint256 l = 0; l < t.height; l++) {
+            p[l] = nodeAt(t, l, (i >> l) ^ 1);
+        }
     }
 
     /// @notice The multiproof of the leaves at sorted `idx` (docs/commitments.md).
@@ -234,7 +244,9 @@ library Kit {
         bytes32[] memory buf = new bytes32[](idx.length * (h + 1) + 1);
         uint256 p;
         uint256[] memory layer = new uint256[](idx.length);
-        for (uint256 i = 0; i < idx.length; i++) layer[i] = idx[i];
+        for (uint256 i = 0; i < idx.length; i++) {
+            layer[i] = idx[i];
+        }
         uint256 n = idx.length;
         for (uint256 level = 0; level < h; level++) {
             uint256 m;
@@ -252,20 +264,26 @@ library Kit {
             n = m;
         }
         proof = new bytes32[](p);
-        for (uint256 i = 0; i < p; i++) proof[i] = buf[i];
+        for (uint256 i = 0; i < p; i++) {
+            proof[i] = buf[i];
+        }
     }
 
     /// @notice The nodes `levels` below node (`h`, `index`) of a tree.
     function below(Tree memory t, uint256 h, uint256 index, uint256 levels) internal pure returns (bytes32[] memory nodes) {
         nodes = new bytes32[](uint256(1) << levels);
-        for (uint256 k = 0; k < nodes.length; k++) nodes[k] = nodeAt(t, h - levels, (index << levels) + k);
+        for (uint256 k = 0; k < nodes.length; k++) {
+            nodes[k] = nodeAt(t, h - levels, (index << levels) + k);
+        }
     }
 
     // ----------------------------------------------------------------- tensors
 
     function slice(bytes memory b, uint256 start, uint256 len) internal pure returns (bytes memory out) {
         out = new bytes(len);
-        for (uint256 i = 0; i < len; i++) out[i] = b[start + i];
+        for (uint256 i = 0; i < len; i++) {
+            out[i] = b[start + i];
+        }
     }
 
     function leafOf(bytes memory chunk) internal pure returns (bytes32) {
@@ -284,7 +302,9 @@ library Kit {
     function commit(Ty memory t, bytes memory data) internal pure returns (Committed memory) {
         uint256 width = uint256(1) << height(chunksOf(byteLen(t)));
         bytes memory padded = new bytes(width * CHUNK);
-        for (uint256 i = 0; i < data.length; i++) padded[i] = data[i];
+        for (uint256 i = 0; i < data.length; i++) {
+            padded[i] = data[i];
+        }
         return commitPadded(t, padded);
     }
 
@@ -292,7 +312,9 @@ library Kit {
     ///         its padding holds.
     function commitPadded(Ty memory t, bytes memory padded) internal pure returns (Committed memory c) {
         bytes32[] memory leaves = new bytes32[](padded.length / CHUNK);
-        for (uint256 i = 0; i < leaves.length; i++) leaves[i] = leafOf(slice(padded, i * CHUNK, CHUNK));
+        for (uint256 i = 0; i < leaves.length; i++) {
+            leaves[i] = leafOf(slice(padded, i * CHUNK, CHUNK));
+        }
         c.ty = t;
         c.padded = padded;
         c.tree = tree(0x01, leaves, bytes32(0));
@@ -341,8 +363,7 @@ library Kit {
     function elem(Committed memory c, uint256 i) internal pure returns (int256) {
         if (c.ty.dtype == 1) return int256(int8(byteAt(c, i)));
         uint256 o = 4 * i;
-        uint32 v = (uint32(byteAt(c, o)) << 24) | (uint32(byteAt(c, o + 1)) << 16) | (uint32(byteAt(c, o + 2)) << 8)
-            | uint32(byteAt(c, o + 3));
+        uint32 v = (uint32(byteAt(c, o)) << 24) | (uint32(byteAt(c, o + 1)) << 16) | (uint32(byteAt(c, o + 2)) << 8) | uint32(byteAt(c, o + 3));
         return int256(int32(v));
     }
 
@@ -354,8 +375,8 @@ library Kit {
     function get(bytes memory data, uint8 dtype, uint256 i) internal pure returns (int256) {
         if (dtype == 1) return int256(int8(uint8(data[i])));
         uint256 o = 4 * i;
-        uint32 v = (uint32(uint8(data[o])) << 24) | (uint32(uint8(data[o + 1])) << 16) | (uint32(uint8(data[o + 2])) << 8)
-            | uint32(uint8(data[o + 3]));
+        uint32 v =
+            (uint32(uint8(data[o])) << 24) | (uint32(uint8(data[o + 1])) << 16) | (uint32(uint8(data[o + 2])) << 8) | uint32(uint8(data[o + 3]));
         return int256(int32(v));
     }
 
@@ -365,7 +386,9 @@ library Kit {
             return;
         }
         uint32 u = uint32(int32(v));
-        for (uint256 k = 0; k < 4; k++) data[4 * i + k] = bytes1(uint8(u >> (24 - 8 * k)));
+        for (uint256 k = 0; k < 4; k++) {
+            data[4 * i + k] = bytes1(uint8(u >> (24 - 8 * k)));
+        }
     }
 
     /// @notice Pseudo-random int8 bytes.
@@ -373,16 +396,14 @@ library Kit {
         b = new bytes(n);
         for (uint256 i = 0; i < n; i += 32) {
             bytes32 r = keccak256(abi.encode(seed, i));
-            for (uint256 k = 0; k < 32 && i + k < n; k++) b[i + k] = r[k];
+            for (uint256 k = 0; k < 32 && i + k < n; k++) {
+                b[i + k] = r[k];
+            }
         }
     }
 
     /// @notice A requant table (bias, m, s) per output channel: int32 [n, 3].
-    function requantTable(uint256 seed, uint256 n, int256 biasRange, uint256 sMin, uint256 sSpan)
-        internal
-        pure
-        returns (bytes memory q)
-    {
+    function requantTable(uint256 seed, uint256 n, int256 biasRange, uint256 sMin, uint256 sSpan) internal pure returns (bytes memory q) {
         q = new bytes(12 * n);
         for (uint256 i = 0; i < n; i++) {
             uint256 r = uint256(keccak256(abi.encode(seed, i, "q")));
@@ -417,7 +438,9 @@ library Kit {
         for (uint256 i = first; i < end; i++) {
             idx[i - first] = i;
             bytes memory ch = chunk(c, i);
-            for (uint256 b = 0; b < CHUNK; b++) data[(i - first) * CHUNK + b] = ch[b];
+            for (uint256 b = 0; b < CHUNK; b++) {
+                data[(i - first) * CHUNK + b] = ch[b];
+            }
         }
         r.chunks = data;
         r.proof = multi(c.tree, idx);

@@ -105,7 +105,9 @@ library Ref {
     function linear(uint32 from, Ty memory xt, uint32 n, bool relu, uint256 seed) internal pure returns (StepDef memory s) {
         uint32 k = xt.shape[xt.shape.length - 1];
         uint32[] memory out = new uint32[](xt.shape.length);
-        for (uint256 i = 0; i < out.length; i++) out[i] = xt.shape[i];
+        for (uint256 i = 0; i < out.length; i++) {
+            out[i] = xt.shape[i];
+        }
         out[out.length - 1] = n;
         s = unary(LINEAR, from, Kit.i8(out), params(relu ? int64(1) : int64(0)));
         s.wTypes = new Ty[](2);
@@ -148,11 +150,7 @@ library Ref {
         s = unary(MAXPOOL2D, from, Kit.i8(Kit.s3(xt.shape[0], oh, ow)), params(K, K, S, S, P, P));
     }
 
-    function avgpool(uint32 from, Ty memory xt, uint32 kh, uint32 kw, uint32 stride, int64 m, int64 sh)
-        internal
-        pure
-        returns (StepDef memory s)
-    {
+    function avgpool(uint32 from, Ty memory xt, uint32 kh, uint32 kw, uint32 stride, int64 m, int64 sh) internal pure returns (StepDef memory s) {
         uint32 oh = (xt.shape[1] - kh) / stride + 1;
         uint32 ow = (xt.shape[2] - kw) / stride + 1;
         int64 S = int64(uint64(stride));
@@ -175,7 +173,9 @@ library Ref {
 
     function argmax(uint32 from, Ty memory xt) internal pure returns (StepDef memory s) {
         uint32[] memory out = new uint32[](xt.shape.length - 1);
-        for (uint256 i = 0; i < out.length; i++) out[i] = xt.shape[i];
+        for (uint256 i = 0; i < out.length; i++) {
+            out[i] = xt.shape[i];
+        }
         s = unary(ARGMAX, from, Kit.i32(out), noParams());
     }
 
@@ -183,18 +183,26 @@ library Ref {
 
     function encSpec(StepDef memory s, Committed[] memory w, StepDef[] memory all) internal pure returns (bytes memory) {
         Ty[] memory ins = new Ty[](s.inputs.length);
-        for (uint256 j = 0; j < ins.length; j++) ins[j] = all[s.inputs[j]].out;
+        for (uint256 j = 0; j < ins.length; j++) {
+            ins[j] = all[s.inputs[j]].out;
+        }
         return encSpecWith(s, w, ins);
     }
 
     /// @notice The canonical spec bytes of `s` whose inputs have types `ins`.
     function encSpecWith(StepDef memory s, Committed[] memory w, Ty[] memory ins) internal pure returns (bytes memory b) {
         b = abi.encodePacked(uint8(2), s.op, Kit.encType(s.out), uint8(s.inputs.length));
-        for (uint256 j = 0; j < s.inputs.length; j++) b = abi.encodePacked(b, s.inputs[j], Kit.encType(ins[j]));
+        for (uint256 j = 0; j < s.inputs.length; j++) {
+            b = abi.encodePacked(b, s.inputs[j], Kit.encType(ins[j]));
+        }
         b = abi.encodePacked(b, uint8(s.params.length));
-        for (uint256 j = 0; j < s.params.length; j++) b = abi.encodePacked(b, s.params[j]);
+        for (uint256 j = 0; j < s.params.length; j++) {
+            b = abi.encodePacked(b, s.params[j]);
+        }
         b = abi.encodePacked(b, uint8(w.length));
-        for (uint256 j = 0; j < w.length; j++) b = abi.encodePacked(b, Kit.encType(w[j].ty), w[j].root);
+        for (uint256 j = 0; j < w.length; j++) {
+            b = abi.encodePacked(b, Kit.encType(w[j].ty), w[j].root);
+        }
     }
 
     function build(StepDef[] memory steps) internal pure returns (ModelDef memory m) {
@@ -206,7 +214,9 @@ library Ref {
         bytes32[] memory leaves = new bytes32[](n);
         for (uint256 i = 0; i < n; i++) {
             m.weights[i] = new Committed[](steps[i].wTypes.length);
-            for (uint256 k = 0; k < steps[i].wTypes.length; k++) m.weights[i][k] = Kit.commit(steps[i].wTypes[k], steps[i].wData[k]);
+            for (uint256 k = 0; k < steps[i].wTypes.length; k++) {
+                m.weights[i][k] = Kit.commit(steps[i].wTypes[k], steps[i].wData[k]);
+            }
             m.specs[i] = encSpec(steps[i], m.weights[i], steps);
             leaves[i] = keccak256(abi.encodePacked(bytes1(0x04), m.specs[i]));
         }
@@ -219,20 +229,26 @@ library Ref {
     function run(ModelDef memory m, bytes memory x) internal pure returns (bytes[] memory outs) {
         outs = new bytes[](m.stepCount);
         outs[0] = x;
-        for (uint256 i = 1; i < m.stepCount; i++) outs[i] = evalStep(m, i, outs);
+        for (uint256 i = 1; i < m.stepCount; i++) {
+            outs[i] = evalStep(m, i, outs);
+        }
     }
 
     /// @notice The honest trace of `m` on `x`.
     function honestTrace(ModelDef memory m, bytes memory x) internal pure returns (TraceDef memory) {
         bytes[] memory outs = run(m, x);
         Committed[] memory cs = new Committed[](m.stepCount);
-        for (uint256 i = 0; i < m.stepCount; i++) cs[i] = Kit.commit(m.steps[i].out, outs[i]);
+        for (uint256 i = 0; i < m.stepCount; i++) {
+            cs[i] = Kit.commit(m.steps[i].out, outs[i]);
+        }
         return trace(cs);
     }
 
     function trace(Committed[] memory cs) internal pure returns (TraceDef memory t) {
         bytes32[] memory leaves = new bytes32[](cs.length);
-        for (uint256 i = 0; i < cs.length; i++) leaves[i] = cs[i].commitment;
+        for (uint256 i = 0; i < cs.length; i++) {
+            leaves[i] = cs[i].commitment;
+        }
         t.steps = cs;
         t.tree = Kit.tree(0x03, leaves, bytes32(0));
         t.root = Kit.rootOf(t.tree);
@@ -254,7 +270,9 @@ library Ref {
                 uint256 p = e / N;
                 uint256 c = e % N;
                 int256 acc = Kit.get(s.wData[1], 2, 3 * c);
-                for (uint256 k = 0; k < K; k++) acc += Kit.get(x, 1, p * K + k) * Kit.get(s.wData[0], 1, c * K + k);
+                for (uint256 k = 0; k < K; k++) {
+                    acc += Kit.get(x, 1, p * K + k) * Kit.get(s.wData[0], 1, c * K + k);
+                }
                 Kit.set(y, 1, e, requant(acc, Kit.get(s.wData[1], 2, 3 * c + 1), Kit.get(s.wData[1], 2, 3 * c + 2), lower(s.params[0])));
             }
         } else if (op == CONV2D) {
@@ -273,9 +291,13 @@ library Ref {
                 Kit.set(y, 1, e, requant(acc, 1, s.params[2], lower(s.params[3])));
             }
         } else if (op == LUT) {
-            for (uint256 e = 0; e < n; e++) Kit.set(y, 1, e, Kit.get(s.wData[0], 1, uint256(Kit.get(x, 1, e) + 128)));
+            for (uint256 e = 0; e < n; e++) {
+                Kit.set(y, 1, e, Kit.get(s.wData[0], 1, uint256(Kit.get(x, 1, e) + 128)));
+            }
         } else if (op == RESHAPE) {
-            for (uint256 b = 0; b < y.length; b++) y[b] = x[b];
+            for (uint256 b = 0; b < y.length; b++) {
+                y[b] = x[b];
+            }
         } else if (op == ARGMAX) {
             uint256 N = xt.shape[xt.shape.length - 1];
             for (uint256 e = 0; e < n; e++) {
@@ -312,8 +334,7 @@ library Ref {
                             for (int256 v = 0; v < KW; v++) {
                                 int256 wi = int256(j) * s.params[1] + v - s.params[3];
                                 if (wi < 0 || wi >= W) continue;
-                                acc += Kit.get(x, 1, uint256((c * H + hi) * W + wi))
-                                    * Kit.get(w, 1, uint256(((int256(o) * C + c) * KH + u) * KW + v));
+                                acc += Kit.get(x, 1, uint256((c * H + hi) * W + wi)) * Kit.get(w, 1, uint256(((int256(o) * C + c) * KH + u) * KW + v));
                             }
                         }
                     }
@@ -382,14 +403,18 @@ library Ref {
     function inputTypes(ModelDef memory m, uint256 i) internal pure returns (Ty[] memory t) {
         StepDef memory s = stepOf(m, i);
         t = new Ty[](s.inputs.length);
-        for (uint256 j = 0; j < t.length; j++) t[j] = stepOf(m, s.inputs[j]).out;
+        for (uint256 j = 0; j < t.length; j++) {
+            t[j] = stepOf(m, s.inputs[j]).out;
+        }
     }
 
     /// @notice The committed inputs of step `i` in trace `t`.
     function inputsIn(ModelDef memory m, TraceDef memory t, uint256 i) internal pure returns (Committed[] memory xs) {
         StepDef memory s = stepOf(m, i);
         xs = new Committed[](s.inputs.length);
-        for (uint256 j = 0; j < xs.length; j++) xs[j] = outOf(t, s.inputs[j]);
+        for (uint256 j = 0; j < xs.length; j++) {
+            xs[j] = outOf(t, s.inputs[j]);
+        }
     }
 
     /// @notice A model of `stepCount` steps of which only `steps` (steps `index`,
@@ -418,13 +443,11 @@ library Ref {
 
     /// @notice The trace of a sparse model: the outputs `cs` of steps `index`, every
     ///         other leaf zero.
-    function sparseTrace(Committed[] memory cs, uint256[] memory index, uint256 stepCount)
-        internal
-        pure
-        returns (TraceDef memory t)
-    {
+    function sparseTrace(Committed[] memory cs, uint256[] memory index, uint256 stepCount) internal pure returns (TraceDef memory t) {
         bytes32[] memory leaves = new bytes32[](cs.length);
-        for (uint256 k = 0; k < cs.length; k++) leaves[k] = cs[k].commitment;
+        for (uint256 k = 0; k < cs.length; k++) {
+            leaves[k] = cs[k].commitment;
+        }
         t.steps = cs;
         t.index = index;
         t.tree = Kit.sparseTree(0x03, Kit.height(stepCount), bytes32(0), index, leaves);
@@ -477,17 +500,15 @@ library Ref {
 
     /// @notice Element `e` of step `s` folded term by term, block by block, from
     ///         committed inputs `xs` (types `ins`) and weights `ws`.
-    function fold(StepDef memory s, Ty[] memory ins, Committed[] memory xs, Committed[] memory ws, uint256 e)
-        internal
-        pure
-        returns (Fold memory f)
-    {
+    function fold(StepDef memory s, Ty[] memory ins, Committed[] memory xs, Committed[] memory ws, uint256 e) internal pure returns (Fold memory f) {
         f.blocks = blocks(s, ins);
         f.states = new int256[][](f.blocks);
         (uint256 T, uint256 B) = terms(s, ins);
         if (T == 0 && B == 0) {
             f.value = _direct(s, xs, ws, e);
-            for (uint256 b = 0; b < f.blocks; b++) f.states[b] = new int256[](0);
+            for (uint256 b = 0; b < f.blocks; b++) {
+                f.states[b] = new int256[](0);
+            }
             return f;
         }
         // init: (0) for sums, (-2^63) for a maximum, (-2^63, 0) for argmax
@@ -495,9 +516,13 @@ library Ref {
         if (s.op == MAXPOOL2D || s.op == ARGMAX) st[0] = -int256(2 ** 63);
         for (uint256 b = 0; b < f.blocks; b++) {
             uint256 end = (b + 1) * B < T ? (b + 1) * B : T;
-            for (uint256 t = b * B; t < end; t++) _term(s, ins, xs, ws, e, t, st);
+            for (uint256 t = b * B; t < end; t++) {
+                _term(s, ins, xs, ws, e, t, st);
+            }
             f.states[b] = new int256[](st.length);
-            for (uint256 k = 0; k < st.length; k++) f.states[b][k] = st[k];
+            for (uint256 k = 0; k < st.length; k++) {
+                f.states[b][k] = st[k];
+            }
         }
         f.value = _finish(s, ws, e, st);
     }
@@ -523,12 +548,16 @@ library Ref {
         _foldBlock(s, ins, xs, ws, e, 0, st);
         f.first = first;
         f.before = new int256[](st.length);
-        for (uint256 k = 0; k < st.length; k++) f.before[k] = st[k];
+        for (uint256 k = 0; k < st.length; k++) {
+            f.before[k] = st[k];
+        }
         f.states = new int256[][](f.blocks - first);
         for (uint256 b = first; b < f.blocks; b++) {
             _foldBlock(s, ins, xs, ws, e, b, st);
             f.states[b - first] = new int256[](st.length);
-            for (uint256 k = 0; k < st.length; k++) f.states[b - first][k] = st[k];
+            for (uint256 k = 0; k < st.length; k++) {
+                f.states[b - first][k] = st[k];
+            }
         }
         f.value = _finish(s, ws, e, st);
     }
@@ -540,18 +569,17 @@ library Ref {
     {
         (uint256 T, uint256 B) = terms(s, ins);
         uint256 end = (b + 1) * B < T ? (b + 1) * B : T;
-        for (uint256 t = b * B; t < end; t++) _term(s, ins, xs, ws, e, t, st);
+        for (uint256 t = b * B; t < end; t++) {
+            _term(s, ins, xs, ws, e, t, st);
+        }
     }
 
     /// @dev `foldFrom`'s preconditions: an op whose blocks of zeros all leave the
     ///      state a first block of zeros leaves (a maximum needs a term in every
     ///      block: no padding), and no data in x before what block `first` reads.
-    function _requireZerosBefore(StepDef memory s, Ty[] memory ins, Committed[] memory xs, uint256 e, uint256 first, uint256 n)
-        private
-        pure
-    {
-        bool keep = s.op == LINEAR || s.op == CONV2D || s.op == AVGPOOL2D || s.op == ARGMAX
-            || (s.op == MAXPOOL2D && s.params[4] == 0 && s.params[5] == 0);
+    function _requireZerosBefore(StepDef memory s, Ty[] memory ins, Committed[] memory xs, uint256 e, uint256 first, uint256 n) private pure {
+        bool keep =
+            s.op == LINEAR || s.op == CONV2D || s.op == AVGPOOL2D || s.op == ARGMAX || (s.op == MAXPOOL2D && s.params[4] == 0 && s.params[5] == 0);
         require(keep && first >= 1 && first < n, "foldFrom: an op whose zero blocks keep the state, a block past the first");
         require(Kit.isSparse(xs[0]), "foldFrom: a sparse input");
         (uint256[2][] memory rin,) = reads(s, ins, xs, e, first - 1);
@@ -654,7 +682,9 @@ library Ref {
     function checkpointLeaves(Fold memory f, int256 y) internal pure returns (bytes32[] memory leaves) {
         require(f.first == 0, "the leaves of every block");
         leaves = new bytes32[](f.blocks);
-        for (uint256 b = 0; b + 1 < f.blocks; b++) leaves[b] = stateLeaf(f.states[b]);
+        for (uint256 b = 0; b + 1 < f.blocks; b++) {
+            leaves[b] = stateLeaf(f.states[b]);
+        }
         leaves[f.blocks - 1] = elementLeaf(y);
     }
 
