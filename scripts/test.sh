@@ -15,6 +15,13 @@ scripts/setup.sh
 step "contracts: forge build"
 (cd contracts && forge build --quiet)
 
+# The lints come first: they fail in seconds where a test run takes many minutes.
+step "lints: cargo fmt, forge fmt, clippy, rustdoc links"
+cargo fmt --all -- --check
+(cd contracts && forge fmt --check)
+cargo clippy --workspace --all-targets --locked -- -D warnings
+RUSTDOCFLAGS="-D rustdoc::broken_intra_doc_links -D rustdoc::private_intra_doc_links" cargo doc --workspace --no-deps --locked --quiet
+
 step "contracts: forge test"
 (cd contracts && forge test)
 
