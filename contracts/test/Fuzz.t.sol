@@ -403,8 +403,10 @@ contract FuzzTest is Test {
         Ty memory xt = Kit.i8(p == 1 ? Kit.s1(n) : Kit.s2(p, n));
         bytes memory x = _edgy(seed, uint256(p) * n);
         // many ties at the maximum: the first one wins, across blocks too
-        if (ties) for (uint256 i = 0; i < x.length; i += 1 + seed % 700) {
-            x[i] = 0x7f;
+        if (ties) {
+            for (uint256 i = 0; i < x.length; i += 1 + seed % 700) {
+                x[i] = 0x7f;
+            }
         }
         _check(_one(Ref.argmax(0, xt), xt, x), seed % p, seed);
     }
