@@ -17,12 +17,16 @@ import {DisputeGame} from "../src/DisputeGame.sol";
 ///         | `CHALLENGE_WINDOW` | 600       | seconds after a post for opening games    |
 ///         | `MIN_STAKE`        | 1 ether   | least stake with a post (wei)             |
 ///         | `MIN_BOND`         | 0.1 ether | least bond with a challenge (wei)         |
-///         | `REWARD_BPS`       | 5000      | share of a slashed stake to the challenger|
+///         | `REWARD_BPS`       | 5000      | share of a slashed stake to the games open|
 ///         | `BOND_BURN_BPS`    | 1000      | share of a losing bond that is burned     |
 ///         | `REQUEST_TIMEOUT`  | 3600      | seconds before an unserved fee refunds    |
 ///         | `MAX_CALLBACK_GAS` | 1000000   | most gas a request may ask for a callback |
 ///         | `ARITY_LOG2`       | 1         | levels one reveal opens (1 to 4)          |
 ///         | `CLOCK_SECONDS`    | 300       | each side's total time in one game        |
+///
+///         The constructors refuse a parameter out of its bounds
+///         (`ParameterOutOfRange`); `forge script` simulates the whole deployment
+///         before it broadcasts, so nothing is sent then.
 ///
 ///         The deployer signs with `--private-key` / `--account` as usual, or with
 ///         `PRIVATE_KEY` if set. The deployer is the only account that may name the

@@ -15,10 +15,10 @@ import {OneStepVerifier} from "./OneStepVerifier.sol";
 ///         element's reduction has more than one block, the executor commits to its
 ///         checkpoints and a third descent over them narrows the dispute to one
 ///         block, which the verifier folds from the checkpoint before it. Each side
-///         has a chess clock. The Rust twin of these rules is
-///         crates/game/src/referee.rs; every accept/reject and every outcome here is
-///         the referee's. The oracle holds every wei; this contract only tells it
-///         who won.
+///         has a chess clock, extended when it runs low (`clockExtension`). The
+///         Rust twin of these rules is crates/game/src/referee.rs; every
+///         accept/reject and every outcome here is the referee's. The oracle holds
+///         every wei; this contract only tells it who won.
 contract DisputeGame {
     using StepSpec for Spec;
     using StepSpec for uint256;
@@ -50,7 +50,9 @@ contract DisputeGame {
         Moot
     }
 
-    /// @notice A game and its position, as `getGame` returns it. `byteLen` is the
+    /// @notice A game and its position, as `getGame` returns it. The clocks are the
+    ///         seconds each side has left; the extensions, the seconds each was
+    ///         granted so far (at most `clockSeconds`). `byteLen` is the
     ///         disputed step's output length; `element`, `claimed`, `blocks` and
     ///         `checkpointRoot` are set once an element of a long reduction is
     ///         named (and its checkpoints opened).
@@ -65,6 +67,8 @@ contract DisputeGame {
         uint64 lastMoveAt;
         uint64 executorClock;
         uint64 challengerClock;
+        uint64 executorExtension;
+        uint64 challengerExtension;
         bytes32 node;
         uint32 height;
         uint64 index;
@@ -98,10 +102,12 @@ contract DisputeGame {
     ///      is written by `openHeader` (`NO_SPEC` until then), slot 5 by
     ///      `nameElement`, slot 6 by `openCheckpoints`.
     struct GameState {
-        // slot 0
+        // slot 0: clocks and extensions never exceed clockSeconds <= MAX_DURATION < 2^24
         uint48 lastMoveAt;
-        uint48 executorClock;
-        uint48 challengerClock;
+        uint24 executorClock;
+        uint24 challengerClock;
+        uint24 executorExtension;
+        uint24 challengerExtension;
         uint16 height;
         uint64 index;
         Phase phase;
@@ -149,6 +155,14 @@ contract DisputeGame {
     uint32 public immutable arityLog2;
     /// @notice Each side's total time in one game, in seconds.
     uint64 public immutable clockSeconds;
+    /// @notice A side to move with less than this on its clock is raised to it,
+    ///         while its extensions so far stay within `clockSeconds`:
+    ///         `clockSeconds / 4` (docs/protocol.md, "Clock extension").
+    uint64 public immutable clockExtension;
+    /// @notice Most `arityLog2`: a reveal of 16 nodes.
+    uint32 public constant MAX_ARITY_LOG2 = 4;
+    /// @notice Longest `clockSeconds`: 30 days.
+    uint64 public constant MAX_DURATION = 2_592_000;
 
     /// @notice Id of the next game.
     uint256 public nextGameId = 1;
@@ -180,10 +194,8 @@ contract DisputeGame {
     /// @notice The game ended with `status` (a `Status`).
     event GameResolved(uint256 indexed gameId, uint256 indexed resultId, uint8 status);
 
-    /// @notice `arityLog2` is not 1 to 4.
-    error BadArity();
-    /// @notice `clockSeconds` is zero or above 2^48.
-    error BadClock();
+    /// @notice Constructor parameter `name` is `value`, outside `[least, most]`.
+    error ParameterOutOfRange(string name, uint256 value, uint256 least, uint256 most);
     /// @notice No such game.
     error UnknownGame(uint256 gameId);
     /// @notice The game is over.
@@ -234,15 +246,17 @@ contract DisputeGame {
 
     /// @param oracle_ The inference oracle (holds all funds).
     /// @param verifier_ The one-step verifier.
-    /// @param arityLog2_ Levels one reveal opens, 1 to 4.
-    /// @param clockSeconds_ Each side's time in one game.
+    /// @param arityLog2_ Levels one reveal opens, 1 to `MAX_ARITY_LOG2`.
+    /// @param clockSeconds_ Each side's time in one game, 1 to `MAX_DURATION`.
+    ///        Either out of its bounds is refused with `ParameterOutOfRange`.
     constructor(InferenceOracle oracle_, OneStepVerifier verifier_, uint32 arityLog2_, uint64 clockSeconds_) {
-        if (arityLog2_ == 0 || arityLog2_ > 4) revert BadArity();
-        if (clockSeconds_ == 0 || clockSeconds_ > type(uint48).max) revert BadClock();
+        if (arityLog2_ < 1 || arityLog2_ > MAX_ARITY_LOG2) revert ParameterOutOfRange("arityLog2", arityLog2_, 1, MAX_ARITY_LOG2);
+        if (clockSeconds_ < 1 || clockSeconds_ > MAX_DURATION) revert ParameterOutOfRange("clockSeconds", clockSeconds_, 1, MAX_DURATION);
         oracle = oracle_;
         verifier = verifier_;
         arityLog2 = arityLog2_;
         clockSeconds = clockSeconds_;
+        clockExtension = clockSeconds_ / 4;
     }
 
     // ------------------------------------------------------------------ opening
@@ -267,8 +281,8 @@ contract DisputeGame {
         d.lastGame = uint64(gameId);
         GameState storage g = games[gameId];
         g.lastMoveAt = uint48(block.timestamp);
-        g.executorClock = uint48(clockSeconds);
-        g.challengerClock = uint48(clockSeconds);
+        g.executorClock = uint24(clockSeconds);
+        g.challengerClock = uint24(clockSeconds);
         g.height = uint16(Commitments.height(stepCount));
         g.node = traceRoot;
         g.challenger = msg.sender;
@@ -294,12 +308,41 @@ contract DisputeGame {
         uint256 spent = block.timestamp - g.lastMoveAt;
         if (side == Side.Executor) {
             if (spent > g.executorClock) revert ClockExpired();
-            g.executorClock -= uint48(spent);
+            g.executorClock -= uint24(spent);
         } else {
             if (spent > g.challengerClock) revert ClockExpired();
-            g.challengerClock -= uint48(spent);
+            g.challengerClock -= uint24(spent);
         }
         g.lastMoveAt = uint48(block.timestamp);
+    }
+
+    /// @dev The clock extension, after a move that leaves the game open: a side now
+    ///      to move with less than `clockExtension` is raised towards it by what its
+    ///      extensions so far leave of `clockSeconds` (docs/protocol.md, "Clock
+    ///      extension"). A short stretch of congestion then costs no side the game,
+    ///      and each side's moves still take at most `2 · clockSeconds` in all.
+    function _extend(GameState storage g) private {
+        if (g.status != Status.Open) return;
+        uint256 ext = clockExtension;
+        if (g.turn == Side.Executor) {
+            uint256 c = g.executorClock;
+            if (c >= ext) return;
+            uint256 e = g.executorExtension;
+            uint256 add = _min(ext - c, clockSeconds - e);
+            g.executorClock = uint24(c + add);
+            g.executorExtension = uint24(e + add);
+        } else {
+            uint256 c = g.challengerClock;
+            if (c >= ext) return;
+            uint256 e = g.challengerExtension;
+            uint256 add = _min(ext - c, clockSeconds - e);
+            g.challengerClock = uint24(c + add);
+            g.challengerExtension = uint24(e + add);
+        }
+    }
+
+    function _min(uint256 a, uint256 b) private pure returns (uint256) {
+        return a < b ? a : b;
     }
 
     /// @dev Checks `nodes` rebuild the current node of the phase's tree; returns the
@@ -325,6 +368,7 @@ contract DisputeGame {
         GameState storage g = _enter(gameId, Side.Executor);
         _checkReveal(g, nodes);
         g.turn = Side.Challenger;
+        _extend(g);
         emit NodesRevealed(gameId, uint8(g.phase), g.height, g.index, nodes);
     }
 
@@ -348,7 +392,12 @@ contract DisputeGame {
         g.height = height;
         g.turn = Side.Executor;
         emit Picked(gameId, uint8(phase), choice, node);
-        if (height != 0) return;
+        if (height == 0) _reachLeaf(gameId, g, phase, index, node);
+        _extend(g);
+    }
+
+    /// @dev The descent of `phase` reached leaf `index`, `node` (see `pick`).
+    function _reachLeaf(uint256 gameId, GameState storage g, Phase phase, uint64 index, bytes32 node) private {
         if (phase == Phase.Data) {
             g.phase = Phase.Chunk;
         } else if (phase == Phase.Reduction) {
@@ -402,6 +451,7 @@ contract DisputeGame {
         g.height = height;
         g.index = 0;
         g.phase = height == 0 ? Phase.Chunk : Phase.Data;
+        _extend(g);
     }
 
     /// @notice Executor: reveals the 256 bytes of the chosen chunk. A non-zero byte
@@ -423,6 +473,7 @@ contract DisputeGame {
         } else {
             g.phase = Phase.OneStep;
             g.turn = Side.Challenger;
+            _extend(g);
         }
     }
 
@@ -506,6 +557,7 @@ contract DisputeGame {
         g.blocks = uint64(n);
         g.phase = Phase.Checkpoints;
         g.turn = Side.Executor;
+        _extend(g);
         emit ElementNamed(gameId, element, claimed, n);
     }
 
@@ -527,6 +579,7 @@ contract DisputeGame {
         g.height = uint16(h);
         g.index = 0;
         g.phase = Phase.Reduction;
+        _extend(g);
         emit CheckpointsOpened(gameId, root);
     }
 
@@ -582,7 +635,8 @@ contract DisputeGame {
     }
 
     /// @notice Anyone: ends a game whose result another game already rejected; the
-    ///         bond is returned to the challenger.
+    ///         challenger is credited the bond and the game's share of the reward
+    ///         less the claim fee (InferenceOracle.settleMoot).
     function settleMoot(uint256 gameId) external {
         GameState storage g = games[gameId];
         if (g.challenger == address(0)) revert UnknownGame(gameId);
@@ -625,6 +679,8 @@ contract DisputeGame {
         r.lastMoveAt = g.lastMoveAt;
         r.executorClock = g.executorClock;
         r.challengerClock = g.challengerClock;
+        r.executorExtension = g.executorExtension;
+        r.challengerExtension = g.challengerExtension;
         r.node = g.node;
         r.height = g.height;
         r.index = g.index;

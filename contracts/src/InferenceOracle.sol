@@ -68,12 +68,15 @@ contract InferenceOracle {
         uint64 windowEnd;
         uint32 openGames;
         ResultStatus status;
+        uint64 rejectedAt;
+        uint32 gamesAtRejection;
+        uint256 share;
         bytes output;
     }
 
     /// @dev Storage layout of a request (slot 0 is what post, finalize and refund
     ///      write). A request whose result was rejected keeps `Posted` and that
-    ///      result's id here; it is open again (`_status`).
+    ///      result's id here; it is open again (`_state`), with a fresh deadline.
     struct RequestData {
         address requester;
         uint40 deadline;
@@ -86,14 +89,22 @@ contract InferenceOracle {
         uint64 callbackGas;
     }
 
-    /// @dev Storage layout of a result (slot 0 is what every game touches).
+    /// @dev Storage layout of a result: slot 0 is what every game touches; slot 1,
+    ///      the stake and request, is where a rejection writes when it happened and
+    ///      how many games were open (so that each moot game is paid its share
+    ///      later, and the request gets a fresh deadline) at no new slot's cost.
     struct ResultData {
+        // slot 0
         address executor;
         uint40 postedAt;
         uint32 openGames;
         ResultStatus status;
+        // slot 1
         uint128 stake;
-        uint64 requestId;
+        uint48 requestId;
+        uint40 rejectedAt;
+        uint32 gamesAtRejection;
+        // slot 2
         bytes32 traceRoot;
         bytes output;
     }
@@ -101,6 +112,30 @@ contract InferenceOracle {
     /// @notice Gas kept back beyond a callback's limit: the call's own cost and
     ///         what finalize does after it.
     uint256 public constant CALLBACK_RESERVE = 10_000;
+    /// @notice Longest challenge window and request timeout: 30 days.
+    uint64 public constant MAX_DURATION = 2_592_000;
+    /// @notice Least `rewardBps`: a reward is always worth claiming.
+    uint16 public constant MIN_REWARD_BPS = 1000;
+    /// @notice Most `rewardBps`: at least a tenth of a fraudulent stake is burned,
+    ///         whatever sybils its executor uses (docs/protocol.md, "Rewards and
+    ///         sybils").
+    uint16 public constant MAX_REWARD_BPS = 9000;
+    /// @notice Least `bondBurnBps`: griefing and claiming a moot game's share
+    ///         always burn something.
+    uint16 public constant MIN_BOND_BURN_BPS = 1000;
+    /// @notice Most `bondBurnBps`: a griefed executor is always paid.
+    uint16 public constant MAX_BOND_BURN_BPS = 9000;
+    /// @notice Most `maxCallbackGas`: `finalize` stays affordable whatever a
+    ///         requester asks.
+    uint64 public constant MAX_CALLBACK_GAS = 1_000_000;
+    /// @notice Tx gas of every executor move in the longest game (a trace of height
+    ///         32, an output tree of height 24, a checkpoint tree of height 23, arity
+    ///         2, and the timeout that ends it), measured by Budget.t.sol and rounded
+    ///         up to 250,000 (docs/gas.md): what defending one game can cost.
+    uint256 public constant DEFENCE_GAS = 3_500_000;
+    /// @notice The gas price at which the executor's part of `minBond` must pay for
+    ///         `DEFENCE_GAS` (docs/protocol.md, "Sizing minBond").
+    uint256 public constant DEFENCE_GAS_PRICE = 1 gwei;
 
     /// @notice The model registry.
     ModelRegistry public immutable registry;
@@ -130,6 +165,8 @@ contract InferenceOracle {
     uint64 public immutable requestTimeout;
     /// @notice Most gas a requester may ask for its callback.
     uint64 public immutable maxCallbackGas;
+    /// @dev `claimFee()`, fixed by `minBond` and `bondBurnBps`.
+    uint256 private immutable _claimFee;
 
     /// @notice Id of the next request.
     uint256 public nextRequestId = 1;
@@ -176,7 +213,9 @@ contract InferenceOracle {
     event Challenged(uint256 indexed resultId, address indexed challenger, uint256 bond, uint32 openGames);
     /// @notice A game on a pending result was settled.
     event GameSettled(uint256 indexed resultId, address indexed challenger, bool executorWon, uint256 bond);
-    /// @notice A game on an already rejected result ended; its bond was returned.
+    /// @notice A game that was open when its result was rejected ended (moot): its
+    ///         challenger was credited `bond`, its bond and its share of the reward
+    ///         less the claim fee.
     event BondReturned(uint256 indexed resultId, address indexed challenger, uint256 bond);
 
     /// @notice Only the deployer may name the dispute game.
@@ -185,9 +224,11 @@ contract InferenceOracle {
     error GameAlreadySet();
     /// @notice Only the dispute game may call this.
     error NotDisputeGame();
-    /// @notice A parameter is out of range (basis points above 10 000, zero window
-    ///         or bond, or a duration above 2^32 seconds).
-    error BadConfig();
+    /// @notice Constructor parameter `name` is `value`, outside `[least, most]`.
+    error ParameterOutOfRange(string name, uint256 value, uint256 least, uint256 most);
+    /// @notice No dispute game is named yet: a result posted now could not be
+    ///         challenged.
+    error DisputeGameNotSet();
     /// @notice No model with this id is registered.
     error UnknownModel(bytes32 modelId);
     /// @notice The input is not the model's input byte length.
@@ -243,11 +284,16 @@ contract InferenceOracle {
 
     /// @param registry_ The model registry.
     /// @param cfg The protocol parameters.
+    ///        Each is refused outside its bounds (docs/protocol.md, "Parameters"),
+    ///        in this order, with `ParameterOutOfRange`.
     constructor(ModelRegistry registry_, Config memory cfg) {
-        if (
-            cfg.rewardBps > 10_000 || cfg.bondBurnBps > 10_000 || cfg.challengeWindow == 0 || cfg.minBond == 0
-                || cfg.challengeWindow > type(uint32).max || cfg.requestTimeout > type(uint32).max
-        ) revert BadConfig();
+        _within("challengeWindow", cfg.challengeWindow, 1, MAX_DURATION);
+        _within("minStake", cfg.minStake, 1, type(uint128).max);
+        _within("rewardBps", cfg.rewardBps, MIN_REWARD_BPS, MAX_REWARD_BPS);
+        _within("bondBurnBps", cfg.bondBurnBps, MIN_BOND_BURN_BPS, MAX_BOND_BURN_BPS);
+        _within("minBond", cfg.minBond, leastBond(cfg.bondBurnBps), type(uint128).max);
+        _within("requestTimeout", cfg.requestTimeout, 1, MAX_DURATION);
+        _within("maxCallbackGas", cfg.maxCallbackGas, 0, MAX_CALLBACK_GAS);
         registry = registry_;
         deployer = msg.sender;
         challengeWindow = cfg.challengeWindow;
@@ -257,6 +303,30 @@ contract InferenceOracle {
         bondBurnBps = cfg.bondBurnBps;
         requestTimeout = cfg.requestTimeout;
         maxCallbackGas = cfg.maxCallbackGas;
+        _claimFee = cfg.minBond * cfg.bondBurnBps / 10_000;
+    }
+
+    function _within(string memory name, uint256 value, uint256 least, uint256 most) private pure {
+        if (value < least || value > most) revert ParameterOutOfRange(name, value, least, most);
+    }
+
+    /// @notice The least `minBond` the constructor accepts with `bondBurnBps`: the
+    ///         executor's part of a lost bond, `minBond · (10000 − bondBurnBps) /
+    ///         10000`, pays `DEFENCE_GAS` at `DEFENCE_GAS_PRICE` (rounded up).
+    ///         Reverts for `bondBurnBps >= 10000`, where no bond would do.
+    function leastBond(uint16 bondBurnBps) public pure returns (uint256) {
+        if (bondBurnBps >= 10_000) revert ParameterOutOfRange("bondBurnBps", bondBurnBps, MIN_BOND_BURN_BPS, MAX_BOND_BURN_BPS);
+        uint256 keep = 10_000 - uint256(bondBurnBps);
+        return (DEFENCE_GAS * DEFENCE_GAS_PRICE * 10_000 + keep - 1) / keep;
+    }
+
+    /// @notice What settling a moot game burns of its share of the reward (at most
+    ///         the share): `minBond · bondBurnBps / 10000`, the least a griefer
+    ///         burns by losing a game. It makes diluting an honest game's share with
+    ///         sybil games cost nearly the whole reward (docs/protocol.md, "Rewards
+    ///         and sybils").
+    function claimFee() public view returns (uint256) {
+        return _claimFee;
     }
 
     /// @notice Names the dispute game contract, once, by the deployer.
@@ -304,11 +374,13 @@ contract InferenceOracle {
     }
 
     /// @notice Credits the fee of a request nobody served before its deadline back
-    ///         to its requester (also after a rejected result reopened it).
+    ///         to its requester; a request a rejection reopened, only after its fresh
+    ///         deadline (`rejectedAt + requestTimeout`).
     function refund(uint256 requestId) external {
         RequestData storage r = requests[requestId];
-        if (_status(r) != RequestStatus.Open) revert RequestNotOpen(requestId);
-        if (block.timestamp <= r.deadline) revert RequestNotExpired(requestId);
+        (RequestStatus st, uint256 deadline) = _state(r);
+        if (st != RequestStatus.Open) revert RequestNotOpen(requestId);
+        if (block.timestamp <= deadline) revert RequestNotExpired(requestId);
         r.status = RequestStatus.Refunded;
         uint256 fee = r.fee;
         _credit(r.requester, fee);
@@ -321,7 +393,9 @@ contract InferenceOracle {
     ///         the output bytes, the trace root over `stepCount` steps, and proofs
     ///         that leaf 0 is the request's input commitment and leaf
     ///         `stepCount - 1` is the commitment of `outputBytes` under the model's
-    ///         output type. Opens the challenge window.
+    ///         output type. Opens the challenge window. Reverts until the dispute
+    ///         game is named; a request a rejection reopened may be served until
+    ///         its fresh deadline (`rejectedAt + requestTimeout`).
     /// @return resultId The new result's id.
     function post(
         uint256 requestId,
@@ -331,9 +405,11 @@ contract InferenceOracle {
         bytes32[] calldata inputProof,
         bytes32[] calldata outputProof
     ) external payable returns (uint256 resultId) {
+        if (disputeGame == address(0)) revert DisputeGameNotSet();
         RequestData storage r = requests[requestId];
-        if (_status(r) != RequestStatus.Open) revert RequestNotOpen(requestId);
-        if (block.timestamp > r.deadline) revert RequestExpired(requestId);
+        (RequestStatus st, uint256 deadline) = _state(r);
+        if (st != RequestStatus.Open) revert RequestNotOpen(requestId);
+        if (block.timestamp > deadline) revert RequestExpired(requestId);
         if (msg.value < minStake) revert StakeTooLow(minStake);
         (uint32 steps,,, uint8 dtype, uint32[] memory shape) = registry.ioTypes(r.modelId);
         if (stepCount != steps) revert WrongStepCount(steps);
@@ -353,7 +429,7 @@ contract InferenceOracle {
         res.postedAt = uint40(block.timestamp);
         res.status = ResultStatus.Pending;
         res.stake = _u128(msg.value);
-        res.requestId = uint64(requestId);
+        res.requestId = uint48(requestId);
         res.traceRoot = traceRoot;
         res.output = outputBytes;
         r.status = RequestStatus.Posted;
@@ -428,52 +504,74 @@ contract InferenceOracle {
     }
 
     /// @notice Settles a decided game (game only). A losing executor's result is
-    ///         rejected: `rewardBps` of the stake goes to the challenger with its
-    ///         bond, the rest is burned, and the request reopens. A losing
-    ///         challenger's bond goes to the executor, `bondBurnBps` of it burned.
-    ///         A game on a result that another game already rejected is moot: its
-    ///         bond is returned. What is burned is only added to `burnPending`
-    ///         here; `burn` sends it.
+    ///         rejected: the reward, `rewardBps` of the stake, is shared among the
+    ///         `N` games open on it (this one included), `share = reward / N` each;
+    ///         this game's challenger is credited its bond and its share, the stake
+    ///         less `N` shares is burned, and the request reopens with a fresh
+    ///         deadline. A losing challenger's bond goes to the executor,
+    ///         `bondBurnBps` of it burned. A game on a result that another game
+    ///         already rejected is moot (`settleMoot`). What is burned is only added
+    ///         to `burnPending` here; `burn` sends it.
     /// @return moot Whether the game was moot.
     function settleGame(uint256 resultId, address challenger, uint256 bond, bool executorWon) external onlyGame returns (bool moot) {
         ResultData storage res = results[resultId];
         ResultStatus st = res.status;
         if (st == ResultStatus.Rejected) {
-            _returnBond(res, resultId, challenger, bond);
+            _settleMoot(res, resultId, challenger, bond);
             return true;
         }
         if (st != ResultStatus.Pending) revert ResultNotPending(resultId);
-        res.openGames -= 1;
+        uint32 open = res.openGames;
+        res.openGames = open - 1;
         emit GameSettled(resultId, challenger, executorWon, bond);
         if (executorWon) {
-            uint256 burn = bond * bondBurnBps / 10_000;
-            _credit(res.executor, bond - burn);
-            _burn(burn);
+            uint256 burned = bond * bondBurnBps / 10_000;
+            _credit(res.executor, bond - burned);
+            _burn(burned);
             return false;
         }
+        // Every game open now is due the same share, whichever won: a sybil of the
+        // executor that wins first cannot take the reward from a game already open
+        // (docs/protocol.md, "Rewards and sybils").
         uint256 slashed = res.stake;
-        uint256 reward = slashed * rewardBps / 10_000;
+        uint256 share = slashed * rewardBps / 10_000 / open;
         uint256 requestId = res.requestId;
-        // the request is open again by this status alone (`_status`): not writing
-        // it keeps a game-ending move within the move budget
+        // the request is open again by this status alone (`_state`): not writing
+        // it keeps a game-ending move within the move budget; the stake's slot
+        // keeps when (its fresh deadline) and among how many games (the moot
+        // games' share)
         res.status = ResultStatus.Rejected;
-        _credit(challenger, bond + reward);
+        res.rejectedAt = uint40(block.timestamp);
+        res.gamesAtRejection = open;
+        _credit(challenger, bond + share);
         emit Rejected(resultId, requestId, challenger, slashed);
-        _burn(slashed - reward);
+        _burn(slashed - open * share);
     }
 
-    /// @notice Returns the bond of a game on a result already rejected by another
-    ///         game (game only).
+    /// @notice Settles a game on a result another game already rejected (game
+    ///         only): it was open at the rejection, so its challenger is credited
+    ///         its bond and its share of the reward less the claim fee, which is
+    ///         burned (`min(share, claimFee)`).
     function settleMoot(uint256 resultId, address challenger, uint256 bond) external onlyGame {
         ResultData storage res = results[resultId];
         if (res.status != ResultStatus.Rejected) revert ResultNotRejected(resultId);
-        _returnBond(res, resultId, challenger, bond);
+        _settleMoot(res, resultId, challenger, bond);
     }
 
-    function _returnBond(ResultData storage res, uint256 resultId, address challenger, uint256 bond) private {
+    function _settleMoot(ResultData storage res, uint256 resultId, address challenger, uint256 bond) private {
         res.openGames -= 1;
-        _credit(challenger, bond);
-        emit BondReturned(resultId, challenger, bond);
+        uint256 share = _shareOf(res);
+        uint256 fee = share < _claimFee ? share : _claimFee;
+        uint256 credited = bond + share - fee;
+        _credit(challenger, credited);
+        emit BondReturned(resultId, challenger, credited);
+        _burn(fee);
+    }
+
+    /// @dev Each game's share of a rejected result's reward (0 unless rejected).
+    function _shareOf(ResultData storage res) private view returns (uint256) {
+        uint256 n = res.gamesAtRejection;
+        return n == 0 ? 0 : uint256(res.stake) * rewardBps / 10_000 / n;
     }
 
     /// @dev Sets `amount` aside to be burned. A settlement does not send it: a call
@@ -503,6 +601,22 @@ contract InferenceOracle {
     function _status(RequestData storage r) private view returns (RequestStatus st) {
         st = r.status;
         if (st == RequestStatus.Posted && results[r.resultId].status == ResultStatus.Rejected) st = RequestStatus.Open;
+    }
+
+    /// @dev A request's status and serve deadline: `Posted` with a rejected result
+    ///      is `Open` again, until `rejectedAt + requestTimeout` (its old deadline
+    ///      has usually passed: one cheap fraud would otherwise leave the
+    ///      requester nothing but a refund).
+    function _state(RequestData storage r) private view returns (RequestStatus st, uint256 deadline) {
+        st = r.status;
+        deadline = r.deadline;
+        if (st == RequestStatus.Posted) {
+            ResultData storage res = results[r.resultId];
+            if (res.status == ResultStatus.Rejected) {
+                st = RequestStatus.Open;
+                deadline = uint256(res.rejectedAt) + requestTimeout;
+            }
+        }
     }
 
     function _u128(uint256 v) private pure returns (uint128) {
@@ -547,16 +661,18 @@ contract InferenceOracle {
     }
 
     /// @notice A request (all zero for an unknown id); `resultId` is its pending or
-    ///         final result (0 while it is open).
+    ///         final result (0 while it is open); `deadline` is when it stops being
+    ///         servable (for a request a rejection reopened, `rejectedAt +
+    ///         requestTimeout`).
     function getRequest(uint256 requestId) external view returns (Request memory) {
         RequestData storage r = requests[requestId];
-        RequestStatus st = _status(r);
+        (RequestStatus st, uint256 deadline) = _state(r);
         return Request({
             requester: r.requester,
             modelId: r.modelId,
             fee: r.fee,
             inputCommitment: r.inputCommitment,
-            deadline: r.deadline,
+            deadline: uint64(deadline),
             callback: r.callback,
             callbackGas: r.callbackGas,
             status: st,
@@ -564,7 +680,8 @@ contract InferenceOracle {
         });
     }
 
-    /// @notice A posted result (all zero for an unknown id).
+    /// @notice A posted result (all zero for an unknown id); once rejected, when,
+    ///         among how many games the reward was shared and each one's share.
     function getResult(uint256 resultId) external view returns (InferenceResult memory) {
         ResultData storage res = results[resultId];
         uint64 postedAt = res.postedAt;
@@ -577,6 +694,9 @@ contract InferenceOracle {
             windowEnd: postedAt == 0 ? 0 : postedAt + challengeWindow,
             openGames: res.openGames,
             status: res.status,
+            rejectedAt: res.rejectedAt,
+            gamesAtRejection: res.gamesAtRejection,
+            share: _shareOf(res),
             output: res.output
         });
     }

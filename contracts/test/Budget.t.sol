@@ -349,6 +349,12 @@ contract BudgetTest is GameKit {
     ///      `D − k … D − 1` that give its `k` inputs, step `D`, and step
     ///      `STEPS − 1`, a relu of step 0.
     function _model(Extreme memory x) internal pure returns (ModelDef memory) {
+        return _modelOf(x, STEPS);
+    }
+
+    /// @dev `_model` with `steps` steps (the disputed step `steps − 2`).
+    function _modelOf(Extreme memory x, uint32 steps_) internal pure returns (ModelDef memory) {
+        uint256 d = uint256(steps_) - 2;
         uint256 nIn = x.inTys.length;
         StepDef[] memory steps = new StepDef[](nIn + 3);
         uint256[] memory index = new uint256[](nIn + 3);
@@ -357,15 +363,15 @@ contract BudgetTest is GameKit {
         ws[0] = new Committed[](0);
         x.step.inputs = new uint32[](nIn);
         for (uint256 j = 0; j < nIn; j++) {
-            index[1 + j] = D - nIn + j;
+            index[1 + j] = d - nIn + j;
             steps[1 + j] = Ref.input(x.inTys[j].shape);
             steps[1 + j].out = x.inTys[j];
             ws[1 + j] = new Committed[](0);
             x.step.inputs[j] = uint32(index[1 + j]);
         }
-        (index[nIn + 1], steps[nIn + 1], ws[nIn + 1]) = (D, x.step, x.weights);
-        (index[nIn + 2], steps[nIn + 2], ws[nIn + 2]) = (STEPS - 1, Ref.unary(Ref.RELU, 0, steps[0].out, Ref.noParams()), new Committed[](0));
-        return Ref.buildSparse(steps, index, ws, STEPS);
+        (index[nIn + 1], steps[nIn + 1], ws[nIn + 1]) = (d, x.step, x.weights);
+        (index[nIn + 2], steps[nIn + 2], ws[nIn + 2]) = (steps_ - 1, Ref.unary(Ref.RELU, 0, steps[0].out, Ref.noParams()), new Committed[](0));
+        return Ref.buildSparse(steps, index, ws, steps_);
     }
 
     /// @dev The trace of `x`'s model whose step `D` output is `out`.
@@ -378,7 +384,7 @@ contract BudgetTest is GameKit {
         }
         cs[nIn + 1] = out;
         cs[nIn + 2] = Kit.commit(Kit.i8(Kit.s1(1)), hex"05");
-        return Ref.sparseTrace(cs, m.index, STEPS);
+        return Ref.sparseTrace(cs, m.index, m.stepCount);
     }
 
     function _fold(Extreme memory x) internal pure returns (Fold memory) {
@@ -624,6 +630,16 @@ contract BudgetTest is GameKit {
     ///      says: asserts the winner and that every move, the last included, is
     ///      within the move budget; prints the last move's row.
     function _playEnding(Extreme memory x, Ending e) internal {
+        _playEnding(x, e, 0);
+    }
+
+    /// @dev `_playEnding` with `others` more games opened on the result before the
+    ///      game is played (a rejection then shares the reward among them all).
+    ///      When the game rejects the result, one of the others is then played to
+    ///      the same end, which settles it as moot (the moot path of
+    ///      `settleGame`), and the rest are settled with `settleMoot`: each within
+    ///      the move budget too.
+    function _playEnding(Extreme memory x, Ending e, uint256 others) internal {
         deploy(1);
         ModelDef memory m = _model(x);
         register(m);
@@ -638,10 +654,34 @@ contract BudgetTest is GameKit {
             req, Kit.canonical(t.steps[m.index.length - 1]), t.root, STEPS, Kit.single(t.tree, 0), Kit.single(t.tree, STEPS - 1)
         );
         uint256 id = challengeAs(challenger, res);
+        uint256[] memory more = new uint256[](others);
+        for (uint256 k = 0; k < others; k++) {
+            address other = makeAddr(string.concat("other", vm.toString(k)));
+            vm.deal(other, 100 ether);
+            more[k] = challengeAs(other, res);
+        }
         (DisputeGame.Status want, string memory what) = _expected(e);
+        what = string.concat(what, " (", x.name, ")");
         cpFoldFrom = x.first;
         if (e == Ending.DirtyPaddingCheckpoint) cpPadding = keccak256("not a padding leaf");
         griefElement = x.element % (256 / Kit.size(x.step.out.dtype));
+        _playOut(id, m, t, h, e, goal);
+        assertEq(uint8(game.getGame(id).status), uint8(want), what);
+        assertEq(played.oneStep, 0, "decided before a one step");
+        assertEq(played.maxOther, maxGas[keccak256(bytes(played.maxOtherKind))]);
+        if (others > 0) {
+            assertEq(uint8(want), uint8(DisputeGame.Status.ChallengerWon), "others become moot on a rejection");
+            assertEq(oracle.getResult(res).gamesAtRejection, others + 1);
+            what = string.concat(what, ", ", vm.toString(others + 1), " games open");
+        }
+        _logEnding(what);
+        if (others > 0) _settleOthers(more, m, t, h, e, goal, what);
+        (cpFoldFrom, cpPadding, griefElement) = (0, bytes32(0), 0);
+        assertConserved();
+    }
+
+    /// @dev Plays game `id` to the end `e` says.
+    function _playOut(uint256 id, ModelDef memory m, TraceDef memory t, TraceDef memory h, Ending e, uint256[3] memory goal) internal {
         if (e == Ending.ExecutorSilent || e == Ending.ChallengerSilent) {
             _resetPlayed();
             if (e == Ending.ChallengerSilent) executorMove(id, m, t);
@@ -650,10 +690,11 @@ contract BudgetTest is GameKit {
         } else {
             playSteered(id, m, t, h, goal[0], goal[1], goal[2]);
         }
-        (cpFoldFrom, cpPadding, griefElement) = (0, bytes32(0), 0);
-        assertEq(uint8(game.getGame(id).status), uint8(want), what);
-        assertEq(played.oneStep, 0, "decided before a one step");
-        assertEq(played.maxOther, maxGas[keccak256(bytes(played.maxOtherKind))]);
+    }
+
+    /// @dev Prints the last move's row and asserts it and the game's largest move
+    ///      within the move budget.
+    function _logEnding(string memory what) internal view {
         console2.log(
             string.concat(
                 "| ", what, " | ", vm.toString(lastMove.txGas), " | ", vm.toString(lastMove.exec), " | ", vm.toString(lastMove.calldataBytes), " | "
@@ -662,7 +703,37 @@ contract BudgetTest is GameKit {
         console2.log(string.concat("  largest move of the game: ", vm.toString(played.maxOther), " (", played.maxOtherKind, ")"));
         assertLe(lastMove.txGas, MOVE_BUDGET, what);
         assertLe(played.maxOther, MOVE_BUDGET, string.concat(what, ": ", played.maxOtherKind));
-        assertConserved();
+    }
+
+    /// @dev The games open beside a rejecting one: the first played to the same
+    ///      end (settled as moot by its last move), the others settled with
+    ///      `settleMoot`; each credited its bond and share less the claim fee.
+    function _settleOthers(
+        uint256[] memory more,
+        ModelDef memory m,
+        TraceDef memory t,
+        TraceDef memory h,
+        Ending e,
+        uint256[3] memory goal,
+        string memory what
+    ) internal {
+        uint256 share = oracle.getResult(game.getGame(more[0]).resultId).share;
+        uint256 fee = oracle.claimFee();
+        uint256 due = BOND + share - (share < fee ? share : fee);
+        _playOut(more[0], m, t, h, e, goal);
+        assertEq(uint8(game.getGame(more[0]).status), uint8(DisputeGame.Status.Moot), "moot");
+        assertEq(oracle.balanceOf(game.getGame(more[0]).challenger), due);
+        _logEnding(string.concat(what, ": a game open at rejection, decided later (moot)"));
+        Measured memory most;
+        for (uint256 k = 1; k < more.length; k++) {
+            Measured memory r = measure(address(this), address(game), 0, abi.encodeCall(DisputeGame.settleMoot, (more[k])));
+            if (r.txGas > most.txGas) most = r;
+            assertEq(oracle.balanceOf(game.getGame(more[k]).challenger), due);
+        }
+        if (more.length > 1) {
+            lastMove = most;
+            _logEnding(string.concat(what, ": settleMoot, the largest"));
+        }
     }
 
     /// Every way a game ends before the one step, at a trace of height 16, on the
@@ -677,5 +748,143 @@ contract BudgetTest is GameKit {
         }
         // the largest spec and header: a linear step of rank 8
         _playEnding(_linearOfRank("linear of rank 8", 8, true), Ending.WrongShape);
+    }
+
+    /// A rejection with many games open (the reward shared among 40) and the moot
+    /// settlements after it, a moot game's deciding move and `settleMoot`, at the
+    /// extremes: each within 100k.
+    function test_rejectionsWithManyGamesOpenAndMootSettlementsFitTheBudget() public {
+        Extreme memory conv = _conv("conv2d 4x128", _g(255, 26317, 640, 4, 128, 411, 0), 0, 1, 12);
+        _playEnding(_linearOfRank("linear of rank 8", 8, true), Ending.WrongShape, 39);
+        _playEnding(conv, Ending.DirtyPaddingCheckpoint, 39);
+        _playEnding(conv, Ending.DirtyPaddingLeaf, 3);
+        _playEnding(_relu(), Ending.DirtyChunk, 3);
+        _playEnding(conv, Ending.ExecutorSilent, 3);
+    }
+
+    // ------------------------------------------------------------ the defence
+
+    /// @dev The deepest game: argmax over x [2^30, 2^32 − 1] (int8), whose int32
+    ///      output of 2^32 bytes is a data tree of height 24 and whose every element
+    ///      reduces 2^32 − 1 terms in 2^23 blocks (a checkpoint tree of height 23),
+    ///      in a model of 2^32 − 1 steps (a trace of height 32, the most a 32-bit
+    ///      step count has). The loader's models reach at most 16 + 26 + 25 levels
+    ///      (2^16 steps; an int32 output of 2^32 elements; a conv of 129-row
+    ///      kernels over 2^25 one-channel blocks), 12 fewer reveals than these 79,
+    ///      so this game bounds every defence. The named element is the last of
+    ///      chunk 2^23; the solvers fold its last two blocks.
+    function _deepest() internal pure returns (Extreme memory x) {
+        x.name = "argmax over [2^30, 2^32 - 1]: data tree height 24, 2^23 blocks (checkpoint tree height 23), trace height 32";
+        x.inTys = _one(Kit.i8(Kit.s2(uint32(1 << 30), type(uint32).max)));
+        x.step = Ref.argmax(0, x.inTys[0]);
+        x.element = (uint256(1) << 29) + 63;
+        x.lieFrom = NONE;
+        x.first = Ref.blocks(x.step, x.inTys) - 2;
+        _fill(x, 41);
+    }
+
+    /// `DEFENCE_GAS` (the oracle's floor on `minBond`) covers every transaction an
+    /// honest executor sends in the longest game: a griefer descends the trace
+    /// (height 32), the data tree (height 24) and the checkpoint tree (height 23)
+    /// at arity 2, the most reveals, and goes silent at the last block; the
+    /// executor's reveals, header, chunk and checkpoints and the timeout that ends
+    /// the game are summed. Fails if they come to more than `DEFENCE_GAS`.
+    function test_theDefenceOfTheLongestGameIsWithinDefenceGas() public {
+        Extreme memory x = _deepest();
+        uint32 count = type(uint32).max;
+        deploy(1);
+        ModelDef memory m = _modelOf(x, count);
+        register(m);
+        Fold memory f = _fold(x);
+        assertEq(f.blocks, 2 ** 23);
+        TraceDef memory h = _trace(x, m, _sparseOut(x, f.value));
+        assertEq(h.tree.height, 32);
+        uint256 id = challengeAs(challenger, postTrace(requestOn(m, hex"05"), h));
+        cpFoldFrom = x.first;
+        griefElement = 63;
+        uint256[3] memory goal = [uint256(count) - 2, x.element * 4 / 256, f.blocks - 1];
+        // [count, total, least, most] of the executor's moves by phase (the timeout
+        // under Block, where the griefer stops)
+        uint256[4][8] memory by;
+        _resetPlayed();
+        for (uint256 i = 0; i < 256; i++) {
+            DisputeGame.Game memory g = game.getGame(id);
+            require(g.status == DisputeGame.Status.Open, "the game ended early");
+            if (g.phase == DisputeGame.Phase.Block) break;
+            vm.warp(vm.getBlockTimestamp() + 7);
+            if (g.turn == DisputeGame.Side.Executor) {
+                uint256 before = played.executorTxGas;
+                executorMove(id, m, h);
+                _book(by[uint256(g.phase)], played.executorTxGas - before);
+                continue;
+            }
+            uint256 at = g.phase == DisputeGame.Phase.Trace ? goal[0] : g.phase == DisputeGame.Phase.Data ? goal[1] : goal[2];
+            steer = g.phase == DisputeGame.Phase.Trace || g.phase == DisputeGame.Phase.Data || g.phase == DisputeGame.Phase.Reduction;
+            if (steer) griefChoice = (at >> (g.height - _levels(g))) & 1;
+            challengerMove(id, m, h, h);
+            steer = false;
+        }
+        (cpFoldFrom, griefElement) = (0, 0);
+        DisputeGame.Game memory end = game.getGame(id);
+        assertEq(end.stepIndex, goal[0]);
+        assertEq(end.blocks, 2 ** 23);
+        assertEq(end.index, goal[2], "the last checkpoint leaf");
+        // the griefer is silent: the executor ends the game
+        vm.warp(vm.getBlockTimestamp() + CLOCK + 1);
+        uint256 prior = played.executorTxGas;
+        _move(executor, abi.encodeCall(DisputeGame.timeout, (id)), "timeout", false);
+        _book(by[uint256(DisputeGame.Phase.Block)], played.executorTxGas - prior);
+        assertEq(uint8(game.getGame(id).status), uint8(DisputeGame.Status.ExecutorWon));
+        assertEq(by[uint256(DisputeGame.Phase.Trace)][0], 32);
+        assertEq(by[uint256(DisputeGame.Phase.Data)][0], 24);
+        assertEq(by[uint256(DisputeGame.Phase.Reduction)][0], 23);
+        _logDefence(by);
+        uint256 total = played.executorTxGas;
+        uint256 rounded = (total + 249_999) / 250_000 * 250_000;
+        console2.log(
+            string.concat(
+                "| **the defence: ",
+                vm.toString(played.executorMoves),
+                " transactions** | | | | **",
+                vm.toString(total),
+                "** (rounded up to 250,000: ",
+                vm.toString(rounded),
+                ") |"
+            )
+        );
+        assertLe(total, oracle.DEFENCE_GAS(), "the defence of the longest game within DEFENCE_GAS");
+    }
+
+    /// @dev Books a move of `gas` in `b` ([count, total, least, most]).
+    function _book(uint256[4] memory b, uint256 gas) internal pure {
+        b[0] += 1;
+        b[1] += gas;
+        if (b[2] == 0 || gas < b[2]) b[2] = gas;
+        if (gas > b[3]) b[3] = gas;
+    }
+
+    function _logDefence(uint256[4][8] memory by) internal pure {
+        string[8] memory names = [
+            "revealNodes (trace)",
+            "openHeader",
+            "revealNodes (data)",
+            "revealChunk",
+            "",
+            "openCheckpoints",
+            "revealNodes (reduction)",
+            "timeout (the griefer silent)"
+        ];
+        console2.log("| executor transaction | count | least | most | total |");
+        console2.log("|---|---:|---:|---:|---:|");
+        uint256[7] memory order = [uint256(0), 1, 2, 3, 5, 6, 7];
+        for (uint256 k = 0; k < 7; k++) {
+            uint256 p = order[k];
+            uint256[4] memory b = by[p];
+            console2.log(
+                string.concat(
+                    "| ", names[p], " | ", vm.toString(b[0]), " | ", vm.toString(b[2]), " | ", vm.toString(b[3]), " | ", vm.toString(b[1]), " |"
+                )
+            );
+        }
     }
 }

@@ -29,14 +29,19 @@ contract DeployTest is Test {
         assertEq(c.maxCallbackGas, 1_000_000);
 
         vm.setEnv("CHALLENGE_WINDOW", "86400");
-        vm.setEnv("MIN_BOND", "5");
+        vm.setEnv("MIN_BOND", "5000000000000000");
         vm.setEnv("ARITY_LOG2", "3");
         vm.setEnv("CLOCK_SECONDS", "7200");
         d = script.deploy();
         assertEq(d.oracle.challengeWindow(), 86400);
-        assertEq(d.oracle.minBond(), 5);
+        assertEq(d.oracle.minBond(), 0.005 ether);
         assertEq(d.game.arityLog2(), 3);
         assertEq(d.game.clockSeconds(), 7200);
+        // a bond below the defence floor is refused by name, before the game is deployed
+        vm.setEnv("MIN_BOND", "5");
+        uint256 least = d.oracle.leastBond(1000);
+        vm.expectRevert(abi.encodeWithSelector(InferenceOracle.ParameterOutOfRange.selector, "minBond", 5, least, type(uint128).max));
+        script.deploy();
         vm.setEnv("CHALLENGE_WINDOW", "600");
         vm.setEnv("MIN_BOND", "100000000000000000");
         vm.setEnv("ARITY_LOG2", "1");

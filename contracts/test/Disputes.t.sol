@@ -63,6 +63,7 @@ abstract contract ProtocolFixture is Test {
     uint256 constant FEE = 1 ether;
     uint256 constant STAKE = 10 ether;
     uint256 constant BOND = 2 ether;
+    uint256 constant MIN_BOND = 1 ether;
     uint16 constant REWARD_BPS = 5000;
     uint16 constant BOND_BURN_BPS = 2000;
 
@@ -107,20 +108,28 @@ abstract contract ProtocolFixture is Test {
         );
     }
 
+    /// @dev The fixture's parameters.
+    function _config() internal pure returns (InferenceOracle.Config memory) {
+        return InferenceOracle.Config({
+            challengeWindow: WINDOW,
+            minStake: 1 ether,
+            minBond: MIN_BOND,
+            rewardBps: REWARD_BPS,
+            bondBurnBps: BOND_BURN_BPS,
+            requestTimeout: 1 hours,
+            maxCallbackGas: 500_000
+        });
+    }
+
     function _deploy(uint32 arity) internal {
+        _deployWith(arity, _config());
+    }
+
+    /// @dev Deploys the protocol with the oracle's parameters `cfg` and registers
+    ///      the fixture model.
+    function _deployWith(uint32 arity, InferenceOracle.Config memory cfg) internal {
         registry = new ModelRegistry();
-        oracle = new InferenceOracle(
-            registry,
-            InferenceOracle.Config({
-                challengeWindow: WINDOW,
-                minStake: 1 ether,
-                minBond: 1 ether,
-                rewardBps: REWARD_BPS,
-                bondBurnBps: BOND_BURN_BPS,
-                requestTimeout: 1 hours,
-                maxCallbackGas: 500_000
-            })
-        );
+        oracle = new InferenceOracle(registry, cfg);
         verifier = new OneStepVerifier();
         game = new DisputeGame(oracle, verifier, arity, clock);
         oracle.setDisputeGame(address(game));

@@ -352,6 +352,119 @@ contract GamesTest is GameKit {
         _silentChallenger(2, true);
     }
 
+    // ---------------------------------------------------------- clock extension
+
+    /// @dev The clock and the extension so far of the side to move.
+    function _mover(DisputeGame.Game memory g) internal pure returns (uint256 clock, uint256 extension) {
+        return g.turn == DisputeGame.Side.Executor ? (g.executorClock, g.executorExtension) : (g.challengerClock, g.challengerExtension);
+    }
+
+    function _moveAs(uint256 id, World memory w, TraceDef memory t) internal {
+        if (game.getGame(id).turn == DisputeGame.Side.Executor) executorMove(id, w.m, t);
+        else challengerMove(id, w.m, t, w.h);
+    }
+
+    /// A side that must move with less than `clockExtension` left is raised to
+    /// it after the other's move; a side with more is not.
+    function test_aSideLeftWithLittleTimeIsRaisedToTheExtension() public {
+        World memory w = _setUp(1);
+        TraceDef memory t = _liar(w, 5, 0, 1);
+        (,, uint256 id) = _dispute(w, t);
+        uint256 ext = game.clockExtension();
+        assertEq(ext, CLOCK / 4);
+        // the executor moves with 10 seconds left of its clock
+        vm.warp(vm.getBlockTimestamp() + CLOCK - 10);
+        executorMove(id, w.m, t);
+        DisputeGame.Game memory g = game.getGame(id);
+        assertEq(g.executorClock, 10);
+        assertEq(g.executorExtension, 0, "not the side to move: not raised yet");
+        assertEq(g.challengerClock, CLOCK);
+        // the challenger answers at once: the executor, now to move, is raised
+        challengerMove(id, w.m, t, w.h);
+        g = game.getGame(id);
+        assertEq(g.executorClock, ext, "raised to clockExtension");
+        assertEq(g.executorExtension, ext - 10);
+        assertEq(g.challengerExtension, 0);
+        // the challenger moves with more than the extension left: not raised
+        vm.warp(vm.getBlockTimestamp() + 1);
+        executorMove(id, w.m, t);
+        vm.warp(vm.getBlockTimestamp() + CLOCK - ext);
+        challengerMove(id, w.m, t, w.h);
+        executorMove(id, w.m, t);
+        g = game.getGame(id);
+        assertEq(g.challengerClock, ext, "exactly the extension left");
+        assertEq(g.challengerExtension, 0, "not below it: not raised");
+        // its clock runs out only past the extension
+        vm.warp(vm.getBlockTimestamp() + ext);
+        vm.expectRevert(DisputeGame.ClockRunning.selector);
+        game.timeout(id);
+    }
+
+    /// Both sides play as slowly as their clocks allow, each move at the last
+    /// second: each is granted extensions of at most `clockSeconds` in all, and
+    /// the game, fraud rejected, ends within 4 · clockSeconds of its opening.
+    function _slowGame(uint256 arityLog2) internal {
+        World memory w = _setUp(arityLog2);
+        TraceDef memory t = _liar(w, 3, 550, 1);
+        (uint256 req, uint256 res, uint256 id) = _dispute(w, t);
+        uint256 opened = vm.getBlockTimestamp();
+        uint256 granted;
+        for (uint256 i = 0; i < 64; i++) {
+            DisputeGame.Game memory g = game.getGame(id);
+            if (g.status != DisputeGame.Status.Open) break;
+            (uint256 clock, uint256 ext) = _mover(g);
+            assertLe(clock, CLOCK);
+            assertLe(g.executorExtension, CLOCK, "the executor's extensions within clockSeconds");
+            assertLe(g.challengerExtension, CLOCK, "the challenger's extensions within clockSeconds");
+            if (ext > 0 && clock == game.clockExtension()) granted++;
+            vm.warp(vm.getBlockTimestamp() + clock);
+            _moveAs(id, w, t);
+        }
+        DisputeGame.Game memory end = game.getGame(id);
+        assertEq(uint8(end.status), uint8(DisputeGame.Status.ChallengerWon), "the honest challenger still wins");
+        assertGt(granted, 0, "extensions were granted");
+        assertLe(vm.getBlockTimestamp() - opened, 4 * uint256(CLOCK), "within 4 clocks");
+        _expectChallengerWon(req, res, id);
+    }
+
+    function test_aSlowGameEndsWithinFourClocks_arity1() public {
+        _slowGame(1);
+    }
+
+    function test_aSlowGameEndsWithinFourClocks_arity2() public {
+        _slowGame(2);
+    }
+
+    /// Once a side was granted `clockSeconds` of extension it gets no more: a
+    /// side that keeps moving at the last second runs out, and the game ends by
+    /// timeout within 4 · clockSeconds (and one second) of its opening.
+    function test_extensionsStopAtClockSecondsAndTheSlowSideTimesOut() public {
+        World memory w = _setUp(1);
+        TraceDef memory t = _liar(w, 3, 550, 1);
+        (uint256 req, uint256 res, uint256 id) = _dispute(w, t);
+        uint256 opened = vm.getBlockTimestamp();
+        for (uint256 i = 0; i < 64; i++) {
+            DisputeGame.Game memory g = game.getGame(id);
+            require(g.status == DisputeGame.Status.Open, "the game ended before the executor's extensions ran out");
+            (uint256 clock, uint256 ext) = _mover(g);
+            if (g.turn == DisputeGame.Side.Executor && clock == 0) {
+                assertEq(ext, CLOCK, "no extension left");
+                break;
+            }
+            // the executor spends all its time; the challenger answers at once
+            if (g.turn == DisputeGame.Side.Executor) vm.warp(vm.getBlockTimestamp() + clock);
+            _moveAs(id, w, t);
+        }
+        DisputeGame.Game memory at = game.getGame(id);
+        assertEq(at.executorExtension, CLOCK, "capped at clockSeconds");
+        assertEq(at.challengerExtension, 0);
+        assertEq(vm.getBlockTimestamp() - opened, 2 * uint256(CLOCK), "the executor's clock and extensions, all spent");
+        vm.warp(vm.getBlockTimestamp() + 1);
+        game.timeout(id);
+        assertLe(vm.getBlockTimestamp() - opened, 4 * uint256(CLOCK) + 1);
+        _expectChallengerWon(req, res, id);
+    }
+
     /// Every position of a game is one the honest executor can answer: play the
     /// honest executor against a griefer aiming at every trace leaf and chunk.
     function test_theHonestExecutorWinsEveryGriefingPath_arity2() public {

@@ -24,6 +24,7 @@ contract Handler is Test {
     uint256[] public gameIds;
     mapping(uint256 => bool) public resultIsFraud;
     mapping(uint256 => uint256) public nextMove;
+    mapping(uint256 => uint256) public openedAt;
 
     constructor(
         InferenceOracle oracle_,
@@ -115,7 +116,9 @@ contract Handler is Test {
         if (who == r.executor) return;
         bond = bound(bond, oracle.minBond(), 5 ether);
         vm.prank(who);
-        gameIds.push(game.challenge{value: bond}(res));
+        uint256 id = game.challenge{value: bond}(res);
+        gameIds.push(id);
+        openedAt[id] = block.timestamp;
     }
 
     /// Plays the next recorded move of a game (fraudulent results face the honest
@@ -246,7 +249,9 @@ contract InvariantsTest is ProtocolFixture {
 
     /// The oracle holds exactly what it owes: credited balances plus what open work
     /// holds (fees of unserved or pending requests, stakes of pending results,
-    /// bonds of open games) plus what settlements set aside to be burned.
+    /// bonds of open games, and for each game still open on a rejected result its
+    /// share of the reward) plus what settlements set aside to be burned: every
+    /// wei in is credited, burned or held.
     function invariant_theOracleIsSolvent() public view {
         uint256 held;
         for (uint256 i = 0; i < handler.requestCount(); i++) {
@@ -259,13 +264,33 @@ contract InvariantsTest is ProtocolFixture {
         }
         for (uint256 i = 0; i < handler.gameCount(); i++) {
             DisputeGame.Game memory g = game.getGame(handler.gameIds(i));
-            if (g.status == DisputeGame.Status.Open) held += g.bond;
+            if (g.status != DisputeGame.Status.Open) continue;
+            held += g.bond;
+            InferenceOracle.InferenceResult memory r = oracle.getResult(g.resultId);
+            if (r.status == InferenceOracle.ResultStatus.Rejected) held += r.share;
         }
         uint256 credited;
         for (uint256 i = 0; i < handler.actorCount(); i++) {
             credited += oracle.balanceOf(handler.actors(i));
         }
         assertEq(address(oracle).balance, held + credited + oracle.burnPending());
+    }
+
+    /// Clocks and extensions stay within `clockSeconds`, and a game open more than
+    /// 4 · clockSeconds can be ended by a timeout: every game ends within 4 clocks.
+    function invariant_everyGameEndsWithinFourClocks() public view {
+        uint256 c = game.clockSeconds();
+        for (uint256 i = 0; i < handler.gameCount(); i++) {
+            uint256 id = handler.gameIds(i);
+            DisputeGame.Game memory g = game.getGame(id);
+            if (g.status != DisputeGame.Status.Open) continue;
+            assertLe(g.executorClock, c);
+            assertLe(g.challengerClock, c);
+            assertLe(g.executorExtension, c, "extensions within clockSeconds");
+            assertLe(g.challengerExtension, c, "extensions within clockSeconds");
+            uint256 left = g.turn == DisputeGame.Side.Executor ? g.executorClock : g.challengerClock;
+            if (block.timestamp > handler.openedAt(id) + 4 * c) assertGt(block.timestamp - g.lastMoveAt, left, "past 4 clocks: timed out");
+        }
     }
 
     /// A result with an open game is never final, and a fraudulent one never is.

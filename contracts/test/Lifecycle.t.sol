@@ -241,9 +241,10 @@ contract LifecycleTest is ProtocolFixture {
         oracle.setDisputeGame(address(1));
     }
 
-    /// Two honest watchtowers and a colluding one dispute a fraudulent result in
-    /// parallel: the first win rejects it, the other games become moot and return
-    /// their bonds, and the request reopens for an honest post.
+    /// Two watchtowers dispute a fraudulent result in parallel: the first win
+    /// rejects it and the reward is shared between the two games open then; the
+    /// other game becomes moot, returns its bond and pays its share less the claim
+    /// fee; the request reopens for an honest post.
     function test_parallelGamesOnAFraudulentResult() public {
         uint256 id = _request(address(0), 0);
         uint256 res = _post(id, wrongOutput);
@@ -261,10 +262,21 @@ contract LifecycleTest is ProtocolFixture {
         }
         assertEq(uint8(game.getGame(g1).status), uint8(DisputeGame.Status.ChallengerWon));
         assertEq(uint8(oracle.resultStatus(res)), uint8(InferenceOracle.ResultStatus.Rejected));
-        assertEq(oracle.burnPending(), STAKE - STAKE * REWARD_BPS / 10_000, "the stake less the reward waits to be burned");
+        uint256 share = STAKE * REWARD_BPS / 10_000 / 2;
+        uint256 fee = MIN_BOND * BOND_BURN_BPS / 10_000;
+        assertEq(oracle.claimFee(), fee);
+        assertEq(oracle.balanceOf(challenger), BOND + share, "the winner's bond and share");
+        assertEq(oracle.burnPending(), STAKE - 2 * share, "the stake less the two shares waits to be burned");
+        InferenceOracle.InferenceResult memory r = oracle.getResult(res);
+        assertEq(r.gamesAtRejection, 2);
+        assertEq(r.share, share);
+        assertEq(r.rejectedAt, vm.getBlockTimestamp());
+        assertEq(r.openGames, 1, "the moot game is still open");
+        vm.expectEmit(address(oracle));
+        emit InferenceOracle.BondReturned(res, other, BOND + share - fee);
         game.settleMoot(g2);
         assertEq(uint8(game.getGame(g2).status), uint8(DisputeGame.Status.Moot));
-        assertEq(oracle.balanceOf(other), BOND);
+        assertEq(oracle.balanceOf(other), BOND + share - fee, "the bond and the share less the claim fee");
         vm.expectRevert(abi.encodeWithSelector(DisputeGame.GameOver.selector, g2));
         game.timeout(g2);
         // the request is open again and an honest executor serves it
@@ -272,8 +284,8 @@ contract LifecycleTest is ProtocolFixture {
         vm.warp(vm.getBlockTimestamp() + WINDOW);
         oracle.finalize(res2);
         assertEq(oracle.output(id), honest.output);
-        // a moot game burns nothing
-        _assertBurns(0, STAKE - STAKE * REWARD_BPS / 10_000);
+        // the moot game burned the claim fee
+        _assertBurns(0, STAKE - 2 * share + fee);
     }
 
     /// A settlement only sets the burned wei aside (`burnPending`); anyone then
@@ -325,8 +337,9 @@ contract LifecycleTest is ProtocolFixture {
         _assertConserved();
         vm.expectRevert(InferenceOracle.NothingToBurn.selector);
         oracle.burn();
-        // the reopened request is refunded after its deadline, once
-        if (vm.getBlockTimestamp() <= r.deadline) vm.warp(uint256(r.deadline) + 1);
+        // the reopened request is refunded after its fresh deadline, once
+        assertEq(r.deadline, oracle.getResult(res).rejectedAt + 1 hours, "a fresh deadline");
+        vm.warp(uint256(r.deadline) + 1);
         oracle.refund(id);
         assertEq(uint8(oracle.status(id)), uint8(InferenceOracle.RequestStatus.Refunded));
         vm.expectRevert(abi.encodeWithSelector(InferenceOracle.RequestNotOpen.selector, id));
@@ -380,7 +393,98 @@ contract LifecycleTest is ProtocolFixture {
         assertEq(s.executorClock, clock - 101);
         assertEq(s.challengerClock, clock);
         assertEq(uint8(s.turn), uint8(DisputeGame.Side.Challenger));
-        vm.expectRevert(DisputeGame.BadArity.selector);
+        assertEq(s.executorExtension, 0, "no extension with most of a clock left");
+        vm.expectRevert(abi.encodeWithSelector(DisputeGame.ParameterOutOfRange.selector, "arityLog2", 5, 1, 4));
         new DisputeGame(oracle, verifier, 5, 10);
+    }
+
+    // ------------------------------------------------------------ issue 19
+
+    /// A result posted while the oracle has no dispute game could never be
+    /// challenged: posting waits until the game is named.
+    function test_postBeforeTheDisputeGameIsSetIsRefused() public {
+        InferenceOracle bare = new InferenceOracle(registry, oracle.config());
+        vm.prank(requester);
+        uint256 id = bare.request{value: FEE}(modelId, model.input, address(0), 0);
+        Scenario memory s = honest;
+        uint32 n = uint32(model.stepCount);
+        vm.prank(executor);
+        vm.expectRevert(InferenceOracle.DisputeGameNotSet.selector);
+        bare.post{value: STAKE}(id, s.output, s.traceRoot, n, s.inputProof, s.outputProof);
+        // checked first: whatever else is wrong with the post
+        vm.prank(executor);
+        vm.expectRevert(InferenceOracle.DisputeGameNotSet.selector);
+        bare.post(99, "", bytes32(0), 0, new bytes32[](0), new bytes32[](0));
+        bare.setDisputeGame(address(new DisputeGame(bare, verifier, 1, clock)));
+        vm.prank(executor);
+        uint256 res = bare.post{value: STAKE}(id, s.output, s.traceRoot, n, s.inputProof, s.outputProof);
+        assertEq(uint8(bare.resultStatus(res)), uint8(InferenceOracle.ResultStatus.Pending));
+    }
+
+    /// @dev A fraud posted on a fresh request, challenged and played out `late`
+    ///      seconds after the request's first deadline; returns the request, the
+    ///      result and when it was rejected.
+    function _rejectLate(uint256 late) internal returns (uint256 id, uint256 res, uint256 rejectedAt) {
+        id = _request(address(0), 0);
+        uint64 first = oracle.getRequest(id).deadline;
+        res = _post(id, wrongOutput);
+        vm.warp(uint256(first) + late);
+        vm.prank(challenger);
+        uint256 g = game.challenge{value: BOND}(res);
+        for (uint256 j = 0; j < wrongOutput.moves.length; j++) {
+            _play(g, wrongOutput.moves[j]);
+        }
+        assertEq(uint8(oracle.resultStatus(res)), uint8(InferenceOracle.ResultStatus.Rejected));
+        rejectedAt = vm.getBlockTimestamp();
+        assertGt(rejectedAt, first, "rejected after the first deadline");
+        assertEq(oracle.getResult(res).rejectedAt, rejectedAt);
+    }
+
+    /// A rejection reopens the request with a fresh serve deadline: another
+    /// executor may post until `rejectedAt + requestTimeout` although the first
+    /// deadline has passed, and the fee is not refundable before then.
+    function test_aReopenedRequestGetsAFreshDeadline() public {
+        (uint256 id,, uint256 rejectedAt) = _rejectLate(10 minutes);
+        uint256 fresh = rejectedAt + 1 hours;
+        InferenceOracle.Request memory r = oracle.getRequest(id);
+        assertEq(uint8(r.status), uint8(InferenceOracle.RequestStatus.Open));
+        assertEq(r.deadline, fresh, "getRequest shows the fresh deadline");
+        vm.expectRevert(abi.encodeWithSelector(InferenceOracle.RequestNotExpired.selector, id));
+        oracle.refund(id);
+        vm.warp(fresh);
+        vm.expectRevert(abi.encodeWithSelector(InferenceOracle.RequestNotExpired.selector, id));
+        oracle.refund(id);
+        // served at the last second of the fresh deadline
+        uint256 snap = vm.snapshotState();
+        uint256 res2 = _post(id, honest);
+        assertEq(oracle.getRequest(id).resultId, res2);
+        vm.warp(vm.getBlockTimestamp() + WINDOW);
+        oracle.finalize(res2);
+        assertEq(oracle.output(id), honest.output);
+        vm.revertToState(snap);
+        // one second later: too late to serve, refundable
+        vm.warp(fresh + 1);
+        vm.expectRevert(abi.encodeWithSelector(InferenceOracle.RequestExpired.selector, id));
+        _post(id, honest);
+        oracle.refund(id);
+        assertEq(oracle.balanceOf(requester), FEE);
+        _assertConserved();
+    }
+
+    /// A request rejected twice gets the deadline of its latest rejection.
+    function test_aSecondRejectionGivesAnotherFreshDeadline() public {
+        (uint256 id,, uint256 firstRejection) = _rejectLate(5 minutes);
+        vm.warp(firstRejection + 50 minutes);
+        uint256 res2 = _post(id, wrongOutput);
+        vm.warp(firstRejection + 2 hours);
+        vm.prank(challenger);
+        uint256 g = game.challenge{value: BOND}(res2);
+        for (uint256 j = 0; j < wrongOutput.moves.length; j++) {
+            _play(g, wrongOutput.moves[j]);
+        }
+        uint256 second = vm.getBlockTimestamp();
+        assertEq(oracle.getRequest(id).deadline, second + 1 hours);
+        assertEq(uint8(oracle.status(id)), uint8(InferenceOracle.RequestStatus.Open));
+        _post(id, honest);
     }
 }

@@ -73,7 +73,8 @@ abstract contract GameKit is Test {
 
     /// @notice The last game played: moves, total tx gas (both sides), the largest
     ///         move other than the one step and its kind, the one step (tx gas,
-    ///         execution gas, and `evaluate` alone when `measureEvaluate`).
+    ///         execution gas, and `evaluate` alone when `measureEvaluate`), and
+    ///         what the executor sent: its moves and their tx gas.
     struct Played {
         uint256 moves;
         uint256 txGas;
@@ -83,6 +84,8 @@ abstract contract GameKit is Test {
         uint256 oneStep;
         uint256 oneStepExec;
         uint256 evaluateExec;
+        uint256 executorMoves;
+        uint256 executorTxGas;
     }
 
     Played internal played;
@@ -189,6 +192,10 @@ abstract contract GameKit is Test {
         lastKind = kind;
         played.moves += 1;
         played.txGas += r.txGas;
+        if (from == executor) {
+            played.executorMoves += 1;
+            played.executorTxGas += r.txGas;
+        }
         bytes32 k = keccak256(bytes(kind));
         if (maxGas[k] == 0) kinds.push(k);
         if (r.txGas > maxGas[k]) maxGas[k] = r.txGas;
