@@ -50,9 +50,20 @@ contract DisputeGame {
         Moot
     }
 
-    /// @notice A game and its position, as `getGame` returns it. The clocks are the
-    ///         seconds each side has left; the extensions, the seconds each was
-    ///         granted so far (at most `clockSeconds`). `byteLen` is the
+    /// @notice A game's clocks, as `getGame` returns them: when the last move was
+    ///         made, the seconds each side has left, and the seconds of extension
+    ///         each was granted so far (at most `clockSeconds`). Apart from the
+    ///         rest of `Game` because a flat struct of so many fields is more than
+    ///         common ABI tooling decodes (alloy's tuples stop at 24).
+    struct Clocks {
+        uint64 lastMoveAt;
+        uint64 executorClock;
+        uint64 challengerClock;
+        uint64 executorExtension;
+        uint64 challengerExtension;
+    }
+
+    /// @notice A game and its position, as `getGame` returns it. `byteLen` is the
     ///         disputed step's output length; `element`, `claimed`, `blocks` and
     ///         `checkpointRoot` are set once an element of a long reduction is
     ///         named (and its checkpoints opened).
@@ -64,11 +75,7 @@ contract DisputeGame {
         Phase phase;
         Side turn;
         Status status;
-        uint64 lastMoveAt;
-        uint64 executorClock;
-        uint64 challengerClock;
-        uint64 executorExtension;
-        uint64 challengerExtension;
+        Clocks clocks;
         bytes32 node;
         uint32 height;
         uint64 index;
@@ -676,11 +683,7 @@ contract DisputeGame {
         r.phase = g.phase;
         r.turn = g.turn;
         r.status = g.status;
-        r.lastMoveAt = g.lastMoveAt;
-        r.executorClock = g.executorClock;
-        r.challengerClock = g.challengerClock;
-        r.executorExtension = g.executorExtension;
-        r.challengerExtension = g.challengerExtension;
+        r.clocks = Clocks(g.lastMoveAt, g.executorClock, g.challengerClock, g.executorExtension, g.challengerExtension);
         r.node = g.node;
         r.height = g.height;
         r.index = g.index;

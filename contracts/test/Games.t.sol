@@ -243,7 +243,7 @@ contract GamesTest is GameKit {
         // the executor stops; its clock runs out
         DisputeGame.Game memory g = game.getGame(id);
         assertEq(uint8(g.turn), uint8(DisputeGame.Side.Executor));
-        vm.warp(vm.getBlockTimestamp() + g.executorClock);
+        vm.warp(vm.getBlockTimestamp() + g.clocks.executorClock);
         vm.expectRevert(DisputeGame.ClockRunning.selector);
         game.timeout(id);
         vm.warp(vm.getBlockTimestamp() + 1);
@@ -318,7 +318,7 @@ contract GamesTest is GameKit {
         (uint256 req, uint256 res, uint256 id) = _dispute(w, t);
         executorMove(id, w.m, t);
         DisputeGame.Game memory g = game.getGame(id);
-        vm.warp(vm.getBlockTimestamp() + g.challengerClock + 1);
+        vm.warp(vm.getBlockTimestamp() + g.clocks.challengerClock + 1);
         game.timeout(id);
         g = game.getGame(id);
         assertEq(uint8(g.status), uint8(DisputeGame.Status.ExecutorWon));
@@ -356,7 +356,9 @@ contract GamesTest is GameKit {
 
     /// @dev The clock and the extension so far of the side to move.
     function _mover(DisputeGame.Game memory g) internal pure returns (uint256 clock, uint256 extension) {
-        return g.turn == DisputeGame.Side.Executor ? (g.executorClock, g.executorExtension) : (g.challengerClock, g.challengerExtension);
+        return g.turn == DisputeGame.Side.Executor
+            ? (g.clocks.executorClock, g.clocks.executorExtension)
+            : (g.clocks.challengerClock, g.clocks.challengerExtension);
     }
 
     function _moveAs(uint256 id, World memory w, TraceDef memory t) internal {
@@ -376,15 +378,15 @@ contract GamesTest is GameKit {
         vm.warp(vm.getBlockTimestamp() + CLOCK - 10);
         executorMove(id, w.m, t);
         DisputeGame.Game memory g = game.getGame(id);
-        assertEq(g.executorClock, 10);
-        assertEq(g.executorExtension, 0, "not the side to move: not raised yet");
-        assertEq(g.challengerClock, CLOCK);
+        assertEq(g.clocks.executorClock, 10);
+        assertEq(g.clocks.executorExtension, 0, "not the side to move: not raised yet");
+        assertEq(g.clocks.challengerClock, CLOCK);
         // the challenger answers at once: the executor, now to move, is raised
         challengerMove(id, w.m, t, w.h);
         g = game.getGame(id);
-        assertEq(g.executorClock, ext, "raised to clockExtension");
-        assertEq(g.executorExtension, ext - 10);
-        assertEq(g.challengerExtension, 0);
+        assertEq(g.clocks.executorClock, ext, "raised to clockExtension");
+        assertEq(g.clocks.executorExtension, ext - 10);
+        assertEq(g.clocks.challengerExtension, 0);
         // the challenger moves with more than the extension left: not raised
         vm.warp(vm.getBlockTimestamp() + 1);
         executorMove(id, w.m, t);
@@ -392,8 +394,8 @@ contract GamesTest is GameKit {
         challengerMove(id, w.m, t, w.h);
         executorMove(id, w.m, t);
         g = game.getGame(id);
-        assertEq(g.challengerClock, ext, "exactly the extension left");
-        assertEq(g.challengerExtension, 0, "not below it: not raised");
+        assertEq(g.clocks.challengerClock, ext, "exactly the extension left");
+        assertEq(g.clocks.challengerExtension, 0, "not below it: not raised");
         // its clock runs out only past the extension
         vm.warp(vm.getBlockTimestamp() + ext);
         vm.expectRevert(DisputeGame.ClockRunning.selector);
@@ -414,8 +416,8 @@ contract GamesTest is GameKit {
             if (g.status != DisputeGame.Status.Open) break;
             (uint256 clock, uint256 ext) = _mover(g);
             assertLe(clock, CLOCK);
-            assertLe(g.executorExtension, CLOCK, "the executor's extensions within clockSeconds");
-            assertLe(g.challengerExtension, CLOCK, "the challenger's extensions within clockSeconds");
+            assertLe(g.clocks.executorExtension, CLOCK, "the executor's extensions within clockSeconds");
+            assertLe(g.clocks.challengerExtension, CLOCK, "the challenger's extensions within clockSeconds");
             if (ext > 0 && clock == game.clockExtension()) granted++;
             vm.warp(vm.getBlockTimestamp() + clock);
             _moveAs(id, w, t);
@@ -456,8 +458,8 @@ contract GamesTest is GameKit {
             _moveAs(id, w, t);
         }
         DisputeGame.Game memory at = game.getGame(id);
-        assertEq(at.executorExtension, CLOCK, "capped at clockSeconds");
-        assertEq(at.challengerExtension, 0);
+        assertEq(at.clocks.executorExtension, CLOCK, "capped at clockSeconds");
+        assertEq(at.clocks.challengerExtension, 0);
         assertEq(vm.getBlockTimestamp() - opened, 2 * uint256(CLOCK), "the executor's clock and extensions, all spent");
         vm.warp(vm.getBlockTimestamp() + 1);
         game.timeout(id);

@@ -129,8 +129,8 @@ contract Handler is Test {
         DisputeGame.Game memory s = game.getGame(g);
         if (s.status != DisputeGame.Status.Open) return;
         ProtocolFixture.MoveVector storage m = (resultIsFraud[s.resultId] ? fraudGame : honestGame).moves[nextMove[g]];
-        uint64 clock = m.side == 0 ? s.executorClock : s.challengerClock;
-        if (block.timestamp - s.lastMoveAt > clock) return;
+        uint64 clock = m.side == 0 ? s.clocks.executorClock : s.clocks.challengerClock;
+        if (block.timestamp - s.clocks.lastMoveAt > clock) return;
         if (keccak256(bytes(m.kind)) == keccak256("timeout")) return;
         vm.startPrank(m.side == 0 ? s.executor : s.challenger);
         bytes32 k = keccak256(bytes(m.kind));
@@ -159,8 +159,8 @@ contract Handler is Test {
         uint256 g = gameIds[gameSeed % gameIds.length];
         DisputeGame.Game memory s = game.getGame(g);
         if (s.status != DisputeGame.Status.Open) return;
-        uint64 clock = s.turn == DisputeGame.Side.Executor ? s.executorClock : s.challengerClock;
-        if (block.timestamp - s.lastMoveAt <= clock) return;
+        uint64 clock = s.turn == DisputeGame.Side.Executor ? s.clocks.executorClock : s.clocks.challengerClock;
+        if (block.timestamp - s.clocks.lastMoveAt <= clock) return;
         game.timeout(g);
     }
 
@@ -284,12 +284,12 @@ contract InvariantsTest is ProtocolFixture {
             uint256 id = handler.gameIds(i);
             DisputeGame.Game memory g = game.getGame(id);
             if (g.status != DisputeGame.Status.Open) continue;
-            assertLe(g.executorClock, c);
-            assertLe(g.challengerClock, c);
-            assertLe(g.executorExtension, c, "extensions within clockSeconds");
-            assertLe(g.challengerExtension, c, "extensions within clockSeconds");
-            uint256 left = g.turn == DisputeGame.Side.Executor ? g.executorClock : g.challengerClock;
-            if (block.timestamp > handler.openedAt(id) + 4 * c) assertGt(block.timestamp - g.lastMoveAt, left, "past 4 clocks: timed out");
+            assertLe(g.clocks.executorClock, c);
+            assertLe(g.clocks.challengerClock, c);
+            assertLe(g.clocks.executorExtension, c, "extensions within clockSeconds");
+            assertLe(g.clocks.challengerExtension, c, "extensions within clockSeconds");
+            uint256 left = g.turn == DisputeGame.Side.Executor ? g.clocks.executorClock : g.clocks.challengerClock;
+            if (block.timestamp > handler.openedAt(id) + 4 * c) assertGt(block.timestamp - g.clocks.lastMoveAt, left, "past 4 clocks: timed out");
         }
     }
 

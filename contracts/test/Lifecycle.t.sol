@@ -390,10 +390,10 @@ contract LifecycleTest is ProtocolFixture {
         vm.warp(vm.getBlockTimestamp() + 100);
         _play(g, middle.moves[0]); // warps 1 more second
         DisputeGame.Game memory s = game.getGame(g);
-        assertEq(s.executorClock, clock - 101);
-        assertEq(s.challengerClock, clock);
+        assertEq(s.clocks.executorClock, clock - 101);
+        assertEq(s.clocks.challengerClock, clock);
         assertEq(uint8(s.turn), uint8(DisputeGame.Side.Challenger));
-        assertEq(s.executorExtension, 0, "no extension with most of a clock left");
+        assertEq(s.clocks.executorExtension, 0, "no extension with most of a clock left");
         vm.expectRevert(abi.encodeWithSelector(DisputeGame.ParameterOutOfRange.selector, "arityLog2", 5, 1, 4));
         new DisputeGame(oracle, verifier, 5, 10);
     }
