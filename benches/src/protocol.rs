@@ -53,6 +53,8 @@ pub struct DisputeRun {
     pub model: String,
     /// How blocks came.
     pub mining: Mining,
+    /// What the executor lied about.
+    pub cheat: Cheat,
     /// Game moves by both sides (every call of `Move::CALLS`).
     pub moves: usize,
     /// From the post's block being seen to the game being opened.
@@ -133,16 +135,16 @@ fn fee() -> U256 {
     U256::from(10u64).pow(U256::from(16u64))
 }
 
-/// Plays one dispute on `model_path`: an executor that lies about the output, the
+/// Plays one dispute on `model_path`: an executor that tells `cheat`, the
 /// watchtower, a request; measures until the result is rejected.
-pub async fn dispute(model_path: &Path, mining: Mining) -> Result<DisputeRun, String> {
+pub async fn dispute(model_path: &Path, mining: Mining, cheat: Cheat) -> Result<DisputeRun, String> {
     refute_chain::init_tls();
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let model = Model::load(model_path).map_err(|e| e.to_string())?;
     let bt = mining.block_time();
     let net = LocalNet::start(0, bt, params(), &[&model], dir.path()).await?;
     let owner = net.client(accounts::OWNER).await.map_err(|e| e.to_string())?;
-    let cheater = executor(&net, model_path, dir.path(), accounts::CHEATER, bt, Some(Cheat::Output)).await?;
+    let cheater = executor(&net, model_path, dir.path(), accounts::CHEATER, bt, Some(cheat)).await?;
     let (watch, _) = challenger(&net, model_path, dir.path(), bt).await?;
     let first = owner.head().await.map_err(|e| e.to_string())?;
     let input = random_input(&mut Rng::new(11), model.input_type());
@@ -172,6 +174,7 @@ pub async fn dispute(model_path: &Path, mining: Mining) -> Result<DisputeRun, St
     Ok(DisputeRun {
         model: model.name().to_string(),
         mining,
+        cheat,
         moves: count_moves(&txs, &parties),
         post_to_challenge,
         post_to_slash,

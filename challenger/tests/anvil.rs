@@ -2,7 +2,8 @@
 //! executor made to cheat: fraud at the output, in a middle step and in a single
 //! element is caught, bisected to the first wrong step and slashed; honest
 //! results are never challenged (and two shards split them); a challenger killed
-//! with SIGKILL mid-game and started again still wins.
+//! with SIGKILL mid-game and started again still wins; a request reopened by a
+//! fraud is served by an honest executor after its first deadline.
 
 use refute_chain::alloy::primitives::{Address, U256};
 use refute_chain::{Chain, DeployParams, RequestStatus, ResultStatus};
@@ -81,8 +82,10 @@ async fn ask(owner: &Chain, model: &Model, seed: u64) -> u64 {
 }
 
 /// Runs a cheating executor against the challenger and checks the fraud is caught
-/// at `first_wrong_step` and slashed.
-async fn caught(cheat: Cheat, first_wrong_step: usize) {
+/// at `first_wrong_step` and slashed. With `served_again`, the chain is then moved
+/// past the request's first serve deadline, and an honest executor still serves the
+/// reopened request to finality: its fresh deadline counts from the rejection.
+async fn caught(cheat: Cheat, first_wrong_step: usize, served_again: bool) {
     let dir = tempfile::tempdir().unwrap();
     let model = load_fixture(MODEL);
     let net = net(dir.path(), &model).await;
@@ -90,6 +93,7 @@ async fn caught(cheat: Cheat, first_wrong_step: usize) {
     let cheater = executor(&net, dir.path(), accounts::CHEATER, Some(cheat)).await;
     let watch = challenger(&net, dir.path(), "challenger", Selection::default()).await;
     let request_id = ask(&owner, &model, 5).await;
+    let first_deadline = owner.get_request(request_id).await.unwrap().deadline;
 
     let result_id = eventually("the post", Duration::from_secs(60), String::new, || async {
         let r = owner.get_request(request_id).await.unwrap();
@@ -123,6 +127,24 @@ async fn caught(cheat: Cheat, first_wrong_step: usize) {
     .await;
     assert_eq!(watch.svc.metrics.mismatches.get(), 1);
     assert_eq!(cheater.svc.metrics.results_posted.get(), 1, "a rejected request is not served again by the one who lied");
+    if served_again {
+        let rejected = owner.get_result(result_id).await.unwrap();
+        let fresh = owner.get_request(request_id).await.unwrap().deadline;
+        assert_eq!(fresh, rejected.rejected_at + params().request_timeout);
+        let now = owner.now().await.unwrap();
+        net.devnet.advance_time(first_deadline + 1 - now.min(first_deadline)).await.unwrap();
+        assert!(owner.now().await.unwrap() > first_deadline && owner.now().await.unwrap() < fresh);
+        let honest = executor(&net, dir.path(), accounts::EXECUTOR, None).await;
+        let served = eventually("the reopened request's final result", Duration::from_secs(120), String::new, || async {
+            let r = owner.get_request(request_id).await.unwrap();
+            (r.status == RequestStatus::Finalized).then_some(r.result_id)
+        })
+        .await;
+        let r = owner.get_result(served).await.unwrap();
+        assert_eq!((r.executor, r.status), (net.devnet.address(accounts::EXECUTOR), ResultStatus::Finalized));
+        assert_eq!(r.output, refute_core::reference::run(&model, &random_input(&model, 5)).last().unwrap().canonical_bytes());
+        honest.stop().await;
+    }
     cheater.stop().await;
     watch.stop().await;
 }
@@ -130,13 +152,13 @@ async fn caught(cheat: Cheat, first_wrong_step: usize) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fraud_at_the_output_is_caught_and_slashed() {
     let n = load_fixture(MODEL).step_count();
-    caught(Cheat::Output, n - 1).await;
+    caught(Cheat::Output, n - 1, true).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fraud_in_a_middle_step_is_caught_at_that_step_and_slashed() {
     let n = load_fixture(MODEL).step_count();
-    caught(Cheat::Step(n / 2), n / 2).await;
+    caught(Cheat::Step(n / 2), n / 2, false).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -144,7 +166,7 @@ async fn fraud_in_one_element_is_caught_and_slashed() {
     let model = load_fixture(MODEL);
     // the last element of the first step after the input: late in its data tree
     let numel = model.steps()[1].spec.out.numel();
-    caught(Cheat::Element { step: 1, element: numel - 1 }, 1).await;
+    caught(Cheat::Element { step: 1, element: numel - 1 }, 1, false).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

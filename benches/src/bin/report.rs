@@ -9,6 +9,7 @@ use refute_core::hash::keccak;
 use refute_core::Model;
 use refute_engine::tch::Device;
 use refute_engine::{Engine, Gemm};
+use refute_executor::cheat::Cheat;
 use refute_game::Move;
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -183,20 +184,26 @@ async fn protocol(opts: &Opts, out: &mut String) {
     wide.save(&wide_path).expect("saving the wide model");
     paths.push((wide.name().to_string(), wide_path));
     let mut runs: Vec<DisputeRun> = Vec::new();
-    for (name, path) in &paths {
-        for &mining in minings {
-            eprintln!("dispute: {name}, {mining}");
-            runs.push(dispute(path, mining).await.unwrap_or_else(|e| panic!("dispute on {name} ({mining}): {e}")));
+    for (i, (name, path)) in paths.iter().enumerate() {
+        // the wide model's lie is one element of its first wide linear step: the
+        // dispute descends its reduction to one block (an output lie ends at the argmax)
+        let cheats: &[Cheat] = if i + 1 == paths.len() { &[Cheat::Output, Cheat::Element { step: 1, element: 0 }] } else { &[Cheat::Output] };
+        for &cheat in cheats {
+            for &mining in minings {
+                eprintln!("dispute: {name}, {mining}, lie {cheat}");
+                runs.push(dispute(path, mining, cheat).await.unwrap_or_else(|e| panic!("dispute on {name} ({mining}, {cheat}): {e}")));
+            }
         }
     }
-    writeln!(out, "\n### Disputes on anvil: an executor lies about the output, the watchtower slashes it\n").unwrap();
-    writeln!(out, "| model | blocks | moves | post to challenge (s) | post to slashing (s) | dispute gas (both sides) |").unwrap();
-    writeln!(out, "|---|---|---:|---:|---:|---:|").unwrap();
+    writeln!(out, "\n### Disputes on anvil: an executor lies, the watchtower slashes it\n").unwrap();
+    writeln!(out, "| model | lie | blocks | moves | post to challenge (s) | post to slashing (s) | dispute gas (both sides) |").unwrap();
+    writeln!(out, "|---|---|---|---:|---:|---:|---:|").unwrap();
     for r in &runs {
         writeln!(
             out,
-            "| {} | {} | {} | {:.1} | {:.1} | {} |",
+            "| {} | {} | {} | {} | {:.1} | {:.1} | {} |",
             r.model,
+            r.cheat,
             r.mining,
             r.moves,
             r.post_to_challenge.as_secs_f64(),
@@ -208,8 +215,8 @@ async fn protocol(opts: &Opts, out: &mut String) {
     writeln!(out, "\n### Gas on anvil, per transaction (mean over the dispute's transactions of that kind)\n").unwrap();
     // a timeout is not part of a dispute's gas table: the games here end by proofs
     let kinds: Vec<&str> = ["post", "challenge"].into_iter().chain(Move::CALLS.into_iter().filter(|c| *c != "timeout")).collect();
-    writeln!(out, "| model | {} |", kinds.join(" | ")).unwrap();
-    writeln!(out, "|---|{}", "---:|".repeat(kinds.len())).unwrap();
+    writeln!(out, "| model | lie | {} |", kinds.join(" | ")).unwrap();
+    writeln!(out, "|---|---|{}", "---:|".repeat(kinds.len())).unwrap();
     for r in runs.iter().filter(|r| r.mining == Mining::Instant) {
         let cells: Vec<String> = kinds
             .iter()
@@ -217,7 +224,7 @@ async fn protocol(opts: &Opts, out: &mut String) {
                 r.gas.get(k).filter(|v| !v.is_empty()).map(|v| (v.iter().sum::<u64>() / v.len() as u64).to_string()).unwrap_or_else(|| "-".into())
             })
             .collect();
-        writeln!(out, "| {} | {} |", r.model, cells.join(" | ")).unwrap();
+        writeln!(out, "| {} | {} | {} |", r.model, r.cheat, cells.join(" | ")).unwrap();
     }
     let (model, singles, burst) = if opts.quick { ("digits-mlp", 2, 8) } else { ("digits-cnn", 5, 64) };
     eprintln!("watchtower: {model}");

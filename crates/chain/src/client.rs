@@ -161,6 +161,9 @@ impl Chain {
     /// Deploys the registry, oracle, verifier and game with `params`, links them,
     /// and returns the deployment.
     pub async fn deploy(rpc_url: &str, key: &str, params: &DeployParams) -> Result<Deployment, ChainError> {
+        // before anything is sent: a constructor that refuses a parameter would leave
+        // the contracts deployed before it on chain, unlinked
+        params.check().map_err(ChainError::BadParams)?;
         let (p, _) = provider(rpc_url, key).await?;
         fn err(c: &'static str) -> impl Fn(alloy::contract::Error) -> ChainError {
             move |e| contract_err(c, e)

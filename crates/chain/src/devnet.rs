@@ -209,6 +209,12 @@ impl Devnet {
         self.call("anvil_dropTransaction", serde_json::json!([hash])).await.map(|_| ())
     }
 
+    /// Moves the chain's clock `seconds` ahead and mines a block at the new time.
+    pub async fn advance_time(&self, seconds: u64) -> Result<(), String> {
+        self.call("evm_increaseTime", serde_json::json!([seconds])).await?;
+        self.call("evm_mine", serde_json::json!([])).await.map(|_| ())
+    }
+
     /// Sets the base fee of the next block (wei per gas): a fee spike.
     pub async fn set_next_base_fee(&self, wei: u128) -> Result<(), String> {
         self.call("anvil_setNextBlockBaseFeePerGas", serde_json::json!([format!("0x{wei:x}")])).await.map(|_| ())

@@ -2,7 +2,7 @@
 //! decoding of reverts (custom errors of any of the protocol's contracts) and of
 //! transport failures into those terms.
 
-use crate::bindings::{DisputeGame, InferenceOracle, ModelRegistry, OneStepVerifier};
+use crate::bindings::{DigitConsumer, DisputeGame, InferenceOracle, ModelRegistry, OneStepVerifier};
 
 /// A chain operation failed.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -64,6 +64,10 @@ pub enum ChainError {
         /// The fee a replacement needed, wei per gas.
         needed: u128,
     },
+    /// Deployment parameters out of the bounds the contracts enforce (nothing was
+    /// deployed).
+    #[error("deployment parameters out of bounds (nothing deployed): {}", .0.join("; "))]
+    BadParams(Vec<String>),
     /// Data from the chain could not be decoded.
     #[error("could not decode {0}")]
     Decode(String),
@@ -89,6 +93,9 @@ pub(crate) fn contract_err(call: &str, e: alloy::contract::Error) -> ChainError 
         return ChainError::Reverted { call: call.into(), reason: format!("{d:?}") };
     }
     if let Some(d) = e.as_decoded_interface_error::<OneStepVerifier::OneStepVerifierErrors>() {
+        return ChainError::Reverted { call: call.into(), reason: format!("{d:?}") };
+    }
+    if let Some(d) = e.as_decoded_interface_error::<DigitConsumer::DigitConsumerErrors>() {
         return ChainError::Reverted { call: call.into(), reason: format!("{d:?}") };
     }
     if let Some(data) = e.as_revert_data() {

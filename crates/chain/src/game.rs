@@ -66,9 +66,11 @@ impl Chain {
                 claimed: g.claimed,
                 blocks: g.blocks,
                 checkpoint_root: hash(g.checkpointRoot),
-                executor_clock: g.executorClock,
-                challenger_clock: g.challengerClock,
-                last_move_at: g.lastMoveAt,
+                executor_clock: g.clocks.executorClock,
+                challenger_clock: g.clocks.challengerClock,
+                executor_extension: g.clocks.executorExtension,
+                challenger_extension: g.clocks.challengerExtension,
+                last_move_at: g.clocks.lastMoveAt,
             },
         })
     }

@@ -31,7 +31,7 @@ pub use alloy;
 pub use client::{init_tls, Chain};
 pub use config::{check_rpc_url, parse_amount, parse_private_key, ChainConfig};
 pub use consumer::ExampleConsumer;
-pub use deployment::{DeployParams, Deployment};
+pub use deployment::{bounds, DeployParams, Deployment};
 pub use error::ChainError;
 pub use retry::{with_retry, RetryPolicy};
 pub use scanner::{Cursor, ScanPolicy};

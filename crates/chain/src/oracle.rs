@@ -88,6 +88,9 @@ impl Chain {
                 3 => ResultStatus::Rejected,
                 _ => ResultStatus::None,
             },
+            rejected_at: r.rejectedAt,
+            games_at_rejection: r.gamesAtRejection,
+            share: r.share,
             output: r.output.to_vec(),
         })
     }

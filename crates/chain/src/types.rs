@@ -72,6 +72,13 @@ pub struct ResultInfo {
     pub open_games: u32,
     /// Status.
     pub status: ResultStatus,
+    /// When it was rejected (0 unless rejected).
+    pub rejected_at: u64,
+    /// Games open on it when it was rejected, the winning one included: the
+    /// reward is shared among them (0 unless rejected).
+    pub games_at_rejection: u32,
+    /// Each of those games' share of the reward, wei (0 unless rejected).
+    pub share: U256,
     /// Output bytes.
     pub output: Vec<u8>,
 }

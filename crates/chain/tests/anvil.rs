@@ -172,7 +172,13 @@ async fn a_game_through_the_client_rejects_fraud_and_pays_the_challenger() {
     assert_eq!(status, Status::ChallengerWon);
     assert_eq!(challenger.get_result(result).await.unwrap().status, ResultStatus::Rejected);
     assert_eq!(challenger.get_request(request).await.unwrap().status, RequestStatus::Open);
+    // the only game open at rejection: its share is the whole reward
     let reward = stake * U256::from(params.reward_bps) / U256::from(10_000u64);
+    let rejected = challenger.get_result(result).await.unwrap();
+    assert_eq!((rejected.games_at_rejection, rejected.share), (1, reward));
+    assert!(rejected.rejected_at >= rejected.posted_at);
+    // the reopened request may be served until a fresh deadline
+    assert_eq!(challenger.get_request(request).await.unwrap().deadline, rejected.rejected_at + params.request_timeout);
     assert_eq!(challenger.credited(challenger.sender()).await.unwrap(), params.min_bond + reward);
     let before = challenger.eth_balance(challenger.sender()).await.unwrap();
     assert_eq!(challenger.withdraw().await.unwrap(), params.min_bond + reward);
@@ -208,4 +214,121 @@ async fn bad_urls_keys_and_deployments_get_clear_errors() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("chain 31337") && e.contains("chain 1"), "{e}");
+}
+
+/// A sybil of the executor that challenges too and wins first takes only its share:
+/// the honest game open at rejection is due the same share, less the claim fee when
+/// it is settled as moot; the rest of the stake is burned.
+#[tokio::test]
+async fn a_sybil_that_wins_first_takes_only_its_share_of_the_reward() {
+    let net = Devnet::start(None).unwrap();
+    let params = DeployParams { arity_log2: 2, ..DeployParams::default() };
+    let deployment = Chain::deploy(&net.endpoint(), &net.key(0), &params).await.unwrap();
+    let connect =
+        |i: usize| ChainConfig { rpc_url: net.endpoint(), private_key: net.key(i), deployment: deployment.clone(), fees: FeePolicy::default() };
+    let (requester, executor, honest_watchtower, sybil) = (
+        Chain::connect(&connect(1)).await.unwrap(),
+        Chain::connect(&connect(2)).await.unwrap(),
+        Chain::connect(&connect(3)).await.unwrap(),
+        Chain::connect(&connect(4)).await.unwrap(),
+    );
+    let model = Arc::new(every_op_model());
+    let id = requester.register_model(&model, "ipfs://hand").await.unwrap();
+    let input = random_input(&mut Rng::new(6), model.input_type());
+    let request = requester.request(&id, &input.canonical_bytes(), U256::from(1000u64), alloy::primitives::Address::ZERO, 0).await.unwrap();
+    let tensors = reference_run(&model, &input);
+    let honest = TraceData::from_tensors(model.clone(), &tensors);
+    let mut bad = tensors.clone();
+    bad[5] = flip(&bad[5], 3);
+    let cheat = TraceData::from_tensors(model.clone(), &bad);
+    let stake = U256::from(10u64).pow(U256::from(18u64)); // 1 ether
+    let result = executor.post(request, &cheat, stake).await.unwrap();
+    let honest_game = honest_watchtower.challenge(result, params.min_bond).await.unwrap();
+    let sybil_game = sybil.challenge(result, params.min_bond).await.unwrap();
+
+    // the executor lets its sybil win (the honest solver on both sides of it would do)
+    assert_eq!(play(&executor, &sybil, sybil_game, &cheat, &honest, params.arity_log2).await, Status::ChallengerWon);
+    let rejected = sybil.get_result(result).await.unwrap();
+    let reward = stake * U256::from(params.reward_bps) / U256::from(10_000u64);
+    let share = reward / U256::from(2u64);
+    assert_eq!((rejected.status, rejected.games_at_rejection, rejected.share), (ResultStatus::Rejected, 2, share));
+    assert_eq!(sybil.credited(sybil.sender()).await.unwrap(), params.min_bond + share, "the sybil gets one share, not the reward");
+
+    // the honest game is moot: settled by anyone, it pays the bond and the share less the claim fee
+    let claim_fee = params.min_bond * U256::from(params.bond_burn_bps) / U256::from(10_000u64);
+    requester.settle_moot(honest_game).await.unwrap();
+    let paid = honest_watchtower.credited(honest_watchtower.sender()).await.unwrap();
+    assert_eq!(paid, params.min_bond + share - share.min(claim_fee));
+    // with the defaults and a stake of 1 ether: the 0.1 bond back and 0.25 − 0.02 =
+    // 0.23 net of the share (docs/protocol.md, "Rewards and sybils")
+    assert_eq!(paid, U256::from(330_000_000_000_000_000u64));
+}
+
+/// `refute deploy` checks its parameters with the same bounds as the contracts:
+/// the Rust mirror of each bound equals the contract's constant.
+#[tokio::test]
+async fn the_parameter_bounds_in_rust_are_the_contracts_own() {
+    use refute_chain::bindings::{DisputeGame, InferenceOracle};
+    use refute_chain::bounds::*;
+    let net = Devnet::start(None).unwrap();
+    let params = DeployParams::default();
+    let deployment = Chain::deploy(&net.endpoint(), &net.key(0), &params).await.unwrap();
+    let chain =
+        Chain::connect(&ChainConfig { rpc_url: net.endpoint(), private_key: net.key(1), deployment: deployment.clone(), fees: FeePolicy::default() })
+            .await
+            .unwrap();
+    let oracle = InferenceOracle::new(deployment.oracle, chain.provider().clone());
+    let game = DisputeGame::new(deployment.game, chain.provider().clone());
+    assert_eq!(oracle.MAX_DURATION().call().await.unwrap(), MAX_DURATION);
+    assert_eq!(game.MAX_DURATION().call().await.unwrap(), MAX_DURATION);
+    assert_eq!(oracle.MIN_REWARD_BPS().call().await.unwrap(), MIN_REWARD_BPS);
+    assert_eq!(oracle.MAX_REWARD_BPS().call().await.unwrap(), MAX_REWARD_BPS);
+    assert_eq!(oracle.MIN_BOND_BURN_BPS().call().await.unwrap(), MIN_BOND_BURN_BPS);
+    assert_eq!(oracle.MAX_BOND_BURN_BPS().call().await.unwrap(), MAX_BOND_BURN_BPS);
+    assert_eq!(oracle.MAX_CALLBACK_GAS().call().await.unwrap(), MAX_CALLBACK_GAS);
+    assert_eq!(oracle.DEFENCE_GAS().call().await.unwrap(), U256::from(DEFENCE_GAS));
+    assert_eq!(oracle.DEFENCE_GAS_PRICE().call().await.unwrap(), U256::from(DEFENCE_GAS_PRICE));
+    assert_eq!(game.MAX_ARITY_LOG2().call().await.unwrap(), MAX_ARITY_LOG2);
+    for burn in [MIN_BOND_BURN_BPS, 2000, MAX_BOND_BURN_BPS] {
+        assert_eq!(oracle.leastBond(burn).call().await.unwrap(), DeployParams::least_bond(burn), "bondBurnBps {burn}");
+    }
+    let claim_fee = oracle.claimFee().call().await.unwrap();
+    assert_eq!(claim_fee, params.min_bond * U256::from(params.bond_burn_bps) / U256::from(10_000u64));
+    assert_eq!(game.clockExtension().call().await.unwrap(), params.clock_seconds / 4);
+}
+
+/// The example integrator gets back the fee of a request nobody served: the oracle
+/// refunds it to the consumer, which sends it on to its owner.
+#[tokio::test]
+async fn the_example_consumer_reclaims_an_unserved_fee_for_its_owner() {
+    let net = Devnet::start(None).unwrap();
+    let params = DeployParams { request_timeout: 60, ..DeployParams::default() };
+    let deployment = Chain::deploy(&net.endpoint(), &net.key(0), &params).await.unwrap();
+    let connect =
+        |i: usize| ChainConfig { rpc_url: net.endpoint(), private_key: net.key(i), deployment: deployment.clone(), fees: FeePolicy::default() };
+    let (owner, stranger) = (Chain::connect(&connect(1)).await.unwrap(), Chain::connect(&connect(2)).await.unwrap());
+    let model = Arc::new(every_op_model());
+    let id = owner.register_model(&model, "ipfs://hand").await.unwrap();
+    let consumer = refute_chain::ExampleConsumer::deploy(&owner, &id).await.unwrap();
+    assert_eq!(consumer.owner(&owner).await.unwrap(), owner.sender());
+    let input = random_input(&mut Rng::new(7), model.input_type());
+    let fee = U256::from(10_000_000_000_000_000u64); // 0.01 ether: more than the reclaim's gas
+    let request = consumer.ask(&owner, &input.canonical_bytes(), fee).await.unwrap();
+    assert_eq!(owner.get_request(request).await.unwrap().requester, consumer.address());
+
+    // not before the deadline, and never by anyone but the owner
+    let e = consumer.reclaim(&owner, request).await.unwrap_err().to_string();
+    assert!(e.contains("RequestNotExpired"), "{e}");
+    net.advance_time(61).await.unwrap();
+    let e = consumer.reclaim(&stranger, request).await.unwrap_err().to_string();
+    assert!(e.contains("NotOwner"), "{e}");
+
+    let before = owner.eth_balance(owner.sender()).await.unwrap();
+    assert_eq!(consumer.reclaim(&owner, request).await.unwrap(), fee);
+    assert_eq!(owner.get_request(request).await.unwrap().status, RequestStatus::Refunded);
+    let after = owner.eth_balance(owner.sender()).await.unwrap();
+    // the owner got the fee, less what it paid for the reclaim's gas
+    assert!(after > before && after - before < fee, "{before} -> {after}");
+    assert_eq!(owner.eth_balance(consumer.address()).await.unwrap(), U256::ZERO, "nothing left in the consumer");
+    assert_eq!(consumer.answer(&owner, request).await.unwrap(), None);
 }

@@ -11,6 +11,19 @@ use refute_runtime::shutdown::Shutdown;
 use refute_service::localnet::{accounts, LocalNet};
 use std::path::{Path, PathBuf};
 
+/// The flag of each contract parameter, for messages.
+const FLAGS: [(&str, &str); 9] = [
+    ("challengeWindow", "--challenge-window"),
+    ("clockSeconds", "--clock"),
+    ("requestTimeout", "--request-timeout"),
+    ("minStake", "--min-stake"),
+    ("minBond", "--min-bond"),
+    ("arityLog2", "--arity-log2"),
+    ("rewardBps", "--reward-bps"),
+    ("bondBurnBps", "--bond-burn-bps"),
+    ("maxCallbackGas", "--max-callback-gas"),
+];
+
 /// The protocol's parameters, as flags (defaults: a devnet's short windows).
 #[derive(Debug, Args)]
 pub struct ParamArgs {
@@ -32,19 +45,42 @@ pub struct ParamArgs {
     /// Levels of the trace and data trees one reveal opens (1: arity 2, ... 4: arity 16).
     #[arg(long, default_value_t = 1)]
     arity_log2: u32,
+    /// Share of a slashed stake paid to the games open at rejection, basis points.
+    #[arg(long, default_value_t = DeployParams::default().reward_bps)]
+    reward_bps: u16,
+    /// Share of a losing challenger's bond burned, basis points (also the claim fee
+    /// of a moot game, as a share of the least bond).
+    #[arg(long, default_value_t = DeployParams::default().bond_burn_bps)]
+    bond_burn_bps: u16,
+    /// Most gas a requester may ask for its callback.
+    #[arg(long, default_value_t = DeployParams::default().max_callback_gas)]
+    max_callback_gas: u64,
 }
 
 impl ParamArgs {
+    /// The parameters, checked against the bounds the contracts enforce before
+    /// anything is deployed; every problem is named by its flag.
     fn params(&self) -> Result<DeployParams> {
-        Ok(DeployParams {
+        let p = DeployParams {
             challenge_window: self.challenge_window,
             clock_seconds: self.clock,
             request_timeout: self.request_timeout,
             min_stake: parse_amount(&self.min_stake).map_err(|e| eyre!("--min-stake: {e}"))?,
             min_bond: parse_amount(&self.min_bond).map_err(|e| eyre!("--min-bond: {e}"))?,
             arity_log2: self.arity_log2,
-            ..DeployParams::default()
-        })
+            reward_bps: self.reward_bps,
+            bond_burn_bps: self.bond_burn_bps,
+            max_callback_gas: self.max_callback_gas,
+        };
+        p.check().map_err(|problems| {
+            fn flag(problem: &str) -> &str {
+                let name = problem.split(' ').next().unwrap_or_default();
+                FLAGS.iter().find(|(n, _)| *n == name).map(|(_, f)| *f).unwrap_or(name)
+            }
+            let lines: Vec<String> = problems.iter().map(|p| format!("  {}: {p}", flag(p))).collect();
+            eyre!("protocol parameters out of bounds (nothing deployed):\n{}", lines.join("\n"))
+        })?;
+        Ok(p)
     }
 }
 

@@ -38,6 +38,9 @@ enum Command {
     /// Show where a request stands: its state, the results posted for it, their
     /// games, and the output once final.
     Status(request_cmd::StatusArgs),
+    /// Get the fee of a request nobody served back: refund it after its
+    /// deadline and withdraw it to the requester.
+    Refund(request_cmd::RefundArgs),
     /// Show the system working end to end: exact inference, then honest, cheating
     /// and griefing parties on a fresh devnet, with a timeline and a summary.
     Demo(demo::DemoArgs),
@@ -54,6 +57,7 @@ fn main() -> ExitCode {
         Command::Deploy(args) => chain_cmd::run_deploy(args),
         Command::Request(args) => request_cmd::run_request(args),
         Command::Status(args) => request_cmd::run_status(args),
+        Command::Refund(args) => request_cmd::run_refund(args),
         Command::Demo(args) => demo::run(args),
     };
     match result {

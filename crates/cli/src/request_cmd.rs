@@ -69,6 +69,21 @@ pub struct StatusArgs {
     json: bool,
 }
 
+/// `refute refund`
+#[derive(Debug, Args)]
+pub struct RefundArgs {
+    #[command(flatten)]
+    chain: ChainArgs,
+    /// Hex private key of the requester (the fee is credited to it).
+    #[arg(long, env = "REFUTE_PRIVATE_KEY", hide_env_values = true)]
+    private_key: String,
+    /// The request's id.
+    request: u64,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
 async fn connect(args: &ChainArgs, key: &str) -> Result<Chain> {
     let deployment = Deployment::load(&args.deployment).map_err(|e| eyre!(e))?;
     let cfg = ChainConfig { rpc_url: args.rpc_url.clone(), private_key: key.to_string(), deployment, fees: FeePolicy::default() };
@@ -105,6 +120,42 @@ pub fn run_request(args: RequestArgs) -> Result<()> {
                 println!("request #{id} for {} ({}), fee {} ETH", model.name(), to_hex(&model.id()), refute_service::eth(fee));
             }
             println!("follow it with: refute status {} --deployment {}", ids.first().copied().unwrap_or(0), args.chain.deployment.display());
+        }
+        Ok(())
+    })
+}
+
+/// `refute refund`: a request nobody served before its deadline is refunded to its
+/// requester, and everything credited to the requester is withdrawn.
+pub fn run_refund(args: RefundArgs) -> Result<()> {
+    runtime()?.block_on(async {
+        let chain = connect(&args.chain, &args.private_key).await?;
+        let r = chain.get_request(args.request).await?;
+        let now = chain.now().await?;
+        match r.status {
+            RequestStatus::None => bail!("no request #{} on this deployment", args.request),
+            RequestStatus::Refunded => bail!("request #{} was refunded already", args.request),
+            RequestStatus::Finalized => bail!("request #{} was served: its result is final", args.request),
+            RequestStatus::Posted => bail!("request #{} has a result posted; it is refundable only if that result is rejected", args.request),
+            RequestStatus::Open if now <= r.deadline => {
+                bail!("request #{} may still be served for {} s (until its deadline {})", args.request, r.deadline - now, r.deadline)
+            }
+            RequestStatus::Open => {}
+        }
+        if r.requester != chain.sender() {
+            bail!(
+                "request #{} was made by {}, not by this key's {}: the fee is refunded to its requester",
+                args.request,
+                r.requester,
+                chain.sender()
+            );
+        }
+        chain.refund(args.request).await.wrap_err("sending the refund")?;
+        let amount = chain.withdraw().await.wrap_err("withdrawing the refunded fee")?;
+        if args.json {
+            println!("{}", json!({"request": args.request, "refunded": r.fee.to_string(), "withdrawn": amount.to_string()}));
+        } else {
+            println!("request #{} refunded: {} ETH withdrawn to {}", args.request, refute_service::eth(amount), chain.sender());
         }
         Ok(())
     })
@@ -174,6 +225,7 @@ pub fn run_status(args: StatusArgs) -> Result<()> {
                 "stake": res.stake.to_string(),
                 "window_ends_in": res.window_end.saturating_sub(now),
                 "open_games": res.open_games,
+                "reward_share": (res.status == ResultStatus::Rejected).then(|| res.share.to_string()),
                 "output": (res.status == ResultStatus::Finalized).then(|| show_output(model.as_ref(), &res.output)),
                 "games": games,
             }));

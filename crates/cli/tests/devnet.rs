@@ -79,6 +79,39 @@ async fn deploy_writes_a_deployment_the_services_can_use_and_names_bad_input() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("key"), "{}", String::from_utf8_lossy(&bad.stderr));
     assert!(!out.exists());
 
+    // parameters out of the contracts' bounds are named by flag, before anything is sent
+    use refute_chain::alloy::providers::{Provider, ProviderBuilder};
+    refute_chain::init_tls();
+    let provider = ProviderBuilder::new().connect_http(node.endpoint().parse().unwrap());
+    let sent = || async { provider.get_transaction_count(node.address(0)).await.unwrap() };
+    let before = sent().await;
+    let bad = run(&[
+        "deploy",
+        "--rpc-url",
+        &node.endpoint(),
+        "--private-key",
+        &node.key(0),
+        "--out",
+        out.to_str().unwrap(),
+        "--arity-log2",
+        "9",
+        "--clock",
+        "0",
+        "--challenge-window",
+        "0",
+        "--reward-bps",
+        "10000",
+    ]);
+    assert!(!bad.status.success());
+    let err = String::from_utf8_lossy(&bad.stderr);
+    for flag in
+        ["--arity-log2: arityLog2 = 9", "--clock: clockSeconds = 0", "--challenge-window: challengeWindow = 0", "--reward-bps: rewardBps = 10000"]
+    {
+        assert!(err.contains(flag), "{flag} not in {err}");
+    }
+    assert!(!out.exists());
+    assert_eq!(sent().await, before, "nothing was sent");
+
     let good = run(&[
         "deploy",
         "--rpc-url",

@@ -94,3 +94,52 @@ async fn a_request_is_made_and_followed_to_its_final_output() {
         refute(&["request", "--rpc-url", &url, "--deployment", &dep, "--private-key", &key, other.to_str().unwrap(), raw.to_str().unwrap()]);
     assert!(!ok && err.contains("not registered"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unserved_request_is_refunded_to_its_requester_after_its_deadline() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = repo().join("fixtures/models/hand-every-op.json");
+    let model = Arc::new(refute_core::Model::load(&manifest).unwrap());
+    let params = refute_chain::DeployParams { request_timeout: 100, ..Default::default() };
+    let net = LocalNet::start(0, None, params, &[&model], dir.path()).await.unwrap();
+    let input_file = dir.path().join("input.bin");
+    std::fs::write(&input_file, random_input(&mut Rng::new(6), model.input_type()).canonical_bytes()).unwrap();
+    let (url, dep) = (net.devnet.endpoint(), net.deployment_file.to_str().unwrap().to_string());
+    let key = net.devnet.key(accounts::OWNER);
+    let (ok, out, err) = refute(&[
+        "request",
+        "--rpc-url",
+        &url,
+        "--deployment",
+        &dep,
+        "--private-key",
+        &key,
+        "--json",
+        manifest.to_str().unwrap(),
+        input_file.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let id = serde_json::from_str::<serde_json::Value>(&out).unwrap()["requests"][0].as_u64().unwrap().to_string();
+    let refund = |key: &str| refute(&["refund", "--rpc-url", &url, "--deployment", &dep, "--private-key", key, "--json", &id]);
+
+    // not while it may still be served, and never to another key
+    let (ok, _, err) = refund(&key);
+    assert!(!ok && err.contains("may still be served"), "{err}");
+    let owner = net.client(accounts::OWNER).await.unwrap();
+    let _: serde_json::Value = owner.provider().raw_request("evm_increaseTime".into(), (101u64,)).await.unwrap();
+    let _: serde_json::Value = owner.provider().raw_request("evm_mine".into(), serde_json::json!([])).await.unwrap();
+    let (ok, _, err) = refund(&net.devnet.key(accounts::EXECUTOR));
+    assert!(!ok && err.contains("not by this key"), "{err}");
+
+    let before = owner.eth_balance(owner.sender()).await.unwrap();
+    let (ok, out, err) = refund(&key);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let fee = U256::from(10u64).pow(U256::from(16u64)); // the default 0.01 ether
+    assert_eq!((v["refunded"].as_str().unwrap(), v["withdrawn"].as_str().unwrap()), (fee.to_string().as_str(), fee.to_string().as_str()));
+    assert!(owner.eth_balance(owner.sender()).await.unwrap() > before, "the fee is back, less the gas");
+    let (ok, _, err) = refund(&key);
+    assert!(!ok && err.contains("refunded already"), "{err}");
+    let (ok, out, _) = refute(&["status", "--rpc-url", &url, "--deployment", &dep, "--json", &id]);
+    assert!(ok && out.contains("\"Refunded\""), "{out}");
+}

@@ -114,6 +114,11 @@ pub struct Position {
     pub executor_clock: u64,
     /// Seconds the challenger has left.
     pub challenger_clock: u64,
+    /// Seconds of clock extension the executor was granted so far (at most the
+    /// game's `clock_seconds`).
+    pub executor_extension: u64,
+    /// Seconds of clock extension the challenger was granted so far.
+    pub challenger_extension: u64,
     /// Timestamp of the last move (or of the game's opening).
     pub last_move_at: u64,
 }
@@ -138,6 +143,8 @@ impl Position {
             checkpoint_root: [0; 32],
             executor_clock: clock,
             challenger_clock: clock,
+            executor_extension: 0,
+            challenger_extension: 0,
             last_move_at: now,
         }
     }

@@ -25,6 +25,16 @@ pub struct GameContext {
     pub spec_root: Hash,
     /// Levels one reveal opens.
     pub arity_log2: u32,
+    /// Each side's clock at the opening, seconds; it also bounds the side's
+    /// extensions (`docs/protocol.md`, "Clock extension").
+    pub clock_seconds: u64,
+}
+
+impl GameContext {
+    /// The clock a side to move with less is raised to: a quarter of the clock.
+    pub fn clock_extension(&self) -> u64 {
+        self.clock_seconds / 4
+    }
 }
 
 /// Why a move is not accepted (the contract would revert).
@@ -200,7 +210,27 @@ pub fn apply(ctx: &GameContext, pos: &Position, side: Side, mv: &Move, now: u64)
         }
         (phase, _) => return Err(Rejected::WrongPhase(phase)),
     }
+    if next.status == Status::Open {
+        extend_clock(ctx, &mut next);
+    }
     Ok(next)
+}
+
+/// The clock extension after a move that leaves the game open: a side to move
+/// with less than `clock_extension` left is raised to it, as far as its
+/// extensions so far (at most `clock_seconds` in one game) allow. A side's moves so
+/// take at most `2 · clock_seconds`, and a game ends within `4 · clock_seconds`.
+fn extend_clock(ctx: &GameContext, pos: &mut Position) {
+    let (clock, granted) = match pos.turn {
+        Side::Executor => (&mut pos.executor_clock, &mut pos.executor_extension),
+        Side::Challenger => (&mut pos.challenger_clock, &mut pos.challenger_extension),
+    };
+    let ext = ctx.clock_extension();
+    if *clock < ext {
+        let g = (ext - *clock).min(ctx.clock_seconds.saturating_sub(*granted));
+        *clock += g;
+        *granted += g;
+    }
 }
 
 /// The canonical byte length of a step's output, in 64 bits.

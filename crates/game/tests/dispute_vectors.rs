@@ -212,7 +212,8 @@ fn scenarios() -> Value {
 
     let mut out = vec![];
     let mut push = |name: String, arity: u32, posted: &TraceData, exec: Exec, chal: Chal, want: Status| {
-        let ctx = GameContext { trace_root: posted.root(), step_count: n as u32, spec_root: model.spec_root(), arity_log2: arity };
+        let ctx =
+            GameContext { trace_root: posted.root(), step_count: n as u32, spec_root: model.spec_root(), arity_log2: arity, clock_seconds: CLOCK };
         let (moves, status) = play(&ctx, &exec, &chal);
         assert_eq!(status, want, "{name}");
         let tree = posted.tree();
@@ -322,7 +323,7 @@ fn wide_scenario(
     want: Status,
 ) -> Value {
     let n = model.step_count();
-    let ctx = GameContext { trace_root: posted.root(), step_count: n as u32, spec_root: model.spec_root(), arity_log2: arity };
+    let ctx = GameContext { trace_root: posted.root(), step_count: n as u32, spec_root: model.spec_root(), arity_log2: arity, clock_seconds: CLOCK };
     let (moves, status) = play(&ctx, &exec, &chal);
     assert_eq!(status, want, "{name}");
     let tree = posted.tree();

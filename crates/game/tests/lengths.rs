@@ -114,7 +114,7 @@ impl World {
 fn play(world: &World, posted: &Sparse, chunks: &BTreeMap<u64, [u8; CHUNK_SIZE]>, target: u64) -> (Status, Vec<Position>) {
     let [c0, c1] = world.commitments(posted);
     let trace = MerkleTree::new(TreeKind::Trace, vec![c0, c1]);
-    let ctx = GameContext { trace_root: trace.root(), step_count: 2, spec_root: world.spec_tree.root(), arity_log2: 2 };
+    let ctx = GameContext { trace_root: trace.root(), step_count: 2, spec_root: world.spec_tree.root(), arity_log2: 2, clock_seconds: CLOCK };
     let mut pos = Position::opening(ctx.trace_root, 2, CLOCK, 0);
     let mut seen = vec![];
     let mut now = 0;

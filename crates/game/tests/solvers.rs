@@ -111,7 +111,12 @@ struct Outcome {
     last: Position,
 }
 
-fn play(ctx: &GameContext, mut exec: ExecutorPlayer, mut chal: ChallengerPlayer) -> Outcome {
+fn play(ctx: &GameContext, exec: ExecutorPlayer, chal: ChallengerPlayer) -> Outcome {
+    play_paced(ctx, exec, chal, &mut |_, now| now + 1)
+}
+
+/// [`play`], each move sent at `pace(position, previous time)`.
+fn play_paced(ctx: &GameContext, mut exec: ExecutorPlayer, mut chal: ChallengerPlayer, pace: &mut dyn FnMut(&Position, u64) -> u64) -> Outcome {
     let mut pos = Position::opening(ctx.trace_root, ctx.step_count, CLOCK, 1000);
     let mut now = 1000;
     let mut revealed = Revealed::default();
@@ -120,7 +125,7 @@ fn play(ctx: &GameContext, mut exec: ExecutorPlayer, mut chal: ChallengerPlayer)
     let mut last = pos.clone();
     while pos.status == Status::Open {
         last = pos.clone();
-        now += 1;
+        now = pace(&pos, now);
         let mv = match pos.turn {
             Side::Executor => match &mut exec {
                 ExecutorPlayer::Solver(t) => executor_move(ctx.arity_log2, &pos, t).expect("the executor can always move"),
@@ -219,7 +224,7 @@ fn honest(model: &Arc<Model>, input: &Tensor) -> (Vec<Tensor>, TraceData) {
 }
 
 fn ctx(model: &Model, trace_root: Hash, arity_log2: u32) -> GameContext {
-    GameContext { trace_root, step_count: model.step_count() as u32, spec_root: model.spec_root(), arity_log2 }
+    GameContext { trace_root, step_count: model.step_count() as u32, spec_root: model.spec_root(), arity_log2, clock_seconds: CLOCK }
 }
 
 /// Recomputes every step after `from` from the (altered) tensors, like an executor
@@ -443,6 +448,82 @@ fn moves_out_of_turn_phase_or_time_are_rejected() {
     assert_eq!(after.executor_clock, CLOCK - 30);
     assert_eq!(after.turn, Side::Challenger);
     assert_eq!(apply(&c, &after, Side::Challenger, &Move::Timeout, 30 + CLOCK + 1).unwrap().status, Status::ExecutorWon);
+}
+
+/// Both sides move at the last second their clocks allow, so that every clock
+/// runs down to zero: each side to move is raised to a quarter of the clock until
+/// its extensions reach one whole clock, the honest side still wins, and the game
+/// ends within four clocks of its opening.
+#[test]
+fn a_slow_game_is_extended_and_ends_within_four_clocks() {
+    // a fraud in a long reduction: the game runs through every descent
+    let model = long_models().remove(0);
+    let input = random_input(&mut Rng::new(11), model.input_type());
+    let (mut tensors, honest_trace) = honest(&model, &input);
+    let step = long_steps(&model)[0];
+    tensors[step] = flip(&tensors[step], 0);
+    let cheat = TraceData::from_tensors(model.clone(), &tensors);
+    for arity in [1, 2] {
+        let c = ctx(&model, cheat.root(), arity);
+        let ext = c.clock_extension();
+        assert_eq!(ext, CLOCK / 4);
+        let mut moves = 0;
+        let mut pace = |pos: &Position, _: u64| {
+            // the side to move has at least the extension, or has had its whole clock of it
+            let (clock, granted) = match pos.turn {
+                Side::Executor => (pos.executor_clock, pos.executor_extension),
+                Side::Challenger => (pos.challenger_clock, pos.challenger_extension),
+            };
+            assert!(clock >= ext || granted == CLOCK, "{pos:?}");
+            assert!(pos.executor_extension <= CLOCK && pos.challenger_extension <= CLOCK);
+            assert!(pos.last_move_at + clock <= 1000 + 4 * CLOCK, "the game could outlast four clocks: {pos:?}");
+            moves += 1;
+            pos.last_move_at + clock
+        };
+        let out = play_paced(&c, ExecutorPlayer::Solver(cheat.clone()), ChallengerPlayer::Solver(honest_trace.clone()), &mut pace);
+        assert_eq!(out.status, Status::ChallengerWon, "arity {arity}");
+        assert_eq!(out.rejected, 0);
+        // long enough a game that both sides used up every extension
+        assert!(moves > 10, "{moves} moves");
+        assert_eq!((out.last.executor_extension, out.last.challenger_extension), (CLOCK, CLOCK), "arity {arity}");
+    }
+}
+
+#[test]
+fn the_extension_raises_the_side_to_move_to_a_quarter_clock() {
+    let model = Arc::new(every_op_model());
+    let input = random_input(&mut Rng::new(12), model.input_type());
+    let (mut tensors, honest_trace) = honest(&model, &input);
+    let last = tensors.len() - 1;
+    tensors[last] = flip(&tensors[last], 0);
+    let cheat = TraceData::from_tensors(model.clone(), &tensors);
+    let c = ctx(&model, cheat.root(), 1);
+    let pos = Position::opening(cheat.root(), model.step_count() as u32, CLOCK, 0);
+    // the executor reveals with 10 s left: the challenger (100 s left) is not extended
+    let reveal = executor_move(1, &pos, &cheat).unwrap().unwrap();
+    let after = apply(&c, &pos, Side::Executor, &reveal, 90).unwrap();
+    assert_eq!((after.executor_clock, after.challenger_clock, after.executor_extension, after.challenger_extension), (10, CLOCK, 0, 0));
+    // the challenger picks with 5 s left: the executor, to move with 10 s, is raised to 25
+    let mut revealed = Revealed::default();
+    let Move::RevealNodes(nodes) = &reveal else { panic!("a reveal") };
+    revealed.record(Phase::Trace, 1, pos.height, 0, nodes);
+    let pick = challenger_move(1, &after, &honest_trace, &revealed).unwrap().unwrap();
+    let picked = apply(&c, &after, Side::Challenger, &pick, 90 + 95).unwrap();
+    assert_eq!(picked.turn, Side::Executor);
+    assert_eq!((picked.executor_clock, picked.challenger_clock, picked.executor_extension, picked.challenger_extension), (25, 5, 15, 0));
+    // however fast the challenger was: the executor is to move with 10 s
+    let quick = apply(&c, &after, Side::Challenger, &pick, 90 + 20).unwrap();
+    assert_eq!((quick.executor_clock, quick.challenger_clock, quick.executor_extension), (25, 80, 15));
+    // no extension when the side to move has the extension or more
+    let mut rich = after.clone();
+    rich.executor_clock = 60;
+    let quick = apply(&c, &rich, Side::Challenger, &pick, 91).unwrap();
+    assert_eq!((quick.executor_clock, quick.executor_extension), (60, 0));
+    // a side whose extensions are spent is raised only by what is left of them
+    let mut spent = after.clone();
+    spent.executor_extension = CLOCK - 4;
+    let late = apply(&c, &spent, Side::Challenger, &pick, 91).unwrap();
+    assert_eq!((late.executor_clock, late.executor_extension), (14, CLOCK));
 }
 
 /// The models whose every reducing step needs the reduction descent.
