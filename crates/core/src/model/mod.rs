@@ -394,6 +394,10 @@ mod tests {
         one_step(vec![1, 2, 2046], conv([0, 0]), conv_weights(1, 1, 2, 2)).unwrap_or_else(|e| panic!("{e}"));
         one_step(vec![1, 256, 8], conv([0, 0]), conv_weights(1, 1, 256, 1)).unwrap_or_else(|e| panic!("{e}"));
         one_step(vec![1, 1, 512], Op::MaxPool2d { kernel: [1, 512], stride: [1, 1], padding: [0, 0] }, vec![]).unwrap();
+        // an argmax whose index could not fit its int32 output; at 2^31 it fits
+        let e = err(one_step(vec![(1 << 31) + 1], Op::Argmax, vec![]));
+        assert!(e.contains("argmax") && e.contains("2147483649 elements") && e.contains("2^31"), "{e}");
+        one_step(vec![1 << 31], Op::Argmax, vec![]).unwrap_or_else(|e| panic!("{e}"));
         // and a linear layer of any width is provable: it only has more blocks
         let k = 131_071;
         let w = Tensor::from_i8([2, k], vec![1; 2 * k as usize]).unwrap();

@@ -11,6 +11,9 @@ use crate::tensor::Elements;
 use crate::tensor::{DType, Tensor, TensorType};
 use std::ops::Range;
 
+/// The most terms an argmax has: every index `n < N` fits the int32 output.
+pub(super) const MAX_TERMS: u64 = 1 << 31;
+
 /// Fields of the state: `(best, index)`.
 pub(super) const FIELDS: usize = 2;
 
@@ -21,6 +24,10 @@ pub(super) fn check(inputs: &[StepInput], weights: &[&Tensor]) -> Result<TensorT
     let (last, lead) = xt.shape.split_last().ok_or("the input must have rank at least 1")?;
     if *last == 0 {
         return Err("the reduced dim is empty".into());
+    }
+    // the index of the maximum is the int32 output: it must fit
+    if *last as u64 > MAX_TERMS {
+        return Err(format!("the reduced dim has {last} elements; an argmax is over at most 2^31, so that every index fits its int32 output"));
     }
     Ok(TensorType::new(DType::I32, lead))
 }
