@@ -96,7 +96,7 @@ async fn executor(
     let (stop, shutdown) = Shutdown::manual();
     let settings = net.settings(account, &dir.join(format!("executor-{account}")), block_time);
     let set = ModelSet::load(&[model.to_path_buf()])?;
-    let opts = refute_executor::Options { stake: None, batch_size: 64, cheat };
+    let opts = refute_executor::Options { stake: None, batch_size: 64, cheat, shard: (0, 1) };
     let svc = Executor::start(settings, set, opts, &shutdown).await.map_err(|e| e.to_string())?.ok_or("stopped while starting")?;
     Ok(Running { stop, task: tokio::spawn(svc.run(shutdown)) })
 }

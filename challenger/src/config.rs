@@ -63,16 +63,7 @@ pub struct Resolved {
     pub options: Options,
 }
 
-/// Parses `I/N`.
-pub fn parse_shard(s: &str) -> Result<(u64, u64), String> {
-    let bad = || format!("expected I/N with 0 <= I < N (e.g. 0/2), got `{s}`");
-    let (i, n) = s.split_once('/').ok_or_else(bad)?;
-    let (i, n): (u64, u64) = (i.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
-    if n == 0 || i >= n {
-        return Err(bad());
-    }
-    Ok((i, n))
-}
+pub use refute_service::config::parse_shard;
 
 impl ChallengerArgs {
     /// Merges flags, environment and file; checks everything and lists every problem.

@@ -27,6 +27,10 @@ pub struct ExecutorArgs {
     /// Most requests run through the engine at once.
     #[arg(long, env = "REFUTE_BATCH_SIZE")]
     pub batch_size: Option<usize>,
+    /// This instance's shard, `I/N` (0-based): it serves requests whose id is I mod N
+    /// (run N executors, each with its own key and store, to split the requests).
+    #[arg(long, env = "REFUTE_SHARD")]
+    pub shard: Option<String>,
     /// Post deliberately wrong results (`output`, `step:N`, `element:S:E`): demos and tests only.
     #[arg(long, env = "REFUTE_CHEAT", hide = true)]
     pub cheat: Option<Cheat>,
@@ -38,10 +42,11 @@ struct FileSettings {
     models: Vec<PathBuf>,
     stake: Option<String>,
     batch_size: Option<usize>,
+    shard: Option<String>,
 }
 
 /// The executor's own keys in a config file.
-pub const KEYS: &[&str] = &["models", "stake", "batch_size"];
+pub const KEYS: &[&str] = &["models", "stake", "batch_size", "shard"];
 
 /// Everything `executor run` needs, checked.
 #[derive(Debug)]
@@ -102,6 +107,10 @@ impl ExecutorArgs {
         if batch_size == 0 {
             problems.push("batch_size: must be at least 1".into());
         }
+        let shard = match self.shard.or(file.shard) {
+            Some(s) => refute_service::config::parse_shard(&s).map_err(|e| problems.push(format!("shard: {e}"))).unwrap_or((0, 1)),
+            None => (0, 1),
+        };
         if let (Some(c), Some(m)) = (self.cheat, &models) {
             for id in m.ids() {
                 if let Some((model, _)) = m.get(&id)
@@ -117,7 +126,7 @@ impl ExecutorArgs {
         Ok(Resolved {
             settings: settings.expect("checked"),
             models: models.expect("checked"),
-            options: Options { stake, batch_size, cheat: self.cheat },
+            options: Options { stake, batch_size, cheat: self.cheat, shard },
         })
     }
 }
@@ -128,5 +137,19 @@ fn relative_to(file: &Path, p: &Path) -> PathBuf {
         p.to_path_buf()
     } else {
         file.parent().unwrap_or(Path::new(".")).join(p)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shard_is_read_and_a_bad_one_named() {
+        let args = |shard: &str| ExecutorArgs { shard: Some(shard.into()), models: vec![], ..Default::default() };
+        let problems = args("2/2").resolve().unwrap_err();
+        assert!(problems.iter().any(|p| p.starts_with("shard: ") && p.contains("`2/2`")), "{problems:?}");
+        let problems = args("1/2").resolve().unwrap_err();
+        assert!(!problems.iter().any(|p| p.starts_with("shard")), "{problems:?}");
     }
 }

@@ -40,6 +40,10 @@ pub struct Options {
     pub batch_size: usize,
     /// Deliberate fraud (hidden flag; demos and tests only).
     pub cheat: Option<Cheat>,
+    /// This instance's shard `(I, N)`: it serves the requests whose id is `I` mod
+    /// `N`, so that `N` executors split the requests with no coordination but the
+    /// chain. `(0, 1)`: every request.
+    pub shard: (u64, u64),
 }
 
 /// A running executor.
@@ -191,7 +195,9 @@ impl Executor {
         };
         refute_service::scan::scan(&self.chain, store, &self.policy(), "executor", |e, batch| {
             match e {
-                Event::Requested { request_id, model_id, fee, deadline, input, block, .. } if models.contains(model_id) => {
+                Event::Requested { request_id, model_id, fee, deadline, input, block, .. }
+                    if models.contains(model_id) && request_id % self.opts.shard.1 == self.opts.shard.0 =>
+                {
                     if get_req(&fresh, *request_id)?.is_none() {
                         let rec = RequestRec {
                             model_id: to_hex(model_id),

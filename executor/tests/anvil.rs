@@ -268,10 +268,15 @@ async fn a_node_that_goes_away_for_a_while_loses_nothing() {
     settings.chain.rpc_url = proxy.url();
     let models = refute_service::ModelSet::load(&[fixture(MODEL)]).unwrap();
     let (stop, shutdown) = Shutdown::manual();
-    let exec = refute_executor::Executor::start(settings, models, refute_executor::Options { stake: None, batch_size: 4, cheat: None }, &shutdown)
-        .await
-        .unwrap()
-        .unwrap();
+    let exec = refute_executor::Executor::start(
+        settings,
+        models,
+        refute_executor::Options { stake: None, batch_size: 4, cheat: None, shard: (0, 1) },
+        &shutdown,
+    )
+    .await
+    .unwrap()
+    .unwrap();
     let task = tokio::spawn(exec.clone().run(shutdown));
 
     // the node goes away right after two requests, for longer than a few ticks
@@ -410,7 +415,7 @@ async fn with_instant_mining_an_honest_result_finalizes() {
     let owner = net.client(accounts::OWNER).await.unwrap();
     let (stop, shutdown) = Shutdown::manual();
     let settings = net.settings(accounts::EXECUTOR, &dir.path().join("executor"), None);
-    let opts = refute_executor::Options { stake: None, batch_size: 8, cheat: None };
+    let opts = refute_executor::Options { stake: None, batch_size: 8, cheat: None, shard: (0, 1) };
     let exec = refute_executor::Executor::start(settings, refute_service::ModelSet::load(&[fixture(MODEL)]).unwrap(), opts, &shutdown)
         .await
         .unwrap()
@@ -449,4 +454,50 @@ async fn events_waiting_for_confirmations_on_a_chain_without_blocks_are_named() 
         || async { std::fs::read_to_string(&log).unwrap_or_default().contains("set --confirmations 0 on such a chain").then_some(()) },
     )
     .await;
+}
+
+/// Two executors with their own keys and stores split the requests by id (`--shard
+/// 0/2`, `--shard 1/2`): every request is posted once, by the shard that owns it, and
+/// finalized; nothing coordinates them but the chain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_executor_shards_split_the_requests_and_serve_each_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = load_fixture(MODEL);
+    refute_chain::init_tls();
+    let net = LocalNet::start(0, None, params(), &[&model], dir.path()).await.expect("local deployment");
+    let owner = net.client(accounts::OWNER).await.unwrap();
+    // the second shard runs on another funded key (the cheater's, honest here)
+    let mut running = vec![];
+    for (shard, account) in [(0u64, accounts::EXECUTOR), (1, accounts::CHEATER)] {
+        let (stop, shutdown) = Shutdown::manual();
+        let settings = net.settings(account, &dir.path().join(format!("executor-{shard}")), None);
+        let opts = refute_executor::Options { stake: None, batch_size: 8, cheat: None, shard: (shard, 2) };
+        let exec = refute_executor::Executor::start(settings, refute_service::ModelSet::load(&[fixture(MODEL)]).unwrap(), opts, &shutdown)
+            .await
+            .unwrap()
+            .unwrap();
+        running.push((stop, tokio::spawn(exec.clone().run(shutdown)), exec));
+    }
+    let fee = U256::from(10u64).pow(U256::from(16u64));
+    let mut ids = vec![];
+    for seed in 0..4 {
+        ids.push(owner.request(&model.id(), &random_input(&model, seed).canonical_bytes(), fee, Address::ZERO, 0).await.unwrap());
+    }
+    for &id in &ids {
+        let result = eventually("finality of every request", Duration::from_secs(90), String::new, || async {
+            let r = owner.get_request(id).await.unwrap();
+            (r.status == RequestStatus::Finalized).then_some(r.result_id)
+        })
+        .await;
+        let owner_of_shard = net.devnet.address(if id % 2 == 0 { accounts::EXECUTOR } else { accounts::CHEATER });
+        assert_eq!(owner.get_result(result).await.unwrap().executor, owner_of_shard, "request {id} served by its shard");
+        assert_eq!(posts_for(&owner, id).await, 1, "request {id} posted once");
+    }
+    for (i, (_, _, exec)) in running.iter().enumerate() {
+        assert_eq!(exec.metrics.results_posted.get(), 2, "shard {i} posted its half");
+    }
+    for (stop, task, _) in running {
+        stop.send(true).unwrap();
+        task.await.unwrap().unwrap();
+    }
 }

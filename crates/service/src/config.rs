@@ -194,3 +194,15 @@ impl Settings {
 pub fn read_file<T: for<'de> Deserialize<'de>>(path: &Path, extra: &[&str]) -> Result<(CommonArgs, T), ConfigError> {
     read_settings(path, COMMON_KEYS, extra)
 }
+
+/// Parses a shard `I/N` (0-based): an instance of `N` that takes the ids equal to
+/// `I` mod `N` (watchtowers split results this way, executors requests).
+pub fn parse_shard(s: &str) -> Result<(u64, u64), String> {
+    let bad = || format!("expected I/N with 0 <= I < N (e.g. 0/2), got `{s}`");
+    let (i, n) = s.split_once('/').ok_or_else(bad)?;
+    let (i, n): (u64, u64) = (i.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
+    if n == 0 || i >= n {
+        return Err(bad());
+    }
+    Ok((i, n))
+}
