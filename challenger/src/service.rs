@@ -328,8 +328,9 @@ impl Challenger {
                         }
                         rec.state = CheckState::Mismatch { ours };
                         mismatched.push((id, rec.clone()));
+                        // kept for the game only: a correct result needs no trace
+                        self.traces.lock().expect("trace cache").insert(id, Arc::new(trace));
                     }
-                    self.traces.lock().expect("trace cache").insert(id, Arc::new(trace));
                     self.store.put(Cf::Results, &id_key(id), &rec)?;
                 }
             }
@@ -378,6 +379,11 @@ impl Challenger {
         self.metrics.games_opened.inc();
         tracing::warn!(game = game_id, result = id, bond_eth = eth(self.bond), "game opened");
         Ok(())
+    }
+
+    /// Traces held in memory: those of results in a game not yet ended.
+    pub fn cached_traces(&self) -> usize {
+        self.traces.lock().expect("trace cache").len()
     }
 
     fn adopt_game(&self, game_id: u64, result_id: u64, block: u64) -> Result<(), StoreError> {
@@ -503,6 +509,8 @@ impl Challenger {
         }
         if let Action::Ended(status) = played.action {
             rec.ended = Some(status);
+            // one game a result: its trace is not needed again
+            self.traces.lock().expect("trace cache").remove(&rec.result_id);
             match status {
                 Status::ChallengerWon => {
                     self.metrics.games_won.inc();

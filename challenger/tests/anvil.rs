@@ -130,6 +130,12 @@ async fn caught(cheat: Cheat, first_wrong_step: usize, served_again: bool) {
     .await;
     assert_eq!(watch.svc.metrics.mismatches.get(), 1);
     assert_eq!(cheater.svc.metrics.results_posted.get(), 1, "a rejected request is not served again by the one who lied");
+    // the game is over and the result rejected: neither side keeps its trace
+    assert_eq!(watch.svc.cached_traces(), 0, "the watchtower dropped the trace of its ended game");
+    eventually("the cheater to drop its rejected result's trace", Duration::from_secs(30), String::new, || async {
+        (cheater.svc.cached_traces() == 0).then_some(())
+    })
+    .await;
     if served_again {
         let rejected = owner.get_result(result_id).await.unwrap();
         let fresh = owner.get_request(request_id).await.unwrap().deadline;
@@ -200,7 +206,13 @@ async fn honest_results_are_never_challenged_and_shards_split_them() {
     for c in [&a, &b] {
         assert_eq!(c.svc.metrics.mismatches.get(), 0);
         assert_eq!(c.svc.metrics.games_opened.get(), 0);
+        assert_eq!(c.svc.cached_traces(), 0, "no trace is kept for a correct result");
     }
+    // the executor keeps a trace while its result may be challenged, not after
+    eventually("the executor to drop its final results' traces", Duration::from_secs(30), String::new, || async {
+        (honest.svc.cached_traces() == 0).then_some(())
+    })
+    .await;
     for id in &ids {
         let r = owner.get_request(*id).await.unwrap();
         assert!(owner.games_of(r.result_id).await.unwrap().is_empty(), "no game on an honest result");

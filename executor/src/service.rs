@@ -144,6 +144,11 @@ impl Executor {
         })))
     }
 
+    /// Traces held in memory: those of our results still pending.
+    pub fn cached_traces(&self) -> usize {
+        self.traces.lock().expect("trace cache").len()
+    }
+
     /// The chain client (its sender is the executor's account).
     pub fn chain(&self) -> &Chain {
         &self.chain
@@ -483,6 +488,11 @@ impl Executor {
             }
             let id = id_of(&k);
             let r = self.chain.get_result(id).await?;
+            if r.status != ResultStatus::Pending {
+                // final or rejected: no game on it needs our trace any more (a moot
+                // game's settlement takes none)
+                self.traces.lock().expect("trace cache").remove(&id);
+            }
             match r.status {
                 ResultStatus::Finalized => {
                     rec.state = ResultState::Finalized;
