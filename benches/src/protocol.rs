@@ -96,7 +96,24 @@ async fn executor(
     let (stop, shutdown) = Shutdown::manual();
     let settings = net.settings(account, &dir.join(format!("executor-{account}")), block_time);
     let set = ModelSet::load(&[model.to_path_buf()])?;
-    let opts = refute_executor::Options { stake: None, batch_size: 64, cheat, shard: (0, 1) };
+    let opts = refute_executor::Options { stake: None, batch_size: 64, cheat, cheat_only: None, shard: (0, 1) };
+    let svc = Executor::start(settings, set, opts, &shutdown).await.map_err(|e| e.to_string())?.ok_or("stopped while starting")?;
+    Ok(Running { stop, task: tokio::spawn(svc.run(shutdown)) })
+}
+
+/// An executor that lies (`cheat`) on one request only.
+async fn executor_with(
+    net: &LocalNet,
+    model: &Path,
+    dir: &Path,
+    account: usize,
+    block_time: Option<u64>,
+    liar: Option<(Cheat, u64)>,
+) -> Result<Running, String> {
+    let (stop, shutdown) = Shutdown::manual();
+    let settings = net.settings(account, &dir.join(format!("executor-{account}")), block_time);
+    let set = ModelSet::load(&[model.to_path_buf()])?;
+    let opts = refute_executor::Options { stake: None, batch_size: 64, cheat: liar.map(|l| l.0), cheat_only: liar.map(|l| l.1), shard: (0, 1) };
     let svc = Executor::start(settings, set, opts, &shutdown).await.map_err(|e| e.to_string())?.ok_or("stopped while starting")?;
     Ok(Running { stop, task: tokio::spawn(svc.run(shutdown)) })
 }
@@ -269,4 +286,270 @@ pub async fn watchtower(model_path: &Path, singles: usize, burst: usize) -> Resu
         request_to_post: median(to_post),
         request_to_verdict: median(to_verdict),
     })
+}
+
+/// The watchtower's throughput on a backlog of honest results.
+#[derive(Debug, Clone)]
+pub struct BacklogRun {
+    /// The model.
+    pub model: String,
+    /// Results in the backlog.
+    pub results: usize,
+    /// Results checked per second by the watchtower started on the backlog, from
+    /// its start to the last verdict.
+    pub checked_per_second: f64,
+    /// The same results run and traced by the engine alone, in batches of the
+    /// same size, per second: the bound the watchtower's figure is held against.
+    pub inference_per_second: f64,
+}
+
+/// Posts `results` honest results with no watchtower running (instant mining),
+/// then starts the watchtower and times it through the backlog; beside it, the
+/// engine alone on the same inputs.
+pub async fn watchtower_backlog(model_path: &Path, results: usize) -> Result<BacklogRun, String> {
+    refute_chain::init_tls();
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let model = Model::load(model_path).map_err(|e| e.to_string())?;
+    let net = LocalNet::start(0, None, params(), &[&model], dir.path()).await?;
+    let owner = net.client(accounts::OWNER).await.map_err(|e| e.to_string())?;
+    let honest = executor(&net, model_path, dir.path(), accounts::EXECUTOR, None, None).await?;
+    let e = |e: refute_chain::ChainError| e.to_string();
+    let mut rng = Rng::new(23);
+    let inputs: Vec<refute_core::Tensor> = (0..results).map(|_| random_input(&mut rng, model.input_type())).collect();
+    let mut last = 0;
+    for input in &inputs {
+        last = owner.request(&model.id(), &input.canonical_bytes(), fee(), Address::ZERO, 0).await.map_err(e)?;
+    }
+    until("every post", Duration::from_secs(1200), || async { Ok((owner.get_request(last).await.map_err(e)?.result_id != 0).then_some(())) }).await?;
+    honest.stop().await?;
+    let started = Instant::now();
+    let (watch, svc) = challenger(&net, model_path, dir.path(), None).await?;
+    until("every verdict", Duration::from_secs(1200), || async { Ok((svc.metrics.results_checked.get() >= results as u64).then_some(())) }).await?;
+    let span = started.elapsed();
+    if svc.metrics.games_opened.get() != 0 || svc.metrics.mismatches.get() != 0 {
+        return Err("the watchtower disputed an honest result".into());
+    }
+    watch.stop().await?;
+    // the engine alone: the same inputs, batches of 64, traced and committed
+    let engine = refute_engine::Engine::cpu(std::sync::Arc::new(model.clone())).map_err(|e| e.to_string())?;
+    let t = Instant::now();
+    for chunk in inputs.chunks(64) {
+        let run = engine.run(chunk).map_err(|e| e.to_string())?;
+        for sample in 0..chunk.len() {
+            let tensors: Vec<refute_core::Tensor> = (0..run.step_count()).map(|s| run.step_tensor(sample, s)).collect();
+            std::hint::black_box(refute_game::TraceData::from_tensors(std::sync::Arc::new(model.clone()), &tensors).root());
+        }
+    }
+    let alone = t.elapsed();
+    Ok(BacklogRun {
+        model: model.name().to_string(),
+        results,
+        checked_per_second: results as f64 / span.as_secs_f64(),
+        inference_per_second: results as f64 / alone.as_secs_f64(),
+    })
+}
+
+/// A burst of requests on timed blocks with a game in the middle of it.
+#[derive(Debug, Clone)]
+pub struct BurstRun {
+    /// The model.
+    pub model: String,
+    /// Requests sent at once.
+    pub requests: usize,
+    /// Seconds between blocks.
+    pub block_time: u64,
+    /// Requests with exactly one post on the chain.
+    pub posted_once: usize,
+    /// Requests with more than one post (none, for an executor that tracks its
+    /// posts).
+    pub posted_twice: usize,
+    /// Results finalized.
+    pub finalized: usize,
+    /// Results rejected (the one lie).
+    pub rejected: usize,
+    /// From the first request to the last post mined.
+    pub request_to_last_post: Duration,
+    /// From the first request to the last result final.
+    pub request_to_last_final: Duration,
+    /// Moves of the game, both sides.
+    pub moves: usize,
+    /// The most blocks a move of the game came after the block in which it
+    /// became that side's turn, less the one block it needs at best: 0 when
+    /// every move landed in the very next block.
+    pub worst_move_lateness: u64,
+}
+
+/// `requests` requests at once on `block_time`-second blocks, one executor and one
+/// watchtower; the executor lies on one request in the middle of the burst, so
+/// that a game is played while the rest are served, checked and finalized.
+pub async fn burst(model_path: &Path, requests: usize, block_time: u64) -> Result<BurstRun, String> {
+    refute_chain::init_tls();
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let model = Model::load(model_path).map_err(|e| e.to_string())?;
+    let bt = Some(block_time);
+    let net = LocalNet::start(0, bt, params(), &[&model], dir.path()).await?;
+    let owner = net.client(accounts::OWNER).await.map_err(|e| e.to_string())?;
+    let e = |e: refute_chain::ChainError| e.to_string();
+    let first_block = owner.head().await.map_err(e)? + 1;
+    // request ids count from 1: the lie is on the one in the middle
+    let liar = Some((Cheat::Output, (requests as u64).div_ceil(2)));
+    let exec = executor_with(&net, model_path, dir.path(), accounts::EXECUTOR, bt, liar).await?;
+    let (watch, _) = challenger(&net, model_path, dir.path(), bt).await?;
+    let mut rng = Rng::new(29);
+    let inputs: Vec<Vec<u8>> = (0..requests).map(|_| random_input(&mut rng, model.input_type()).canonical_bytes()).collect();
+    let started = Instant::now();
+    // sent side by side: each waits for its block, the sends take turns
+    let mut sends = tokio::task::JoinSet::new();
+    for input in inputs {
+        let (owner, id) = (owner.clone(), model.id());
+        sends.spawn(async move { owner.request(&id, &input, fee(), Address::ZERO, 0).await });
+    }
+    while let Some(r) = sends.join_next().await {
+        r.map_err(|e| e.to_string())?.map_err(e)?;
+    }
+    let (mut last_post, mut last_final) = (None, None);
+    let summary = until("every result final or rejected", Duration::from_secs(1800), || async {
+        let head = owner.head().await.map_err(e)?;
+        let events = owner.events(first_block, head).await.map_err(e)?;
+        let mut posts: BTreeMap<u64, usize> = BTreeMap::new();
+        let (mut finalized, mut rejected) = (0, 0);
+        for ev in &events {
+            match ev {
+                Event::Posted { request_id, .. } => *posts.entry(*request_id).or_default() += 1,
+                Event::Finalized { .. } => finalized += 1,
+                Event::Rejected { .. } => rejected += 1,
+                _ => {}
+            }
+        }
+        if posts.len() == requests && last_post.is_none() {
+            last_post = Some(started.elapsed());
+        }
+        if finalized + rejected == requests {
+            last_final.get_or_insert(started.elapsed());
+            return Ok(Some((posts, finalized, rejected, head)));
+        }
+        Ok(None)
+    })
+    .await?;
+    let (posts, finalized, rejected, head) = summary;
+    exec.stop().await?;
+    watch.stop().await?;
+    let txs = owner.transactions(first_block, head).await.map_err(e)?;
+    let parties = [net.devnet.address(accounts::EXECUTOR), net.devnet.address(accounts::CHALLENGER)];
+    // the game's moves in order, from the challenge that opened it
+    let blocks: Vec<u64> = txs
+        .iter()
+        .filter(|t| parties.contains(&t.from) && t.success)
+        .filter(|t| t.call.is_some_and(|c| c == "challenge" || Move::CALLS.contains(&c)))
+        .map(|t| t.block)
+        .collect();
+    let worst = blocks.windows(2).map(|w| (w[1] - w[0]).saturating_sub(1)).max().unwrap_or(0);
+    Ok(BurstRun {
+        model: model.name().to_string(),
+        requests,
+        block_time,
+        posted_once: posts.values().filter(|n| **n == 1).count(),
+        posted_twice: posts.values().filter(|n| **n > 1).count(),
+        finalized,
+        rejected,
+        request_to_last_post: last_post.unwrap_or_default(),
+        request_to_last_final: last_final.unwrap_or_default(),
+        moves: blocks.len().saturating_sub(1),
+        worst_move_lateness: worst,
+    })
+}
+
+/// Resident memory of the two services, as processes, as results accumulate.
+#[derive(Debug, Clone)]
+pub struct MemoryRun {
+    /// The model.
+    pub model: String,
+    /// `(results served and checked, executor RSS in KiB, watchtower RSS in KiB)`
+    /// at each sample.
+    pub samples: Vec<(usize, u64, u64)>,
+}
+
+/// A free local TCP port (for a service's metrics endpoint).
+fn free_port() -> Result<u16, String> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?.local_addr().map_err(|e| e.to_string())?.port())
+}
+
+/// The value of `name` on a service's `/metrics` page (0 when it cannot be read).
+fn scrape(port: u16, name: &str) -> f64 {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return 0.0 };
+    let _ = write!(s, "GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n");
+    let mut body = String::new();
+    let _ = s.read_to_string(&mut body);
+    body.lines().find_map(|l| l.strip_prefix(name).and_then(|rest| rest.trim().split(' ').next()?.parse().ok())).unwrap_or(0.0)
+}
+
+/// Resident set size of process `pid`, KiB.
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("VmRSS:").and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())))
+        .unwrap_or(0)
+}
+
+/// Runs the executor and the watchtower as processes (the binaries in
+/// `target/debug`) on instant mining and requests results in waves; after each
+/// wave in `checkpoints` is served and checked, lets the services idle for two
+/// seconds and reads both processes' resident memory.
+pub async fn memory(model_path: &Path, checkpoints: &[usize]) -> Result<MemoryRun, String> {
+    refute_chain::init_tls();
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let model = Model::load(model_path).map_err(|e| e.to_string())?;
+    let net = LocalNet::start(0, None, params(), &[&model], dir.path()).await?;
+    let owner = net.client(accounts::OWNER).await.map_err(|e| e.to_string())?;
+    let bin = crate::repo_root().join("target/debug");
+    let spawn = |name: &str, account: usize, port: u16| -> Result<std::process::Child, String> {
+        let log = std::fs::File::create(dir.path().join(format!("{name}.log"))).map_err(|e| e.to_string())?;
+        std::process::Command::new(bin.join(name))
+            .arg("run")
+            .args(["--rpc-url", &net.devnet.endpoint(), "--private-key", &net.devnet.key(account)])
+            .arg("--deployment")
+            .arg(&net.deployment_file)
+            .arg("--model")
+            .arg(model_path)
+            .arg("--data-dir")
+            .arg(dir.path().join(name))
+            .args(["--confirmations", "0", "--poll-interval-ms", "200", "--batch-size", "64"])
+            .args(["--metrics-addr", &format!("127.0.0.1:{port}"), "--log-format", "json"])
+            .stdout(log.try_clone().map_err(|e| e.to_string())?)
+            .stderr(log)
+            .spawn()
+            .map_err(|e| format!("starting {} (build it with `cargo build --workspace`): {e}", bin.join(name).display()))
+    };
+    let (ep, wp) = (free_port()?, free_port()?);
+    let mut exec = spawn("executor", accounts::EXECUTOR, ep)?;
+    let mut watch = spawn("challenger", accounts::CHALLENGER, wp)?;
+    let e = |e: refute_chain::ChainError| e.to_string();
+    let mut rng = Rng::new(31);
+    let mut samples = Vec::new();
+    let mut sent = 0;
+    let outcome: Result<(), String> = async {
+        for &target in checkpoints {
+            while sent < target {
+                let input = random_input(&mut rng, model.input_type());
+                owner.request(&model.id(), &input.canonical_bytes(), fee(), Address::ZERO, 0).await.map_err(e)?;
+                sent += 1;
+            }
+            until("the wave served and checked", Duration::from_secs(1800), || async {
+                let done = scrape(ep, "refute_executor_results_posted_total") as usize >= target
+                    && scrape(wp, "refute_challenger_results_checked_total") as usize >= target;
+                Ok(done.then_some(()))
+            })
+            .await?;
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            samples.push((target, rss_kib(exec.id()), rss_kib(watch.id())));
+        }
+        Ok(())
+    }
+    .await;
+    let _ = exec.kill();
+    let _ = watch.kill();
+    let _ = (exec.wait(), watch.wait());
+    outcome?;
+    Ok(MemoryRun { model: model.name().to_string(), samples })
 }

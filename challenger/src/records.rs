@@ -54,6 +54,14 @@ pub enum CheckState {
     },
 }
 
+impl CheckState {
+    /// Whether the result is in the open index: still to be re-run, or wrong with
+    /// no game of ours on it yet.
+    pub fn is_open(&self) -> bool {
+        matches!(self, CheckState::ToCheck | CheckState::Mismatch { .. })
+    }
+}
+
 /// One of our games.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GameRec {

@@ -1,16 +1,20 @@
-//! The challenger's loop. Each tick:
+//! The challenger: two lanes side by side ([`refute_service::runner::run_lanes`]).
 //!
+//! The **check** lane, each tick:
 //! 1. **scan**: confirmed events into the store: requests for checked models
 //!    (their inputs), results this instance follows (its models, its shard, its
 //!    sample), and its own games;
-//! 2. **check**: re-run followed results in batches with the engine and compare
-//!    trace roots; on a mismatch open a game at once (idempotently: a game of ours
+//! 2. **check**: re-run the results to check (the store's open index) in batches
+//!    with the engine and compare trace roots, recording a batch's verdicts in one
+//!    write; on a mismatch open a game at once (idempotently: a game of ours
 //!    already on the result is adopted);
-//! 3. **play**: every open game of ours, most urgent clock first, a bounded
-//!    number at once, one move per tick from the pure solver, with the
-//!    executor's reveals read from the chain's events; a game made moot by
-//!    another game's win is settled;
-//! 4. **withdraw** what the oracle credited.
+//! 3. **withdraw** what the oracle credited (sent without waiting).
+//!
+//! The **games** lane hands every open game of ours to the scheduler
+//! ([`refute_service::games`]): one job per game, most urgent clock first, each
+//! one move from the pure solver, with the executor's reveals read from the
+//! chain's events; a game made moot by another game's win is settled. Re-running
+//! a burst of results never holds a game's clock.
 //!
 //! It never challenges a result whose trace root equals its own: that is the
 //! only way a game is opened (the hidden `--grief` flag exists to demonstrate
@@ -19,14 +23,15 @@
 use crate::metrics::Metrics;
 use crate::records::{CheckState, GameRec, RequestRec, ResultRec};
 use refute_chain::alloy::primitives::U256;
-use refute_chain::{Chain, ChainError, Event, GameInfo, ResultStatus};
+use refute_chain::{Chain, ChainError, Event, GameInfo, ResultStatus, SentTx, TxStatus};
 use refute_core::hash::{from_hex, keccak, to_hex};
 use refute_core::Tensor;
 use refute_game::{challenger_move, Move, Phase, Side, SolverError, Status, TraceData};
 use refute_runtime::shutdown::Shutdown;
+use refute_service::games::{Player, Scheduler};
 use refute_service::play::{play_once, Action};
-use refute_service::runner::{self, TickError};
-use refute_service::{eth, id_of, ModelSet, Settings};
+use refute_service::runner::{self, Lane, TickError};
+use refute_service::{eth, ModelSet, Settings};
 use refute_store::{id_key, Cf, Store, StoreError};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -90,7 +95,11 @@ pub struct Challenger {
     bond: U256,
     settings: Settings,
     arity_log2: u32,
+    /// Our traces of mismatched results, by result (dropped when the game ends).
     traces: Mutex<HashMap<u64, Arc<TraceData>>>,
+    /// The withdrawal in flight.
+    withdrawal: Mutex<Option<SentTx>>,
+    scheduler: Scheduler,
     /// Its metrics.
     pub metrics: Metrics,
 }
@@ -154,6 +163,9 @@ impl Challenger {
     /// first.
     pub async fn start(settings: Settings, models: ModelSet, opts: Options, shutdown: &Shutdown) -> Result<Option<Arc<Challenger>>, StartError> {
         let store = runner::open_store(&settings)?;
+        // a store written before the open index existed gets it once
+        store.build_open_index::<ResultRec>(Cf::Results, |r| r.state.is_open())?;
+        store.build_open_index::<GameRec>(Cf::Games, |g| g.ended.is_none())?;
         let Some(chain) = runner::connect(&settings, shutdown).await? else { return Ok(None) };
         let pre = preflight(&chain, &models, opts.bond).await?;
         if !pre.problems.is_empty() {
@@ -165,6 +177,7 @@ impl Challenger {
             return Ok(None);
         }
         tracing::info!(sender = %chain.sender(), models = ?models.describe(), selection = ?opts.selection, "challenger started");
+        let scheduler = Scheduler::new(settings.concurrency);
         Ok(Some(Arc::new(Challenger {
             chain,
             store,
@@ -173,7 +186,9 @@ impl Challenger {
             bond,
             settings,
             arity_log2,
-            traces: Mutex::new(HashMap::new()),
+            traces: Mutex::default(),
+            withdrawal: Mutex::default(),
+            scheduler,
             metrics: Metrics::default(),
         })))
     }
@@ -183,34 +198,65 @@ impl Challenger {
         &self.chain
     }
 
-    /// Ticks until shutdown; returns only on shutdown or a broken store.
+    /// Runs the check and games lanes until shutdown; returns only on shutdown
+    /// or a broken store, once every game job has stopped.
     pub async fn run(self: Arc<Self>, shutdown: Shutdown) -> Result<(), StoreError> {
         let span = tracing::info_span!("challenger", account = %self.chain.sender());
-        let me = self.clone();
-        runner::run_ticks(self.settings.poll_interval, &shutdown, move || {
-            let me = me.clone();
-            async move {
-                let r = me.tick().await;
-                if r.is_err() {
-                    me.metrics.tick_failures.inc();
+        let lane =
+            |name: &'static str, tick: fn(Arc<Challenger>) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), TickError>> + Send>>| {
+                let me = self.clone();
+                Lane {
+                    name,
+                    interval: self.settings.poll_interval,
+                    tick: Box::new(move || {
+                        let me = me.clone();
+                        Box::pin(async move {
+                            let r = tick(me.clone()).await;
+                            if r.is_err() {
+                                me.metrics.tick_failures.inc();
+                            }
+                            r
+                        })
+                    }),
                 }
-                r
-            }
-        })
-        .instrument(span)
-        .await
+            };
+        let lanes = vec![
+            lane("check", |me| Box::pin(async move { me.check_tick().await })),
+            lane("games", |me| Box::pin(async move { me.games_tick().await })),
+        ];
+        let r = runner::run_lanes(&shutdown, lanes).instrument(span).await;
+        let drained = self.scheduler.drain().await;
+        r.and(drained)
     }
 
-    /// One pass of scan, check, play and withdraw.
-    pub async fn tick(self: &Arc<Self>) -> Result<(), TickError> {
+    /// One tick of the check lane: scan, check, withdraw.
+    pub async fn check_tick(self: &Arc<Self>) -> Result<(), TickError> {
         self.scan().await?;
         self.check().await?;
-        self.play().await?;
-        let withdrawn = self.chain.withdraw().await?;
-        if !withdrawn.is_zero() {
-            tracing::info!(ether = eth(withdrawn), "withdrew");
-        }
+        self.withdraw().await?;
         self.metrics.balance_eth.set(eth(self.chain.eth_balance(self.chain.sender()).await?));
+        Ok(())
+    }
+
+    /// One tick of the games lane: a pass of the scheduler over every open game.
+    pub async fn games_tick(self: &Arc<Self>) -> Result<(), TickError> {
+        self.scheduler.pass(self, &self.chain).await?;
+        Ok(())
+    }
+
+    /// Withdraws what the oracle credited, one withdrawal in flight at a time.
+    async fn withdraw(&self) -> Result<(), TickError> {
+        let in_flight = self.withdrawal.lock().expect("withdrawal").clone();
+        if let Some(tx) = in_flight
+            && matches!(self.chain.tx_status(&tx).await?, TxStatus::Pending | TxStatus::Queued)
+        {
+            return Ok(());
+        }
+        let sent = self.chain.send_withdraw().await?;
+        if let Some((amount, _)) = &sent {
+            tracing::info!(ether = eth(*amount), "withdrawing");
+        }
+        *self.withdrawal.lock().expect("withdrawal") = sent.map(|(_, tx)| tx);
         Ok(())
     }
 
@@ -224,7 +270,8 @@ impl Challenger {
             match e {
                 Event::Requested { request_id, model_id, input, .. } if models.contains(model_id) => {
                     let rec = RequestRec { model_id: to_hex(model_id), input: hex::encode(input) };
-                    put(batch, Cf::Requests, *request_id, &rec)?;
+                    // kept for its input only: never in the open index
+                    put(batch, Cf::Requests, *request_id, &rec, false)?;
                     fresh.insert(*request_id, rec);
                 }
                 Event::Posted { result_id, request_id, executor, trace_root, block, .. } if *executor != me => {
@@ -246,12 +293,12 @@ impl Challenger {
                             block: *block,
                             state: CheckState::ToCheck,
                         };
-                        put(batch, Cf::Results, *result_id, &rec)?;
+                        put(batch, Cf::Results, *result_id, &rec, true)?;
                     }
                 }
                 Event::GameOpened { game_id, result_id, challenger, block, .. } if *challenger == me => {
                     if store.get::<GameRec>(Cf::Games, &id_key(*game_id)).map_err(|e| e.to_string())?.is_none() {
-                        put(batch, Cf::Games, *game_id, &GameRec { result_id: *result_id, block: *block, moves: 0, ended: None })?;
+                        put(batch, Cf::Games, *game_id, &GameRec { result_id: *result_id, block: *block, moves: 0, ended: None }, true)?;
                     }
                 }
                 _ => {}
@@ -265,17 +312,21 @@ impl Challenger {
     async fn check(&self) -> Result<(), TickError> {
         let mut todo: BTreeMap<String, Vec<(u64, ResultRec)>> = BTreeMap::new();
         let mut mismatched = Vec::new();
-        for (k, rec) in self.store.all::<ResultRec>(Cf::Results)? {
+        for (id, rec) in self.store.open_records::<ResultRec>(Cf::Results)? {
             match rec.state {
-                CheckState::ToCheck => todo.entry(rec.model_id.clone()).or_default().push((id_of(&k), rec)),
-                CheckState::Mismatch { .. } => mismatched.push((id_of(&k), rec)),
+                CheckState::ToCheck => todo.entry(rec.model_id.clone()).or_default().push((id, rec)),
+                CheckState::Mismatch { .. } => mismatched.push((id, rec)),
                 _ => {}
             }
         }
+        // block times for the detection metric, one call per block
+        let mut block_times: HashMap<u64, u64> = HashMap::new();
         for (model_hex, results) in todo {
             let Some((model, engine)) = from_hex(&model_hex).and_then(|h| self.models.get(&h)) else { continue };
             let (model, engine) = (model.clone(), engine.clone());
             for chunk in results.chunks(self.opts.batch_size) {
+                // a batch's verdicts land in one write
+                let mut batch = self.store.batch();
                 let mut inputs = Vec::new();
                 let mut ids = Vec::new();
                 for (id, rec) in chunk {
@@ -294,45 +345,52 @@ impl Challenger {
                             // a tensor of the model's input type: nobody can run it
                             let mut r = rec.clone();
                             r.state = CheckState::Missed { why: "the request's input does not fit the model".into() };
-                            self.store.put(Cf::Results, &id_key(*id), &r)?;
+                            batch.put_record(Cf::Results, *id, &r, false)?;
                         }
                     }
                 }
-                if inputs.is_empty() {
-                    continue;
-                }
-                let eng = engine.clone();
-                let run = tokio::task::spawn_blocking(move || eng.lock().unwrap_or_else(|e| e.into_inner()).run(&inputs))
-                    .await
-                    .map_err(|e| TickError::Other(format!("engine task: {e}")))?
-                    .map_err(|e| TickError::Other(format!("engine: {e}")))?;
-                for (sample, (id, mut rec)) in ids.into_iter().enumerate() {
-                    let tensors: Vec<Tensor> = (0..run.step_count()).map(|s| run.step_tensor(sample, s)).collect();
-                    let trace = TraceData::from_tensors(model.clone(), &tensors);
-                    let ours = to_hex(&trace.root());
-                    self.metrics.results_checked.inc();
-                    let block_time = self.chain.block(rec.block).await.map(|b| b.timestamp).unwrap_or(0);
+                if !inputs.is_empty() {
+                    let eng = engine.clone();
+                    let run = tokio::task::spawn_blocking(move || eng.lock().unwrap_or_else(|e| e.into_inner()).run(&inputs))
+                        .await
+                        .map_err(|e| TickError::Other(format!("engine task: {e}")))?
+                        .map_err(|e| TickError::Other(format!("engine: {e}")))?;
                     let wall = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
-                    if block_time > 0 {
-                        self.metrics.detection_seconds.observe((wall - block_time as f64).max(0.0));
-                    }
-                    if ours == rec.trace_root && !self.opts.grief {
-                        rec.state = CheckState::Correct;
-                        tracing::info!(result = id, "result checked: correct");
-                    } else {
-                        if ours != rec.trace_root {
-                            self.metrics.mismatches.inc();
-                            tracing::warn!(result = id, executor = %rec.executor, posted = %rec.trace_root, ours = %ours, "WRONG result detected");
-                        } else {
-                            tracing::warn!(result = id, "challenging a correct result on purpose (--grief)");
+                    for (sample, (id, mut rec)) in ids.into_iter().enumerate() {
+                        let tensors: Vec<Tensor> = (0..run.step_count()).map(|s| run.step_tensor(sample, s)).collect();
+                        let trace = TraceData::from_tensors(model.clone(), &tensors);
+                        let ours = to_hex(&trace.root());
+                        self.metrics.results_checked.inc();
+                        let block_time = match block_times.get(&rec.block) {
+                            Some(t) => *t,
+                            None => {
+                                let t = self.chain.block(rec.block).await.map(|b| b.timestamp).unwrap_or(0);
+                                block_times.insert(rec.block, t);
+                                t
+                            }
+                        };
+                        if block_time > 0 {
+                            self.metrics.detection_seconds.observe((wall - block_time as f64).max(0.0));
                         }
-                        rec.state = CheckState::Mismatch { ours };
-                        mismatched.push((id, rec.clone()));
-                        // kept for the game only: a correct result needs no trace
-                        self.traces.lock().expect("trace cache").insert(id, Arc::new(trace));
+                        if ours == rec.trace_root && !self.opts.grief {
+                            rec.state = CheckState::Correct;
+                            tracing::debug!(result = id, "result checked: correct");
+                        } else {
+                            if ours != rec.trace_root {
+                                self.metrics.mismatches.inc();
+                                tracing::warn!(result = id, executor = %rec.executor, posted = %rec.trace_root, ours = %ours, "WRONG result detected");
+                            } else {
+                                tracing::warn!(result = id, "challenging a correct result on purpose (--grief)");
+                            }
+                            rec.state = CheckState::Mismatch { ours };
+                            mismatched.push((id, rec.clone()));
+                            // kept for the game only: a correct result needs no trace
+                            self.traces.lock().expect("trace cache").insert(id, Arc::new(trace));
+                        }
+                        batch.put_record(Cf::Results, id, &rec, rec.state.is_open())?;
                     }
-                    self.store.put(Cf::Results, &id_key(id), &rec)?;
                 }
+                self.store.write(batch)?;
             }
         }
         for (id, rec) in mismatched {
@@ -354,7 +412,7 @@ impl Challenger {
             if info.challenger == me {
                 self.adopt_game(g, id, rec.block)?;
                 rec.state = CheckState::Challenged { game_id: g };
-                self.store.put(Cf::Results, &id_key(id), &rec)?;
+                self.store.put_record(Cf::Results, id, &rec, false)?;
                 return Ok(());
             }
         }
@@ -368,14 +426,15 @@ impl Challenger {
             };
             tracing::error!(result = id, why = %why, "a wrong result we could not challenge");
             rec.state = CheckState::Missed { why };
-            self.store.put(Cf::Results, &id_key(id), &rec)?;
+            self.store.put_record(Cf::Results, id, &rec, false)?;
+            self.traces.lock().expect("trace cache").remove(&id);
             return Ok(());
         }
         let game_id = self.chain.challenge(id, self.bond).await?;
         // reveals come after the post, so reading them from the post's block is enough
         self.adopt_game(game_id, id, rec.block)?;
         rec.state = CheckState::Challenged { game_id };
-        self.store.put(Cf::Results, &id_key(id), &rec)?;
+        self.store.put_record(Cf::Results, id, &rec, false)?;
         self.metrics.games_opened.inc();
         tracing::warn!(game = game_id, result = id, bond_eth = eth(self.bond), "game opened");
         Ok(())
@@ -388,7 +447,7 @@ impl Challenger {
 
     fn adopt_game(&self, game_id: u64, result_id: u64, block: u64) -> Result<(), StoreError> {
         if self.store.get::<GameRec>(Cf::Games, &id_key(game_id))?.is_none() {
-            self.store.put(Cf::Games, &id_key(game_id), &GameRec { result_id, block, moves: 0, ended: None })?;
+            self.store.put_record(Cf::Games, game_id, &GameRec { result_id, block, moves: 0, ended: None }, true)?;
         }
         Ok(())
     }
@@ -419,49 +478,8 @@ impl Challenger {
         Ok(trace)
     }
 
-    async fn play(self: &Arc<Self>) -> Result<(), TickError> {
-        let now = self.chain.now().await?;
-        let mut games: Vec<(u64, GameRec, GameInfo)> = Vec::new();
-        for (k, rec) in self.store.all::<GameRec>(Cf::Games)? {
-            if rec.ended.is_none() {
-                let id = id_of(&k);
-                games.push((id, rec, self.chain.game(id).await?));
-            }
-        }
-        games.sort_by_key(|(_, _, g)| {
-            let p = &g.position;
-            if p.turn == Side::Challenger {
-                p.time_left(now)
-            } else {
-                u64::MAX
-            }
-        });
-        let limit = Arc::new(tokio::sync::Semaphore::new(self.settings.concurrency));
-        let mut jobs = tokio::task::JoinSet::new();
-        for (id, rec, info) in games {
-            let me = self.clone();
-            let permit = limit.clone().acquire_owned().await.expect("never closed");
-            jobs.spawn(async move {
-                let _permit = permit;
-                (id, me.play_one(id, rec, info).await)
-            });
-        }
-        let mut first_err = None;
-        while let Some(j) = jobs.join_next().await {
-            let (id, r) = j.map_err(|e| TickError::Other(format!("game task: {e}")))?;
-            match r {
-                Ok(()) => {}
-                Err(TickError::Store(e)) => return Err(TickError::Store(e)),
-                Err(e) => {
-                    tracing::warn!(game = id, error = %e, "could not play this tick");
-                    first_err.get_or_insert(e);
-                }
-            }
-        }
-        first_err.map_or(Ok(()), Err)
-    }
-
-    async fn play_one(&self, id: u64, mut rec: GameRec, info: GameInfo) -> Result<(), TickError> {
+    async fn play_one(&self, id: u64, info: GameInfo) -> Result<(), TickError> {
+        let Some(mut rec) = self.store.get::<GameRec>(Cf::Games, &id_key(id))? else { return Ok(()) };
         let pos = &info.position;
         if pos.status == Status::Open && self.chain.get_result(info.result_id).await?.status == ResultStatus::Rejected {
             // another game already rejected the result: ours is moot, the bond comes back
@@ -505,7 +523,7 @@ impl Challenger {
         if played.mined.is_some() {
             rec.moves += 1;
             self.metrics.moves.inc();
-            self.store.put(Cf::Games, &id_key(id), &rec)?;
+            self.store.put_record(Cf::Games, id, &rec, true)?;
         }
         if let Action::Ended(status) = played.action {
             rec.ended = Some(status);
@@ -522,9 +540,23 @@ impl Challenger {
                 }
                 _ => tracing::info!(game = id, status = ?status, "game ended"),
             }
-            self.store.put(Cf::Games, &id_key(id), &rec)?;
+            self.store.put_record(Cf::Games, id, &rec, false)?;
         }
         Ok(())
+    }
+}
+
+impl Player for Challenger {
+    fn side(&self) -> Side {
+        Side::Challenger
+    }
+
+    fn open_games(&self) -> Result<Vec<u64>, StoreError> {
+        self.store.open_ids(Cf::Games)
+    }
+
+    fn play(self: Arc<Self>, id: u64, info: GameInfo) -> impl std::future::Future<Output = Result<(), TickError>> + Send {
+        async move { self.play_one(id, info).await }
     }
 }
 
@@ -547,9 +579,9 @@ fn grief_element(arity: u32, pos: &refute_game::Position, ours: &TraceData, reve
     })
 }
 
-/// Adds a record to a scan's batch.
-fn put<T: serde::Serialize>(batch: &mut refute_store::Batch<'_>, cf: Cf, id: u64, v: &T) -> Result<(), String> {
-    batch.put(cf, &id_key(id), v).map(|_| ()).map_err(|e| e.to_string())
+/// Adds a record and its open-index entry to a scan's batch.
+fn put<T: serde::Serialize>(batch: &mut refute_store::Batch<'_>, cf: Cf, id: u64, v: &T, open: bool) -> Result<(), String> {
+    batch.put_record(cf, id, v, open).map(|_| ()).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

@@ -58,10 +58,11 @@ async fn executor(net: &LocalNet, dir: &Path, account: usize, cheat: Option<Chea
 async fn executor_of(set: ModelSet, net: &LocalNet, dir: &Path, account: usize, cheat: Option<Cheat>) -> Running<Executor> {
     let (stop, shutdown) = Shutdown::manual();
     let settings = net.settings(account, &dir.join(format!("executor-{account}")), BLOCK_TIME);
-    let svc = Executor::start(settings, set, refute_executor::Options { stake: None, batch_size: 8, cheat, shard: (0, 1) }, &shutdown)
-        .await
-        .unwrap()
-        .unwrap();
+    let svc =
+        Executor::start(settings, set, refute_executor::Options { stake: None, batch_size: 8, cheat, cheat_only: None, shard: (0, 1) }, &shutdown)
+            .await
+            .unwrap()
+            .unwrap();
     let task = tokio::spawn(svc.clone().run(shutdown));
     Running { svc, stop, task }
 }

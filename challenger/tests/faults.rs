@@ -80,10 +80,11 @@ async fn services(net: &LocalNet, dir: &Path, honest: Side) -> Services {
     let executor_account = if cheat.is_some() { accounts::CHEATER } else { accounts::EXECUTOR };
     let (stop_e, shut_e) = Shutdown::manual();
     let settings = net.settings(executor_account, &dir.join("executor"), BLOCK_TIME);
-    let executor = Executor::start(settings, models(), refute_executor::Options { stake: None, batch_size: 8, cheat, shard: (0, 1) }, &shut_e)
-        .await
-        .unwrap()
-        .unwrap();
+    let executor =
+        Executor::start(settings, models(), refute_executor::Options { stake: None, batch_size: 8, cheat, cheat_only: None, shard: (0, 1) }, &shut_e)
+            .await
+            .unwrap()
+            .unwrap();
     let (stop_c, shut_c) = Shutdown::manual();
     let settings = net.settings(accounts::CHALLENGER, &dir.join("challenger"), BLOCK_TIME);
     let opts = refute_challenger::Options { bond: None, batch_size: 8, selection: Selection::default(), grief };

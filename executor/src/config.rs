@@ -126,7 +126,7 @@ impl ExecutorArgs {
         Ok(Resolved {
             settings: settings.expect("checked"),
             models: models.expect("checked"),
-            options: Options { stake, batch_size, cheat: self.cheat, shard },
+            options: Options { stake, batch_size, cheat: self.cheat, cheat_only: None, shard },
         })
     }
 }

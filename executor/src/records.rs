@@ -23,6 +23,9 @@ pub struct RequestRec {
     /// The cheat applied when it was served (only with the hidden `--cheat`).
     #[serde(default)]
     pub cheat: Option<Cheat>,
+    /// Our post of it, sent and not yet known to be mined.
+    #[serde(default)]
+    pub post_tx: Option<refute_chain::SentTx>,
 }
 
 /// Where serving a request stands.
@@ -30,7 +33,8 @@ pub struct RequestRec {
 pub enum RequestState {
     /// To be served.
     Open,
-    /// A post is being sent; on a restart the chain says whether it landed.
+    /// Our post is sent (`post_tx`); once it is mined, or after a restart, the
+    /// chain says whether it landed.
     Posting,
     /// Our result is on-chain.
     Posted {
@@ -45,6 +49,14 @@ pub enum RequestState {
     Closed,
 }
 
+impl RequestState {
+    /// Whether the request is in the open index: still to be served, or our post
+    /// of it still on its way.
+    pub fn is_open(&self) -> bool {
+        matches!(self, RequestState::Open | RequestState::Posting)
+    }
+}
+
 /// One of our results.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResultRec {
@@ -56,6 +68,11 @@ pub struct ResultRec {
     pub block: u64,
     /// Where it stands.
     pub state: ResultState,
+    /// The end of its challenge window (chain time); 0 while unknown, or when
+    /// the chain is to be asked at once (a rejection was seen). Until then
+    /// nothing about the result needs a call to the chain.
+    #[serde(default)]
+    pub window_end: u64,
 }
 
 /// Where a result stands.

@@ -1,31 +1,39 @@
-//! The executor's loop. Each tick:
+//! The executor: two lanes side by side ([`refute_service::runner::run_lanes`]).
 //!
-//! 1. **scan**: confirmed events into the store (requests for served models, our
-//!    posts, games on our results), moving the cursor in the same write;
-//! 2. **serve**: open requests, batched per model through the engine, posted with
-//!    a stake, after checking on-chain that each is still open;
-//! 3. **defend**: every open game on our results, most urgent clock first, a
-//!    bounded number at once, each one move per tick from the solver;
-//! 4. **settle**: finalize results whose window passed, note rejected ones, and
-//!    withdraw what the oracle credited.
+//! The **serve** lane, each tick:
+//! 1. **scan**: confirmed events into the store (requests for served models in
+//!    this shard, our posts, rejections), moving the cursor in the same write;
+//! 2. **serve**: the open requests (the store's open index), batched per model
+//!    through the engine on a blocking thread, each posted with a stake and sent
+//!    without waiting for its block; a post in flight is followed on the next
+//!    ticks (re-priced when stuck; once mined, the chain says whose result landed);
+//! 3. **settle**: results whose window has passed are finalized (sent without
+//!    waiting), rejected ones noted, and what the oracle credited withdrawn.
+//!
+//! The **games** lane scans for games opened on our results (its own cursor) and
+//! hands every open game to the scheduler ([`refute_service::games`]): one job per
+//! game, most urgent clock first, each one move from the solver. Neither lane waits
+//! for the other, so a burst of posts never holds a game's clock.
 //!
 //! Restart safety: before the first tick the service waits until none of its
-//! transactions is in flight, then reads the chain before every action. A post
-//! is recorded as `Posting` before it is sent, so after a crash the chain says
-//! whether it landed; a move is remembered until mined (`play::play_once`).
+//! transactions is in flight, then reads the chain before every action. A post in
+//! flight is recorded with its transaction; a request the chain shows served by us
+//! is adopted whatever the record says; a move is remembered until mined
+//! (`play::play_once`).
 
 use crate::cheat::Cheat;
 use crate::metrics::Metrics;
 use crate::records::{GameRec, RequestRec, RequestState, ResultRec, ResultState};
 use refute_chain::alloy::primitives::U256;
-use refute_chain::{Chain, ChainError, Event, GameInfo, RequestStatus, ResultStatus, ScanPolicy};
+use refute_chain::{Chain, ChainError, Event, GameInfo, PostCall, RequestStatus, ResultStatus, ScanPolicy, SentTx, TxStatus};
 use refute_core::hash::{from_hex, to_hex};
 use refute_core::Tensor;
 use refute_game::{executor_move, Side, Status, TraceData};
 use refute_runtime::shutdown::Shutdown;
+use refute_service::games::{Player, Scheduler};
 use refute_service::play::{play_once, Action};
-use refute_service::runner::{self, TickError};
-use refute_service::{eth, id_of, ModelSet, Settings};
+use refute_service::runner::{self, Lane, TickError};
+use refute_service::{eth, ModelSet, Settings};
 use refute_store::{id_key, Cf, Store, StoreError};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -40,6 +48,10 @@ pub struct Options {
     pub batch_size: usize,
     /// Deliberate fraud (hidden flag; demos and tests only).
     pub cheat: Option<Cheat>,
+    /// With `cheat`: lie on this request only, and serve every other honestly
+    /// (benchmarks play one game in a burst of honest results). `None`: lie on
+    /// every request.
+    pub cheat_only: Option<u64>,
     /// This instance's shard `(I, N)`: it serves the requests whose id is `I` mod
     /// `N`, so that `N` executors split the requests with no coordination but the
     /// chain. `(0, 1)`: every request.
@@ -55,7 +67,15 @@ pub struct Executor {
     stake: U256,
     settings: Settings,
     arity_log2: u32,
+    /// Traces of results in a game, by result (dropped when its last game ends).
     traces: Mutex<HashMap<u64, Arc<TraceData>>>,
+    /// Posts in flight, by request, to re-price one that is stuck.
+    posts: Mutex<HashMap<u64, Arc<PostCall>>>,
+    /// Finalizations in flight, by result.
+    finalizing: Mutex<HashMap<u64, SentTx>>,
+    /// The withdrawal in flight.
+    withdrawal: Mutex<Option<SentTx>>,
+    scheduler: Scheduler,
     /// Its metrics.
     pub metrics: Metrics,
 }
@@ -119,6 +139,10 @@ impl Executor {
     /// first.
     pub async fn start(settings: Settings, models: ModelSet, opts: Options, shutdown: &Shutdown) -> Result<Option<Arc<Executor>>, StartError> {
         let store = runner::open_store(&settings)?;
+        // a store written before the open index existed gets it once
+        store.build_open_index::<RequestRec>(Cf::Requests, |r| r.state.is_open())?;
+        store.build_open_index::<ResultRec>(Cf::Results, |r| r.state == ResultState::Pending)?;
+        store.build_open_index::<GameRec>(Cf::Games, |g| g.ended.is_none())?;
         let Some(chain) = runner::connect(&settings, shutdown).await? else { return Ok(None) };
         let pre = preflight(&chain, &models, opts.stake).await?;
         if !pre.problems.is_empty() {
@@ -130,7 +154,8 @@ impl Executor {
         if !runner::settle_in_flight(&chain, shutdown).await? {
             return Ok(None);
         }
-        tracing::info!(sender = %chain.sender(), models = ?models.describe(), data_dir = %settings.data_dir.display(), "executor started");
+        tracing::info!(sender = %chain.sender(), models = ?models.describe(), shard = ?opts.shard, data_dir = %settings.data_dir.display(), "executor started");
+        let scheduler = Scheduler::new(settings.concurrency);
         Ok(Some(Arc::new(Executor {
             chain,
             store,
@@ -139,12 +164,16 @@ impl Executor {
             stake,
             settings,
             arity_log2,
-            traces: Mutex::new(HashMap::new()),
+            traces: Mutex::default(),
+            posts: Mutex::default(),
+            finalizing: Mutex::default(),
+            withdrawal: Mutex::default(),
+            scheduler,
             metrics: Metrics::default(),
         })))
     }
 
-    /// Traces held in memory: those of our results still pending.
+    /// Traces held in memory: those of our results in a game.
     pub fn cached_traces(&self) -> usize {
         self.traces.lock().expect("trace cache").len()
     }
@@ -154,30 +183,50 @@ impl Executor {
         &self.chain
     }
 
-    /// Ticks until shutdown; returns only on shutdown or a broken store.
+    /// Runs the serve and games lanes until shutdown; returns only on shutdown or
+    /// a broken store, once every game job has stopped.
     pub async fn run(self: Arc<Self>, shutdown: Shutdown) -> Result<(), StoreError> {
         let span = tracing::info_span!("executor", account = %self.chain.sender());
-        let me = self.clone();
-        runner::run_ticks(self.settings.poll_interval, &shutdown, move || {
-            let me = me.clone();
-            async move {
-                let r = me.tick().await;
-                if r.is_err() {
-                    me.metrics.tick_failures.inc();
+        let lane =
+            |name: &'static str, tick: fn(Arc<Executor>) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), TickError>> + Send>>| {
+                let me = self.clone();
+                Lane {
+                    name,
+                    interval: self.settings.poll_interval,
+                    tick: Box::new(move || {
+                        let me = me.clone();
+                        Box::pin(async move {
+                            let r = tick(me.clone()).await;
+                            if r.is_err() {
+                                me.metrics.tick_failures.inc();
+                            }
+                            r
+                        })
+                    }),
                 }
-                r
-            }
-        })
-        .instrument(span)
-        .await
+            };
+        let lanes = vec![
+            lane("serve", |me| Box::pin(async move { me.serve_tick().await })),
+            lane("games", |me| Box::pin(async move { me.games_tick().await })),
+        ];
+        let r = runner::run_lanes(&shutdown, lanes).instrument(span).await;
+        let drained = self.scheduler.drain().await;
+        r.and(drained)
     }
 
-    /// One pass of scan, serve, defend and settle.
-    pub async fn tick(self: &Arc<Self>) -> Result<(), TickError> {
+    /// One tick of the serve lane: scan, serve, settle.
+    pub async fn serve_tick(self: &Arc<Self>) -> Result<(), TickError> {
         self.scan().await?;
         self.serve().await?;
-        self.defend().await?;
         self.settle().await?;
+        Ok(())
+    }
+
+    /// One tick of the games lane: games opened on our results, then a pass of
+    /// the scheduler over every open one.
+    pub async fn games_tick(self: &Arc<Self>) -> Result<(), TickError> {
+        self.scan_games().await?;
+        self.scheduler.pass(self, &self.chain).await?;
         Ok(())
     }
 
@@ -212,8 +261,9 @@ impl Executor {
                             block: *block,
                             state: RequestState::Open,
                             cheat: None,
+                            post_tx: None,
                         };
-                        put(batch, Cf::Requests, *request_id, &rec)?;
+                        put(batch, Cf::Requests, *request_id, &rec, true)?;
                         fresh.insert(*request_id, rec);
                         metrics.requests_seen.inc();
                         tracing::info!(request = request_id, model = %to_hex(model_id), "request seen");
@@ -221,26 +271,30 @@ impl Executor {
                 }
                 Event::Posted { result_id, request_id, executor, trace_root, block, .. } if *executor == me => {
                     if store.get::<ResultRec>(Cf::Results, &id_key(*result_id)).map_err(|e| e.to_string())?.is_none() {
-                        let rec = ResultRec { request_id: *request_id, trace_root: to_hex(trace_root), block: *block, state: ResultState::Pending };
-                        put(batch, Cf::Results, *result_id, &rec)?;
+                        let rec = ResultRec {
+                            request_id: *request_id,
+                            trace_root: to_hex(trace_root),
+                            block: *block,
+                            state: ResultState::Pending,
+                            window_end: 0,
+                        };
+                        put(batch, Cf::Results, *result_id, &rec, true)?;
                     }
                 }
-                Event::Rejected { request_id, .. } => {
-                    // someone else's result was rejected: the request is open again
-                    if let Some(mut r) = get_req(&fresh, *request_id)?
+                Event::Rejected { result_id, request_id } => {
+                    if let Some(mut r) = store.get::<ResultRec>(Cf::Results, &id_key(*result_id)).map_err(|e| e.to_string())?
+                        && r.state == ResultState::Pending
+                    {
+                        // ours: settle asks the chain at once
+                        r.window_end = 0;
+                        put(batch, Cf::Results, *result_id, &r, true)?;
+                    } else if let Some(mut r) = get_req(&fresh, *request_id)?
                         && r.state == RequestState::Taken
                     {
+                        // someone else's result was rejected: the request is open again
                         r.state = RequestState::Open;
-                        put(batch, Cf::Requests, *request_id, &r)?;
+                        put(batch, Cf::Requests, *request_id, &r, true)?;
                         fresh.insert(*request_id, r);
-                    }
-                }
-                Event::GameOpened { game_id, result_id, challenger, executor, block } if *executor == me => {
-                    if store.get::<GameRec>(Cf::Games, &id_key(*game_id)).map_err(|e| e.to_string())?.is_none() {
-                        let rec = GameRec { result_id: *result_id, challenger: challenger.to_string(), block: *block, moves: 0, ended: None };
-                        put(batch, Cf::Games, *game_id, &rec)?;
-                        metrics.games_defended.inc();
-                        tracing::warn!(game = game_id, result = result_id, %challenger, "our result is challenged; defending");
                     }
                 }
                 _ => {}
@@ -251,18 +305,78 @@ impl Executor {
         Ok(())
     }
 
+    async fn scan_games(&self) -> Result<(), TickError> {
+        let me = self.chain.sender();
+        let store = &self.store;
+        let metrics = &self.metrics;
+        refute_service::scan::scan(&self.chain, store, &self.policy(), "executor-games", |e, batch| {
+            if let Event::GameOpened { game_id, result_id, challenger, executor, block } = e
+                && *executor == me
+                && store.get::<GameRec>(Cf::Games, &id_key(*game_id)).map_err(|e| e.to_string())?.is_none()
+            {
+                let rec = GameRec { result_id: *result_id, challenger: challenger.to_string(), block: *block, moves: 0, ended: None };
+                put(batch, Cf::Games, *game_id, &rec, true)?;
+                metrics.games_defended.inc();
+                tracing::warn!(game = game_id, result = result_id, %challenger, "our result is challenged; defending");
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Follows our post of request `id` in flight. `Some(rec)` when the chain is to
+    /// decide what the request needs now (the post was mined, or the node lost it),
+    /// `None` while it is on its way.
+    async fn follow_post(&self, id: u64, mut rec: RequestRec) -> Result<Option<RequestRec>, TickError> {
+        let Some(tx) = rec.post_tx.clone() else { return Ok(Some(rec)) };
+        match self.chain.tx_status(&tx).await? {
+            TxStatus::Pending => Ok(None),
+            TxStatus::Queued => {
+                // an earlier transaction of ours is missing: fill its nonce
+                self.chain.fill_nonce_gap().await?;
+                Ok(None)
+            }
+            TxStatus::Stuck => {
+                let call = self.posts.lock().expect("posts").get(&id).cloned();
+                // without the call (sent before a restart, which waits for it) it
+                // is left to be mined or cancelled
+                let Some(call) = call else { return Ok(None) };
+                match self.chain.send_post(&call, self.stake, Some(&tx)).await {
+                    Ok(sent) => {
+                        tracing::info!(request = id, old = %tx.hash, tx = %sent.hash, max_fee_gwei = refute_chain::gwei(sent.max_fee), "stuck post re-priced");
+                        rec.post_tx = Some(sent);
+                        self.store.put_record(Cf::Requests, id, &rec, true)?;
+                    }
+                    Err(e) => tracing::warn!(request = id, tx = %tx.hash, error = %e, "our post is stuck and could not be re-priced"),
+                }
+                Ok(None)
+            }
+            status @ (TxStatus::Mined { .. } | TxStatus::Dropped | TxStatus::Replaced) => {
+                if !matches!(status, TxStatus::Mined { .. }) {
+                    tracing::warn!(request = id, tx = %tx.hash, ?status, "the node no longer has our post; the chain decides again");
+                }
+                self.posts.lock().expect("posts").remove(&id);
+                rec.post_tx = None;
+                Ok(Some(rec))
+            }
+        }
+    }
+
     async fn serve(&self) -> Result<(), TickError> {
         let me = self.chain.sender();
         let now = self.chain.now().await?;
         let mut todo: BTreeMap<String, Vec<(u64, RequestRec)>> = BTreeMap::new();
-        for (k, mut rec) in self.store.all::<RequestRec>(Cf::Requests)? {
-            if !matches!(rec.state, RequestState::Open | RequestState::Posting) {
-                continue;
-            }
-            let id = id_of(&k);
+        for (id, rec) in self.store.open_records::<RequestRec>(Cf::Requests)? {
+            let followed = rec.post_tx.is_some();
+            let Some(mut rec) = self.follow_post(id, rec).await? else { continue };
             let info = self.chain.get_request(id).await?;
             let new_state = match info.status {
                 RequestStatus::Open if now < info.deadline => {
+                    if followed {
+                        rec.state = RequestState::Open;
+                        self.store.put_record(Cf::Requests, id, &rec, true)?;
+                    }
                     todo.entry(rec.model_id.clone()).or_default().push((id, rec));
                     continue;
                 }
@@ -270,8 +384,10 @@ impl Executor {
                 RequestStatus::Posted | RequestStatus::Finalized => {
                     let r = self.chain.get_result(info.result_id).await?;
                     if r.executor == me {
-                        // posted before a crash: adopt it
-                        self.adopt(info.result_id, id, &r.trace_root)?;
+                        // ours: just mined, or posted before a crash
+                        self.adopt(info.result_id, id, &r.trace_root, r.window_end)?;
+                        self.metrics.results_posted.inc();
+                        tracing::info!(request = id, result = info.result_id, root = %to_hex(&r.trace_root), "result posted");
                         RequestState::Posted { result_id: info.result_id }
                     } else if info.status == RequestStatus::Posted {
                         RequestState::Taken
@@ -280,10 +396,10 @@ impl Executor {
                     }
                 }
             };
-            if new_state != rec.state {
+            if new_state != rec.state || followed {
                 tracing::debug!(request = id, state = ?new_state, "request state");
                 rec.state = new_state;
-                self.store.put(Cf::Requests, &id_key(id), &rec)?;
+                self.store.put_record(Cf::Requests, id, &rec, rec.state.is_open())?;
             }
         }
         for (model_hex, reqs) in todo {
@@ -305,7 +421,7 @@ impl Executor {
                             tracing::warn!(request = id, error = %e, "the request's input does not fit the model; not serving it");
                             let mut r = rec.clone();
                             r.state = RequestState::Closed;
-                            self.store.put(Cf::Requests, &id_key(*id), &r)?;
+                            self.store.put_record(Cf::Requests, *id, &r, false)?;
                         }
                     }
                 }
@@ -317,29 +433,34 @@ impl Executor {
                     .await
                     .map_err(|e| TickError::Other(format!("engine task: {e}")))?
                     .map_err(|e| TickError::Other(format!("engine: {e}")))?;
+                // the posts of a batch are recorded in one write: a crash before it
+                // leaves them `Open`, and the chain then shows them served by us
+                let mut batch = self.store.batch();
+                let mut sent_any = false;
                 for (sample, (id, mut rec)) in ids.into_iter().enumerate() {
                     let mut tensors: Vec<Tensor> = (0..run.step_count()).map(|s| run.step_tensor(sample, s)).collect();
-                    let cheat = self.opts.cheat.filter(|c| c.check(&model).is_ok());
+                    let cheat = self.opts.cheat.filter(|c| c.check(&model).is_ok() && self.opts.cheat_only.is_none_or(|only| only == id));
                     if let Some(c) = cheat {
                         c.apply(&model, &mut tensors);
                         tracing::warn!(request = id, cheat = %c, "posting a WRONG result on purpose (--cheat)");
                     }
-                    let trace = TraceData::from_tensors(model.clone(), &tensors);
-                    rec.state = RequestState::Posting;
-                    rec.cheat = cheat;
-                    self.store.put(Cf::Requests, &id_key(id), &rec)?;
-                    match self.chain.post(id, &trace, self.stake).await {
-                        Ok(result_id) => {
-                            self.adopt(result_id, id, &trace.root())?;
-                            rec.state = RequestState::Posted { result_id };
-                            self.store.put(Cf::Requests, &id_key(id), &rec)?;
-                            self.traces.lock().expect("trace cache").insert(result_id, Arc::new(trace));
-                            self.metrics.results_posted.inc();
-                            tracing::info!(request = id, result = result_id, root = %to_hex(&self.traces.lock().expect("trace cache")[&result_id].root()), "result posted");
+                    let call = PostCall::of(id, &TraceData::from_tensors(model.clone(), &tensors));
+                    match self.chain.send_post(&call, self.stake, None).await {
+                        Ok(sent) => {
+                            tracing::debug!(request = id, tx = %sent.hash, "post sent");
+                            rec.state = RequestState::Posting;
+                            rec.cheat = cheat;
+                            rec.post_tx = Some(sent);
+                            batch.put_record(Cf::Requests, id, &rec, true)?;
+                            self.posts.lock().expect("posts").insert(id, Arc::new(call));
+                            sent_any = true;
                         }
-                        // the chain decides on the next tick (it stays `Posting`)
+                        // the chain decides on the next tick (taken by another, say)
                         Err(e) => tracing::warn!(request = id, error = %e, "post failed"),
                     }
+                }
+                if sent_any {
+                    self.store.write(batch)?;
                 }
             }
         }
@@ -347,16 +468,17 @@ impl Executor {
     }
 
     /// Records one of our results if not yet known.
-    fn adopt(&self, result_id: u64, request_id: u64, root: &refute_core::hash::Hash) -> Result<(), StoreError> {
+    fn adopt(&self, result_id: u64, request_id: u64, root: &refute_core::hash::Hash, window_end: u64) -> Result<(), StoreError> {
         if self.store.get::<ResultRec>(Cf::Results, &id_key(result_id))?.is_none() {
-            let rec = ResultRec { request_id, trace_root: to_hex(root), block: 0, state: ResultState::Pending };
-            self.store.put(Cf::Results, &id_key(result_id), &rec)?;
+            let rec = ResultRec { request_id, trace_root: to_hex(root), block: 0, state: ResultState::Pending, window_end };
+            self.store.put_record(Cf::Results, result_id, &rec, true)?;
         }
         Ok(())
     }
 
-    /// The trace we committed to in a result: cached, or recomputed from the
-    /// stored input (and cheat) and checked against the posted root.
+    /// The trace we committed to in a result: cached while a game on it is open,
+    /// or recomputed from the stored input (and cheat) and checked against the
+    /// posted root.
     async fn trace_of(&self, result_id: u64) -> Result<Arc<TraceData>, TickError> {
         if let Some(t) = self.traces.lock().expect("trace cache").get(&result_id) {
             return Ok(t.clone());
@@ -395,51 +517,8 @@ impl Executor {
         Ok(trace)
     }
 
-    async fn defend(self: &Arc<Self>) -> Result<(), TickError> {
-        let now = self.chain.now().await?;
-        let mut games: Vec<(u64, GameRec, GameInfo)> = Vec::new();
-        for (k, rec) in self.store.all::<GameRec>(Cf::Games)? {
-            if rec.ended.is_some() {
-                continue;
-            }
-            let id = id_of(&k);
-            games.push((id, rec, self.chain.game(id).await?));
-        }
-        // the most urgent first: our clock when it is our move, then the rest
-        games.sort_by_key(|(_, _, g)| {
-            let p = &g.position;
-            if p.turn == Side::Executor {
-                p.time_left(now)
-            } else {
-                u64::MAX
-            }
-        });
-        let limit = Arc::new(tokio::sync::Semaphore::new(self.settings.concurrency));
-        let mut jobs = tokio::task::JoinSet::new();
-        for (id, rec, info) in games {
-            let me = self.clone();
-            let permit = limit.clone().acquire_owned().await.expect("never closed");
-            jobs.spawn(async move {
-                let _permit = permit;
-                (id, me.defend_one(id, rec, info).await)
-            });
-        }
-        let mut first_err = None;
-        while let Some(j) = jobs.join_next().await {
-            let (id, r) = j.map_err(|e| TickError::Other(format!("game task: {e}")))?;
-            match r {
-                Ok(()) => {}
-                Err(TickError::Store(e)) => return Err(TickError::Store(e)),
-                Err(e) => {
-                    tracing::warn!(game = id, error = %e, "could not play this tick");
-                    first_err.get_or_insert(e);
-                }
-            }
-        }
-        first_err.map_or(Ok(()), Err)
-    }
-
-    async fn defend_one(&self, id: u64, mut rec: GameRec, info: GameInfo) -> Result<(), TickError> {
+    async fn defend_one(&self, id: u64, info: GameInfo) -> Result<(), TickError> {
+        let Some(mut rec) = self.store.get::<GameRec>(Cf::Games, &id_key(id))? else { return Ok(()) };
         let trace = if info.position.status == Status::Open && info.position.turn == Side::Executor {
             Some(self.trace_of(rec.result_id).await?)
         } else {
@@ -460,7 +539,7 @@ impl Executor {
         if played.mined.is_some() {
             rec.moves += 1;
             self.metrics.moves.inc();
-            self.store.put(Cf::Games, &id_key(id), &rec)?;
+            self.store.put_record(Cf::Games, id, &rec, true)?;
         }
         if let Action::Ended(status) = played.action {
             rec.ended = Some(status);
@@ -475,24 +554,31 @@ impl Executor {
                 }
                 _ => tracing::info!(game = id, status = ?status, "game ended"),
             }
-            self.store.put(Cf::Games, &id_key(id), &rec)?;
+            self.store.put_record(Cf::Games, id, &rec, false)?;
+            // the trace is needed while another game on the same result is open
+            let others = self.store.open_records::<GameRec>(Cf::Games)?.into_iter().any(|(_, g)| g.result_id == rec.result_id);
+            if !others {
+                self.traces.lock().expect("trace cache").remove(&rec.result_id);
+            }
         }
         Ok(())
     }
 
     async fn settle(&self) -> Result<(), TickError> {
         let now = self.chain.now().await?;
-        for (k, mut rec) in self.store.all::<ResultRec>(Cf::Results)? {
-            if rec.state != ResultState::Pending {
+        for (id, mut rec) in self.store.open_records::<ResultRec>(Cf::Results)? {
+            if rec.window_end > now {
+                // in its window, no rejection seen: nothing to ask the chain
                 continue;
             }
-            let id = id_of(&k);
-            let r = self.chain.get_result(id).await?;
-            if r.status != ResultStatus::Pending {
-                // final or rejected: no game on it needs our trace any more (a moot
-                // game's settlement takes none)
-                self.traces.lock().expect("trace cache").remove(&id);
+            let in_flight = self.finalizing.lock().expect("finalizing").get(&id).cloned();
+            if let Some(tx) = in_flight {
+                if matches!(self.chain.tx_status(&tx).await?, TxStatus::Pending | TxStatus::Queued) {
+                    continue;
+                }
+                self.finalizing.lock().expect("finalizing").remove(&id);
             }
+            let r = self.chain.get_result(id).await?;
             match r.status {
                 ResultStatus::Finalized => {
                     rec.state = ResultState::Finalized;
@@ -505,32 +591,66 @@ impl Executor {
                     tracing::error!(result = id, "result rejected; stake slashed");
                     if let Some(mut q) = self.store.get::<RequestRec>(Cf::Requests, &id_key(rec.request_id))? {
                         q.state = RequestState::Rejected;
-                        self.store.put(Cf::Requests, &id_key(rec.request_id), &q)?;
+                        self.store.put_record(Cf::Requests, rec.request_id, &q, false)?;
                     }
                 }
                 ResultStatus::Pending => {
+                    if rec.window_end != r.window_end {
+                        rec.window_end = r.window_end;
+                        self.store.put_record(Cf::Results, id, &rec, true)?;
+                    }
                     if now >= r.window_end && r.open_games == 0 {
-                        match self.chain.finalize(id).await {
-                            Ok(_) => tracing::info!(result = id, "finalized"),
+                        match self.chain.send_finalize(id).await {
+                            Ok(tx) => {
+                                tracing::debug!(result = id, tx = %tx.hash, "finalize sent");
+                                self.finalizing.lock().expect("finalizing").insert(id, tx);
+                            }
                             Err(e) => tracing::warn!(result = id, error = %e, "finalize failed; trying again"),
                         }
                     }
                     continue;
                 }
             }
-            self.store.put(Cf::Results, &id_key(id), &rec)?;
+            self.store.put_record(Cf::Results, id, &rec, false)?;
         }
-        let withdrawn = self.chain.withdraw().await?;
-        if !withdrawn.is_zero() {
-            tracing::info!(ether = eth(withdrawn), "withdrew");
-        }
+        self.withdraw().await?;
         self.metrics.credited_eth.set(eth(self.chain.credited(self.chain.sender()).await?));
         self.metrics.balance_eth.set(eth(self.chain.eth_balance(self.chain.sender()).await?));
         Ok(())
     }
+
+    /// Withdraws what the oracle credited, one withdrawal in flight at a time.
+    async fn withdraw(&self) -> Result<(), TickError> {
+        let in_flight = self.withdrawal.lock().expect("withdrawal").clone();
+        if let Some(tx) = in_flight
+            && matches!(self.chain.tx_status(&tx).await?, TxStatus::Pending | TxStatus::Queued)
+        {
+            return Ok(());
+        }
+        let sent = self.chain.send_withdraw().await?;
+        if let Some((amount, _)) = &sent {
+            tracing::info!(ether = eth(*amount), "withdrawing");
+        }
+        *self.withdrawal.lock().expect("withdrawal") = sent.map(|(_, tx)| tx);
+        Ok(())
+    }
 }
 
-/// Adds a record to a scan's batch.
-fn put<T: serde::Serialize>(batch: &mut refute_store::Batch<'_>, cf: Cf, id: u64, v: &T) -> Result<(), String> {
-    batch.put(cf, &id_key(id), v).map(|_| ()).map_err(|e| e.to_string())
+impl Player for Executor {
+    fn side(&self) -> Side {
+        Side::Executor
+    }
+
+    fn open_games(&self) -> Result<Vec<u64>, StoreError> {
+        self.store.open_ids(Cf::Games)
+    }
+
+    fn play(self: Arc<Self>, id: u64, info: GameInfo) -> impl std::future::Future<Output = Result<(), TickError>> + Send {
+        async move { self.defend_one(id, info).await }
+    }
+}
+
+/// Adds a record and its open-index entry to a scan's batch.
+fn put<T: serde::Serialize>(batch: &mut refute_store::Batch<'_>, cf: Cf, id: u64, v: &T, open: bool) -> Result<(), String> {
+    batch.put_record(cf, id, v, open).map(|_| ()).map_err(|e| e.to_string())
 }

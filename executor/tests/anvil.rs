@@ -271,7 +271,7 @@ async fn a_node_that_goes_away_for_a_while_loses_nothing() {
     let exec = refute_executor::Executor::start(
         settings,
         models,
-        refute_executor::Options { stake: None, batch_size: 4, cheat: None, shard: (0, 1) },
+        refute_executor::Options { stake: None, batch_size: 4, cheat: None, cheat_only: None, shard: (0, 1) },
         &shutdown,
     )
     .await
@@ -415,7 +415,7 @@ async fn with_instant_mining_an_honest_result_finalizes() {
     let owner = net.client(accounts::OWNER).await.unwrap();
     let (stop, shutdown) = Shutdown::manual();
     let settings = net.settings(accounts::EXECUTOR, &dir.path().join("executor"), None);
-    let opts = refute_executor::Options { stake: None, batch_size: 8, cheat: None, shard: (0, 1) };
+    let opts = refute_executor::Options { stake: None, batch_size: 8, cheat: None, cheat_only: None, shard: (0, 1) };
     let exec = refute_executor::Executor::start(settings, refute_service::ModelSet::load(&[fixture(MODEL)]).unwrap(), opts, &shutdown)
         .await
         .unwrap()
@@ -471,7 +471,7 @@ async fn two_executor_shards_split_the_requests_and_serve_each_once() {
     for (shard, account) in [(0u64, accounts::EXECUTOR), (1, accounts::CHEATER)] {
         let (stop, shutdown) = Shutdown::manual();
         let settings = net.settings(account, &dir.path().join(format!("executor-{shard}")), None);
-        let opts = refute_executor::Options { stake: None, batch_size: 8, cheat: None, shard: (shard, 2) };
+        let opts = refute_executor::Options { stake: None, batch_size: 8, cheat: None, cheat_only: None, shard: (shard, 2) };
         let exec = refute_executor::Executor::start(settings, refute_service::ModelSet::load(&[fixture(MODEL)]).unwrap(), opts, &shutdown)
             .await
             .unwrap()

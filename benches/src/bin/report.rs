@@ -1,8 +1,8 @@
 //! Measures refute side by side and prints the tables of `docs/performance.md`.
 //!
-//! `target/debug/report [--quick] [--only inference|hashing|protocol] [--out FILE]`
+//! `target/debug/report [--quick] [--only inference|hashing|protocol|volume] [--out FILE]`
 
-use refute_benches::protocol::{dispute, watchtower, DisputeRun, Mining};
+use refute_benches::protocol::{burst, dispute, memory, watchtower, watchtower_backlog, DisputeRun, Mining};
 use refute_benches::{fixture_models, float_batch, int8_batch, repo_root, side_by_side, wide_mlp, Fp32Net};
 use refute_core::commit::{data_root, leaf_preimage, CHUNK_SIZE};
 use refute_core::hash::keccak;
@@ -28,7 +28,7 @@ struct Opts {
     #[arg(long)]
     out: Option<String>,
     /// One part of the report only.
-    #[arg(long, value_parser = ["inference", "hashing", "protocol"])]
+    #[arg(long, value_parser = ["inference", "hashing", "protocol", "volume"])]
     only: Option<String>,
 }
 
@@ -160,9 +160,14 @@ fn main() {
         writeln!(out, "\n### Commitment hashing throughput\n").unwrap();
         hashing(&opts, &mut out);
     }
-    if opts.wants("protocol") {
+    if opts.wants("protocol") || opts.wants("volume") {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
-        rt.block_on(protocol(&opts, &mut out));
+        if opts.wants("protocol") {
+            rt.block_on(protocol(&opts, &mut out));
+        }
+        if opts.wants("volume") {
+            rt.block_on(volume(&opts, &mut out));
+        }
     }
     print!("{out}");
     if let Some(path) = &opts.out {
@@ -248,4 +253,71 @@ async fn protocol(opts: &Opts, out: &mut String) {
         w.request_to_verdict.as_secs_f64()
     )
     .unwrap();
+}
+
+/// The services at volume: the watchtower through a backlog of results, and a
+/// burst of requests on timed blocks with a game played in the middle of it.
+async fn volume(opts: &Opts, out: &mut String) {
+    let (model, backlog, requests) = if opts.quick { ("digits-mlp", 40, 40) } else { ("digits-cnn", 1000, 1000) };
+    let path = repo_root().join(format!("fixtures/models/{model}.json"));
+    eprintln!("watchtower backlog: {model}, {backlog} results");
+    let b = watchtower_backlog(&path, backlog).await.unwrap_or_else(|e| panic!("backlog on {model}: {e}"));
+    writeln!(out, "\n### The watchtower through a backlog (instant mining, 200 ms ticks)\n").unwrap();
+    writeln!(out, "| model | results | checked per second | engine alone, traced, per second | watchtower / engine |").unwrap();
+    writeln!(out, "|---|---:|---:|---:|---:|").unwrap();
+    writeln!(
+        out,
+        "| {} | {} | {:.0} | {:.0} | {:.2} |",
+        b.model,
+        b.results,
+        b.checked_per_second,
+        b.inference_per_second,
+        b.checked_per_second / b.inference_per_second
+    )
+    .unwrap();
+    eprintln!("burst: {model}, {requests} requests on 1 s blocks");
+    let r = burst(&path, requests, 1).await.unwrap_or_else(|e| panic!("burst on {model}: {e}"));
+    writeln!(out, "\n### A burst of requests on 1-second blocks, one lie among them\n").unwrap();
+    writeln!(
+        out,
+        "| model | requests | posted once | posted twice | finalized | rejected | to the last post (s) | to the last final (s) | game moves | worst move lateness (blocks) |"
+    )
+    .unwrap();
+    writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|").unwrap();
+    writeln!(
+        out,
+        "| {} | {} | {} | {} | {} | {} | {:.1} | {:.1} | {} | {} |",
+        r.model,
+        r.requests,
+        r.posted_once,
+        r.posted_twice,
+        r.finalized,
+        r.rejected,
+        r.request_to_last_post.as_secs_f64(),
+        r.request_to_last_final.as_secs_f64(),
+        r.moves,
+        r.worst_move_lateness
+    )
+    .unwrap();
+    let waves: &[usize] = if opts.quick { &[20, 40] } else { &[1000, 10_000] };
+    eprintln!("memory: {model}, waves {waves:?}");
+    let m = memory(&path, waves).await.unwrap_or_else(|e| panic!("memory on {model}: {e}"));
+    writeln!(out, "\n### Resident memory of the services as processes (instant mining)\n").unwrap();
+    writeln!(out, "| model | results | executor RSS (MiB) | watchtower RSS (MiB) |").unwrap();
+    writeln!(out, "|---|---:|---:|---:|").unwrap();
+    for (n, e, w) in &m.samples {
+        writeln!(out, "| {} | {} | {:.1} | {:.1} |", m.model, n, *e as f64 / 1024.0, *w as f64 / 1024.0).unwrap();
+    }
+    if let (Some(first), Some(last)) = (m.samples.first(), m.samples.last()) {
+        let growth = |a: u64, b: u64| (b as f64 / a.max(1) as f64 - 1.0) * 100.0;
+        writeln!(
+            out,
+            "\nFrom {} to {} results: executor {:+.1}%, watchtower {:+.1}%.",
+            first.0,
+            last.0,
+            growth(first.1, last.1),
+            growth(first.2, last.2)
+        )
+        .unwrap();
+    }
 }

@@ -33,6 +33,7 @@ pub use config::{check_rpc_url, parse_amount, parse_private_key, ChainConfig};
 pub use consumer::ExampleConsumer;
 pub use deployment::{bounds, DeployParams, Deployment};
 pub use error::ChainError;
+pub use oracle::PostCall;
 pub use retry::{with_retry, RetryPolicy};
 pub use scanner::{Cursor, ScanPolicy};
 pub use tx::{gwei, with_gas_margin, FeePolicy, Fees, Mined, SentTx, TxStatus, BUMP_PERCENT, STUCK_BLOCKS};

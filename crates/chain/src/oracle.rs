@@ -1,7 +1,7 @@
 //! Calls to the InferenceOracle: requests, results, settlement and credit.
 
 use crate::bindings::InferenceOracle;
-use crate::tx::Mined;
+use crate::tx::{Mined, SentTx};
 use crate::types::{hash, u64_of};
 use crate::{Chain, ChainError, RequestInfo, RequestStatus, ResultInfo, ResultStatus};
 use alloy::primitives::{Address, Bytes, B256, U256};
@@ -32,23 +32,39 @@ impl Chain {
             .ok_or_else(|| ChainError::Decode("no Requested event in the request's block".into()))
     }
 
-    /// Posts the result of `request_id` from `trace` with `stake`; returns the result id.
+    /// Posts the result of `request_id` from `trace` with `stake` and waits for it
+    /// to be mined; returns the result id.
     pub async fn post(&self, request_id: u64, trace: &TraceData, stake: U256) -> Result<u64, ChainError> {
-        let n = trace.len();
-        let tree = trace.tree();
-        let proof = |i: usize| tree.prove(&[i]).expect("a leaf").into_iter().map(B256::from).collect::<Vec<_>>();
-        let output = Bytes::copy_from_slice(trace.step(n - 1).bytes());
-        let mined = self
-            .send_mined("post", || {
-                self.oracle.post(U256::from(request_id), output.clone(), B256::from(trace.root()), n as u32, proof(0), proof(n - 1)).value(stake)
-            })
-            .await?;
+        let call = PostCall::of(request_id, trace);
+        let mined = self.send_mined("post", || call.build(self, stake)).await?;
         let logs = self.logs(self.deployment.oracle, InferenceOracle::Posted::SIGNATURE_HASH, mined.block, mined.block).await?;
         logs.iter()
             .filter_map(|l| l.log_decode::<InferenceOracle::Posted>().ok())
             .find(|e| u64_of(e.inner.data.requestId) == request_id)
             .map(|e| u64_of(e.inner.data.resultId))
             .ok_or_else(|| ChainError::Decode("no Posted event in the post's block".into()))
+    }
+
+    /// Sends a post without waiting for it (follow it with [`Chain::tx_status`];
+    /// once mined, [`Chain::get_request`] names the result). `replacing` is a stuck
+    /// post of the same call to re-price.
+    pub async fn send_post(&self, call: &PostCall, stake: U256, replacing: Option<&SentTx>) -> Result<SentTx, ChainError> {
+        self.send("post", replacing, || call.build(self, stake)).await
+    }
+
+    /// Sends a finalization without waiting for it.
+    pub async fn send_finalize(&self, result_id: u64) -> Result<SentTx, ChainError> {
+        self.send("finalize", None, || self.oracle.finalize(U256::from(result_id))).await
+    }
+
+    /// Sends a withdrawal of everything credited to the sender without waiting for
+    /// it; `None` when nothing is credited.
+    pub async fn send_withdraw(&self) -> Result<Option<(U256, SentTx)>, ChainError> {
+        let amount = self.credited(self.sender).await?;
+        if amount.is_zero() {
+            return Ok(None);
+        }
+        Ok(Some((amount, self.send("withdraw", None, || self.oracle.withdraw()).await?)))
     }
 
     /// A request.
@@ -118,5 +134,60 @@ impl Chain {
         }
         self.send_mined("withdraw", || self.oracle.withdraw()).await?;
         Ok(amount)
+    }
+}
+
+/// The arguments of a post, made once from a trace: the output step, the root, the
+/// step count and the two leaf proofs. Small (the trace itself is not kept), so a
+/// stuck post can be re-priced without the trace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostCall {
+    /// The request served.
+    pub request_id: u64,
+    /// The last step's bytes (the result's output).
+    pub output: Vec<u8>,
+    /// The trace root.
+    pub root: Hash,
+    /// Steps in the trace.
+    pub steps: u32,
+    /// Proof of the first leaf (the input) under the root.
+    pub first_proof: Vec<Hash>,
+    /// Proof of the last leaf (the output) under the root.
+    pub last_proof: Vec<Hash>,
+}
+
+impl PostCall {
+    /// The post of `trace` for `request_id`.
+    pub fn of(request_id: u64, trace: &TraceData) -> PostCall {
+        let n = trace.len();
+        let tree = trace.tree();
+        let proof = |i: usize| tree.prove(&[i]).expect("a leaf");
+        PostCall {
+            request_id,
+            output: trace.step(n - 1).bytes().to_vec(),
+            root: trace.root(),
+            steps: n as u32,
+            first_proof: proof(0),
+            last_proof: proof(n - 1),
+        }
+    }
+
+    fn build<'a>(
+        &self,
+        chain: &'a Chain,
+        stake: U256,
+    ) -> alloy::contract::CallBuilder<&'a alloy::providers::DynProvider, std::marker::PhantomData<InferenceOracle::postCall>> {
+        let b32 = |v: &[Hash]| v.iter().map(|h| B256::from(*h)).collect::<Vec<_>>();
+        chain
+            .oracle
+            .post(
+                U256::from(self.request_id),
+                Bytes::copy_from_slice(&self.output),
+                B256::from(self.root),
+                self.steps,
+                b32(&self.first_proof),
+                b32(&self.last_proof),
+            )
+            .value(stake)
     }
 }

@@ -333,7 +333,7 @@ async fn start(name: &str, settings: Settings, models: &[PathBuf], role: &Role) 
     let (stop, shutdown) = Shutdown::manual();
     let task = match role {
         Role::Executor(cheat) => {
-            let opts = refute_executor::Options { stake: None, batch_size: 8, cheat: *cheat, shard: (0, 1) };
+            let opts = refute_executor::Options { stake: None, batch_size: 8, cheat: *cheat, cheat_only: None, shard: (0, 1) };
             let svc = Executor::start(settings, set, opts, &shutdown)
                 .await
                 .map_err(|e| eyre!("{name}: {e}"))?

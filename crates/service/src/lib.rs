@@ -2,13 +2,18 @@
 //! they serve or check, playing a game move by move with pending-transaction
 //! tracking, following the chain's events into the store, and their metrics.
 //!
-//! Both services follow the op-challenger pattern: on every tick a monitor reads
-//! new confirmed events, then one job per game asks the pure solver
-//! (`refute-game`) for the next move from the game's on-chain position and sends
-//! it. The chain is the source of truth; the store only remembers what to look at
-//! and what was already sent, so a restart at any instant is boring.
+//! Both services follow the op-challenger pattern, in lanes that run side by side
+//! ([`runner::run_lanes`]): one follows the chain's events and does the service's
+//! own work (serving requests, checking results), never waiting for a block; the
+//! game lane ([`games::Scheduler`]) keeps one job per open game, most urgent clock
+//! first, each asking the pure solver (`refute-game`) for the next move from the
+//! game's on-chain position and sending it. Both send through the one chain client,
+//! whose send lock is the account's one nonce manager. The chain is the source of
+//! truth; the store only remembers what to look at (its open index) and what was
+//! already sent, so a restart at any instant is boring.
 
 pub mod config;
+pub mod games;
 pub mod localnet;
 pub mod models;
 pub mod play;

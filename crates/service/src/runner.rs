@@ -9,6 +9,7 @@ use refute_chain::{Chain, ChainError};
 use refute_runtime::shutdown::Shutdown;
 use refute_store::{Store, StoreError};
 use std::time::Duration;
+use tracing::Instrument;
 
 /// Connects to the chain; a node that cannot be reached is waited for (logging
 /// each attempt) until shutdown, while a wrong chain or deployment is an error.
@@ -137,6 +138,63 @@ where
             return Ok(());
         }
     }
+}
+
+/// A lane's tick: called every interval (see [`run_lanes`]).
+pub type LaneTick = Box<dyn FnMut() -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), TickError>> + Send>> + Send>;
+
+/// One lane of a service: a name for its logs, how often it ticks, and its tick.
+pub struct Lane {
+    /// Its name (`serve`, `games`, ...), a field of every log line it writes.
+    pub name: &'static str,
+    /// Pause between ticks.
+    pub interval: Duration,
+    /// The tick.
+    pub tick: LaneTick,
+}
+
+/// Runs the lanes side by side, each on its own task, until shutdown. A lane that
+/// stops (a broken store) stops the others, and its error is returned once they
+/// have all stopped; a lane that panics is waited for likewise and its panic
+/// carried on. Lanes run inside the caller's span.
+pub async fn run_lanes(shutdown: &Shutdown, lanes: Vec<Lane>) -> Result<(), StoreError> {
+    let (stop, inner) = Shutdown::manual();
+    let mut set = tokio::task::JoinSet::new();
+    for lane in lanes {
+        let span = tracing::info_span!("lane", lane = lane.name);
+        let inner = inner.clone();
+        set.spawn(async move { run_ticks(lane.interval, &inner, lane.tick).await }.instrument(span));
+    }
+    let mut outer = shutdown.clone();
+    let (mut stopping, mut first_err, mut panic) = (false, None, None);
+    loop {
+        tokio::select! {
+            _ = outer.wait(), if !stopping => {
+                let _ = stop.send(true);
+                stopping = true;
+            }
+            done = set.join_next() => {
+                let Some(done) = done else { break };
+                match done {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => {
+                        tracing::error!(error = %e, "the store failed; stopping");
+                        first_err.get_or_insert(e);
+                    }
+                    Err(e) if e.is_panic() => panic = panic.or(Some(e.into_panic())),
+                    Err(_) => {}
+                }
+                if !stopping {
+                    let _ = stop.send(true);
+                    stopping = true;
+                }
+            }
+        }
+    }
+    if let Some(p) = panic {
+        std::panic::resume_unwind(p);
+    }
+    first_err.map_or(Ok(()), Err)
 }
 
 /// Opens the store, creating its directory.

@@ -33,11 +33,16 @@ pub enum Cf {
     Games,
     /// Transactions sent and not yet known to be mined.
     Pending,
+    /// The index of open records: one empty value per record of another family
+    /// that still needs the service's attention (a request to serve, a result in
+    /// its window, a game not ended), keyed `<family name>/<id>`. A tick reads the
+    /// index, never every record ever stored, so its cost follows what is open.
+    Open,
 }
 
 impl Cf {
     /// Every column family.
-    pub const ALL: [Cf; 6] = [Cf::Meta, Cf::Cursor, Cf::Requests, Cf::Results, Cf::Games, Cf::Pending];
+    pub const ALL: [Cf; 7] = [Cf::Meta, Cf::Cursor, Cf::Requests, Cf::Results, Cf::Games, Cf::Pending, Cf::Open];
 
     /// The family's name on disk.
     pub fn name(self) -> &'static str {
@@ -48,6 +53,7 @@ impl Cf {
             Cf::Results => "results",
             Cf::Games => "games",
             Cf::Pending => "pending",
+            Cf::Open => "open",
         }
     }
 }
@@ -97,6 +103,22 @@ pub fn id_key(id: u64) -> Vec<u8> {
     key(&[&id.to_be_bytes()])
 }
 
+/// The key in [`Cf::Open`] of record `id` of family `cf`.
+fn open_key(cf: Cf, id: u64) -> Vec<u8> {
+    key(&[cf.name().as_bytes(), b"/", &id.to_be_bytes()])
+}
+
+/// The prefix of every key in [`Cf::Open`] of family `cf`.
+fn open_prefix(cf: Cf) -> Vec<u8> {
+    key(&[cf.name().as_bytes(), b"/"])
+}
+
+/// Write buffer (memtable) per family. RocksDB's default (64 MiB each, two of
+/// them, per family) lets a service's memory climb by hundreds of MiB as records
+/// accumulate before a flush; the services write little, so small buffers cost
+/// nothing and keep memory flat.
+const WRITE_BUFFER: usize = 4 << 20;
+
 /// A RocksDB store.
 pub struct Store {
     db: DB,
@@ -127,7 +149,11 @@ impl Store {
         let existing = if path.join("CURRENT").exists() { DB::list_cf(&opts, path).map_err(db_err)? } else { vec![] };
         let ours: Vec<&str> = Cf::ALL.iter().map(|cf| cf.name()).collect();
         let retired: Vec<String> = existing.into_iter().filter(|n| n != rocksdb::DEFAULT_COLUMN_FAMILY_NAME && !ours.contains(&n.as_str())).collect();
-        let cfs = ours.iter().map(|n| n.to_string()).chain(retired.iter().cloned()).map(|n| ColumnFamilyDescriptor::new(n, Options::default()));
+        let cfs = ours.iter().map(|n| n.to_string()).chain(retired.iter().cloned()).map(|n| {
+            let mut o = Options::default();
+            o.set_write_buffer_size(WRITE_BUFFER);
+            ColumnFamilyDescriptor::new(n, o)
+        });
         let mut db = DB::open_cf_descriptors(&opts, path, cfs).map_err(db_err)?;
         for name in &retired {
             db.drop_cf(name).map_err(db_err)?;
@@ -202,6 +228,64 @@ impl Store {
         Ok(out)
     }
 
+    /// Writes record `id` of `cf` and its entry in the open index together:
+    /// indexed when `open`, dropped from the index otherwise.
+    pub fn put_record<T: Serialize>(&self, cf: Cf, id: u64, value: &T, open: bool) -> Result<(), StoreError> {
+        let mut b = self.batch();
+        b.put_record(cf, id, value, open)?;
+        self.write(b)
+    }
+
+    /// The ids of the open records of `cf`, in numeric order.
+    pub fn open_ids(&self, cf: Cf) -> Result<Vec<u64>, StoreError> {
+        let prefix = open_prefix(cf);
+        let mut out = Vec::new();
+        let iter = self.db.iterator_cf(self.cf(Cf::Open), rocksdb::IteratorMode::From(&prefix, rocksdb::Direction::Forward));
+        for item in iter {
+            let (k, _) = item.map_err(self.db_err())?;
+            if !k.starts_with(&prefix) {
+                break;
+            }
+            if let Ok(id) = <[u8; 8]>::try_from(&k[prefix.len()..]) {
+                out.push(u64::from_be_bytes(id));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The open records of `cf` with their ids, in numeric order. An index entry
+    /// whose record is gone is skipped.
+    pub fn open_records<T: DeserializeOwned>(&self, cf: Cf) -> Result<Vec<(u64, T)>, StoreError> {
+        let mut out = Vec::new();
+        for id in self.open_ids(cf)? {
+            if let Some(v) = self.get(cf, &id_key(id))? {
+                out.push((id, v));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Builds the open index of `cf` from every record, once: a store written
+    /// before the index existed gets it on its first start with this build.
+    /// Returns how many records it indexed (0 when the index was already there).
+    pub fn build_open_index<T: DeserializeOwned>(&self, cf: Cf, is_open: impl Fn(&T) -> bool) -> Result<usize, StoreError> {
+        let mark = key(&[b"open-index/", cf.name().as_bytes()]);
+        if self.get::<bool>(Cf::Meta, &mark)?.is_some() {
+            return Ok(0);
+        }
+        let mut b = self.batch();
+        let mut n = 0;
+        for (k, v) in self.all::<T>(cf)? {
+            if let (true, Ok(id)) = (is_open(&v), <[u8; 8]>::try_from(&k[1..])) {
+                b.batch.put_cf(self.cf(Cf::Open), open_key(cf, u64::from_be_bytes(id)), b"");
+                n += 1;
+            }
+        }
+        b.put(Cf::Meta, &mark, &true)?;
+        self.write(b)?;
+        Ok(n)
+    }
+
     /// A batch of writes applied atomically by [`Store::write`].
     pub fn batch(&self) -> Batch<'_> {
         Batch { store: self, batch: WriteBatch::default() }
@@ -231,6 +315,19 @@ impl Batch<'_> {
     pub fn delete(&mut self, cf: Cf, key: &[u8]) -> &mut Self {
         self.batch.delete_cf(self.store.cf(cf), key);
         self
+    }
+
+    /// Adds a write of record `id` of `cf` with its open-index entry (see
+    /// [`Store::put_record`]).
+    pub fn put_record<T: Serialize>(&mut self, cf: Cf, id: u64, value: &T, open: bool) -> Result<&mut Self, StoreError> {
+        self.put(cf, &id_key(id), value)?;
+        let k = open_key(cf, id);
+        if open {
+            self.batch.put_cf(self.store.cf(Cf::Open), k, b"");
+        } else {
+            self.batch.delete_cf(self.store.cf(Cf::Open), k);
+        }
+        Ok(self)
     }
 }
 
@@ -287,6 +384,34 @@ mod tests {
         s.write(b).unwrap();
         assert_eq!(s.get::<String>(Cf::Results, &id_key(1)).unwrap().as_deref(), Some("posted"));
         assert_eq!(s.get::<String>(Cf::Pending, &id_key(1)).unwrap(), None);
+    }
+
+    #[test]
+    fn the_open_index_follows_the_records_and_is_built_once_for_an_older_store() {
+        let dir = tmp();
+        let s = Store::open(dir.path()).unwrap();
+        for id in [9u64, 3, 300] {
+            s.put_record(Cf::Games, id, &Game { id, moves: vec![] }, true).unwrap();
+        }
+        s.put_record(Cf::Results, 3, &3u64, true).unwrap();
+        s.put_record(Cf::Games, 9, &Game { id: 9, moves: vec!["timeout".into()] }, false).unwrap();
+        assert_eq!(s.open_ids(Cf::Games).unwrap(), vec![3, 300]);
+        assert_eq!(s.open_ids(Cf::Results).unwrap(), vec![3]);
+        assert_eq!(s.open_ids(Cf::Requests).unwrap(), Vec::<u64>::new());
+        let open: Vec<u64> = s.open_records::<Game>(Cf::Games).unwrap().into_iter().map(|(id, g)| g.id + id).collect();
+        assert_eq!(open, vec![6, 600]);
+        // the record of game 9 stays; only its index entry went
+        assert!(s.get::<Game>(Cf::Games, &id_key(9)).unwrap().is_some());
+
+        // records written without the index (an earlier build) are indexed once
+        for id in 1..=4u64 {
+            s.put(Cf::Requests, &id_key(id), &id).unwrap();
+        }
+        assert_eq!(s.build_open_index::<u64>(Cf::Requests, |v| v % 2 == 0).unwrap(), 2);
+        assert_eq!(s.open_ids(Cf::Requests).unwrap(), vec![2, 4]);
+        s.put_record(Cf::Requests, 2, &2u64, false).unwrap();
+        assert_eq!(s.build_open_index::<u64>(Cf::Requests, |v| v % 2 == 0).unwrap(), 0, "built once");
+        assert_eq!(s.open_ids(Cf::Requests).unwrap(), vec![4]);
     }
 
     #[test]
