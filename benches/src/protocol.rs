@@ -288,6 +288,22 @@ pub async fn watchtower(model_path: &Path, singles: usize, burst: usize) -> Resu
     })
 }
 
+/// Sends a request for every input side by side (each waits for its block, the
+/// sends take turns on the account's nonce), `at_once` at a time.
+async fn request_all(owner: &refute_chain::Chain, model: &Model, inputs: &[Vec<u8>], at_once: usize) -> Result<(), String> {
+    for wave in inputs.chunks(at_once) {
+        let mut sends = tokio::task::JoinSet::new();
+        for input in wave {
+            let (owner, id, input) = (owner.clone(), model.id(), input.clone());
+            sends.spawn(async move { owner.request(&id, &input, fee(), Address::ZERO, 0).await });
+        }
+        while let Some(r) = sends.join_next().await {
+            r.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?;
+        }
+    }
+    Ok(())
+}
+
 /// The watchtower's throughput on a backlog of honest results.
 #[derive(Debug, Clone)]
 pub struct BacklogRun {
@@ -316,10 +332,10 @@ pub async fn watchtower_backlog(model_path: &Path, results: usize) -> Result<Bac
     let e = |e: refute_chain::ChainError| e.to_string();
     let mut rng = Rng::new(23);
     let inputs: Vec<refute_core::Tensor> = (0..results).map(|_| random_input(&mut rng, model.input_type())).collect();
-    let mut last = 0;
-    for input in &inputs {
-        last = owner.request(&model.id(), &input.canonical_bytes(), fee(), Address::ZERO, 0).await.map_err(e)?;
-    }
+    let bytes: Vec<Vec<u8>> = inputs.iter().map(|t| t.canonical_bytes()).collect();
+    // one at a time: on instant mining each request is its own block
+    request_all(&owner, &model, &bytes, 1).await?;
+    let last = results as u64; // request ids count from 1
     until("every post", Duration::from_secs(1200), || async { Ok((owner.get_request(last).await.map_err(e)?.result_id != 0).then_some(())) }).await?;
     honest.stop().await?;
     let started = Instant::now();
@@ -398,16 +414,8 @@ pub async fn burst(model_path: &Path, requests: usize, block_time: u64) -> Resul
     let mut rng = Rng::new(29);
     let inputs: Vec<Vec<u8>> = (0..requests).map(|_| random_input(&mut rng, model.input_type()).canonical_bytes()).collect();
     let started = Instant::now();
-    // sent side by side: each waits for its block, the sends take turns
-    let mut sends = tokio::task::JoinSet::new();
-    for input in inputs {
-        let (owner, id) = (owner.clone(), model.id());
-        sends.spawn(async move { owner.request(&id, &input, fee(), Address::ZERO, 0).await });
-    }
-    while let Some(r) = sends.join_next().await {
-        r.map_err(|e| e.to_string())?.map_err(e)?;
-    }
-    let (mut last_post, mut last_final) = (None, None);
+    request_all(&owner, &model, &inputs, inputs.len()).await?;
+    let last_post = std::sync::Mutex::new(None);
     let summary = until("every result final or rejected", Duration::from_secs(1800), || async {
         let head = owner.head().await.map_err(e)?;
         let events = owner.events(first_block, head).await.map_err(e)?;
@@ -421,17 +429,17 @@ pub async fn burst(model_path: &Path, requests: usize, block_time: u64) -> Resul
                 _ => {}
             }
         }
-        if posts.len() == requests && last_post.is_none() {
-            last_post = Some(started.elapsed());
+        if posts.len() == requests {
+            last_post.lock().expect("last post").get_or_insert(started.elapsed());
         }
         if finalized + rejected == requests {
-            last_final.get_or_insert(started.elapsed());
-            return Ok(Some((posts, finalized, rejected, head)));
+            return Ok(Some((posts, finalized, rejected, head, started.elapsed())));
         }
         Ok(None)
     })
     .await?;
-    let (posts, finalized, rejected, head) = summary;
+    let (posts, finalized, rejected, head, last_final) = summary;
+    let last_post = last_post.lock().expect("last post").unwrap_or_default();
     exec.stop().await?;
     watch.stop().await?;
     let txs = owner.transactions(first_block, head).await.map_err(e)?;
@@ -452,8 +460,8 @@ pub async fn burst(model_path: &Path, requests: usize, block_time: u64) -> Resul
         posted_twice: posts.values().filter(|n| **n > 1).count(),
         finalized,
         rejected,
-        request_to_last_post: last_post.unwrap_or_default(),
-        request_to_last_final: last_final.unwrap_or_default(),
+        request_to_last_post: last_post,
+        request_to_last_final: last_final,
         moves: blocks.len().saturating_sub(1),
         worst_move_lateness: worst,
     })
@@ -492,17 +500,22 @@ fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-/// Runs the executor and the watchtower as processes (the binaries in
-/// `target/debug`) on instant mining and requests results in waves; after each
-/// wave in `checkpoints` is served and checked, lets the services idle for two
-/// seconds and reads both processes' resident memory.
-pub async fn memory(model_path: &Path, checkpoints: &[usize]) -> Result<MemoryRun, String> {
+/// Runs the executor and the watchtower as processes (the binaries beside the
+/// running one, `target/debug`) on 1-second blocks and requests results in waves
+/// of `wave` at once. At each count in `checkpoints` it waits until every result so
+/// far is checked and final (nothing in flight: what stays is what the services
+/// keep), lets them idle two seconds and reads both processes' resident memory.
+/// The waves are alike, so the peak a wave brings is the same at every checkpoint.
+pub async fn memory(model_path: &Path, wave: usize, checkpoints: &[usize]) -> Result<MemoryRun, String> {
     refute_chain::init_tls();
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let model = Model::load(model_path).map_err(|e| e.to_string())?;
-    let net = LocalNet::start(0, None, params(), &[&model], dir.path()).await?;
+    // 1-second blocks: a wave of requests is sent side by side and mined in a
+    // few blocks
+    let net = LocalNet::start(0, Some(1), params(), &[&model], dir.path()).await?;
     let owner = net.client(accounts::OWNER).await.map_err(|e| e.to_string())?;
-    let bin = crate::repo_root().join("target/debug");
+    // the service binaries are built beside the report's own
+    let bin = std::env::current_exe().map_err(|e| e.to_string())?.parent().ok_or("the report's directory")?.to_path_buf();
     let spawn = |name: &str, account: usize, port: u16| -> Result<std::process::Child, String> {
         let log = std::fs::File::create(dir.path().join(format!("{name}.log"))).map_err(|e| e.to_string())?;
         std::process::Command::new(bin.join(name))
@@ -524,21 +537,25 @@ pub async fn memory(model_path: &Path, checkpoints: &[usize]) -> Result<MemoryRu
     let (ep, wp) = (free_port()?, free_port()?);
     let mut exec = spawn("executor", accounts::EXECUTOR, ep)?;
     let mut watch = spawn("challenger", accounts::CHALLENGER, wp)?;
-    let e = |e: refute_chain::ChainError| e.to_string();
     let mut rng = Rng::new(31);
     let mut samples = Vec::new();
     let mut sent = 0;
     let outcome: Result<(), String> = async {
         for &target in checkpoints {
             while sent < target {
-                let input = random_input(&mut rng, model.input_type());
-                owner.request(&model.id(), &input.canonical_bytes(), fee(), Address::ZERO, 0).await.map_err(e)?;
-                sent += 1;
+                let n = wave.min(target - sent);
+                let inputs: Vec<Vec<u8>> = (0..n).map(|_| random_input(&mut rng, model.input_type()).canonical_bytes()).collect();
+                request_all(&owner, &model, &inputs, 100).await?;
+                sent += n;
+                until("the wave served and checked", Duration::from_secs(1800), || async {
+                    let done = scrape(ep, "refute_executor_results_posted_total") as usize >= sent
+                        && scrape(wp, "refute_challenger_results_checked_total") as usize >= sent;
+                    Ok(done.then_some(()))
+                })
+                .await?;
             }
-            until("the wave served and checked", Duration::from_secs(1800), || async {
-                let done = scrape(ep, "refute_executor_results_posted_total") as usize >= target
-                    && scrape(wp, "refute_challenger_results_checked_total") as usize >= target;
-                Ok(done.then_some(()))
+            until("every result final", Duration::from_secs(1800), || async {
+                Ok((scrape(ep, "refute_executor_results_finalized_total") as usize >= target).then_some(()))
             })
             .await?;
             tokio::time::sleep(Duration::from_secs(2)).await;

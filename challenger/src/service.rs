@@ -23,14 +23,14 @@
 use crate::metrics::Metrics;
 use crate::records::{CheckState, GameRec, RequestRec, ResultRec};
 use refute_chain::alloy::primitives::U256;
-use refute_chain::{Chain, ChainError, Event, GameInfo, ResultStatus, SentTx, TxStatus};
+use refute_chain::{Chain, ChainError, Event, GameInfo, ResultStatus, SentTx};
 use refute_core::hash::{from_hex, keccak, to_hex};
 use refute_core::Tensor;
 use refute_game::{challenger_move, Move, Phase, Side, SolverError, Status, TraceData};
 use refute_runtime::shutdown::Shutdown;
 use refute_service::games::{Player, Scheduler};
 use refute_service::play::{play_once, Action};
-use refute_service::runner::{self, Lane, TickError};
+use refute_service::runner::{self, TickError};
 use refute_service::{eth, ModelSet, Settings};
 use refute_store::{id_key, Cf, Store, StoreError};
 use std::collections::{BTreeMap, HashMap};
@@ -202,27 +202,10 @@ impl Challenger {
     /// or a broken store, once every game job has stopped.
     pub async fn run(self: Arc<Self>, shutdown: Shutdown) -> Result<(), StoreError> {
         let span = tracing::info_span!("challenger", account = %self.chain.sender());
-        let lane =
-            |name: &'static str, tick: fn(Arc<Challenger>) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), TickError>> + Send>>| {
-                let me = self.clone();
-                Lane {
-                    name,
-                    interval: self.settings.poll_interval,
-                    tick: Box::new(move || {
-                        let me = me.clone();
-                        Box::pin(async move {
-                            let r = tick(me.clone()).await;
-                            if r.is_err() {
-                                me.metrics.tick_failures.inc();
-                            }
-                            r
-                        })
-                    }),
-                }
-            };
+        let (every, failures) = (self.settings.poll_interval, &self.metrics.tick_failures);
         let lanes = vec![
-            lane("check", |me| Box::pin(async move { me.check_tick().await })),
-            lane("games", |me| Box::pin(async move { me.games_tick().await })),
+            runner::lane("check", every, &self, failures, |me| Box::pin(async move { me.check_tick().await })),
+            runner::lane("games", every, &self, failures, |me| Box::pin(async move { me.games_tick().await })),
         ];
         let r = runner::run_lanes(&shutdown, lanes).instrument(span).await;
         let drained = self.scheduler.drain().await;
@@ -233,7 +216,7 @@ impl Challenger {
     pub async fn check_tick(self: &Arc<Self>) -> Result<(), TickError> {
         self.scan().await?;
         self.check().await?;
-        self.withdraw().await?;
+        runner::withdraw(&self.chain, &self.withdrawal).await?;
         self.metrics.balance_eth.set(eth(self.chain.eth_balance(self.chain.sender()).await?));
         Ok(())
     }
@@ -241,22 +224,6 @@ impl Challenger {
     /// One tick of the games lane: a pass of the scheduler over every open game.
     pub async fn games_tick(self: &Arc<Self>) -> Result<(), TickError> {
         self.scheduler.pass(self, &self.chain).await?;
-        Ok(())
-    }
-
-    /// Withdraws what the oracle credited, one withdrawal in flight at a time.
-    async fn withdraw(&self) -> Result<(), TickError> {
-        let in_flight = self.withdrawal.lock().expect("withdrawal").clone();
-        if let Some(tx) = in_flight
-            && matches!(self.chain.tx_status(&tx).await?, TxStatus::Pending | TxStatus::Queued)
-        {
-            return Ok(());
-        }
-        let sent = self.chain.send_withdraw().await?;
-        if let Some((amount, _)) = &sent {
-            tracing::info!(ether = eth(*amount), "withdrawing");
-        }
-        *self.withdrawal.lock().expect("withdrawal") = sent.map(|(_, tx)| tx);
         Ok(())
     }
 
@@ -357,9 +324,8 @@ impl Challenger {
                         .map_err(|e| TickError::Other(format!("engine: {e}")))?;
                     let wall = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
                     for (sample, (id, mut rec)) in ids.into_iter().enumerate() {
-                        let tensors: Vec<Tensor> = (0..run.step_count()).map(|s| run.step_tensor(sample, s)).collect();
-                        let trace = TraceData::from_tensors(model.clone(), &tensors);
-                        let ours = to_hex(&trace.root());
+                        // the engine's own root: a correct result is never hashed again
+                        let ours = to_hex(&run.trace(sample).root);
                         self.metrics.results_checked.inc();
                         let block_time = match block_times.get(&rec.block) {
                             Some(t) => *t,
@@ -385,7 +351,8 @@ impl Challenger {
                             rec.state = CheckState::Mismatch { ours };
                             mismatched.push((id, rec.clone()));
                             // kept for the game only: a correct result needs no trace
-                            self.traces.lock().expect("trace cache").insert(id, Arc::new(trace));
+                            let tensors: Vec<Tensor> = (0..run.step_count()).map(|s| run.step_tensor(sample, s)).collect();
+                            self.traces.lock().expect("trace cache").insert(id, Arc::new(TraceData::from_tensors(model.clone(), &tensors)));
                         }
                         batch.put_record(Cf::Results, id, &rec, rec.state.is_open())?;
                     }
@@ -555,8 +522,8 @@ impl Player for Challenger {
         self.store.open_ids(Cf::Games)
     }
 
-    fn play(self: Arc<Self>, id: u64, info: GameInfo) -> impl std::future::Future<Output = Result<(), TickError>> + Send {
-        async move { self.play_one(id, info).await }
+    async fn play(self: Arc<Self>, id: u64, info: GameInfo) -> Result<(), TickError> {
+        self.play_one(id, info).await
     }
 }
 

@@ -32,7 +32,7 @@ use refute_game::{executor_move, Side, Status, TraceData};
 use refute_runtime::shutdown::Shutdown;
 use refute_service::games::{Player, Scheduler};
 use refute_service::play::{play_once, Action};
-use refute_service::runner::{self, Lane, TickError};
+use refute_service::runner::{self, TickError};
 use refute_service::{eth, ModelSet, Settings};
 use refute_store::{id_key, Cf, Store, StoreError};
 use std::collections::{BTreeMap, HashMap};
@@ -187,27 +187,10 @@ impl Executor {
     /// a broken store, once every game job has stopped.
     pub async fn run(self: Arc<Self>, shutdown: Shutdown) -> Result<(), StoreError> {
         let span = tracing::info_span!("executor", account = %self.chain.sender());
-        let lane =
-            |name: &'static str, tick: fn(Arc<Executor>) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), TickError>> + Send>>| {
-                let me = self.clone();
-                Lane {
-                    name,
-                    interval: self.settings.poll_interval,
-                    tick: Box::new(move || {
-                        let me = me.clone();
-                        Box::pin(async move {
-                            let r = tick(me.clone()).await;
-                            if r.is_err() {
-                                me.metrics.tick_failures.inc();
-                            }
-                            r
-                        })
-                    }),
-                }
-            };
+        let (every, failures) = (self.settings.poll_interval, &self.metrics.tick_failures);
         let lanes = vec![
-            lane("serve", |me| Box::pin(async move { me.serve_tick().await })),
-            lane("games", |me| Box::pin(async move { me.games_tick().await })),
+            runner::lane("serve", every, &self, failures, |me| Box::pin(async move { me.serve_tick().await })),
+            runner::lane("games", every, &self, failures, |me| Box::pin(async move { me.games_tick().await })),
         ];
         let r = runner::run_lanes(&shutdown, lanes).instrument(span).await;
         let drained = self.scheduler.drain().await;
@@ -348,6 +331,8 @@ impl Executor {
                         rec.post_tx = Some(sent);
                         self.store.put_record(Cf::Requests, id, &rec, true)?;
                     }
+                    // mined after all (or replaced): the next tick reads its status
+                    Err(ChainError::NonceUsed { .. }) => {}
                     Err(e) => tracing::warn!(request = id, tx = %tx.hash, error = %e, "our post is stuck and could not be re-priced"),
                 }
                 Ok(None)
@@ -438,13 +423,17 @@ impl Executor {
                 let mut batch = self.store.batch();
                 let mut sent_any = false;
                 for (sample, (id, mut rec)) in ids.into_iter().enumerate() {
-                    let mut tensors: Vec<Tensor> = (0..run.step_count()).map(|s| run.step_tensor(sample, s)).collect();
                     let cheat = self.opts.cheat.filter(|c| c.check(&model).is_ok() && self.opts.cheat_only.is_none_or(|only| only == id));
-                    if let Some(c) = cheat {
-                        c.apply(&model, &mut tensors);
-                        tracing::warn!(request = id, cheat = %c, "posting a WRONG result on purpose (--cheat)");
-                    }
-                    let call = PostCall::of(id, &TraceData::from_tensors(model.clone(), &tensors));
+                    let call = match cheat {
+                        // honest: the engine's own commitments, nothing hashed again
+                        None => PostCall::new(id, run.step_bytes(sample, run.step_count() - 1).to_vec(), &run.trace(sample).commitments),
+                        Some(c) => {
+                            let mut tensors: Vec<Tensor> = (0..run.step_count()).map(|s| run.step_tensor(sample, s)).collect();
+                            c.apply(&model, &mut tensors);
+                            tracing::warn!(request = id, cheat = %c, "posting a WRONG result on purpose (--cheat)");
+                            PostCall::of(id, &TraceData::from_tensors(model.clone(), &tensors))
+                        }
+                    };
                     match self.chain.send_post(&call, self.stake, None).await {
                         Ok(sent) => {
                             tracing::debug!(request = id, tx = %sent.hash, "post sent");
@@ -613,25 +602,9 @@ impl Executor {
             }
             self.store.put_record(Cf::Results, id, &rec, false)?;
         }
-        self.withdraw().await?;
+        runner::withdraw(&self.chain, &self.withdrawal).await?;
         self.metrics.credited_eth.set(eth(self.chain.credited(self.chain.sender()).await?));
         self.metrics.balance_eth.set(eth(self.chain.eth_balance(self.chain.sender()).await?));
-        Ok(())
-    }
-
-    /// Withdraws what the oracle credited, one withdrawal in flight at a time.
-    async fn withdraw(&self) -> Result<(), TickError> {
-        let in_flight = self.withdrawal.lock().expect("withdrawal").clone();
-        if let Some(tx) = in_flight
-            && matches!(self.chain.tx_status(&tx).await?, TxStatus::Pending | TxStatus::Queued)
-        {
-            return Ok(());
-        }
-        let sent = self.chain.send_withdraw().await?;
-        if let Some((amount, _)) = &sent {
-            tracing::info!(ether = eth(*amount), "withdrawing");
-        }
-        *self.withdrawal.lock().expect("withdrawal") = sent.map(|(_, tx)| tx);
         Ok(())
     }
 }
@@ -645,8 +618,8 @@ impl Player for Executor {
         self.store.open_ids(Cf::Games)
     }
 
-    fn play(self: Arc<Self>, id: u64, info: GameInfo) -> impl std::future::Future<Output = Result<(), TickError>> + Send {
-        async move { self.defend_one(id, info).await }
+    async fn play(self: Arc<Self>, id: u64, info: GameInfo) -> Result<(), TickError> {
+        self.defend_one(id, info).await
     }
 }
 

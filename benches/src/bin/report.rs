@@ -1,6 +1,6 @@
 //! Measures refute side by side and prints the tables of `docs/performance.md`.
 //!
-//! `target/debug/report [--quick] [--only inference|hashing|protocol|volume] [--out FILE]`
+//! `target/debug/report [--quick] [--only inference|hashing|protocol|volume|memory] [--out FILE]`
 
 use refute_benches::protocol::{burst, dispute, memory, watchtower, watchtower_backlog, DisputeRun, Mining};
 use refute_benches::{fixture_models, float_batch, int8_batch, repo_root, side_by_side, wide_mlp, Fp32Net};
@@ -28,7 +28,7 @@ struct Opts {
     #[arg(long)]
     out: Option<String>,
     /// One part of the report only.
-    #[arg(long, value_parser = ["inference", "hashing", "protocol", "volume"])]
+    #[arg(long, value_parser = ["inference", "hashing", "protocol", "volume", "memory"])]
     only: Option<String>,
 }
 
@@ -160,13 +160,16 @@ fn main() {
         writeln!(out, "\n### Commitment hashing throughput\n").unwrap();
         hashing(&opts, &mut out);
     }
-    if opts.wants("protocol") || opts.wants("volume") {
+    if opts.wants("protocol") || opts.wants("volume") || opts.wants("memory") {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
         if opts.wants("protocol") {
             rt.block_on(protocol(&opts, &mut out));
         }
         if opts.wants("volume") {
             rt.block_on(volume(&opts, &mut out));
+        }
+        if opts.wants("memory") {
+            rt.block_on(memory_part(&opts, &mut out));
         }
     }
     print!("{out}");
@@ -299,10 +302,16 @@ async fn volume(opts: &Opts, out: &mut String) {
         r.worst_move_lateness
     )
     .unwrap();
-    let waves: &[usize] = if opts.quick { &[20, 40] } else { &[1000, 10_000] };
-    eprintln!("memory: {model}, waves {waves:?}");
-    let m = memory(&path, waves).await.unwrap_or_else(|e| panic!("memory on {model}: {e}"));
-    writeln!(out, "\n### Resident memory of the services as processes (instant mining)\n").unwrap();
+}
+
+/// Resident memory of the two services as processes, at two counts of results.
+async fn memory_part(opts: &Opts, out: &mut String) {
+    let model = if opts.quick { "digits-mlp" } else { "digits-cnn" };
+    let path = repo_root().join(format!("fixtures/models/{model}.json"));
+    let (wave, checkpoints): (usize, &[usize]) = if opts.quick { (20, &[20, 40]) } else { (1000, &[1000, 10_000]) };
+    eprintln!("memory: {model}, waves of {wave}, checkpoints {checkpoints:?}");
+    let m = memory(&path, wave, checkpoints).await.unwrap_or_else(|e| panic!("memory on {model}: {e}"));
+    writeln!(out, "\n### Resident memory of the services as processes (1-second blocks, waves of {wave}, every result final)\n").unwrap();
     writeln!(out, "| model | results | executor RSS (MiB) | watchtower RSS (MiB) |").unwrap();
     writeln!(out, "|---|---:|---:|---:|").unwrap();
     for (n, e, w) in &m.samples {

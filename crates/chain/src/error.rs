@@ -64,6 +64,16 @@ pub enum ChainError {
         /// The fee a replacement needed, wei per gas.
         needed: u128,
     },
+    /// The transaction to re-price was mined (or its nonce used by another of the
+    /// sender's) before its replacement could be sent: nothing is left to replace;
+    /// its status says what happened.
+    #[error("{call}: nonce {nonce} was used before the re-priced transaction could replace it")]
+    NonceUsed {
+        /// The contract function.
+        call: String,
+        /// The nonce.
+        nonce: u64,
+    },
     /// Deployment parameters out of the bounds the contracts enforce (nothing was
     /// deployed).
     #[error("deployment parameters out of bounds (nothing deployed): {}", .0.join("; "))]
@@ -121,6 +131,10 @@ pub(crate) fn transport_err(what: &str, e: alloy::transports::TransportError) ->
                 ChainError::Reverted { call: what.into(), reason: msg }
             } else if msg.contains("nonce too low") || msg.contains("replacement transaction underpriced") {
                 // another sender used the nonce first; trying again picks a new one
+                ChainError::Unavailable(format!("{what}: {msg}"))
+            } else if msg.contains("less than block base fee") {
+                // the base fee rose between pricing and sending (full blocks):
+                // trying again prices from the new one
                 ChainError::Unavailable(format!("{what}: {msg}"))
             } else {
                 ChainError::Rpc(format!("{what}: {msg}"))

@@ -159,17 +159,17 @@ pub struct PostCall {
 impl PostCall {
     /// The post of `trace` for `request_id`.
     pub fn of(request_id: u64, trace: &TraceData) -> PostCall {
-        let n = trace.len();
-        let tree = trace.tree();
+        PostCall::new(request_id, trace.step(trace.len() - 1).bytes().to_vec(), trace.commitments())
+    }
+
+    /// The post for `request_id` of a trace given by its step commitments (as the
+    /// engine computes them with its run) and its output bytes: the trace tree is
+    /// built from the commitments alone, no step is hashed again.
+    pub fn new(request_id: u64, output: Vec<u8>, commitments: &[Hash]) -> PostCall {
+        let n = commitments.len();
+        let tree = refute_core::commit::trace_tree(commitments);
         let proof = |i: usize| tree.prove(&[i]).expect("a leaf");
-        PostCall {
-            request_id,
-            output: trace.step(n - 1).bytes().to_vec(),
-            root: trace.root(),
-            steps: n as u32,
-            first_proof: proof(0),
-            last_proof: proof(n - 1),
-        }
+        PostCall { request_id, output, root: tree.root(), steps: n as u32, first_proof: proof(0), last_proof: proof(n - 1) }
     }
 
     fn build<'a>(

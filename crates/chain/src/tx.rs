@@ -193,6 +193,9 @@ impl Chain {
                 );
             }
             let nonce = match replacing {
+                // mined while it looked stuck (or its nonce taken): a replacement
+                // would only meet `nonce too low`, attempt after attempt
+                Some(t) if self.mined_nonce().await? > t.nonce => return Err(ChainError::NonceUsed { call: what.to_string(), nonce: t.nonce }),
                 Some(t) => t.nonce,
                 None => self.pending_nonce().await?,
             };
@@ -336,6 +339,8 @@ impl Chain {
                     tracing::warn!(call = %tx.call, tx = %tx.hash, cap_gwei = gwei(cap), "the fee cap stops re-pricing a stuck transaction (raise --max-fee-per-gas)");
                     Followed::Waiting
                 }
+                // the next look finds it mined (or replaced)
+                Err(ChainError::NonceUsed { .. }) => Followed::Waiting,
                 Err(e) => return Err(e),
             },
             status @ (TxStatus::Dropped | TxStatus::Replaced) => {

@@ -64,7 +64,8 @@ impl Scheduler {
 
     /// One pass: starts a job for every open game of `player` that has none,
     /// most urgent first. Returns how many it started. A job's store error is
-    /// returned by the next pass.
+    /// returned by the next pass; a game whose position cannot be read is skipped
+    /// (the others start) and the pass returns that error.
     pub async fn pass<P: Player>(&self, player: &Arc<P>, chain: &Chain) -> Result<usize, TickError> {
         if let Some(e) = self.broken.lock().expect("broken").take() {
             return Err(TickError::Store(e));
@@ -78,9 +79,16 @@ impl Scheduler {
             return Ok(0);
         }
         let now = chain.now().await?;
-        let mut games = Vec::with_capacity(ids.len());
+        // a game that cannot be read is left for the next pass; the others start
+        let (mut games, mut unread) = (Vec::with_capacity(ids.len()), None);
         for id in ids {
-            games.push((id, chain.game(id).await?));
+            match chain.game(id).await {
+                Ok(info) => games.push((id, info)),
+                Err(e) => {
+                    tracing::warn!(game = id, error = %e, "could not read the game; trying again next pass");
+                    unread.get_or_insert(e);
+                }
+            }
         }
         let side = player.side();
         games.sort_by_key(|(id, g)| (urgency(side, &g.position, now), *id));
@@ -107,7 +115,10 @@ impl Scheduler {
             };
             jobs.spawn(job.instrument(tracing::Span::current()));
         }
-        Ok(started)
+        match unread {
+            Some(e) => Err(e.into()),
+            None => Ok(started),
+        }
     }
 
     /// Waits for every running job (on shutdown, so the store is closed only once

@@ -135,6 +135,8 @@ where
                 tracing::warn!(game = game_id, r#move = kind, tx = %p.tx.hash, cap_gwei = refute_chain::gwei(cap), "our move is stuck and the fee cap stops re-pricing it (raise --max-fee-per-gas)");
                 return Ok(Played { mined: None, resent: false, action: Action::Waiting });
             }
+            // mined after all (or replaced): the next turn reads its status
+            Err(ChainError::NonceUsed { .. }) => return Ok(Played { mined: None, resent: false, action: Action::Waiting }),
             Err(e) => return Err(e.into()),
         },
         None => chain.send_move(game_id, &mv, None).await?,

@@ -141,7 +141,7 @@ where
 }
 
 /// A lane's tick: called every interval (see [`run_lanes`]).
-pub type LaneTick = Box<dyn FnMut() -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), TickError>> + Send>> + Send>;
+pub type LaneTick = Box<dyn FnMut() -> TickFuture + Send>;
 
 /// One lane of a service: a name for its logs, how often it ticks, and its tick.
 pub struct Lane {
@@ -151,6 +151,53 @@ pub struct Lane {
     pub interval: Duration,
     /// The tick.
     pub tick: LaneTick,
+}
+
+/// The future a lane's tick returns.
+pub type TickFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), TickError>> + Send>>;
+
+/// A lane of service `svc` that calls `tick(svc)` every `interval` and counts its
+/// failed ticks in `failures`.
+pub fn lane<S: Send + Sync + 'static>(
+    name: &'static str,
+    interval: Duration,
+    svc: &std::sync::Arc<S>,
+    failures: &prometheus_client::metrics::counter::Counter,
+    tick: fn(std::sync::Arc<S>) -> TickFuture,
+) -> Lane {
+    let (svc, failures) = (svc.clone(), failures.clone());
+    Lane {
+        name,
+        interval,
+        tick: Box::new(move || {
+            let (svc, failures) = (svc.clone(), failures.clone());
+            Box::pin(async move {
+                let r = tick(svc).await;
+                if r.is_err() {
+                    failures.inc();
+                }
+                r
+            })
+        }),
+    }
+}
+
+/// Withdraws what the oracle credited to the sender, one withdrawal in flight at
+/// a time (`in_flight`): a withdrawal still pending is waited for on later calls,
+/// never sent twice.
+pub async fn withdraw(chain: &Chain, in_flight: &std::sync::Mutex<Option<refute_chain::SentTx>>) -> Result<(), ChainError> {
+    let pending = in_flight.lock().expect("withdrawal").clone();
+    if let Some(tx) = pending
+        && matches!(chain.tx_status(&tx).await?, refute_chain::TxStatus::Pending | refute_chain::TxStatus::Queued)
+    {
+        return Ok(());
+    }
+    let sent = chain.send_withdraw().await?;
+    if let Some((amount, _)) = &sent {
+        tracing::info!(ether = crate::eth(*amount), "withdrawing");
+    }
+    *in_flight.lock().expect("withdrawal") = sent.map(|(_, tx)| tx);
+    Ok(())
 }
 
 /// Runs the lanes side by side, each on its own task, until shutdown. A lane that

@@ -117,7 +117,11 @@ fn open_prefix(cf: Cf) -> Vec<u8> {
 /// them, per family) lets a service's memory climb by hundreds of MiB as records
 /// accumulate before a flush; the services write little, so small buffers cost
 /// nothing and keep memory flat.
-const WRITE_BUFFER: usize = 4 << 20;
+const WRITE_BUFFER: usize = 1 << 20;
+
+/// The block cache every family shares (RocksDB's default is a cache per family):
+/// the records a tick reads are few and recent, still in the write buffers.
+const BLOCK_CACHE: usize = 4 << 20;
 
 /// A RocksDB store.
 pub struct Store {
@@ -149,9 +153,13 @@ impl Store {
         let existing = if path.join("CURRENT").exists() { DB::list_cf(&opts, path).map_err(db_err)? } else { vec![] };
         let ours: Vec<&str> = Cf::ALL.iter().map(|cf| cf.name()).collect();
         let retired: Vec<String> = existing.into_iter().filter(|n| n != rocksdb::DEFAULT_COLUMN_FAMILY_NAME && !ours.contains(&n.as_str())).collect();
+        let cache = rocksdb::Cache::new_lru_cache(BLOCK_CACHE);
         let cfs = ours.iter().map(|n| n.to_string()).chain(retired.iter().cloned()).map(|n| {
+            let mut table = rocksdb::BlockBasedOptions::default();
+            table.set_block_cache(&cache);
             let mut o = Options::default();
             o.set_write_buffer_size(WRITE_BUFFER);
+            o.set_block_based_table_factory(&table);
             ColumnFamilyDescriptor::new(n, o)
         });
         let mut db = DB::open_cf_descriptors(&opts, path, cfs).map_err(db_err)?;
