@@ -119,8 +119,9 @@ fn open_prefix(cf: Cf) -> Vec<u8> {
 /// nothing and keep memory flat.
 const WRITE_BUFFER: usize = 1 << 20;
 
-/// The block cache every family shares (RocksDB's default is a cache per family):
-/// the records a tick reads are few and recent, still in the write buffers.
+/// The block cache every family shares (RocksDB's default is a cache per family),
+/// which also holds the table files' index and filter blocks: the records a tick
+/// reads are few and recent, most still in the write buffers.
 const BLOCK_CACHE: usize = 4 << 20;
 
 /// A RocksDB store.
@@ -157,6 +158,10 @@ impl Store {
         let cfs = ours.iter().map(|n| n.to_string()).chain(retired.iter().cloned()).map(|n| {
             let mut table = rocksdb::BlockBasedOptions::default();
             table.set_block_cache(&cache);
+            // the index and filter blocks of every table file held in that cache
+            // too, not beside it: without this each flushed file keeps its own in
+            // memory for as long as it is open, and memory grows with the files
+            table.set_cache_index_and_filter_blocks(true);
             let mut o = Options::default();
             o.set_write_buffer_size(WRITE_BUFFER);
             o.set_block_based_table_factory(&table);
