@@ -85,6 +85,8 @@ impl Running {
     }
 }
 
+/// An executor of `account`; with `cheat`, it lies on request `cheat_only`, or on
+/// every request.
 async fn executor(
     net: &LocalNet,
     model: &Path,
@@ -92,28 +94,12 @@ async fn executor(
     account: usize,
     block_time: Option<u64>,
     cheat: Option<Cheat>,
+    cheat_only: Option<u64>,
 ) -> Result<Running, String> {
     let (stop, shutdown) = Shutdown::manual();
     let settings = net.settings(account, &dir.join(format!("executor-{account}")), block_time);
     let set = ModelSet::load(&[model.to_path_buf()])?;
-    let opts = refute_executor::Options { stake: None, batch_size: 64, cheat, cheat_only: None, shard: (0, 1) };
-    let svc = Executor::start(settings, set, opts, &shutdown).await.map_err(|e| e.to_string())?.ok_or("stopped while starting")?;
-    Ok(Running { stop, task: tokio::spawn(svc.run(shutdown)) })
-}
-
-/// An executor that lies (`cheat`) on one request only.
-async fn executor_with(
-    net: &LocalNet,
-    model: &Path,
-    dir: &Path,
-    account: usize,
-    block_time: Option<u64>,
-    liar: Option<(Cheat, u64)>,
-) -> Result<Running, String> {
-    let (stop, shutdown) = Shutdown::manual();
-    let settings = net.settings(account, &dir.join(format!("executor-{account}")), block_time);
-    let set = ModelSet::load(&[model.to_path_buf()])?;
-    let opts = refute_executor::Options { stake: None, batch_size: 64, cheat: liar.map(|l| l.0), cheat_only: liar.map(|l| l.1), shard: (0, 1) };
+    let opts = refute_executor::Options { stake: None, batch_size: 64, cheat, cheat_only, shard: (0, 1) };
     let svc = Executor::start(settings, set, opts, &shutdown).await.map_err(|e| e.to_string())?.ok_or("stopped while starting")?;
     Ok(Running { stop, task: tokio::spawn(svc.run(shutdown)) })
 }
@@ -125,6 +111,17 @@ async fn challenger(net: &LocalNet, model: &Path, dir: &Path, block_time: Option
     let opts = refute_challenger::Options { bond: None, batch_size: 64, selection: Selection::default(), grief: false };
     let svc = Challenger::start(settings, set, opts, &shutdown).await.map_err(|e| e.to_string())?.ok_or("stopped while starting")?;
     Ok((Running { stop, task: tokio::spawn(svc.clone().run(shutdown)) }, svc))
+}
+
+/// A temporary directory, the model at `model_path`, and anvil (mining every
+/// `block_time` seconds, or instantly) with the protocol deployed and the model
+/// registered.
+async fn start(model_path: &Path, block_time: Option<u64>) -> Result<(tempfile::TempDir, Model, LocalNet), String> {
+    refute_chain::init_tls();
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let model = Model::load(model_path).map_err(|e| e.to_string())?;
+    let net = LocalNet::start(0, block_time, params(), &[&model], dir.path()).await?;
+    Ok((dir, model, net))
 }
 
 fn params() -> DeployParams {
@@ -155,13 +152,10 @@ fn fee() -> U256 {
 /// Plays one dispute on `model_path`: an executor that tells `cheat`, the
 /// watchtower, a request; measures until the result is rejected.
 pub async fn dispute(model_path: &Path, mining: Mining, cheat: Cheat) -> Result<DisputeRun, String> {
-    refute_chain::init_tls();
-    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let model = Model::load(model_path).map_err(|e| e.to_string())?;
     let bt = mining.block_time();
-    let net = LocalNet::start(0, bt, params(), &[&model], dir.path()).await?;
+    let (dir, model, net) = start(model_path, bt).await?;
     let owner = net.client(accounts::OWNER).await.map_err(|e| e.to_string())?;
-    let cheater = executor(&net, model_path, dir.path(), accounts::CHEATER, bt, Some(cheat)).await?;
+    let cheater = executor(&net, model_path, dir.path(), accounts::CHEATER, bt, Some(cheat), None).await?;
     let (watch, _) = challenger(&net, model_path, dir.path(), bt).await?;
     let first = owner.head().await.map_err(|e| e.to_string())?;
     let input = random_input(&mut Rng::new(11), model.input_type());
@@ -235,12 +229,9 @@ pub struct WatchRun {
 /// Runs an honest executor and the watchtower on instant mining: `singles` requests
 /// one at a time for latency, then `burst` requests at once for throughput.
 pub async fn watchtower(model_path: &Path, singles: usize, burst: usize) -> Result<WatchRun, String> {
-    refute_chain::init_tls();
-    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let model = Model::load(model_path).map_err(|e| e.to_string())?;
-    let net = LocalNet::start(0, None, params(), &[&model], dir.path()).await?;
+    let (dir, model, net) = start(model_path, None).await?;
     let owner = net.client(accounts::OWNER).await.map_err(|e| e.to_string())?;
-    let honest = executor(&net, model_path, dir.path(), accounts::EXECUTOR, None, None).await?;
+    let honest = executor(&net, model_path, dir.path(), accounts::EXECUTOR, None, None, None).await?;
     let (watch, svc) = challenger(&net, model_path, dir.path(), None).await?;
     let e = |e: refute_chain::ChainError| e.to_string();
     let mut rng = Rng::new(21);
@@ -323,12 +314,9 @@ pub struct BacklogRun {
 /// then starts the watchtower and times it through the backlog; beside it, the
 /// engine alone on the same inputs.
 pub async fn watchtower_backlog(model_path: &Path, results: usize) -> Result<BacklogRun, String> {
-    refute_chain::init_tls();
-    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let model = Model::load(model_path).map_err(|e| e.to_string())?;
-    let net = LocalNet::start(0, None, params(), &[&model], dir.path()).await?;
+    let (dir, model, net) = start(model_path, None).await?;
     let owner = net.client(accounts::OWNER).await.map_err(|e| e.to_string())?;
-    let honest = executor(&net, model_path, dir.path(), accounts::EXECUTOR, None, None).await?;
+    let honest = executor(&net, model_path, dir.path(), accounts::EXECUTOR, None, None, None).await?;
     let e = |e: refute_chain::ChainError| e.to_string();
     let mut rng = Rng::new(23);
     let inputs: Vec<refute_core::Tensor> = (0..results).map(|_| random_input(&mut rng, model.input_type())).collect();
@@ -399,17 +387,14 @@ pub struct BurstRun {
 /// watchtower; the executor lies on one request in the middle of the burst, so
 /// that a game is played while the rest are served, checked and finalized.
 pub async fn burst(model_path: &Path, requests: usize, block_time: u64) -> Result<BurstRun, String> {
-    refute_chain::init_tls();
-    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let model = Model::load(model_path).map_err(|e| e.to_string())?;
     let bt = Some(block_time);
-    let net = LocalNet::start(0, bt, params(), &[&model], dir.path()).await?;
+    let (dir, model, net) = start(model_path, bt).await?;
     let owner = net.client(accounts::OWNER).await.map_err(|e| e.to_string())?;
     let e = |e: refute_chain::ChainError| e.to_string();
     let first_block = owner.head().await.map_err(e)? + 1;
     // request ids count from 1: the lie is on the one in the middle
-    let liar = Some((Cheat::Output, (requests as u64).div_ceil(2)));
-    let exec = executor_with(&net, model_path, dir.path(), accounts::EXECUTOR, bt, liar).await?;
+    let liar = (requests as u64).div_ceil(2);
+    let exec = executor(&net, model_path, dir.path(), accounts::EXECUTOR, bt, Some(Cheat::Output), Some(liar)).await?;
     let (watch, _) = challenger(&net, model_path, dir.path(), bt).await?;
     let mut rng = Rng::new(29);
     let inputs: Vec<Vec<u8>> = (0..requests).map(|_| random_input(&mut rng, model.input_type()).canonical_bytes()).collect();
@@ -507,12 +492,9 @@ fn rss_kib(pid: u32) -> u64 {
 /// keep), lets them idle two seconds and reads both processes' resident memory.
 /// The waves are alike, so the peak a wave brings is the same at every checkpoint.
 pub async fn memory(model_path: &Path, wave: usize, checkpoints: &[usize]) -> Result<MemoryRun, String> {
-    refute_chain::init_tls();
-    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let model = Model::load(model_path).map_err(|e| e.to_string())?;
     // 1-second blocks: a wave of requests is sent side by side and mined in a
     // few blocks
-    let net = LocalNet::start(0, Some(1), params(), &[&model], dir.path()).await?;
+    let (dir, model, net) = start(model_path, Some(1)).await?;
     let owner = net.client(accounts::OWNER).await.map_err(|e| e.to_string())?;
     // the service binaries are built beside the report's own
     let bin = std::env::current_exe().map_err(|e| e.to_string())?.parent().ok_or("the report's directory")?.to_path_buf();
