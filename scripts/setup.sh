@@ -32,8 +32,15 @@ stamp_ok() { [ -f "$1" ] && [ "$(cat "$1")" = "$2" ]; }
 req_hash="$(sha256sum requirements.txt | cut -d' ' -f1)"
 if ! stamp_ok .venv/.refute-stamp "$req_hash"; then
     log "installing Python packages into .venv (torch is ~5 GB the first time)"
+    # torch with its CUDA wheels unpacks to about 5 GB: say so before pip fails
+    # half-way with ENOSPC
+    free_kb="$(df -Pk . | awk 'NR==2 {print $4}')"
+    if [ "${free_kb:-0}" -lt $((6 * 1024 * 1024)) ]; then
+        log "warning: $((free_kb / 1024)) MiB free here; installing torch needs about 6 GB"
+    fi
     [ -x .venv/bin/python ] || python3 -m venv .venv
-    .venv/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
+    # no wheel cache: it would keep a second copy of those gigabytes
+    .venv/bin/pip install --quiet --disable-pip-version-check --no-cache-dir -r requirements.txt
     echo "$req_hash" > .venv/.refute-stamp
 fi
 

@@ -31,12 +31,12 @@ use refute_runtime::shutdown::Shutdown;
 use refute_service::games::{Player, Scheduler};
 use refute_service::play::{play_once, Action};
 use refute_service::runner::{self, TickError};
+pub use refute_service::runner::{Preflight, StartError};
 use refute_service::{eth, ModelSet, Settings};
 use refute_store::{id_key, Cf, Store, StoreError};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
-use tracing::Instrument;
 
 /// Which results an instance follows.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -110,31 +110,6 @@ impl std::fmt::Debug for Challenger {
     }
 }
 
-/// Why a challenger could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    /// The chain refused us.
-    #[error(transparent)]
-    Chain(#[from] ChainError),
-    /// The store could not be opened.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// A setting the chain refuses (what `challenger check` lists).
-    #[error("the challenger cannot watch with these settings:\n  - {}", .0.join("\n  - "))]
-    Refused(Vec<String>),
-}
-
-/// What the chain says of a challenger's settings: facts to show and problems
-/// that stop it (`challenger check` prints both; `challenger run` refuses to start
-/// on a problem).
-#[derive(Debug, Clone, Default)]
-pub struct Preflight {
-    /// What was found (account, balance, bond).
-    pub facts: Vec<String>,
-    /// What is wrong.
-    pub problems: Vec<String>,
-}
-
 /// Checks the bond against the least bond, the balance against one bond, and that
 /// every checked model is registered.
 pub async fn preflight(chain: &Chain, models: &ModelSet, bond: Option<U256>) -> Result<Preflight, ChainError> {
@@ -162,20 +137,14 @@ impl Challenger {
     /// until nothing sent before a restart is in flight. `None` if shutdown came
     /// first.
     pub async fn start(settings: Settings, models: ModelSet, opts: Options, shutdown: &Shutdown) -> Result<Option<Arc<Challenger>>, StartError> {
-        let store = runner::open_store(&settings)?;
-        // a store written before the open index existed gets it once
-        store.build_open_index::<ResultRec>(Cf::Results, |r| r.state.is_open())?;
-        store.build_open_index::<GameRec>(Cf::Games, |g| g.ended.is_none())?;
-        let Some(chain) = runner::connect(&settings, shutdown).await? else { return Ok(None) };
+        let index = |store: &Store| {
+            store.build_open_index::<ResultRec>(Cf::Results, |r| r.state.is_open())?;
+            store.build_open_index::<GameRec>(Cf::Games, |g| g.ended.is_none()).map(drop)
+        };
+        let Some((store, chain)) = runner::open(&settings, shutdown, index).await? else { return Ok(None) };
         let pre = preflight(&chain, &models, opts.bond).await?;
-        if !pre.problems.is_empty() {
-            return Err(StartError::Refused(pre.problems));
-        }
-        let (arity_log2, _) = chain.game_params().await?;
+        let Some(arity_log2) = runner::ready("challenger", &chain, pre, shutdown).await? else { return Ok(None) };
         let bond = opts.bond.unwrap_or(chain.oracle_config().await?.minBond);
-        if !runner::settle_in_flight(&chain, shutdown).await? {
-            return Ok(None);
-        }
         tracing::info!(sender = %chain.sender(), models = ?models.describe(), selection = ?opts.selection, "challenger started");
         let scheduler = Scheduler::new(settings.concurrency);
         Ok(Some(Arc::new(Challenger {
@@ -207,9 +176,7 @@ impl Challenger {
             runner::lane("check", every, &self, failures, |me| Box::pin(async move { me.check_tick().await })),
             runner::lane("games", every, &self, failures, |me| Box::pin(async move { me.games_tick().await })),
         ];
-        let r = runner::run_lanes(&shutdown, lanes).instrument(span).await;
-        let drained = self.scheduler.drain().await;
-        r.and(drained)
+        runner::run_service(span, &shutdown, lanes, &self.scheduler).await
     }
 
     /// One tick of the check lane: scan, check, withdraw.
@@ -317,11 +284,7 @@ impl Challenger {
                     }
                 }
                 if !inputs.is_empty() {
-                    let eng = engine.clone();
-                    let run = tokio::task::spawn_blocking(move || eng.lock().unwrap_or_else(|e| e.into_inner()).run(&inputs))
-                        .await
-                        .map_err(|e| TickError::Other(format!("engine task: {e}")))?
-                        .map_err(|e| TickError::Other(format!("engine: {e}")))?;
+                    let run = refute_service::models::run_batch(&engine, inputs).await.map_err(TickError::Other)?;
                     let wall = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
                     for (sample, (id, mut rec)) in ids.into_iter().enumerate() {
                         // the engine's own root: a correct result is never hashed again
@@ -434,12 +397,9 @@ impl Challenger {
         let (model, engine) = self.models.get(&model_id).ok_or_else(|| TickError::Other(format!("model {} is not loaded", req.model_id)))?;
         let input = hex::decode(&req.input).map_err(|e| TickError::Other(e.to_string()))?;
         let (model, engine) = (model.clone(), engine.clone());
-        let trace = tokio::task::spawn_blocking(move || {
-            refute_service::models::honest_trace(&model, &engine.lock().unwrap_or_else(|e| e.into_inner()), &input)
-        })
-        .await
-        .map_err(|e| TickError::Other(format!("engine task: {e}")))?
-        .map_err(TickError::Other)?;
+        let trace = refute_service::models::with_engine(&engine, move |e| refute_service::models::honest_trace(&model, e, &input))
+            .await
+            .map_err(TickError::Other)?;
         let trace = Arc::new(trace);
         self.traces.lock().expect("trace cache").insert(result_id, trace.clone());
         Ok(trace)

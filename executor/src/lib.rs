@@ -4,9 +4,11 @@
 //! results and games; `executor check` names whatever is wrong with its settings.
 //!
 //! - [`config`]: flags, environment and file;
-//! - [`service`]: the tick loop (scan, serve, defend, settle);
+//! - [`service`]: the lanes (scan, serve, settle; defend);
+//! - [`source`]: where posts and traces come from: the honest engine, or a liar
+//!   wrapped around it;
 //! - [`records`]: what it keeps in RocksDB;
-//! - [`cheat`]: deliberate fraud for demos and tests (a hidden flag);
+//! - [`cheat`]: the lies a lying source tells (a hidden flag, for demos and tests);
 //! - [`metrics`], [`status`].
 
 pub mod cheat;
@@ -14,6 +16,7 @@ pub mod config;
 pub mod metrics;
 pub mod records;
 pub mod service;
+pub mod source;
 pub mod status;
 
 pub use config::ExecutorArgs;

@@ -24,6 +24,7 @@
 use crate::cheat::Cheat;
 use crate::metrics::Metrics;
 use crate::records::{GameRec, RequestRec, RequestState, ResultRec, ResultState};
+use crate::source::TraceSource;
 use refute_chain::alloy::primitives::U256;
 use refute_chain::{Chain, ChainError, Event, GameInfo, PostCall, RequestStatus, ResultStatus, ScanPolicy, SentTx, TxStatus};
 use refute_core::hash::{from_hex, to_hex};
@@ -33,11 +34,11 @@ use refute_runtime::shutdown::Shutdown;
 use refute_service::games::{Player, Scheduler};
 use refute_service::play::{play_once, Action};
 use refute_service::runner::{self, TickError};
+pub use refute_service::runner::{Preflight, StartError};
 use refute_service::{eth, ModelSet, Settings};
 use refute_store::{id_key, Cf, Store, StoreError};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
-use tracing::Instrument;
 
 /// What an executor does beyond the common settings.
 #[derive(Debug, Clone)]
@@ -64,6 +65,8 @@ pub struct Executor {
     store: Store,
     models: ModelSet,
     opts: Options,
+    /// Where posts and traces come from (honest, or the hidden `--cheat`).
+    source: TraceSource,
     stake: U256,
     settings: Settings,
     arity_log2: u32,
@@ -84,31 +87,6 @@ impl std::fmt::Debug for Executor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Executor").field("sender", &self.chain.sender()).field("store", &self.store).finish()
     }
-}
-
-/// Why an executor could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    /// The chain refused us (wrong chain, no contracts, bad key).
-    #[error(transparent)]
-    Chain(#[from] ChainError),
-    /// The store could not be opened.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// A setting the chain refuses (what `executor check` lists).
-    #[error("the executor cannot serve with these settings:\n  - {}", .0.join("\n  - "))]
-    Refused(Vec<String>),
-}
-
-/// What the chain says of an executor's settings: facts to show and problems that
-/// stop it (`executor check` prints both; `executor run` refuses to start on a
-/// problem rather than warn on every tick).
-#[derive(Debug, Clone, Default)]
-pub struct Preflight {
-    /// What was found (account, balance, stake).
-    pub facts: Vec<String>,
-    /// What is wrong.
-    pub problems: Vec<String>,
 }
 
 /// Checks the stake against the oracle's least stake, the balance against one
@@ -138,28 +116,22 @@ impl Executor {
     /// until nothing sent before a restart is in flight. `None` if shutdown came
     /// first.
     pub async fn start(settings: Settings, models: ModelSet, opts: Options, shutdown: &Shutdown) -> Result<Option<Arc<Executor>>, StartError> {
-        let store = runner::open_store(&settings)?;
-        // a store written before the open index existed gets it once
-        store.build_open_index::<RequestRec>(Cf::Requests, |r| r.state.is_open())?;
-        store.build_open_index::<ResultRec>(Cf::Results, |r| r.state == ResultState::Pending)?;
-        store.build_open_index::<GameRec>(Cf::Games, |g| g.ended.is_none())?;
-        let Some(chain) = runner::connect(&settings, shutdown).await? else { return Ok(None) };
+        let index = |store: &Store| {
+            store.build_open_index::<RequestRec>(Cf::Requests, |r| r.state.is_open())?;
+            store.build_open_index::<ResultRec>(Cf::Results, |r| r.state == ResultState::Pending)?;
+            store.build_open_index::<GameRec>(Cf::Games, |g| g.ended.is_none()).map(drop)
+        };
+        let Some((store, chain)) = runner::open(&settings, shutdown, index).await? else { return Ok(None) };
         let pre = preflight(&chain, &models, opts.stake).await?;
-        if !pre.problems.is_empty() {
-            return Err(StartError::Refused(pre.problems));
-        }
-        let (arity_log2, _) = chain.game_params().await?;
-        let min_stake = chain.oracle_config().await?.minStake;
-        let stake = opts.stake.unwrap_or(min_stake);
-        if !runner::settle_in_flight(&chain, shutdown).await? {
-            return Ok(None);
-        }
+        let Some(arity_log2) = runner::ready("executor", &chain, pre, shutdown).await? else { return Ok(None) };
+        let stake = opts.stake.unwrap_or(chain.oracle_config().await?.minStake);
         tracing::info!(sender = %chain.sender(), models = ?models.describe(), shard = ?opts.shard, data_dir = %settings.data_dir.display(), "executor started");
         let scheduler = Scheduler::new(settings.concurrency);
         Ok(Some(Arc::new(Executor {
             chain,
             store,
             models,
+            source: TraceSource::of(opts.cheat, opts.cheat_only),
             opts,
             stake,
             settings,
@@ -192,9 +164,7 @@ impl Executor {
             runner::lane("serve", every, &self, failures, |me| Box::pin(async move { me.serve_tick().await })),
             runner::lane("games", every, &self, failures, |me| Box::pin(async move { me.games_tick().await })),
         ];
-        let r = runner::run_lanes(&shutdown, lanes).instrument(span).await;
-        let drained = self.scheduler.drain().await;
-        r.and(drained)
+        runner::run_service(span, &shutdown, lanes, &self.scheduler).await
     }
 
     /// One tick of the serve lane: scan, serve, settle.
@@ -413,27 +383,13 @@ impl Executor {
                 if inputs.is_empty() {
                     continue;
                 }
-                let eng = engine.clone();
-                let run = tokio::task::spawn_blocking(move || eng.lock().unwrap_or_else(|e| e.into_inner()).run(&inputs))
-                    .await
-                    .map_err(|e| TickError::Other(format!("engine task: {e}")))?
-                    .map_err(|e| TickError::Other(format!("engine: {e}")))?;
+                let run = refute_service::models::run_batch(&engine, inputs).await.map_err(TickError::Other)?;
                 // the posts of a batch are recorded in one write: a crash before it
                 // leaves them `Open`, and the chain then shows them served by us
                 let mut batch = self.store.batch();
                 let mut sent_any = false;
                 for (sample, (id, mut rec)) in ids.into_iter().enumerate() {
-                    let cheat = self.opts.cheat.filter(|c| c.check(&model).is_ok() && self.opts.cheat_only.is_none_or(|only| only == id));
-                    let call = match cheat {
-                        // honest: the engine's own commitments, nothing hashed again
-                        None => PostCall::new(id, run.step_bytes(sample, run.step_count() - 1).to_vec(), &run.trace(sample).commitments),
-                        Some(c) => {
-                            let mut tensors: Vec<Tensor> = (0..run.step_count()).map(|s| run.step_tensor(sample, s)).collect();
-                            c.apply(&model, &mut tensors);
-                            tracing::warn!(request = id, cheat = %c, "posting a WRONG result on purpose (--cheat)");
-                            PostCall::of(id, &TraceData::from_tensors(model.clone(), &tensors))
-                        }
-                    };
+                    let (call, cheat) = self.source.post(&model, &run, sample, id);
                     match self.chain.send_post(&call, self.stake, None).await {
                         Ok(sent) => {
                             tracing::debug!(request = id, tx = %sent.hash, "post sent");
@@ -483,17 +439,8 @@ impl Executor {
         let (model, engine) = (model.clone(), engine.clone());
         let input = hex::decode(&req.input).map_err(|e| TickError::Other(e.to_string()))?;
         let cheat = req.cheat;
-        let trace = tokio::task::spawn_blocking(move || -> Result<TraceData, String> {
-            let t = Tensor::from_canonical_bytes(model.input_type().clone(), &input).map_err(|e| e.to_string())?;
-            let (mut tensors, _) = engine.lock().unwrap_or_else(|e| e.into_inner()).run_one(&t).map_err(|e| e.to_string())?;
-            if let Some(c) = cheat {
-                c.apply(&model, &mut tensors);
-            }
-            Ok(TraceData::from_tensors(model, &tensors))
-        })
-        .await
-        .map_err(|e| TickError::Other(format!("engine task: {e}")))?
-        .map_err(TickError::Other)?;
+        let trace =
+            refute_service::models::with_engine(&engine, move |e| TraceSource::trace(&model, e, &input, cheat)).await.map_err(TickError::Other)?;
         if to_hex(&trace.root()) != res.trace_root {
             return Err(TickError::Other(format!(
                 "cannot reproduce the trace of result {result_id}: root {} != posted {}",

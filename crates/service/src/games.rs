@@ -3,20 +3,22 @@
 //! another move.
 //!
 //! Each pass reads the position of every open game (the store's open index says
-//! which), orders those without a running job by the time left on this side's
-//! clock (games where it is the other side's turn last), and starts a job for
-//! each. A job waits for one of `concurrency` permits (handed out in the order the
-//! jobs were started), reads its game again and plays it once
+//! which) and queues those without a job, keyed by the deadline of this side's
+//! clock (games where it is the other side's turn last), and starts one task for
+//! each. A task waits for one of `concurrency` permits, then takes the most urgent
+//! game in the queue (not necessarily the one it was started for: tasks may be
+//! polled in any order, the queue decides), reads it again and plays it once
 //! ([`crate::play::play_once`] through the service's [`Player`]). A slow job (a
 //! trace recomputed, a settlement waiting for its block) holds only its own game.
 //! Jobs run inside the span of the pass that started them, so their logs carry
 //! the service's account.
 
+use crate::play::GameChain;
 use crate::runner::TickError;
-use refute_chain::{Chain, GameInfo};
+use refute_chain::GameInfo;
 use refute_game::Side;
 use refute_store::StoreError;
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use tokio::sync::Semaphore;
@@ -41,6 +43,8 @@ pub trait Player: Send + Sync + 'static {
 #[derive(Debug)]
 pub struct Scheduler {
     running: Arc<Mutex<HashSet<u64>>>,
+    /// Games queued and not yet taken by a task: (deadline, id), earliest first.
+    queue: Arc<Mutex<BTreeSet<(u64, u64)>>>,
     permits: Arc<Semaphore>,
     jobs: Mutex<JoinSet<()>>,
     broken: Arc<Mutex<Option<StoreError>>>,
@@ -51,6 +55,7 @@ impl Scheduler {
     pub fn new(concurrency: usize) -> Scheduler {
         Scheduler {
             running: Arc::default(),
+            queue: Arc::default(),
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
             jobs: Mutex::new(JoinSet::new()),
             broken: Arc::default(),
@@ -66,7 +71,7 @@ impl Scheduler {
     /// most urgent first. Returns how many it started. A job's store error is
     /// returned by the next pass; a game whose position cannot be read is skipped
     /// (the others start) and the pass returns that error.
-    pub async fn pass<P: Player>(&self, player: &Arc<P>, chain: &Chain) -> Result<usize, TickError> {
+    pub async fn pass<P: Player, C: GameChain>(&self, player: &Arc<P>, chain: &C) -> Result<usize, TickError> {
         if let Some(e) = self.broken.lock().expect("broken").take() {
             return Err(TickError::Store(e));
         }
@@ -91,17 +96,27 @@ impl Scheduler {
             }
         }
         let side = player.side();
-        games.sort_by_key(|(id, g)| (urgency(side, &g.position, now), *id));
         let started = games.len();
         let mut jobs = self.jobs.lock().expect("jobs");
-        for (id, _) in games {
-            self.running.lock().expect("running games").insert(id);
-            let (player, permits, running, broken) = (player.clone(), self.permits.clone(), self.running.clone(), self.broken.clone());
+        // every game is queued before any task starts, so that the first task
+        // already takes the most urgent of them all
+        {
+            let (mut running, mut queue) = (self.running.lock().expect("running games"), self.queue.lock().expect("queue"));
+            for (id, info) in &games {
+                running.insert(*id);
+                queue.insert((now.saturating_add(urgency(side, &info.position, now)), *id));
+            }
+        }
+        for _ in 0..started {
+            let (player, permits, running, queue, broken) =
+                (player.clone(), self.permits.clone(), self.running.clone(), self.queue.clone(), self.broken.clone());
             let chain = chain.clone();
             let job = async move {
+                let _permit = permits.acquire_owned().await.expect("never closed");
+                // one task per queued game: there is always one to take
+                let Some((_, id)) = queue.lock().expect("queue").pop_first() else { return };
                 // leaves the running set however the job ends, a panic included
                 let _running = RunningGuard(running, id);
-                let _permit = permits.acquire_owned().await.expect("never closed");
                 // read again: the permit may have come a while after the pass
                 let r = match chain.game(id).await {
                     Ok(info) => player.play(id, info).await,

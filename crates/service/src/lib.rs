@@ -13,7 +13,11 @@
 //! already sent, so a restart at any instant is boring.
 
 pub mod config;
+#[cfg(any(test, feature = "testkit"))]
+pub mod fakechain;
 pub mod games;
+#[cfg(test)]
+mod lane_tests;
 pub mod localnet;
 pub mod models;
 pub mod play;

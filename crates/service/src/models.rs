@@ -2,7 +2,7 @@
 
 use refute_core::hash::{to_hex, Hash};
 use refute_core::{Model, Tensor};
-use refute_engine::{Engine, EngineError};
+use refute_engine::{BatchRun, Engine, EngineError};
 use refute_game::{CommittedStep, TraceData};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -74,4 +74,20 @@ pub fn honest_trace(model: &Arc<Model>, engine: &Engine, input: &[u8]) -> Result
     let t = Tensor::from_canonical_bytes(model.input_type().clone(), input).map_err(|e| format!("input: {e}"))?;
     let (tensors, _) = engine.run_one(&t).map_err(|e| e.to_string())?;
     Ok(TraceData::new(model.clone(), tensors.iter().map(CommittedStep::of).collect()))
+}
+
+/// Runs `inputs` through `engine` as one batch on a blocking thread, so that the
+/// lanes keep ticking while torch works (it parallelises the batch itself).
+pub async fn run_batch(engine: &SharedEngine, inputs: Vec<Tensor>) -> Result<BatchRun, String> {
+    with_engine(engine, move |e| e.run(&inputs).map_err(|e| format!("engine: {e}"))).await
+}
+
+/// Runs `f` on `engine` on a blocking thread (a trace recomputed for a game).
+pub async fn with_engine<T, F>(engine: &SharedEngine, f: F) -> Result<T, String>
+where
+    T: Send + 'static,
+    F: FnOnce(&Engine) -> Result<T, String> + Send + 'static,
+{
+    let engine = engine.clone();
+    tokio::task::spawn_blocking(move || f(&engine.lock().unwrap_or_else(|e| e.into_inner()))).await.map_err(|e| format!("engine task: {e}"))?
 }

@@ -6,12 +6,61 @@
 //! or its nonce taken by another transaction), re-priced when it is stuck.
 //!
 //! A tick never waits for mining: it sends and returns, and the next tick (a block
-//! later, or sooner) looks again.
+//! later, or sooner) looks again. A tick that finds its move mined reads the game
+//! again and decides at once, so a side that moves twice in a row (a header, then
+//! the reveal of its data) loses no block between the two.
 
 use refute_chain::{Chain, ChainError, GameInfo, SentTx, TxStatus};
 use refute_game::{Move, Side, Status};
 use refute_store::{id_key, Cf, Store, StoreError};
 use serde::{Deserialize, Serialize};
+use std::future::Future;
+
+/// What the game lane needs of the chain: the time, a game's position, and
+/// sending and following moves. [`Chain`] is the real one; the `testkit`
+/// feature's `fakechain::FakeChain` keeps the games in memory with the
+/// Rust referee, so that the lane's behaviour under faults is tested in
+/// milliseconds.
+pub trait GameChain: Clone + Send + Sync + 'static {
+    /// The latest block's timestamp, the time the clocks are read against.
+    fn now(&self) -> impl Future<Output = Result<u64, ChainError>> + Send;
+
+    /// Game `id` as the chain holds it.
+    fn game(&self, id: u64) -> impl Future<Output = Result<GameInfo, ChainError>> + Send;
+
+    /// Sends move `mv` in game `game_id` without waiting for its block;
+    /// `replacing`: the stuck send of the same move to re-price (same nonce).
+    fn send_move(&self, game_id: u64, mv: &Move, replacing: Option<&SentTx>) -> impl Future<Output = Result<SentTx, ChainError>> + Send;
+
+    /// Where a sent transaction stands.
+    fn tx_status(&self, tx: &SentTx) -> impl Future<Output = Result<TxStatus, ChainError>> + Send;
+
+    /// Fills the first gap in the sender's nonces, so that what is queued behind
+    /// it can be mined.
+    fn fill_nonce_gap(&self) -> impl Future<Output = Result<SentTx, ChainError>> + Send;
+}
+
+impl GameChain for Chain {
+    fn now(&self) -> impl Future<Output = Result<u64, ChainError>> + Send {
+        Chain::now(self)
+    }
+
+    fn game(&self, id: u64) -> impl Future<Output = Result<GameInfo, ChainError>> + Send {
+        Chain::game(self, id)
+    }
+
+    fn send_move(&self, game_id: u64, mv: &Move, replacing: Option<&SentTx>) -> impl Future<Output = Result<SentTx, ChainError>> + Send {
+        Chain::send_move(self, game_id, mv, replacing)
+    }
+
+    fn tx_status(&self, tx: &SentTx) -> impl Future<Output = Result<TxStatus, ChainError>> + Send {
+        Chain::tx_status(self, tx)
+    }
+
+    fn fill_nonce_gap(&self) -> impl Future<Output = Result<SentTx, ChainError>> + Send {
+        Chain::fill_nonce_gap(self)
+    }
+}
 
 /// What one tick did for a game.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,32 +115,33 @@ pub struct PendingMove {
 /// Plays game `info` (as just read from the chain) as `side` for one tick.
 /// `decide` is the solver: it returns the move to make when it is `side`'s turn.
 /// A claim of the other side's expired clock needs no solver.
-pub async fn play_once<F>(chain: &Chain, store: &Store, info: &GameInfo, side: Side, decide: F) -> Result<Played, PlayError>
+pub async fn play_once<C: GameChain, F>(chain: &C, store: &Store, info: &GameInfo, side: Side, decide: F) -> Result<Played, PlayError>
 where
     F: FnOnce(&GameInfo) -> Result<Option<Move>, String>,
 {
     let game_id = info.id;
-    let pos = &info.position;
     let key = id_key(game_id);
     let pending: Option<PendingMove> = store.get(Cf::Pending, &key)?;
     let mut replacing = None;
     let mut resent = false;
+    let mut mined = None;
+    let mut fresh = None;
     if let Some(p) = pending {
         match chain.tx_status(&p.tx).await? {
             TxStatus::Mined { success, .. } => {
                 store.delete(Cf::Pending, &key)?;
-                let mined = if success {
+                if success {
                     tracing::info!(game = game_id, side = ?side, r#move = %p.kind, tx = %p.tx.hash, "move mined");
-                    Some(p.kind)
+                    mined = Some(p.kind);
                 } else {
                     // the chain moved on between our decision and the block
                     tracing::warn!(game = game_id, r#move = %p.kind, tx = %p.tx.hash, "move reverted on-chain; deciding again");
-                    None
-                };
-                // `info` may have been read before the move landed: decide on the
-                // next tick, from a position that shows it
-                let action = if pos.status == Status::Open { Action::Idle } else { Action::Ended(pos.status) };
-                return Ok(Played { mined, resent: false, action });
+                }
+                // `info` may have been read before the move landed: read the game
+                // again and decide from a position that shows it, so that a side
+                // to move again (a header opened, then its data revealed) moves in
+                // this turn rather than a block later
+                fresh = Some(chain.game(game_id).await?);
             }
             TxStatus::Pending => return Ok(Played { mined: None, resent: false, action: Action::Waiting }),
             TxStatus::Queued => {
@@ -108,24 +158,26 @@ where
             }
         }
     }
+    let info = fresh.as_ref().unwrap_or(info);
+    let pos = &info.position;
     if pos.status != Status::Open {
         store.delete(Cf::Pending, &key)?;
-        return Ok(Played { mined: None, resent: false, action: Action::Ended(pos.status) });
+        return Ok(Played { mined, resent: false, action: Action::Ended(pos.status) });
     }
     let now = chain.now().await?;
     let mv = if pos.turn == side {
         if pos.expired(now) {
             // our clock ran out: nothing we send can land; the other side may claim it
-            return Ok(Played { mined: None, resent: false, action: Action::Idle });
+            return Ok(Played { mined, resent: false, action: Action::Idle });
         }
         match decide(info).map_err(PlayError::Solver)? {
             Some(mv) => mv,
-            None => return Ok(Played { mined: None, resent: false, action: Action::Idle }),
+            None => return Ok(Played { mined, resent: false, action: Action::Idle }),
         }
     } else if pos.expired(now) {
         Move::Timeout
     } else {
-        return Ok(Played { mined: None, resent: false, action: Action::Idle });
+        return Ok(Played { mined, resent: false, action: Action::Idle });
     };
     let kind = mv.kind();
     let sent = match &replacing {
@@ -149,5 +201,5 @@ where
         tracing::info!(game = game_id, side = ?side, r#move = kind, tx = %sent.hash, "move sent");
         Action::Sent(kind)
     };
-    Ok(Played { mined: None, resent, action })
+    Ok(Played { mined, resent, action })
 }

@@ -1,15 +1,87 @@
-//! The service loop both services share: open the store, connect (waiting out a
-//! node that is down), wait until nothing sent before a restart is still in
-//! flight, then tick until shutdown. A failed tick is logged and tried again on
-//! the next one; only a broken store stops the service, because without it the
-//! service could forget a game.
+//! The skeleton both services share. [`open`] and [`ready`]: open the store (its
+//! open index built once for an older store), connect (waiting out a node that is
+//! down), refuse settings the chain refuses ([`Preflight`]), and wait until
+//! nothing sent before a restart is still in flight. [`run_service`]: tick the service's lanes
+//! side by side until shutdown, then wait for its game jobs. A failed tick is
+//! logged and tried again on the next one; only a broken store stops the service,
+//! because without it the service could forget a game.
 
 use crate::config::Settings;
+use crate::games::Scheduler;
 use refute_chain::{Chain, ChainError};
 use refute_runtime::shutdown::Shutdown;
 use refute_store::{Store, StoreError};
 use std::time::Duration;
 use tracing::Instrument;
+
+/// What the chain says of a service's settings: facts to show and problems that
+/// stop it (`check` prints both; `run` refuses to start on a problem rather than
+/// warn on every tick).
+#[derive(Debug, Clone, Default)]
+pub struct Preflight {
+    /// What was found (account, balance, stake or bond).
+    pub facts: Vec<String>,
+    /// What is wrong.
+    pub problems: Vec<String>,
+}
+
+/// Why a service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The chain refused us (wrong chain, no contracts, bad key).
+    #[error(transparent)]
+    Chain(#[from] ChainError),
+    /// The store could not be opened.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A setting the chain refuses (what `check` lists).
+    #[error("the {service} cannot start with these settings:\n  - {}", .problems.join("\n  - "))]
+    Refused {
+        /// `executor` or `challenger`.
+        service: &'static str,
+        /// What is wrong.
+        problems: Vec<String>,
+    },
+}
+
+/// The first half of a service's start: opens the store, builds its open index
+/// once (`index`, for a store written before the index existed) and connects,
+/// waiting out a node that is down. `None` if shutdown came first. The service
+/// then runs its preflight on the chain and calls [`ready`].
+pub async fn open(
+    settings: &Settings,
+    shutdown: &Shutdown,
+    index: impl FnOnce(&Store) -> Result<(), StoreError>,
+) -> Result<Option<(Store, Chain)>, StartError> {
+    let store = open_store(settings)?;
+    index(&store)?;
+    let Some(chain) = connect(settings, shutdown).await? else { return Ok(None) };
+    Ok(Some((store, chain)))
+}
+
+/// The second half of a service's start: refuses to start `service` on a
+/// problem its preflight `pre` found, and waits until nothing the account sent
+/// before a restart is in flight. Returns the game's reveal arity (log2), fixed by
+/// the deployment; `None` if shutdown came first.
+pub async fn ready(service: &'static str, chain: &Chain, pre: Preflight, shutdown: &Shutdown) -> Result<Option<u32>, StartError> {
+    if !pre.problems.is_empty() {
+        return Err(StartError::Refused { service, problems: pre.problems });
+    }
+    let (arity_log2, _) = chain.game_params().await?;
+    if !settle_in_flight(chain, shutdown).await? {
+        return Ok(None);
+    }
+    Ok(Some(arity_log2))
+}
+
+/// Runs a service's `lanes` inside `span` until shutdown, then waits for every
+/// game job of `scheduler`, so that the store is closed only once nothing writes
+/// to it. Returns only on shutdown or a broken store.
+pub async fn run_service(span: tracing::Span, shutdown: &Shutdown, lanes: Vec<Lane>, scheduler: &Scheduler) -> Result<(), StoreError> {
+    let r = run_lanes(shutdown, lanes).instrument(span).await;
+    let drained = scheduler.drain().await;
+    r.and(drained)
+}
 
 /// Connects to the chain; a node that cannot be reached is waited for (logging
 /// each attempt) until shutdown, while a wrong chain or deployment is an error.
