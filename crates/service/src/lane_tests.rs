@@ -159,6 +159,28 @@ fn assert_clean(chain: &FakeChain, id: u64, dropped: usize) {
     assert_eq!(sends, history.len() + dropped, "sends {:?} against mined {history:?}", chain.sends());
 }
 
+/// One game `id` on a new chain, posted with `posted`: the executor defends
+/// `posted`, the challenger believes `believed`; each side with its own store and
+/// a scheduler of one permit. The directory holds the stores.
+struct Duel {
+    exec: FakeChain,
+    chal: FakeChain,
+    e: Arc<TestPlayer>,
+    c: Arc<TestPlayer>,
+    se: Scheduler,
+    sc: Scheduler,
+    _dir: tempfile::TempDir,
+}
+
+fn duel(id: u64, model: &Model, posted: Arc<TraceData>, believed: Arc<TraceData>) -> Duel {
+    let (exec, chal) = FakeChain::pair(1_000, BLOCK);
+    exec.open_game(id, context(model, &posted));
+    let dir = tempfile::tempdir().unwrap();
+    let e = TestPlayer::new(Side::Executor, &exec, &dir.path().join("e"), vec![(id, posted)]);
+    let c = TestPlayer::new(Side::Challenger, &chal, &dir.path().join("c"), vec![(id, believed)]);
+    Duel { exec, chal, e, c, se: Scheduler::new(1), sc: Scheduler::new(1), _dir: dir }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_lie_loses_and_the_truth_wins_with_both_games_in_one_lane() {
     let (honest, lie, model) = traces();
@@ -190,12 +212,7 @@ async fn the_lie_loses_and_the_truth_wins_with_both_games_in_one_lane() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropped_moves_are_sent_again_and_the_game_ends_as_it_would() {
     let (honest, lie, model) = traces();
-    let (exec, chal) = FakeChain::pair(1_000, BLOCK);
-    exec.open_game(7, context(&model, &lie));
-    let dir = tempfile::tempdir().unwrap();
-    let e = TestPlayer::new(Side::Executor, &exec, &dir.path().join("e"), vec![(7, lie)]);
-    let c = TestPlayer::new(Side::Challenger, &chal, &dir.path().join("c"), vec![(7, honest)]);
-    let (se, sc) = (Scheduler::new(1), Scheduler::new(1));
+    let Duel { exec, chal, e, c, se, sc, _dir } = duel(7, &model, lie, honest);
     // the executor's first move and two of the challenger's vanish from the node
     exec.drop_next(1);
     turn(&se, &e).await;
@@ -214,12 +231,7 @@ async fn dropped_moves_are_sent_again_and_the_game_ends_as_it_would() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_move_priced_under_a_risen_base_fee_is_repriced_and_mined() {
     let (honest, lie, model) = traces();
-    let (exec, chal) = FakeChain::pair(1_000, BLOCK);
-    exec.open_game(3, context(&model, &honest));
-    let dir = tempfile::tempdir().unwrap();
-    let e = TestPlayer::new(Side::Executor, &exec, &dir.path().join("e"), vec![(3, honest)]);
-    let c = TestPlayer::new(Side::Challenger, &chal, &dir.path().join("c"), vec![(3, lie)]);
-    let (se, sc) = (Scheduler::new(1), Scheduler::new(1));
+    let Duel { exec, e, c, se, sc, _dir, .. } = duel(3, &model, honest, lie);
     turn(&se, &e).await;
     let first = exec.sends()[0].3;
     // 3 gwei offered, the base fee goes to 5: nothing of ours can be mined
@@ -239,12 +251,7 @@ async fn a_move_priced_under_a_risen_base_fee_is_repriced_and_mined() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silent_executor_loses_on_time_and_does_not_move_after_its_clock() {
     let (honest, lie, model) = traces();
-    let (exec, chal) = FakeChain::pair(1_000, BLOCK);
-    exec.open_game(4, context(&model, &lie));
-    let dir = tempfile::tempdir().unwrap();
-    let e = TestPlayer::new(Side::Executor, &exec, &dir.path().join("e"), vec![(4, lie)]);
-    let c = TestPlayer::new(Side::Challenger, &chal, &dir.path().join("c"), vec![(4, honest)]);
-    let (se, sc) = (Scheduler::new(1), Scheduler::new(1));
+    let Duel { exec, chal, e, c, se, sc, _dir } = duel(4, &model, lie, honest);
     e.silent.store(true, Ordering::SeqCst);
     // the clock runs, the challenger has nothing to claim yet
     exec.wait(CLOCK - 2 * BLOCK);
@@ -316,7 +323,7 @@ async fn the_game_with_least_time_left_moves_first() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_moot_game_is_let_go_with_its_move_in_flight() {
-    let (honest, lie, model) = traces();
+    let (_, lie, model) = traces();
     let (exec, _) = FakeChain::pair(1_000, BLOCK);
     exec.open_game(6, context(&model, &lie));
     let dir = tempfile::tempdir().unwrap();
@@ -331,5 +338,4 @@ async fn a_moot_game_is_let_go_with_its_move_in_flight() {
     turn(&se, &e).await;
     assert!(e.open_games().unwrap().is_empty(), "the game is let go");
     assert_eq!(exec.sends().len(), 1, "nothing more is sent on an ended game");
-    let _ = honest;
 }
