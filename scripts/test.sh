@@ -12,14 +12,32 @@ step "set-up"
 scripts/setup.sh
 . scripts/env.sh
 
-step "contracts: forge build"
-(cd contracts && forge build --quiet)
-
 # The lints come first: they fail in seconds where a test run takes many minutes.
-step "lints: cargo fmt, forge fmt, clippy, rustdoc links"
+step "lints: cargo fmt, forge fmt"
 cargo fmt --all -- --check
 (cd contracts && forge fmt --check)
-cargo clippy --workspace --all-targets --locked -- -D warnings
+
+# forge build (solc-js: one core, for minutes) runs beside clippy, whose first
+# build compiles the dependencies meanwhile; refute-chain's build script waits for
+# the artifacts while the flag file exists (crates/chain/build.rs).
+step "contracts: forge build, beside clippy's build of the dependencies"
+mkdir -p target
+export REFUTE_CONTRACTS_BUILDING="$ROOT/target/.contracts-building"
+touch "$REFUTE_CONTRACTS_BUILDING"
+( cd contracts && forge build --quiet; rc=$?; rm -f "$REFUTE_CONTRACTS_BUILDING"; exit $rc ) &
+forge_pid=$!
+trap 'kill "$forge_pid" 2>/dev/null || true; rm -f "$REFUTE_CONTRACTS_BUILDING"' EXIT
+
+step "lints: clippy, rustdoc links"
+clippy_rc=0
+cargo clippy --workspace --all-targets --locked -- -D warnings || clippy_rc=$?
+if ! wait "$forge_pid"; then
+    echo "forge build failed (its errors are above)" >&2
+    exit 1
+fi
+trap - EXIT
+unset REFUTE_CONTRACTS_BUILDING
+[ "$clippy_rc" -eq 0 ] || exit "$clippy_rc"
 RUSTDOCFLAGS="-D rustdoc::broken_intra_doc_links -D rustdoc::private_intra_doc_links" cargo doc --workspace --no-deps --locked --quiet
 
 step "contracts: forge test"

@@ -13,6 +13,8 @@
 
 pub mod cheat;
 pub mod config;
+#[cfg(test)]
+mod lane_tests;
 pub mod metrics;
 pub mod records;
 pub mod service;
@@ -20,4 +22,4 @@ pub mod source;
 pub mod status;
 
 pub use config::ExecutorArgs;
-pub use service::{Executor, Options};
+pub use service::{build_indexes, Executor, Options};

@@ -32,6 +32,7 @@ use refute_core::Tensor;
 use refute_game::{executor_move, Side, Status, TraceData};
 use refute_runtime::shutdown::Shutdown;
 use refute_service::games::{Player, Scheduler};
+use refute_service::oracle::OracleChain;
 use refute_service::play::{play_once, Action};
 use refute_service::runner::{self, TickError};
 pub use refute_service::runner::{Preflight, StartError};
@@ -59,9 +60,9 @@ pub struct Options {
     pub shard: (u64, u64),
 }
 
-/// A running executor.
-pub struct Executor {
-    chain: Chain,
+/// A running executor, on the real chain or (tests) any [`OracleChain`].
+pub struct Executor<C = Chain> {
+    chain: C,
     store: Store,
     models: ModelSet,
     opts: Options,
@@ -83,7 +84,7 @@ pub struct Executor {
     pub metrics: Metrics,
 }
 
-impl std::fmt::Debug for Executor {
+impl<C: OracleChain> std::fmt::Debug for Executor<C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Executor").field("sender", &self.chain.sender()).field("store", &self.store).finish()
     }
@@ -111,23 +112,35 @@ pub async fn preflight(chain: &Chain, models: &ModelSet, stake: Option<U256>) ->
     Ok(p)
 }
 
-impl Executor {
+/// Builds the store's open indexes of an executor's records (at every open).
+pub fn build_indexes(store: &Store) -> Result<(), StoreError> {
+    store.build_open_index::<RequestRec>(Cf::Requests, |r| r.state.is_open())?;
+    store.build_open_index::<ResultRec>(Cf::Results, |r| r.state == ResultState::Pending)?;
+    store.build_open_index::<GameRec>(Cf::Games, |g| g.ended.is_none()).map(drop)
+}
+
+impl Executor<Chain> {
     /// Opens the store, connects (waiting for the node if it is down) and waits
     /// until nothing sent before a restart is in flight. `None` if shutdown came
     /// first.
     pub async fn start(settings: Settings, models: ModelSet, opts: Options, shutdown: &Shutdown) -> Result<Option<Arc<Executor>>, StartError> {
-        let index = |store: &Store| {
-            store.build_open_index::<RequestRec>(Cf::Requests, |r| r.state.is_open())?;
-            store.build_open_index::<ResultRec>(Cf::Results, |r| r.state == ResultState::Pending)?;
-            store.build_open_index::<GameRec>(Cf::Games, |g| g.ended.is_none()).map(drop)
-        };
-        let Some((store, chain)) = runner::open(&settings, shutdown, index).await? else { return Ok(None) };
+        let Some((store, chain)) = runner::open(&settings, shutdown, build_indexes).await? else { return Ok(None) };
         let pre = preflight(&chain, &models, opts.stake).await?;
         let Some(arity_log2) = runner::ready("executor", &chain, pre, shutdown).await? else { return Ok(None) };
         let stake = opts.stake.unwrap_or(chain.oracle_config().await?.minStake);
         tracing::info!(sender = %chain.sender(), models = ?models.describe(), shard = ?opts.shard, data_dir = %settings.data_dir.display(), "executor started");
+        Ok(Some(Executor::on(chain, store, models, opts, settings, arity_log2, stake)))
+    }
+}
+
+impl<C: OracleChain> Executor<C> {
+    /// An executor on `chain` with an opened `store` (its indexes built by
+    /// [`build_indexes`]), the game's arity and the stake per post: what
+    /// [`Executor::start`] makes after its checks, and what the lane tests make on
+    /// the fake chain.
+    pub fn on(chain: C, store: Store, models: ModelSet, opts: Options, settings: Settings, arity_log2: u32, stake: U256) -> Arc<Executor<C>> {
         let scheduler = Scheduler::new(settings.concurrency);
-        Ok(Some(Arc::new(Executor {
+        Arc::new(Executor {
             chain,
             store,
             models,
@@ -142,7 +155,7 @@ impl Executor {
             withdrawal: Mutex::default(),
             scheduler,
             metrics: Metrics::default(),
-        })))
+        })
     }
 
     /// Traces held in memory: those of our results in a game.
@@ -151,7 +164,7 @@ impl Executor {
     }
 
     /// The chain client (its sender is the executor's account).
-    pub fn chain(&self) -> &Chain {
+    pub fn chain(&self) -> &C {
         &self.chain
     }
 
@@ -556,7 +569,7 @@ impl Executor {
     }
 }
 
-impl Player for Executor {
+impl<C: OracleChain> Player for Executor<C> {
     fn side(&self) -> Side {
         Side::Executor
     }

@@ -43,7 +43,7 @@ impl ExampleConsumer {
         let c = DigitConsumer::new(self.address, chain.provider().clone());
         let input = Bytes::copy_from_slice(input);
         let mined = chain.send_mined("ask", || c.ask(input.clone()).value(fee)).await?;
-        chain.request_id_in_block(mined.block).await
+        chain.request_id_of(&mined).await
     }
 
     /// Has the consumer reclaim the fee of a request nobody served before its

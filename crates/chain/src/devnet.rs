@@ -209,6 +209,11 @@ impl Devnet {
         self.call("anvil_dropTransaction", serde_json::json!([hash])).await.map(|_| ())
     }
 
+    /// Mines one block now, of what the mempool holds.
+    pub async fn mine(&self) -> Result<(), String> {
+        self.call("evm_mine", serde_json::json!([])).await.map(|_| ())
+    }
+
     /// Moves the chain's clock `seconds` ahead and mines a block at the new time.
     pub async fn advance_time(&self, seconds: u64) -> Result<(), String> {
         self.call("evm_increaseTime", serde_json::json!([seconds])).await?;

@@ -20,16 +20,18 @@ impl Chain {
         let input = Bytes::copy_from_slice(input);
         let mined =
             self.send_mined("request", || self.oracle.request(B256::from(*model_id), input.clone(), callback, callback_gas).value(fee)).await?;
-        self.request_id_in_block(mined.block).await
+        self.request_id_of(&mined).await
     }
 
-    pub(crate) async fn request_id_in_block(&self, block: u64) -> Result<u64, ChainError> {
-        let logs = self.logs(self.deployment.oracle, InferenceOracle::Requested::SIGNATURE_HASH, block, block).await?;
+    /// The id of the request that the mined transaction made: the `Requested` event
+    /// it emitted (not merely one in its block, which may hold other requests).
+    pub(crate) async fn request_id_of(&self, mined: &Mined) -> Result<u64, ChainError> {
+        let logs = self.logs(self.deployment.oracle, InferenceOracle::Requested::SIGNATURE_HASH, mined.block, mined.block).await?;
         logs.iter()
-            .rev()
+            .filter(|l| l.transaction_hash == Some(mined.tx_hash))
             .find_map(|l| l.log_decode::<InferenceOracle::Requested>().ok())
             .map(|e| u64_of(e.inner.data.requestId))
-            .ok_or_else(|| ChainError::Decode("no Requested event in the request's block".into()))
+            .ok_or_else(|| ChainError::Decode(format!("no Requested event from transaction {}", mined.tx_hash)))
     }
 
     /// Posts the result of `request_id` from `trace` with `stake` and waits for it
@@ -39,6 +41,7 @@ impl Chain {
         let mined = self.send_mined("post", || call.build(self, stake)).await?;
         let logs = self.logs(self.deployment.oracle, InferenceOracle::Posted::SIGNATURE_HASH, mined.block, mined.block).await?;
         logs.iter()
+            .filter(|l| l.transaction_hash == Some(mined.tx_hash))
             .filter_map(|l| l.log_decode::<InferenceOracle::Posted>().ok())
             .find(|e| u64_of(e.inner.data.requestId) == request_id)
             .map(|e| u64_of(e.inner.data.resultId))

@@ -108,6 +108,9 @@ impl SentTx {
 /// A mined transaction's receipt, as much of it as the services use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Mined {
+    /// The transaction's hash: what it emitted is told apart from what other
+    /// transactions of the same block emitted by it.
+    pub tx_hash: B256,
     /// Block number.
     pub block: u64,
     /// Gas used.
@@ -216,7 +219,7 @@ impl Chain {
     pub async fn tx_status(&self, tx: &SentTx) -> Result<TxStatus, ChainError> {
         let h: B256 = tx.hash.parse().map_err(|_| ChainError::Decode(format!("tx hash {}", tx.hash)))?;
         if let Some(r) = self.read("eth_getTransactionReceipt", || async { self.provider().get_transaction_receipt(h).await }).await? {
-            let mined = Mined { block: r.block_number.unwrap_or_default(), gas_used: r.gas_used };
+            let mined = Mined { tx_hash: h, block: r.block_number.unwrap_or_default(), gas_used: r.gas_used };
             return Ok(TxStatus::Mined { success: r.status(), mined });
         }
         let known = self.read("eth_getTransactionByHash", || async { self.provider().get_transaction_by_hash(h).await }).await?.is_some();
@@ -279,12 +282,36 @@ impl Chain {
     {
         let deadline = tokio::time::Instant::now() + self.tx_timeout();
         let mut tx = self.send(what, None, &build).await?;
+        // the versions of this call sent before `tx` at its nonce: after a re-price
+        // the node may still mine one of them, which leaves `tx` replaced, and the
+        // call must not then be sent a second time
+        let mut earlier: Vec<SentTx> = Vec::new();
         loop {
             tokio::time::sleep(TX_POLL).await;
-            match self.follow(&tx, || self.send(what, Some(&tx), &build), || self.send(what, None, &build)).await? {
+            let resend = || async {
+                for old in &earlier {
+                    if let TxStatus::Mined { success, mined } = self.tx_status(old).await? {
+                        return Ok(Err((success, mined, old.hash.clone())));
+                    }
+                }
+                self.send(what, None, &build).await.map(Ok)
+            };
+            let followed = self.follow(&tx, || self.send(what, Some(&tx), &build), resend).await?;
+            match followed {
                 Followed::Mined(m) => return Ok(m),
+                Followed::EarlierMined { success: true, mined, .. } => return Ok(mined),
+                Followed::EarlierMined { success: false, hash, .. } => {
+                    return Err(ChainError::Reverted { call: what.to_string(), reason: format!("transaction {hash} reverted on-chain") });
+                }
                 Followed::Waiting => {}
-                Followed::Sent(next) => tx = next,
+                Followed::Sent(next) => {
+                    if next.nonce == tx.nonce {
+                        earlier.push(std::mem::replace(&mut tx, next));
+                    } else {
+                        earlier.clear();
+                        tx = next;
+                    }
+                }
             }
             if tokio::time::Instant::now() > deadline {
                 return Err(ChainError::NotMined(tx.hash.clone()));
@@ -315,10 +342,12 @@ impl Chain {
 
     /// One look at a sent transaction, and what it needs: `reprice` sends the same
     /// call again at the same nonce with bumped fees, `resend` sends it afresh.
+    /// `resend` may instead find an earlier version of the call mined (`Err` with
+    /// its success, receipt and hash).
     async fn follow<R, S>(&self, tx: &SentTx, reprice: impl FnOnce() -> R, resend: impl FnOnce() -> S) -> Result<Followed, ChainError>
     where
         R: std::future::Future<Output = Result<SentTx, ChainError>>,
-        S: std::future::Future<Output = Result<SentTx, ChainError>>,
+        S: std::future::Future<Output = Result<Result<SentTx, (bool, Mined, String)>, ChainError>>,
     {
         Ok(match self.tx_status(tx).await? {
             TxStatus::Mined { success: true, mined } => Followed::Mined(mined),
@@ -343,11 +372,16 @@ impl Chain {
                 Err(ChainError::NonceUsed { .. }) => Followed::Waiting,
                 Err(e) => return Err(e),
             },
-            status @ (TxStatus::Dropped | TxStatus::Replaced) => {
-                let next = resend().await?;
-                tracing::warn!(call = %tx.call, old = %tx.hash, new = %next.hash, ?status, "the node no longer has the transaction: sent again");
-                Followed::Sent(next)
-            }
+            status @ (TxStatus::Dropped | TxStatus::Replaced) => match resend().await? {
+                Ok(next) => {
+                    tracing::warn!(call = %tx.call, old = %tx.hash, new = %next.hash, ?status, "the node no longer has the transaction: sent again");
+                    Followed::Sent(next)
+                }
+                Err((success, mined, hash)) => {
+                    tracing::info!(call = %tx.call, replacement = %tx.hash, mined = %hash, "an earlier price of the transaction was mined");
+                    Followed::EarlierMined { success, mined, hash }
+                }
+            },
         })
     }
 }
@@ -361,6 +395,16 @@ enum Followed {
     Waiting,
     /// A new transaction was sent in its place: follow that one now.
     Sent(SentTx),
+    /// The transaction was replaced by an earlier price of the same call, which
+    /// was mined (`success` false if it reverted).
+    EarlierMined {
+        /// Whether it succeeded.
+        success: bool,
+        /// Its receipt.
+        mined: Mined,
+        /// Its hash.
+        hash: String,
+    },
 }
 
 /// The gas limit sent for a transaction estimated at `estimate`: a quarter more

@@ -297,6 +297,51 @@ async fn the_parameter_bounds_in_rust_are_the_contracts_own() {
     assert_eq!(game.clockExtension().call().await.unwrap(), params.clock_seconds / 4);
 }
 
+/// Two requests mined in one block each get their own id: the one the event of
+/// their own transaction names, not the last one in the block.
+#[tokio::test]
+async fn requests_mined_in_one_block_each_get_their_own_id() {
+    let net = Devnet::start(None).unwrap();
+    let deployment = Chain::deploy(&net.endpoint(), &net.key(0), &DeployParams::default()).await.unwrap();
+    let connect =
+        |i: usize| ChainConfig { rpc_url: net.endpoint(), private_key: net.key(i), deployment: deployment.clone(), fees: FeePolicy::default() };
+    let (a, b) = (Chain::connect(&connect(1)).await.unwrap(), Chain::connect(&connect(2)).await.unwrap());
+    let model = Arc::new(every_op_model());
+    let id = a.register_model(&model, "ipfs://hand").await.unwrap();
+    let (input_a, input_b) = (random_input(&mut Rng::new(8), model.input_type()), random_input(&mut Rng::new(9), model.input_type()));
+    net.pause_mining().await.unwrap();
+    let fee = U256::from(1000u64);
+    let (bytes_a, bytes_b) = (input_a.canonical_bytes(), input_b.canonical_bytes());
+    let zero = alloy::primitives::Address::ZERO;
+    let one_block = async {
+        // both requests in the mempool, then one block holds them
+        while net.mempool_of(a.sender()).await.unwrap().is_empty() || net.mempool_of(b.sender()).await.unwrap().is_empty() {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        net.mine().await.unwrap();
+    };
+    let (ra, rb, ()) = tokio::join!(a.request(&id, &bytes_a, fee, zero, 0), b.request(&id, &bytes_b, fee, zero, 0), one_block);
+    let (ra, rb) = (ra.unwrap(), rb.unwrap());
+    net.resume_mining().await.unwrap();
+    let head = a.head().await.unwrap();
+    let blocks: Vec<u64> = a
+        .events(0, head)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|e| match e {
+            refute_chain::Event::Requested { block, .. } => Some(block),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(blocks.len(), 2);
+    assert_eq!(blocks[0], blocks[1], "both requests in one block");
+    assert_ne!(ra, rb);
+    assert_eq!(a.get_request(ra).await.unwrap().input_commitment, commit_bytes(model.input_type(), &bytes_a));
+    assert_eq!(a.get_request(rb).await.unwrap().input_commitment, commit_bytes(model.input_type(), &bytes_b));
+    assert_eq!((a.get_request(ra).await.unwrap().requester, a.get_request(rb).await.unwrap().requester), (a.sender(), b.sender()));
+}
+
 /// The example integrator gets back the fee of a request nobody served: the oracle
 /// refunds it to the consumer, which sends it on to its owner.
 #[tokio::test]

@@ -1,14 +1,18 @@
-//! A chain in memory for the game lane's tests (feature `testkit`): the games are
+//! A chain in memory for the lanes' tests (feature `testkit`): the games are
 //! positions that the Rust referee ([`refute_game::apply`]) moves, the way
-//! `DisputeGame.sol` does on a node, and the node's part is a mempool with
-//! nonces, fees and blocks that the test mines one at a time. Faults are what a
-//! real network does to a sender: a send the node accepts and then forgets
-//! (dropped), a base fee that rises over a sent fee (stuck), a block that takes
-//! nothing (congestion), a clock that runs while nobody moves.
+//! `DisputeGame.sol` does on a node; the oracle keeps requests and results with
+//! `InferenceOracle.sol`'s rules for posting, finalizing, rejecting (a request
+//! open again until a fresh deadline) and crediting; and the node's part is a
+//! mempool with nonces, fees and blocks that the test mines one at a time.
+//! Faults are what a real network does to a sender: a send the node accepts and
+//! then forgets (dropped), a base fee that rises over a sent fee (stuck), a block
+//! that takes nothing (congestion), a clock that runs while nobody moves.
 //!
-//! It implements [`GameChain`], so the scheduler and `play_once` run on it exactly
-//! as on [`refute_chain::Chain`], in milliseconds; anvil stays the last word on
-//! whether the contract agrees with the referee (the chain crate's tests).
+//! It implements [`GameChain`] and [`OracleChain`], so the scheduler,
+//! `play_once` and a service's serve lane run on it exactly as on
+//! [`refute_chain::Chain`], in milliseconds; anvil stays the last word on whether
+//! the contracts agree with the referee and these rules (the chain crate's and
+//! the services' anvil tests).
 //!
 //! The node's rules, as anvil keeps them: a fresh send takes the sender's pending
 //! nonce (the mined nonce, then every nonce in the mempool without a gap), so a
@@ -18,9 +22,14 @@
 //! (its nonce is used); a move that the referee refuses at the head is refused at
 //! the send, as gas estimation does.
 
+use crate::oracle::OracleChain;
 use crate::play::GameChain;
 use refute_chain::alloy::primitives::{Address, U256};
-use refute_chain::{ChainError, FeePolicy, GameInfo, Mined, SentTx, TxStatus, STUCK_BLOCKS};
+use refute_chain::{
+    BlockInfo, ChainError, Event, FeePolicy, GameInfo, Mined, PostCall, RequestInfo, RequestStatus, ResultInfo, ResultStatus, SentTx, TxStatus,
+    STUCK_BLOCKS,
+};
+use refute_core::hash::Hash;
 use refute_game::{apply, GameContext, Move, Phase, Position, Revealed, Side, Status};
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
@@ -64,6 +73,16 @@ struct World {
     /// Every send accepted by the node, in order: (game, side, kind, nonce).
     sends: Vec<(Option<u64>, Side, &'static str, u64)>,
     next_hash: u64,
+    /// Each block's timestamp, by number.
+    times: Vec<u64>,
+    /// Every event, with its block.
+    events: Vec<(u64, Event)>,
+    requests: BTreeMap<u64, RequestInfo>,
+    results: BTreeMap<u64, ResultInfo>,
+    credits: HashMap<Address, U256>,
+    /// The oracle's challenge window and request timeout, seconds.
+    window: u64,
+    request_timeout: u64,
 }
 
 #[derive(Debug)]
@@ -79,14 +98,48 @@ struct PoolTx {
     sent: SentTx,
     side: Side,
     seq: u64,
-    /// The move and its game; `None`: a transfer of nothing (a filled gap).
-    body: Option<(u64, Move)>,
+    body: Body,
+}
+
+/// What a transaction calls.
+#[derive(Debug, Clone)]
+enum Body {
+    /// A transfer of nothing to oneself (a filled gap).
+    Fill,
+    /// A move in a game.
+    Move(u64, Move),
+    /// A post with its stake.
+    Post(PostCall, U256),
+    /// The finalization of a result.
+    Finalize(u64),
+    /// A withdrawal of everything credited.
+    Withdraw,
+}
+
+impl Body {
+    fn kind(&self) -> &'static str {
+        match self {
+            Body::Fill => "fillNonceGap",
+            Body::Move(_, m) => m.kind(),
+            Body::Post(..) => "post",
+            Body::Finalize(_) => "finalize",
+            Body::Withdraw => "withdraw",
+        }
+    }
 }
 
 fn slot(side: Side) -> usize {
     match side {
         Side::Executor => 0,
         Side::Challenger => 1,
+    }
+}
+
+/// The account each side sends as.
+pub fn account(side: Side) -> Address {
+    match side {
+        Side::Executor => Address::repeat_byte(0xe1),
+        Side::Challenger => Address::repeat_byte(0xc1),
     }
 }
 
@@ -106,10 +159,13 @@ impl World {
         format!("0x{:064x}", self.next_hash)
     }
 
-    fn accept(&mut self, side: Side, call: &str, nonce: u64, fees: refute_chain::Fees, body: Option<(u64, Move)>) -> SentTx {
+    fn accept(&mut self, side: Side, call: &str, nonce: u64, fees: refute_chain::Fees, body: Body) -> SentTx {
         let sent = SentTx { call: call.to_string(), hash: self.hash(), nonce, max_fee: fees.max_fee, tip: fees.tip, block: self.block };
-        let kind = body.as_ref().map_or("fillNonceGap", |(_, m)| m.kind());
-        self.sends.push((body.as_ref().map(|(g, _)| *g), side, kind, nonce));
+        let game = match &body {
+            Body::Move(g, _) => Some(*g),
+            _ => None,
+        };
+        self.sends.push((game, side, body.kind(), nonce));
         // a replacement takes the place of the transaction with its nonce
         self.pool.retain(|t| !(t.side == side && t.sent.nonce == nonce));
         if self.drops[slot(side)] > 0 {
@@ -124,6 +180,7 @@ impl World {
     fn mine(&mut self, takes: usize) {
         self.block += 1;
         self.time += self.block_time;
+        self.times.push(self.time);
         let mut taken = 0;
         while taken < takes {
             let (base, nonces) = (self.base_fee, self.nonces);
@@ -138,10 +195,14 @@ impl World {
             let tx = self.pool.remove(i);
             self.nonces[slot(tx.side)] += 1;
             let success = match &tx.body {
-                None => true,
-                Some((id, mv)) => self.run_move(*id, tx.side, mv),
+                Body::Fill => true,
+                Body::Move(id, mv) => self.run_move(*id, tx.side, mv),
+                other => self.run_oracle(tx.side, other).is_ok(),
             };
-            self.receipts.insert(tx.sent.hash.clone(), (success, Mined { block: self.block, gas_used: 21_000 }));
+            self.receipts.insert(
+                tx.sent.hash.clone(),
+                (success, Mined { tx_hash: tx.sent.hash.parse().expect("the fake chain's hashes are hex"), block: self.block, gas_used: 21_000 }),
+            );
             taken += 1;
         }
     }
@@ -164,7 +225,154 @@ impl World {
             Err(_) => false,
         };
         g.history.push(MinedMove { block, side, kind: mv.kind(), success });
+        let (status, result_id) = (g.info.position.status, g.info.result_id);
+        if success && status != Status::Open {
+            self.resolved(id, result_id, status);
+        }
         success
+    }
+
+    /// A game ended: its result has one game less, and is rejected when the
+    /// challenger won (the request open again until a fresh deadline).
+    fn resolved(&mut self, game_id: u64, result_id: u64, status: Status) {
+        let (block, time) = (self.block, self.time);
+        self.events.push((block, Event::GameResolved { game_id, status }));
+        let Some(r) = self.results.get_mut(&result_id) else { return };
+        r.open_games = r.open_games.saturating_sub(1);
+        if status == Status::ChallengerWon && r.status == ResultStatus::Pending {
+            self.reject(result_id, time);
+        }
+    }
+
+    fn reject(&mut self, result_id: u64, time: u64) {
+        let Some(r) = self.results.get_mut(&result_id) else { return };
+        r.status = ResultStatus::Rejected;
+        r.rejected_at = time;
+        let request_id = r.request_id;
+        if let Some(q) = self.requests.get_mut(&request_id) {
+            q.status = RequestStatus::Open;
+            q.result_id = 0;
+            q.deadline = time + self.request_timeout;
+        }
+        self.events.push((self.block, Event::Rejected { result_id, request_id }));
+    }
+
+    /// Whether `body` would succeed now, sent by `side` (gas estimation at the
+    /// head, and the checks again when it is mined).
+    fn check(&self, side: Side, body: &Body) -> Result<(), String> {
+        match body {
+            Body::Post(call, _) => {
+                let q = self.requests.get(&call.request_id).ok_or("UnknownRequest")?;
+                if q.status != RequestStatus::Open {
+                    return Err("RequestNotOpen".into());
+                }
+                if self.time >= q.deadline {
+                    return Err("RequestExpired".into());
+                }
+                Ok(())
+            }
+            Body::Finalize(id) => {
+                let r = self.results.get(id).ok_or("UnknownResult")?;
+                if r.status != ResultStatus::Pending {
+                    return Err("ResultNotPending".into());
+                }
+                if self.time < r.window_end {
+                    return Err("WindowOpen".into());
+                }
+                if r.open_games > 0 {
+                    return Err("GamesOpen".into());
+                }
+                Ok(())
+            }
+            Body::Withdraw => match self.credits.get(&account(side)) {
+                Some(c) if !c.is_zero() => Ok(()),
+                _ => Err("NothingToWithdraw".into()),
+            },
+            Body::Move(id, mv) => {
+                let g = self.games.get(id).ok_or("no such game")?;
+                apply(&g.ctx, &g.info.position, side, mv, self.time).map(drop).map_err(|e| e.to_string())
+            }
+            Body::Fill => Ok(()),
+        }
+    }
+
+    /// Runs a mined oracle call; an error is a revert.
+    fn run_oracle(&mut self, side: Side, body: &Body) -> Result<(), String> {
+        self.check(side, body)?;
+        let block = self.block;
+        match body {
+            Body::Post(call, stake) => {
+                let result_id = self.results.len() as u64 + 1;
+                self.post(result_id, account(side), call, *stake);
+            }
+            Body::Finalize(id) => {
+                let r = self.results.get_mut(id).expect("checked");
+                r.status = ResultStatus::Finalized;
+                let (executor, stake, request_id) = (r.executor, r.stake, r.request_id);
+                let q = self.requests.get_mut(&request_id).expect("a result's request");
+                q.status = RequestStatus::Finalized;
+                let paid = stake + q.fee;
+                *self.credits.entry(executor).or_default() += paid;
+                self.events.push((block, Event::Finalized { result_id: *id }));
+            }
+            Body::Withdraw => {
+                self.credits.remove(&account(side));
+            }
+            Body::Fill | Body::Move(..) => {}
+        }
+        Ok(())
+    }
+
+    fn post(&mut self, result_id: u64, executor: Address, call: &PostCall, stake: U256) {
+        let (block, time) = (self.block, self.time);
+        let r = ResultInfo {
+            request_id: call.request_id,
+            executor,
+            stake,
+            trace_root: call.root,
+            posted_at: time,
+            window_end: time + self.window,
+            open_games: 0,
+            status: ResultStatus::Pending,
+            rejected_at: 0,
+            games_at_rejection: 0,
+            share: U256::ZERO,
+            output: call.output.clone(),
+        };
+        self.results.insert(result_id, r);
+        let q = self.requests.get_mut(&call.request_id).expect("checked");
+        q.status = RequestStatus::Posted;
+        q.result_id = result_id;
+        self.events.push((
+            block,
+            Event::Posted { result_id, request_id: call.request_id, executor, trace_root: call.root, output: call.output.clone(), block },
+        ));
+    }
+
+    /// A block for something done from outside the mempool (a request, another
+    /// party's post, a challenge): it is in the next block.
+    fn next_block(&mut self) -> (u64, u64) {
+        self.block += 1;
+        self.time += self.block_time;
+        self.times.push(self.time);
+        (self.block, self.time)
+    }
+
+    /// Sends `body` as `side`: estimated at the head, priced, given a nonce.
+    fn send(&mut self, side: Side, policy: &FeePolicy, body: Body, replacing: Option<&SentTx>) -> Result<SentTx, ChainError> {
+        let call = body.kind();
+        self.check(side, &body).map_err(|e| reverted(call, e))?;
+        let fees = policy.price(self.base_fee, replacing.map(SentTx::fees)).ok_or_else(|| ChainError::FeeCapped {
+            call: call.to_string(),
+            cap: policy.cap,
+            needed: replacing.map_or(0, |t| t.max_fee),
+        })?;
+        let nonce = match replacing {
+            Some(t) if self.nonces[slot(side)] > t.nonce => return Err(ChainError::NonceUsed { call: call.to_string(), nonce: t.nonce }),
+            Some(t) => t.nonce,
+            None => self.pending_nonce(side),
+        };
+        Ok(self.accept(side, call, nonce, fees, body))
     }
 }
 
@@ -185,6 +393,13 @@ impl FakeChain {
             drops: [0, 0],
             sends: Vec::new(),
             next_hash: 0,
+            times: vec![start],
+            events: Vec::new(),
+            requests: BTreeMap::new(),
+            results: BTreeMap::new(),
+            credits: HashMap::new(),
+            window: 600,
+            request_timeout: 3600,
         };
         let world = Arc::new(Mutex::new(world));
         let policy = FeePolicy::default();
@@ -208,8 +423,8 @@ impl FakeChain {
         let info = GameInfo {
             id,
             result_id: id,
-            challenger: Address::repeat_byte(0xc1),
-            executor: Address::repeat_byte(0xe1),
+            challenger: account(Side::Challenger),
+            executor: account(Side::Executor),
             bond: U256::ZERO,
             position,
             trace_root: ctx.trace_root,
@@ -294,6 +509,87 @@ impl FakeChain {
     }
 }
 
+/// The oracle, from outside the mempool: what other parties do, each in a
+/// block of its own.
+impl FakeChain {
+    /// Sets the oracle's challenge window and request timeout (seconds; 600 and
+    /// 3600 at first).
+    pub fn set_oracle(&self, window: u64, request_timeout: u64) {
+        let mut w = self.world();
+        (w.window, w.request_timeout) = (window, request_timeout);
+    }
+
+    /// A requester asks for `model_id` on `input` with `fee`, in a block of its
+    /// own; returns the request id. (The input's commitment is not computed: the
+    /// services do not read it.)
+    pub fn request(&self, model_id: Hash, input: Vec<u8>, fee: U256) -> u64 {
+        let mut w = self.world();
+        let (block, time) = w.next_block();
+        let id = w.requests.len() as u64 + 1;
+        let requester = Address::repeat_byte(0xaa);
+        let deadline = time + w.request_timeout;
+        let info = RequestInfo { requester, model_id, fee, input_commitment: [0; 32], deadline, status: RequestStatus::Open, result_id: 0 };
+        w.requests.insert(id, info);
+        w.events.push((block, Event::Requested { request_id: id, model_id, requester, fee, deadline, input, block }));
+        id
+    }
+
+    /// Another executor, `executor`, posts `call`, in a block of its own; returns
+    /// the result id, or why the oracle refused it.
+    pub fn post_as(&self, executor: Address, call: &PostCall) -> Result<u64, String> {
+        let mut w = self.world();
+        w.next_block();
+        w.check(Side::Executor, &Body::Post(call.clone(), U256::ZERO))?;
+        let id = w.results.len() as u64 + 1;
+        w.post(id, executor, call, U256::from(1u64));
+        Ok(id)
+    }
+
+    /// The challenger opens a game on result `result_id`, in a block of its own,
+    /// with the context `ctx` (whose root must be the result's); returns the
+    /// game id.
+    pub fn challenge(&self, result_id: u64, ctx: GameContext) -> u64 {
+        let mut w = self.world();
+        let (block, time) = w.next_block();
+        let r = w.results.get_mut(&result_id).expect("a result to challenge");
+        assert_eq!(r.trace_root, ctx.trace_root, "a game is over the posted root");
+        assert_eq!(r.status, ResultStatus::Pending, "only a pending result is challenged");
+        r.open_games += 1;
+        let executor = r.executor;
+        let id = w.games.keys().next_back().map_or(1, |k| k + 1);
+        let position = Position::opening(ctx.trace_root, ctx.step_count, ctx.clock_seconds, time);
+        let challenger = account(Side::Challenger);
+        let info =
+            GameInfo { id, result_id, challenger, executor, bond: U256::ZERO, position, trace_root: ctx.trace_root, step_count: ctx.step_count };
+        w.games.insert(id, Game { ctx, info, revealed: Revealed::default(), history: Vec::new() });
+        w.events.push((block, Event::GameOpened { game_id: id, result_id, challenger, executor, block }));
+        id
+    }
+
+    /// Result `result_id` is rejected by a game played elsewhere, in a block of
+    /// its own: its request is open again until a fresh deadline.
+    pub fn reject(&self, result_id: u64) {
+        let mut w = self.world();
+        let (_, time) = w.next_block();
+        w.reject(result_id, time);
+    }
+
+    /// Every event so far, with its block.
+    pub fn all_events(&self) -> Vec<(u64, Event)> {
+        self.world().events.clone()
+    }
+
+    /// Result `id` as the oracle holds it, if it exists.
+    pub fn result(&self, id: u64) -> Option<ResultInfo> {
+        self.world().results.get(&id).cloned()
+    }
+
+    /// Request `id` as the oracle holds it, if it exists.
+    pub fn request_info(&self, id: u64) -> Option<RequestInfo> {
+        self.world().requests.get(&id).cloned()
+    }
+}
+
 fn reverted(call: &str, why: impl std::fmt::Display) -> ChainError {
     ChainError::Reverted { call: call.to_string(), reason: why.to_string() }
 }
@@ -310,24 +606,7 @@ impl GameChain for FakeChain {
     }
 
     fn send_move(&self, game_id: u64, mv: &Move, replacing: Option<&SentTx>) -> impl Future<Output = Result<SentTx, ChainError>> + Send {
-        let r = (|| {
-            let mut w = self.world();
-            let call = mv.call();
-            // gas estimation: the move must be accepted at the head
-            let g = w.games.get(&game_id).ok_or_else(|| reverted(call, "no such game"))?;
-            apply(&g.ctx, &g.info.position, self.side, mv, w.time).map_err(|e| reverted(call, e))?;
-            let fees = self.policy.price(w.base_fee, replacing.map(SentTx::fees)).ok_or_else(|| ChainError::FeeCapped {
-                call: call.to_string(),
-                cap: self.policy.cap,
-                needed: replacing.map_or(0, |t| t.max_fee),
-            })?;
-            let nonce = match replacing {
-                Some(t) if w.nonces[slot(self.side)] > t.nonce => return Err(ChainError::NonceUsed { call: call.to_string(), nonce: t.nonce }),
-                Some(t) => t.nonce,
-                None => w.pending_nonce(self.side),
-            };
-            Ok(w.accept(self.side, call, nonce, fees, Some((game_id, mv.clone()))))
-        })();
+        let r = self.world().send(self.side, &self.policy, Body::Move(game_id, mv.clone()), replacing);
         async move { r }
     }
 
@@ -358,8 +637,107 @@ impl GameChain for FakeChain {
             let mut w = self.world();
             let nonce = w.pending_nonce(self.side);
             let fees = self.policy.price(w.base_fee, None).expect("a first send always has a price");
-            w.accept(self.side, "fillNonceGap", nonce, fees, None)
+            w.accept(self.side, "fillNonceGap", nonce, fees, Body::Fill)
         };
         async move { Ok(sent) }
+    }
+}
+
+/// A block's hash on the fake chain: its number, so that no block is ever
+/// reorganised.
+fn block_hash(number: u64) -> Hash {
+    let mut h = [0u8; 32];
+    h[24..].copy_from_slice(&number.to_be_bytes());
+    h[0] = 0xb1;
+    h
+}
+
+impl OracleChain for FakeChain {
+    fn sender(&self) -> Address {
+        account(self.side)
+    }
+
+    fn head(&self) -> impl Future<Output = Result<u64, ChainError>> + Send {
+        let b = self.world().block;
+        async move { Ok(b) }
+    }
+
+    fn block(&self, number: u64) -> impl Future<Output = Result<BlockInfo, ChainError>> + Send {
+        let r = self
+            .world()
+            .times
+            .get(number as usize)
+            .map(|&timestamp| BlockInfo { number, hash: block_hash(number), timestamp })
+            .ok_or_else(|| ChainError::Unavailable(format!("no block {number}")));
+        async move { r }
+    }
+
+    fn events(&self, from: u64, to: u64) -> impl Future<Output = Result<Vec<Event>, ChainError>> + Send {
+        let r = self.world().events.iter().filter(|(b, _)| (from..=to).contains(b)).map(|(_, e)| e.clone()).collect();
+        async move { Ok(r) }
+    }
+
+    fn get_request(&self, id: u64) -> impl Future<Output = Result<RequestInfo, ChainError>> + Send {
+        // the contract answers zeros for an unknown id
+        let r = self.world().requests.get(&id).cloned().unwrap_or(RequestInfo {
+            requester: Address::ZERO,
+            model_id: [0; 32],
+            fee: U256::ZERO,
+            input_commitment: [0; 32],
+            deadline: 0,
+            status: RequestStatus::None,
+            result_id: 0,
+        });
+        async move { Ok(r) }
+    }
+
+    fn get_result(&self, id: u64) -> impl Future<Output = Result<ResultInfo, ChainError>> + Send {
+        let r = self.world().results.get(&id).cloned().unwrap_or(ResultInfo {
+            request_id: 0,
+            executor: Address::ZERO,
+            stake: U256::ZERO,
+            trace_root: [0; 32],
+            posted_at: 0,
+            window_end: 0,
+            open_games: 0,
+            status: ResultStatus::None,
+            rejected_at: 0,
+            games_at_rejection: 0,
+            share: U256::ZERO,
+            output: Vec::new(),
+        });
+        async move { Ok(r) }
+    }
+
+    fn send_post(&self, call: &PostCall, stake: U256, replacing: Option<&SentTx>) -> impl Future<Output = Result<SentTx, ChainError>> + Send {
+        let r = self.world().send(self.side, &self.policy, Body::Post(call.clone(), stake), replacing);
+        async move { r }
+    }
+
+    fn send_finalize(&self, id: u64) -> impl Future<Output = Result<SentTx, ChainError>> + Send {
+        let r = self.world().send(self.side, &self.policy, Body::Finalize(id), None);
+        async move { r }
+    }
+
+    fn credited(&self, who: Address) -> impl Future<Output = Result<U256, ChainError>> + Send {
+        let c = self.world().credits.get(&who).copied().unwrap_or_default();
+        async move { Ok(c) }
+    }
+
+    fn eth_balance(&self, _who: Address) -> impl Future<Output = Result<U256, ChainError>> + Send {
+        // every account is funded: fees are not accounted on the fake chain
+        let funded = U256::from(10u64).pow(U256::from(21u64));
+        async move { Ok(funded) }
+    }
+
+    fn send_withdraw(&self) -> impl Future<Output = Result<Option<(U256, SentTx)>, ChainError>> + Send {
+        let r = {
+            let mut w = self.world();
+            match w.credits.get(&account(self.side)).copied() {
+                Some(amount) if !amount.is_zero() => w.send(self.side, &self.policy, Body::Withdraw, None).map(|tx| Some((amount, tx))),
+                _ => Ok(None),
+            }
+        };
+        async move { r }
     }
 }

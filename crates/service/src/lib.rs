@@ -20,6 +20,7 @@ pub mod games;
 mod lane_tests;
 pub mod localnet;
 pub mod models;
+pub mod oracle;
 pub mod play;
 pub mod runner;
 pub mod scan;

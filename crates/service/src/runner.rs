@@ -257,7 +257,10 @@ pub fn lane<S: Send + Sync + 'static>(
 /// Withdraws what the oracle credited to the sender, one withdrawal in flight at
 /// a time (`in_flight`): a withdrawal still pending is waited for on later calls,
 /// never sent twice.
-pub async fn withdraw(chain: &Chain, in_flight: &std::sync::Mutex<Option<refute_chain::SentTx>>) -> Result<(), ChainError> {
+pub async fn withdraw<C: crate::oracle::OracleChain>(
+    chain: &C,
+    in_flight: &std::sync::Mutex<Option<refute_chain::SentTx>>,
+) -> Result<(), ChainError> {
     let pending = in_flight.lock().expect("withdrawal").clone();
     if let Some(tx) = pending
         && matches!(chain.tx_status(&tx).await?, refute_chain::TxStatus::Pending | refute_chain::TxStatus::Queued)

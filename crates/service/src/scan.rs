@@ -2,7 +2,8 @@
 //! hands each to the service, and moves the cursor in the same atomic write as
 //! whatever the service recorded, so an event is never half-handled.
 
-use refute_chain::{Chain, ChainError, Cursor, Event, ScanPolicy};
+use crate::oracle::OracleChain;
+use refute_chain::{ChainError, Cursor, Event, ScanPolicy};
 use refute_store::{key, Batch, Cf, Store, StoreError};
 
 /// Why a scan stopped.
@@ -29,7 +30,7 @@ const RANGES_PER_SCAN: usize = 20;
 
 /// Reads new confirmed events into the store through `handle`. Returns how many
 /// events were handled.
-pub async fn scan<F>(chain: &Chain, store: &Store, policy: &ScanPolicy, name: &str, mut handle: F) -> Result<usize, ScanError>
+pub async fn scan<C: OracleChain, F>(chain: &C, store: &Store, policy: &ScanPolicy, name: &str, mut handle: F) -> Result<usize, ScanError>
 where
     F: FnMut(&Event, &mut Batch<'_>) -> Result<(), String>,
 {
@@ -72,7 +73,7 @@ const STALL: u64 = 30;
 /// Events that wait for confirmations on a chain that makes no blocks (a devnet
 /// with instant mining mines only when a transaction comes) would wait forever in
 /// silence: say so, at most once a minute.
-async fn warn_if_stalled(chain: &Chain, policy: &ScanPolicy, scanned: u64, head: u64) -> Result<(), ChainError> {
+async fn warn_if_stalled<C: OracleChain>(chain: &C, policy: &ScanPolicy, scanned: u64, head: u64) -> Result<(), ChainError> {
     static LAST: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     if policy.confirmations == 0 || scanned >= head {
         return Ok(());
