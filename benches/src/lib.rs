@@ -44,6 +44,9 @@ enum Fp32Step {
     Activation,
     Reshape { shape: Vec<i64> },
     Argmax,
+    Embedding { table: tch::Tensor },
+    Permute { dims: Vec<i64> },
+    Matmul { transpose_b: bool },
 }
 
 /// The plain fp32 libtorch network with the same architecture and sizes as a
@@ -88,6 +91,9 @@ impl Fp32Net {
                     Op::Lut => Fp32Step::Activation,
                     Op::Reshape => Fp32Step::Reshape { shape: s.spec.out.shape.iter().map(|&d| d as i64).collect() },
                     Op::Argmax => Fp32Step::Argmax,
+                    Op::Embedding => Fp32Step::Embedding { table: float_tensor(&s.weights[0]) },
+                    Op::Matmul { transpose_b, .. } => Fp32Step::Matmul { transpose_b },
+                    Op::Permute { ref perm } => Fp32Step::Permute { dims: std::iter::once(0).chain(perm.iter().map(|&a| a as i64 + 1)).collect() },
                 };
                 (s.inputs.iter().map(|&i| i as usize).collect(), step)
             })
@@ -137,6 +143,15 @@ impl Fp32Net {
                     a(0).reshape(&s)
                 }
                 Fp32Step::Argmax => a(0).argmax(-1, false),
+                // ids arrive as floats; a float network has no ids outside its table
+                Fp32Step::Embedding { table } => {
+                    let ids = a(0).to_kind(Kind::Int64).clamp(0, table.size()[0] - 1);
+                    let mut shape = ids.size();
+                    shape.push(table.size()[1]);
+                    table.index_select(0, &ids.flatten(0, -1)).reshape(&shape)
+                }
+                Fp32Step::Permute { dims } => a(0).permute(dims),
+                Fp32Step::Matmul { transpose_b } => a(0).matmul(&if *transpose_b { a(1).transpose(-1, -2) } else { a(1).shallow_clone() }),
             };
             outs.push(y);
         }
@@ -144,17 +159,19 @@ impl Fp32Net {
     }
 }
 
-/// A float batch of the model's input shape (values in the int8 range).
+/// A float batch of the model's input shape (values in the int8 range; token ids
+/// in `[0, 48)`).
 pub fn float_batch(model: &Model, batch: usize, seed: u64) -> tch::Tensor {
     let mut rng = Rng::new(seed);
     let n = model.input_type().numel() * batch;
-    let v: Vec<f32> = (0..n).map(|_| rng.i8() as f32).collect();
+    let ids = model.input_type().dtype == refute_core::DType::I32;
+    let v: Vec<f32> = (0..n).map(|_| if ids { rng.range(0, 47) as f32 } else { rng.i8() as f32 }).collect();
     let mut shape = vec![batch as i64];
     shape.extend(model.input_type().shape.iter().map(|&d| d as i64));
     tch::Tensor::from_slice(&v).reshape(&shape).to_kind(Kind::Float).to_device(Device::Cpu)
 }
 
-/// An int8 batch of the model's input type.
+/// A batch of random inputs of the model's input type.
 pub fn int8_batch(model: &Model, batch: usize, seed: u64) -> Vec<Tensor> {
     let mut rng = Rng::new(seed);
     (0..batch).map(|_| refute_core::testing::random_input(&mut rng, model.input_type())).collect()

@@ -140,6 +140,21 @@ contract OneStepVerifier {
             _requireWindow(op, out, xt, kh, kw, s.param(2), s.param(3), isMax ? s.param(4) : int256(0), isMax ? s.param(5) : int256(0));
             return _ceil(kh, _poolG(xt.dim(2), kw));
         }
+        if (op == StepSpec.OP_MATMUL) {
+            // a [..., M, K] by b [..., K, N] ([..., N, K] transposed): [..., M, N]
+            _require(op, nIn == 2 && nW == 0);
+            (, uint256 bt) = s.input(1);
+            uint256 r = xt.rank();
+            _require(op, _i8(xt) && _i8(bt) && _i8(out) && r >= 2 && bt.rank() == r && out.rank() == r);
+            for (uint256 i = 0; i + 2 < r; i++) {
+                _require(op, bt.dim(i) == xt.dim(i) && out.dim(i) == xt.dim(i));
+            }
+            bool tb = s.param(0) == 1;
+            uint256 k = xt.dim(r - 1);
+            uint256 n = tb ? bt.dim(r - 2) : bt.dim(r - 1);
+            _require(op, (tb ? bt.dim(r - 1) : bt.dim(r - 2)) == k && out.dim(r - 2) == xt.dim(r - 2) && out.dim(r - 1) == n);
+            return _ceil(k, _matmulB(tb, n));
+        }
         if (op == StepSpec.OP_ARGMAX) {
             _require(op, nIn == 1 && nW == 0);
             uint256 r = xt.rank();
@@ -161,6 +176,24 @@ contract OneStepVerifier {
             _require(op, _i8(tt) && tt.rank() == 1 && tt.dim(0) == 256);
         } else if (op == StepSpec.OP_RESHAPE) {
             _require(op, nIn == 1 && nW == 0 && xt.dtype() == out.dtype() && xt.numel() == out.numel());
+        } else if (op == StepSpec.OP_EMBEDDING) {
+            // ids int32 [...], table int8 [V, D]: int8 [..., D]
+            _require(op, nIn == 1 && nW == 1 && _i32(xt) && _i8(out));
+            (uint256 tt,) = s.weight(0);
+            uint256 r = xt.rank();
+            _require(op, _i8(tt) && tt.rank() == 2 && out.rank() == r + 1 && out.dim(r) == tt.dim(1));
+            for (uint256 i = 0; i < r; i++) {
+                _require(op, out.dim(i) == xt.dim(i));
+            }
+        } else if (op == StepSpec.OP_PERMUTE) {
+            // out.dim(k) = x.dim(perm[k]); the spec's reader checked the permutation
+            uint256 r = xt.rank();
+            _require(op, nIn == 1 && nW == 0 && xt.dtype() == out.dtype() && out.rank() == r && s.paramCount() == r);
+            for (uint256 k = 0; k < r; k++) {
+                _require(op, out.dim(k) == xt.dim(uint256(s.param(k))));
+            }
+        } else {
+            _require(op, false);
         }
         return 1;
     }
@@ -173,6 +206,13 @@ contract OneStepVerifier {
         uint256 wp = xt.dim(2) + 2 * uint256(pw);
         _require(op, hp >= kh && wp >= kw);
         _require(op, out.dim(1) == (hp - kh) / uint256(sh) + 1 && out.dim(2) == (wp - kw) / uint256(sw) + 1);
+    }
+
+    /// @dev matmul's block length: 512, or `max(1, floor(512 / N))` when b is not
+    ///      transposed (its terms are N bytes apart).
+    function _matmulB(bool transposed, uint256 n) private pure returns (uint256) {
+        if (transposed || n <= 1) return BLOCK;
+        return n >= BLOCK ? 1 : BLOCK / n;
     }
 
     function _require(uint8 op, bool ok) private pure {
@@ -233,6 +273,9 @@ contract OneStepVerifier {
             (a, value) = _conv(s, element, block_, last, a, ins[0], ws[0], ws[1]);
         } else if (op == StepSpec.OP_MAXPOOL2D || op == StepSpec.OP_AVGPOOL2D) {
             (a, value) = _pool(s, element, block_, last, a, ins[0]);
+        } else if (op == StepSpec.OP_MATMUL) {
+            a = _matmul(s, element, block_, a, ins[0], ins[1]);
+            if (last) value = _requant(a, s.param(1), s.param(2), -128, op);
         } else if (op == StepSpec.OP_ARGMAX) {
             (a, b) = _argmax(s, element, block_, a, b, ins[0]);
             value = b;
@@ -481,11 +524,12 @@ contract OneStepVerifier {
             }
             // runs of 2 or 3 bytes whose w runs are apart (a kernel row cut by the
             // plane's edge): term by term, one load of each a run
+            // (counted by runs: a single run has no stride, rx = rw = 0)
             function short(xr, wr, nr, rx, rw, n) -> a {
-                let end := add(xr, mul(nr, rx))
                 switch n
                 case 2 {
-                    for {} lt(xr, end) {
+                    for { let r := 0 } lt(r, nr) {
+                        r := add(r, 1)
                         xr := add(xr, rx)
                         wr := add(wr, rw)
                     } {
@@ -495,7 +539,8 @@ contract OneStepVerifier {
                     }
                 }
                 default {
-                    for {} lt(xr, end) {
+                    for { let r := 0 } lt(r, nr) {
+                        r := add(r, 1)
                         xr := add(xr, rx)
                         wr := add(wr, rw)
                     } {
@@ -685,6 +730,28 @@ contract OneStepVerifier {
         return (acc, value);
     }
 
+    /// @dev matmul, block `b`: `acc += Σ a[p, i, k]·b[p, k, j]` over the block's `k`;
+    ///      a's terms are one run, b's one run when transposed, else `N` bytes apart.
+    function _matmul(Spec s, uint256 e, uint256 b, int256 acc, Src memory x, Src memory y) private pure returns (int256) {
+        (, uint256 at) = s.input(0);
+        uint256 out = s.outType();
+        uint256 r = at.rank();
+        uint256 m = out.dim(r - 2);
+        uint256 n = out.dim(r - 1);
+        uint256 k = at.dim(r - 1);
+        bool tb = s.param(0) == 1;
+        uint256 per = _matmulB(tb, n);
+        uint256 k0 = b * per;
+        uint256 len = k - k0 < per ? k - k0 : per;
+        uint256 p = e / (m * n);
+        uint256 xo = _at(x, (e / n) * k + k0, len);
+        if (tb) {
+            return acc + _dotRuns(xo, _at(y, (p * n + e % n) * k + k0, len), [uint256(1), 0, 0, 1, 0], len);
+        }
+        uint256 yo = _at(y, (p * k + k0) * n + e % n, (len - 1) * n + 1);
+        return acc + _dotRuns(xo, yo, [uint256(1), 0, 0, len, (uint256(1) << 128) | n], 1);
+    }
+
     /// @dev The rows `[u0, u1)` and columns `[v0, v1)` of a `kh` × `kw` window whose
     ///      top-left corner is at (`top`, `left`) of an `h` × `w` plane that lie
     ///      inside the plane (empty when `u1 <= u0` or `v1 <= v0`).
@@ -837,6 +904,38 @@ contract OneStepVerifier {
             uint256 at = _at(ins[0], e * size, size);
             return size == 1 ? _readI8(at) : _readI32(at);
         }
+        if (op == StepSpec.OP_EMBEDDING) {
+            // E[id, d] for an id in [0, V), else 0 (the table is not read)
+            (uint256 tt,) = s.weight(0);
+            uint256 d = tt.dim(1);
+            int256 id = _readI32(_at(ins[0], 4 * (e / d), 4));
+            if (id < 0 || uint256(id) >= tt.dim(0)) return 0;
+            return _readI8(_at(ws[0], uint256(id) * d + e % d, 1));
+        }
+        if (op == StepSpec.OP_PERMUTE) {
+            return _permuted(s, e, ins[0]);
+        }
         revert NotComputable(op);
+    }
+
+    /// @dev permute: the input element at output element `e`'s coordinates put back
+    ///      in the input's axis order, `j[perm[k]] = i_k`.
+    function _permuted(Spec s, uint256 e, Src memory x) private pure returns (int256) {
+        (, uint256 xt) = s.input(0);
+        uint256 out = s.outType();
+        uint256 r = xt.rank();
+        uint256[8] memory j;
+        for (uint256 k = r; k > 0; k--) {
+            uint256 dk = out.dim(k - 1);
+            j[uint256(s.param(k - 1))] = e % dk;
+            e /= dk;
+        }
+        uint256 flat;
+        for (uint256 a = 0; a < r; a++) {
+            flat = flat * xt.dim(a) + j[a];
+        }
+        uint256 size = xt.elemSize();
+        uint256 at = _at(x, flat * size, size);
+        return size == 1 ? _readI8(at) : _readI32(at);
     }
 }

@@ -199,6 +199,7 @@ contract BudgetTest is GameKit {
             x.inputs[j] = _sparseData(x.inTys[j], seed + j, rx[j]);
         }
         x.weights = new Committed[](x.step.wTypes.length);
+        if (x.weights.length == 1) x.weights[0] = _sparseData(x.step.wTypes[0], seed + 7, rw);
         if (x.weights.length == 2) {
             x.weights[0] = _sparseData(x.step.wTypes[0], seed + 7, rw);
             x.weights[1] = _sparseTable(x.step.wTypes[1].shape[0], seed + 8);
@@ -283,6 +284,67 @@ contract BudgetTest is GameKit {
         x.step = _withWeights(Ref.unary(Ref.LINEAR, 0, Kit.i8(ys), Ref.params(0)), Kit.i8(Kit.s2(n, k)), Kit.i32(Kit.s2(n, 3)));
         x.element = n + 21;
         return last ? _lastBlock(x, 1) : _blockBeforeLast(x, 1);
+    }
+
+    /// @dev matmul of a [2, 131071] (K at the bound) by b of `n` columns, transposed
+    ///      (b [n, K]) or not (b [K, n]); the element in row 1, column 21 (or 1);
+    ///      its last block or the one before proven.
+    function _matmul(string memory name, bool tb, uint32 n, bool last) internal pure returns (Extreme memory x) {
+        uint32 k = 131_071;
+        x.name = name;
+        x.inTys = new Ty[](2);
+        (x.inTys[0], x.inTys[1]) = (Kit.i8(Kit.s2(2, k)), tb ? Kit.i8(Kit.s2(n, k)) : Kit.i8(Kit.s2(k, n)));
+        x.step = Ref.matmul(0, 1, Kit.i8(Kit.s2(2, n)), tb, int64(1) << 30, 46);
+        x.element = n + (n > 21 ? 21 : n - 1);
+        return last ? _lastBlock(x, 9) : _blockBeforeLast(x, 9);
+    }
+
+    /// @dev embedding of int32 ids [2^20] from a table [2^20, 4096] (2^32 bytes,
+    ///      height 24; the output has 2^32 elements, the most there may be): the id
+    ///      before the last names the table's last row, whose last byte is the
+    ///      element.
+    function _embedding() internal pure returns (Extreme memory x) {
+        uint32 v = uint32(1) << 20;
+        uint32 d = 4096;
+        x.name = "embedding of ids [2^20] from a table [2^20, 4096] (height 24), its last row";
+        x.inTys = _one(Kit.i32(Kit.s1(v)));
+        x.step = Ref.unary(Ref.EMBEDDING, 0, Kit.i8(Kit.s2(v, d)), Ref.noParams());
+        x.step.wTypes = new Ty[](1);
+        x.step.wData = new bytes[](1);
+        x.step.wTypes[0] = Kit.i8(Kit.s2(v, d));
+        uint256 p = v - 2;
+        x.element = p * d + d - 1;
+        uint256[] memory idx = new uint256[](1);
+        bytes[] memory data = new bytes[](1);
+        idx[0] = 4 * p / 256;
+        data[0] = new bytes(256);
+        Kit.set(data[0], 2, (4 * p % 256) / 4, int256(uint256(v - 1)));
+        x.inputs = new Committed[](1);
+        x.inputs[0] = Kit.commitSparse(x.inTys[0], idx, data);
+        uint256[2][] memory at = new uint256[2][](1);
+        at[0] = [uint256(v - 1) * d + d - 1, uint256(v) * d];
+        x.weights = new Committed[](1);
+        x.weights[0] = _sparseData(x.step.wTypes[0], 12, at);
+    }
+
+    /// @dev permute of rank 8 (the most), its axes reversed, over x [2, …, 2, 2^25 − 1]
+    ///      (2^32 − 128 bytes, height 24).
+    function _permute() internal pure returns (Extreme memory x) {
+        uint32[] memory xs = new uint32[](8);
+        uint32[] memory ys = new uint32[](8);
+        int64[] memory perm = new int64[](8);
+        for (uint256 a = 0; a < 8; a++) {
+            xs[a] = a == 7 ? uint32((uint256(1) << 25) - 1) : 2;
+            perm[a] = int64(uint64(7 - a));
+        }
+        for (uint256 a = 0; a < 8; a++) {
+            ys[a] = xs[7 - a];
+        }
+        x.name = "permute of rank 8 reversed over [2, ..., 2, 2^25 - 1] (height 24)";
+        x.inTys = _one(Kit.i8(xs));
+        x.step = Ref.unary(Ref.PERMUTE, 0, Kit.i8(ys), perm);
+        x.element = 3_000_000_019;
+        _fill(x, 13);
     }
 
     /// @dev A pool over x [1, H, W] of a `kh` x `kw` window (stride 1, no padding),
@@ -518,6 +580,22 @@ contract BudgetTest is GameKit {
 
     function test_extremeArgmaxFitsTheBudget() public {
         _playExtreme(_argmax(), 1);
+    }
+
+    /// Products of two activations at the loader's bound on K: b read transposed
+    /// (one run, like a linear layer's W, height 24), or not, with terms 2 bytes
+    /// apart (blocks of 256 spanning 511 bytes) or 32,768 apart (blocks of one term,
+    /// 131,071 of them).
+    function test_extremeMatmulFitsTheBudget() public {
+        _playExtreme(_matmul("matmul K = 131071, b [32768, K] transposed (height 24), the last block", true, 32_768, true), 1);
+        _playExtreme(_matmul("matmul K = 131071, b transposed, the block before the last: 512 terms", true, 32_768, false), 1);
+        _playExtreme(_matmul("matmul K = 131071, b [K, 2]: the block before the last, 256 terms 2 bytes apart", false, 2, false), 1);
+        _playExtreme(_matmul("matmul K = 131071, b [K, 32768] (height 24): 131071 blocks of one term, the last", false, 32_768, true), 1);
+    }
+
+    function test_extremeEmbeddingAndPermuteFitTheBudget() public {
+        _playExtreme(_embedding(), 1);
+        _playExtreme(_permute(), 1);
     }
 
     function test_extremeElementwiseFitTheBudget() public {

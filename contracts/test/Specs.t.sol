@@ -104,8 +104,14 @@ contract SpecsTest is Test {
         v[0] = 0x01;
         _expect(v, abi.encodeWithSelector(StepSpec.SpecVersion.selector, 1));
         v = bytes.concat(spec);
-        v[1] = 0x0a;
-        _expect(v, abi.encodeWithSelector(StepSpec.SpecUnknownOp.selector, 10));
+        v[1] = 0x0d;
+        _expect(v, abi.encodeWithSelector(StepSpec.SpecUnknownOp.selector, 13));
+        v = bytes.concat(spec);
+        v[1] = 0x0a; // embedding takes no parameters
+        _expect(v, abi.encodeWithSelector(StepSpec.SpecParamCount.selector, 10, 5));
+        v = bytes.concat(spec);
+        v[1] = 0x0c; // matmul takes three
+        _expect(v, abi.encodeWithSelector(StepSpec.SpecParamCount.selector, 12, 5));
         v = bytes.concat(spec);
         v[1] = 0x01; // linear takes one parameter, not five
         _expect(v, abi.encodeWithSelector(StepSpec.SpecParamCount.selector, 1, 5));
@@ -134,5 +140,30 @@ contract SpecsTest is Test {
         _expect(_withParam(4, 2), abi.encodeWithSelector(StepSpec.SpecParamRange.selector, 4, int64(2)));
         (,,, int256[] memory p,) = h.describe(_withParam(3, 2 ** 32 - 1));
         assertEq(p[3], 2 ** 32 - 1);
+    }
+
+    /// @dev The sample as a permute (op 11) of its five parameters.
+    function _permute(int64[5] memory perm) internal pure returns (bytes memory v) {
+        v = _sample();
+        v[1] = 0x0b;
+        for (uint256 i = 0; i < 5; i++) {
+            bytes8 b = bytes8(uint64(perm[i]));
+            for (uint256 k = 0; k < 8; k++) {
+                v[2 + 14 + 1 + 18 + 1 + 8 * i + k] = b[k];
+            }
+        }
+    }
+
+    /// A permutation names each of its axes once, as `Op::from_code` requires.
+    function test_aPermutationNamesEveryAxisOnce() public {
+        (,,, int256[] memory p,) = h.describe(_permute([int64(4), 0, 3, 1, 2]));
+        assertEq(p[0], 4);
+        assertEq(p[4], 2);
+        _expect(_permute([int64(1), 2, 1, 0, 4]), abi.encodeWithSelector(StepSpec.SpecParamRange.selector, 2, int64(1)));
+        _expect(_permute([int64(0), 1, 2, 3, 5]), abi.encodeWithSelector(StepSpec.SpecParamRange.selector, 4, int64(5)));
+        _expect(_permute([int64(0), -1, 2, 3, 4]), abi.encodeWithSelector(StepSpec.SpecParamRange.selector, 1, int64(-1)));
+        // no parameters: not a permutation of any rank
+        bytes memory none = abi.encodePacked(uint8(2), uint8(11), uint8(1), uint8(0), uint8(0), uint8(0), uint8(0));
+        _expect(none, abi.encodeWithSelector(StepSpec.SpecParamCount.selector, 11, 0));
     }
 }

@@ -34,6 +34,9 @@ library StepSpec {
     uint8 internal constant OP_LUT = 7;
     uint8 internal constant OP_RESHAPE = 8;
     uint8 internal constant OP_ARGMAX = 9;
+    uint8 internal constant OP_EMBEDDING = 10;
+    uint8 internal constant OP_PERMUTE = 11;
+    uint8 internal constant OP_MATMUL = 12;
 
     error SpecTruncated();
     error SpecTrailingBytes();
@@ -108,11 +111,11 @@ library StepSpec {
 
     /// @notice Checks an op code and its parameters (count byte at `params`) as the
     ///         Rust decoder does (`Op::from_code`): the documented count per op, flags
-    ///         0 or 1, and kernels, strides (at least 1) and paddings (at least 0)
-    ///         within u32. Multipliers and shifts are checked where they are used.
+    ///         0 or 1, kernels, strides (at least 1) and paddings (at least 0)
+    ///         within u32, and a permutation naming each of its 1 to 8 axes once. Multipliers and shifts are checked where they are used.
     function checkParams(uint8 op, uint256 params) internal pure {
         uint256 n = _u8(params);
-        if (op == OP_INPUT || op == OP_RELU || op == OP_LUT || op == OP_RESHAPE || op == OP_ARGMAX) {
+        if (op == OP_INPUT || op == OP_RELU || op == OP_LUT || op == OP_RESHAPE || op == OP_ARGMAX || op == OP_EMBEDDING) {
             _count(op, n, 0);
         } else if (op == OP_LINEAR) {
             _count(op, n, 1);
@@ -139,6 +142,18 @@ library StepSpec {
         } else if (op == OP_ADD) {
             _count(op, n, 4);
             _flag(params, 3);
+        } else if (op == OP_MATMUL) {
+            _count(op, n, 3);
+            _flag(params, 0);
+        } else if (op == OP_PERMUTE) {
+            // a permutation of the n axes, 1 <= n <= 8: each axis below n, none twice
+            if (n == 0 || n > MAX_RANK) revert SpecParamCount(op, n);
+            uint256 used;
+            for (uint256 i = 0; i < n; i++) {
+                int64 a = _paramAt(params, i);
+                if (a < 0 || uint64(a) >= n || (used >> uint64(a)) & 1 == 1) revert SpecParamRange(i, a);
+                used |= uint256(1) << uint64(a);
+            }
         } else {
             revert SpecUnknownOp(op);
         }

@@ -35,6 +35,9 @@ library Ref {
     uint8 internal constant LUT = 7;
     uint8 internal constant RESHAPE = 8;
     uint8 internal constant ARGMAX = 9;
+    uint8 internal constant EMBEDDING = 10;
+    uint8 internal constant PERMUTE = 11;
+    uint8 internal constant MATMUL = 12;
 
     // --------------------------------------------------------------- arithmetic
 
@@ -159,6 +162,15 @@ library Ref {
 
     function add(uint32 a, uint32 b, Ty memory t, int64 ma, int64 mb, int64 sh, bool relu) internal pure returns (StepDef memory s) {
         s = unary(ADD, a, t, params(ma, mb, sh, relu ? int64(1) : int64(0)));
+        s.inputs = new uint32[](2);
+        (s.inputs[0], s.inputs[1]) = (a, b);
+    }
+
+    /// @notice matmul of steps `a` and `b` to `out`, requantized by (`m`, `sh`).
+    function matmul(uint32 a, uint32 b, Ty memory out, bool transposeB, int64 m, int64 sh) internal pure returns (StepDef memory s) {
+        int64[] memory ps = new int64[](3);
+        (ps[0], ps[1], ps[2]) = (transposeB ? int64(1) : int64(0), m, sh);
+        s = unary(MATMUL, a, out, ps);
         s.inputs = new uint32[](2);
         (s.inputs[0], s.inputs[1]) = (a, b);
     }
@@ -459,6 +471,12 @@ library Ref {
     ///      that does not reduce.
     function terms(StepDef memory s, Ty[] memory ins) internal pure returns (uint256 T, uint256 B) {
         if (s.op == LINEAR) return (s.wTypes[0].shape[1], BLOCK);
+        if (s.op == MATMUL) {
+            // B = 512 transposed, else max(1, floor(512 / N))
+            uint256 n = s.out.shape[s.out.shape.length - 1];
+            uint256 per = s.params[0] == 1 || n <= 1 ? BLOCK : (n >= BLOCK ? 1 : BLOCK / n);
+            return (ins[0].shape[ins[0].shape.length - 1], per);
+        }
         if (s.op == ARGMAX) return (ins[0].shape[ins[0].shape.length - 1], BLOCK);
         if (s.op == CONV2D) {
             uint256 hw = uint256(ins[0].shape[1]) * ins[0].shape[2];
@@ -578,8 +596,8 @@ library Ref {
     ///      state a first block of zeros leaves (a maximum needs a term in every
     ///      block: no padding), and no data in x before what block `first` reads.
     function _requireZerosBefore(StepDef memory s, Ty[] memory ins, Committed[] memory xs, uint256 e, uint256 first, uint256 n) private pure {
-        bool keep =
-            s.op == LINEAR || s.op == CONV2D || s.op == AVGPOOL2D || s.op == ARGMAX || (s.op == MAXPOOL2D && s.params[4] == 0 && s.params[5] == 0);
+        bool keep = s.op == LINEAR || s.op == MATMUL || s.op == CONV2D || s.op == AVGPOOL2D || s.op == ARGMAX
+            || (s.op == MAXPOOL2D && s.params[4] == 0 && s.params[5] == 0);
         require(keep && first >= 1 && first < n, "foldFrom: an op whose zero blocks keep the state, a block past the first");
         require(Kit.isSparse(xs[0]), "foldFrom: a sparse input");
         (uint256[2][] memory rin,) = reads(s, ins, xs, e, first - 1);
@@ -600,6 +618,9 @@ library Ref {
             uint256 N = s.wTypes[0].shape[0];
             uint256 K = s.wTypes[0].shape[1];
             st[0] += Kit.elem(xs[0], (e / N) * K + t) * Kit.elem(ws[0], (e % N) * K + t);
+        } else if (s.op == MATMUL) {
+            (uint256 ai, uint256 bi) = _matmulAt(s, ins, e, t);
+            st[0] += Kit.elem(xs[0], ai) * Kit.elem(xs[1], bi);
         } else if (s.op == ARGMAX) {
             uint256 N = ins[0].shape[ins[0].shape.length - 1];
             int256 v = Kit.elem(xs[0], e * N + t);
@@ -637,7 +658,21 @@ library Ref {
         }
     }
 
+    /// @dev The positions in a and b of term `t` of matmul element `e`:
+    ///      a[p, i, t] and b[p, t, j] (b[p, j, t] transposed).
+    function _matmulAt(StepDef memory s, Ty[] memory ins, uint256 e, uint256 t) private pure returns (uint256 ai, uint256 bi) {
+        uint256 r = s.out.shape.length;
+        uint256 M = s.out.shape[r - 2];
+        uint256 N = s.out.shape[r - 1];
+        uint256 K = ins[0].shape[r - 1];
+        uint256 p = e / (M * N);
+        uint256 j = e % N;
+        ai = (e / N) * K + t;
+        bi = s.params[0] == 1 ? (p * N + j) * K + t : (p * K + t) * N + j;
+    }
+
     function _finish(StepDef memory s, Committed[] memory ws, uint256 e, int256[] memory st) private pure returns (int256) {
+        if (s.op == MATMUL) return requant(st[0], s.params[1], s.params[2], -128);
         if (s.op == LINEAR || s.op == CONV2D) {
             uint256 row = s.op == LINEAR ? e % s.wTypes[0].shape[0] : e / (uint256(s.out.shape[1]) * s.out.shape[2]);
             int256 relu = s.op == LINEAR ? s.params[0] : s.params[4];
@@ -660,7 +695,29 @@ library Ref {
         }
         if (s.op == LUT) return Kit.elem(ws[0], uint256(Kit.elem(xs[0], e) + 128));
         if (s.op == RESHAPE) return Kit.elem(xs[0], e);
+        if (s.op == EMBEDDING) {
+            uint256 d = ws[0].ty.shape[1];
+            int256 id = Kit.elem(xs[0], e / d);
+            if (id < 0 || uint256(id) >= ws[0].ty.shape[0]) return 0;
+            return Kit.elem(ws[0], uint256(id) * d + e % d);
+        }
+        if (s.op == PERMUTE) return Kit.elem(xs[0], _permuted(s, xs[0].ty, e));
         revert("no computation");
+    }
+
+    /// @dev The flat input index of permute output element `e`: its coordinates in
+    ///      the output's shape, axis k put back at input axis perm[k].
+    function _permuted(StepDef memory s, Ty memory xt, uint256 e) private pure returns (uint256 flat) {
+        uint256 r = xt.shape.length;
+        uint256[] memory j = new uint256[](r);
+        uint256 rest = e;
+        for (uint256 k = r; k > 0; k--) {
+            j[uint256(int256(s.params[k - 1]))] = rest % s.out.shape[k - 1];
+            rest /= s.out.shape[k - 1];
+        }
+        for (uint256 a = 0; a < r; a++) {
+            flat = flat * xt.shape[a] + j[a];
+        }
     }
 
     /// @notice The checkpoint leaf of a state: keccak256(0x07 ‖ its words).
@@ -713,6 +770,22 @@ library Ref {
                 rw[0] = [(e % N) * K + t0, (e % N) * K + t1];
             }
             if (last) rw[1] = [12 * (e % N), 12 * (e % N) + 12];
+        } else if (s.op == MATMUL) {
+            if (t1 > t0) {
+                (uint256 a0, uint256 b0) = _matmulAt(s, ins, e, t0);
+                (, uint256 b1) = _matmulAt(s, ins, e, t1 - 1);
+                rin[0] = [a0, a0 + t1 - t0];
+                rin[1] = [b0, b1 + 1];
+            }
+        } else if (s.op == EMBEDDING) {
+            uint256 d = s.wTypes[0].shape[1];
+            rin[0] = [4 * (e / d), 4 * (e / d) + 4];
+            int256 id = Kit.elem(xs[0], e / d);
+            if (id >= 0 && uint256(id) < s.wTypes[0].shape[0]) rw[0] = [uint256(id) * d + e % d, uint256(id) * d + e % d + 1];
+        } else if (s.op == PERMUTE) {
+            uint256 sz = Kit.size(ins[0].dtype);
+            uint256 at = _permuted(s, ins[0], e) * sz;
+            rin[0] = [at, at + sz];
         } else if (s.op == ARGMAX) {
             uint256 N = ins[0].shape[ins[0].shape.length - 1];
             if (t1 > t0) rin[0] = [e * N + t0, e * N + t1];

@@ -1,8 +1,10 @@
 //! Reading inference inputs from files: raw int8 bytes, or floats (JSON or `.npy`)
-//! quantized with the model's input scale (`docs/semantics.md`, "Float inputs").
+//! quantized with the model's input scale (`docs/semantics.md`, "Float inputs");
+//! for a model over token ids (int32 input), integer ids from JSON, an integer
+//! `.npy` or raw canonical bytes (4 bytes big-endian each).
 
 use eyre::{bail, eyre, Context, Result};
-use refute_core::{Model, Tensor};
+use refute_core::{DType, Model, Tensor};
 use std::path::Path;
 
 /// How to read an input file's values.
@@ -27,6 +29,13 @@ pub fn read_inputs(model: &Model, path: &Path, values: Values) -> Result<Vec<Ten
     let numel = ty.numel();
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
     let bytes = std::fs::read(path).wrap_err_with(|| format!("reading input {}", path.display()))?;
+    if ty.dtype == DType::I32 {
+        let ids = read_ids(model, ext, &bytes).wrap_err_with(|| format!("input {}", path.display()))?;
+        if ids.is_empty() || !ids.len().is_multiple_of(numel) {
+            bail!("input {} has {} token ids; the model takes {} ({}) per inference", path.display(), ids.len(), numel, ty);
+        }
+        return Ok(ids.chunks(numel).map(|c| Tensor::from_i32(ty.shape.clone(), c.to_vec()).expect("numel per chunk")).collect());
+    }
     let flat: Vec<i8> = match ext {
         "npy" => read_npy(model, &bytes, values).wrap_err_with(|| format!("input {}", path.display()))?,
         "json" => {
@@ -50,6 +59,68 @@ pub fn read_inputs(model: &Model, path: &Path, values: Values) -> Result<Vec<Ten
         bail!("input {} has {} values; the model takes {} ({}) per inference", path.display(), flat.len(), numel, ty);
     }
     Ok(flat.chunks(numel).map(|c| Tensor::from_i8(ty.shape.clone(), c.to_vec()).expect("numel per chunk")).collect())
+}
+
+/// Token ids: integers within int32 from JSON (nested to the input's shape or a
+/// batch of it) or an integer `.npy`; any other file is canonical bytes.
+fn read_ids(model: &Model, ext: &str, bytes: &[u8]) -> Result<Vec<i32>> {
+    let to_i32 = |i: usize, v: i128| i32::try_from(v).map_err(|_| eyre!("token id {i} is {v}, outside int32"));
+    match ext {
+        "json" => {
+            let v: serde_json::Value = serde_json::from_slice(bytes).wrap_err("not valid JSON")?;
+            if let serde_json::Value::Array(items) = &v
+                && items.iter().any(|i| i.is_array())
+            {
+                check_shape(&json_shape(&v)?, &model.input_type().shape)?;
+            }
+            let mut ids = vec![];
+            flatten_ids(&v, &mut ids)?;
+            ids.iter().enumerate().map(|(i, &v)| to_i32(i, v)).collect()
+        }
+        "npy" => {
+            let npy = npyz::NpyFile::new(bytes).wrap_err("not a valid .npy file")?;
+            if npy.order() != npyz::Order::C {
+                bail!("Fortran-ordered .npy arrays are not supported; save it in C order");
+            }
+            let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
+            check_shape(&shape, &model.input_type().shape)?;
+            let descr = match npy.dtype() {
+                npyz::DType::Plain(t) => t.to_string(),
+                other => bail!("unsupported .npy dtype {other:?}"),
+            };
+            let wide: Vec<i128> = match descr.trim_start_matches(['<', '>', '|', '=']) {
+                "i1" => npy.into_vec::<i8>()?.into_iter().map(i128::from).collect(),
+                "i2" => npy.into_vec::<i16>()?.into_iter().map(i128::from).collect(),
+                "i4" => npy.into_vec::<i32>()?.into_iter().map(i128::from).collect(),
+                "i8" => npy.into_vec::<i64>()?.into_iter().map(i128::from).collect(),
+                "u1" => npy.into_vec::<u8>()?.into_iter().map(i128::from).collect(),
+                "u2" => npy.into_vec::<u16>()?.into_iter().map(i128::from).collect(),
+                "u4" => npy.into_vec::<u32>()?.into_iter().map(i128::from).collect(),
+                "u8" => npy.into_vec::<u64>()?.into_iter().map(i128::from).collect(),
+                _ => bail!(".npy dtype {descr} is not an integer type: token ids are integers"),
+            };
+            wide.iter().enumerate().map(|(i, &v)| to_i32(i, v)).collect()
+        }
+        _ => {
+            if !bytes.len().is_multiple_of(4) {
+                bail!("{} bytes is not a whole number of int32 token ids (4 bytes big-endian each)", bytes.len());
+            }
+            Ok(bytes.chunks_exact(4).map(|b| i32::from_be_bytes(b.try_into().expect("4 bytes"))).collect())
+        }
+    }
+}
+
+/// The integers of nested JSON arrays (a token id is an integer, never a float).
+fn flatten_ids(v: &serde_json::Value, out: &mut Vec<i128>) -> Result<()> {
+    match v {
+        serde_json::Value::Array(items) => items.iter().try_for_each(|i| flatten_ids(i, out)),
+        serde_json::Value::Number(n) => {
+            let id = n.as_i64().map(i128::from).or(n.as_u64().map(i128::from)).ok_or_else(|| eyre!("{n} is not an integer token id"))?;
+            out.push(id);
+            Ok(())
+        }
+        other => bail!("expected integer token ids or arrays of them, found {other}"),
+    }
 }
 
 fn flatten_json(v: &serde_json::Value, out: &mut Vec<f64>) -> Result<()> {
@@ -196,6 +267,48 @@ mod tests {
         assert!(check_shape(&[450, 32], &[1, 8, 8]).is_err());
         assert_eq!(json_shape(&serde_json::json!([[1, 2], [3, 4], [5, 6]])).unwrap(), vec![3, 2]);
         assert!(json_shape(&serde_json::json!([[1, 2], [3]])).is_err());
+    }
+
+    /// A model over int32 ids `[2, 3]`.
+    fn id_model() -> Model {
+        let defs = vec![refute_core::StepDef {
+            name: "input".into(),
+            op: refute_core::Op::Input,
+            inputs: vec![],
+            weights: vec![],
+            shape: Some(vec![2, 3]),
+            dtype: Some(DType::I32),
+        }];
+        Model::new("ids", None, defs).unwrap()
+    }
+
+    #[test]
+    fn token_ids_are_read_exactly_or_refused_by_name() {
+        let m = id_model();
+        let dir = std::env::temp_dir().join(format!("refute-ids-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let write = |name: &str, bytes: &[u8]| {
+            let p = dir.join(name);
+            std::fs::write(&p, bytes).unwrap();
+            p
+        };
+        let ids = |t: &Tensor| t.as_i32().unwrap().to_vec();
+        // nested JSON in the input's shape, a batch of two flat ones, the int32 extremes
+        let one = read_inputs(&m, &write("a.json", b"[[0, 1, 2], [3, -4, 2147483647]]"), Values::Auto).unwrap();
+        assert_eq!(one.len(), 1);
+        assert_eq!(ids(&one[0]), vec![0, 1, 2, 3, -4, i32::MAX]);
+        let two = read_inputs(&m, &write("b.json", b"[[5, 5, 5, 5, 5, 5], [-2147483648, 0, 0, 0, 0, 7]]"), Values::Auto).unwrap();
+        assert_eq!(ids(&two[1]), vec![i32::MIN, 0, 0, 0, 0, 7]);
+        // raw canonical bytes: 4 bytes big-endian per id
+        let raw: Vec<u8> = [1i32, -1, 256, 0, 0, 9].iter().flat_map(|v| v.to_be_bytes()).collect();
+        assert_eq!(ids(&read_inputs(&m, &write("c.bin", &raw), Values::Auto).unwrap()[0]), vec![1, -1, 256, 0, 0, 9]);
+        let chain = |name: &str, bytes: &[u8]| format!("{:#}", read_inputs(&m, &write(name, bytes), Values::Auto).unwrap_err());
+        assert!(chain("d.json", b"[0, 1, 2, 3, 4, 2147483648]").contains("token id 5 is 2147483648, outside int32"));
+        assert!(chain("e.json", b"[0, 1, 2, 3, 4, 0.5]").contains("0.5 is not an integer token id"));
+        assert!(chain("f.json", b"[0, 1, 2, 3]").contains("4 token ids; the model takes 6"));
+        assert!(chain("g.bin", &raw[..7]).contains("7 bytes is not a whole number of int32 token ids"));
+        assert!(chain("h.json", b"[[0, 1], [2, 3], [4, 5]]").contains("shape [3, 2]"));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! Seeded sample data for the demo, the benchmarks and the tests: a small
-//! reproducible generator and random int8 inputs of a model's input type. Nothing
+//! reproducible generator and random inputs of a model's input type. Nothing
 //! here is for keys or anything else that must be unpredictable.
 
-use crate::tensor::{Tensor, TensorType};
+use crate::tensor::{DType, Tensor, TensorType};
 
 /// SplitMix64: tiny, seeded, reproducible. Not for anything secret.
 #[derive(Debug, Clone)]
@@ -49,7 +49,22 @@ impl Rng {
     }
 }
 
-/// A random int8 tensor of type `ty`.
+/// A random tensor of type `ty`: int8 values as [`Rng::i8`] draws them; int32
+/// values (token ids) mostly in `[0, 48)`, sometimes negative, `i32::MIN` or
+/// `i32::MAX`, so that ids inside and outside a small table both occur.
 pub fn random_input(rng: &mut Rng, ty: &TensorType) -> Tensor {
-    Tensor::from_i8(ty.shape.clone(), rng.i8s(ty.numel())).expect("numel matches")
+    match ty.dtype {
+        DType::I8 => Tensor::from_i8(ty.shape.clone(), rng.i8s(ty.numel())).expect("numel matches"),
+        DType::I32 => {
+            let ids = (0..ty.numel())
+                .map(|_| match rng.range(0, 19) {
+                    0 => i32::MIN,
+                    1 => i32::MAX,
+                    2 => rng.range(-3, -1) as i32,
+                    _ => rng.range(0, 47) as i32,
+                })
+                .collect();
+            Tensor::from_i32(ty.shape.clone(), ids).expect("numel matches")
+        }
+    }
 }

@@ -158,11 +158,26 @@ mod tests {
             Op::Lut,
             Op::Reshape,
             Op::Argmax,
+            Op::Embedding,
+            Op::Permute { perm: vec![0] },
+            Op::Permute { perm: vec![2, 0, 3, 1] },
+            Op::Matmul { transpose_b: true, mult: 1 << 30, shift: 40 },
+            Op::Matmul { transpose_b: false, mult: 0, shift: 1 },
         ];
         for op in ops {
             assert_eq!(Op::from_code(op.code(), &op.params()).unwrap(), op);
         }
         assert!(Op::from_code(1, &[2]).is_err());
         assert!(Op::from_code(2, &[0, 1, 0, 0, 0]).is_err());
+        // a permutation names every axis once, of a rank from 1 to 8
+        assert!(Op::from_code(11, &[]).is_err());
+        assert!(Op::from_code(11, &[0, 0]).is_err());
+        assert!(Op::from_code(11, &[1, 2]).is_err());
+        assert!(Op::from_code(11, &[-1, 0]).is_err());
+        assert!(Op::from_code(11, &[0, 1, 2, 3, 4, 5, 6, 7, 8]).is_err());
+        assert_eq!(Op::from_code(11, &[7, 6, 5, 4, 3, 2, 1, 0]).unwrap().params(), vec![7, 6, 5, 4, 3, 2, 1, 0]);
+        assert!(Op::from_code(10, &[0]).is_err());
+        assert!(Op::from_code(12, &[2, 1, 1]).is_err());
+        assert!(Op::from_code(12, &[0, 1]).is_err());
     }
 }

@@ -7,7 +7,7 @@
 
 use crate::model::{Model, StepDef};
 use crate::spec::{Op, MAX_MULT};
-use crate::tensor::{Tensor, TensorType};
+use crate::tensor::{DType, Tensor, TensorType};
 
 pub use crate::reference::run as reference_run;
 pub use crate::sample::{random_input, Rng};
@@ -39,7 +39,7 @@ pub fn random_requant(rng: &mut Rng, n: usize, k: usize) -> Tensor {
 }
 
 fn def(name: String, op: Op, inputs: Vec<u32>, weights: Vec<(String, Tensor)>, shape: Option<Vec<u32>>) -> StepDef {
-    StepDef { name, op, inputs, weights, shape }
+    StepDef { name, op, inputs, weights, shape, dtype: None }
 }
 
 /// A random valid model of up to about `max_steps` steps using every op of the
@@ -206,6 +206,136 @@ pub fn random_model(rng: &mut Rng, max_steps: usize) -> Model {
     Model::new("random", Some(1.0 / 64.0), defs).expect("random models are valid by construction")
 }
 
+/// A requantization `(m, s)` for reductions of length `k`: mostly one that spreads
+/// outputs over the int8 range, sometimes the ends of the ranges.
+pub fn random_scale(rng: &mut Rng, k: usize) -> (i64, i64) {
+    match rng.range(0, 9) {
+        0 => (rng.range(0, MAX_MULT), rng.range(1, 62)),
+        1 => (MAX_MULT, 62),
+        2 => (0, rng.range(1, 62)),
+        _ => {
+            let typical = (128.0 * 128.0 * (k as f64).sqrt() / 4.0).max(1.0);
+            (rng.range(1 << 30, MAX_MULT), ((31.0 + typical.log2() - 7.0).round() as i64 + rng.range(-1, 1)).clamp(1, 62))
+        }
+    }
+}
+
+/// A random permutation of `r` axes.
+pub fn random_perm(rng: &mut Rng, r: usize) -> Vec<u8> {
+    let mut p: Vec<u8> = (0..r as u8).collect();
+    for i in (1..r).rev() {
+        p.swap(i, rng.range(0, i as i64) as usize);
+    }
+    p
+}
+
+/// A random valid model over token ids: an int32 input (`[T]` or `[A, T]`,
+/// sometimes permuted while still int32), an embedding (tables of 1 to 48 rows, so
+/// that [`random_input`]'s ids fall both inside and outside; rows sometimes wider
+/// than a chunk), then heads split off by reshapes and moved by permutes, linear
+/// layers over the last axis, tables and adds, and sometimes a final argmax.
+pub fn random_token_model(rng: &mut Rng, max_steps: usize) -> Model {
+    let ids = if rng.chance(50) { vec![rng.range(1, 6) as u32] } else { vec![rng.range(1, 3) as u32, rng.range(1, 5) as u32] };
+    let mut defs =
+        vec![StepDef { name: "input".into(), op: Op::Input, inputs: vec![], weights: vec![], shape: Some(ids.clone()), dtype: Some(DType::I32) }];
+    let mut shapes = vec![ids];
+    let push = |defs: &mut Vec<StepDef>, shapes: &mut Vec<Vec<u32>>, d: StepDef, shape: Vec<u32>| {
+        defs.push(d);
+        shapes.push(shape);
+        (defs.len() - 1) as u32
+    };
+    let mut cur = 0u32;
+    if shapes[0].len() == 2 && rng.chance(40) {
+        let s = &shapes[0];
+        let out = vec![s[1], s[0]];
+        cur = push(&mut defs, &mut shapes, def("ids_t".into(), Op::Permute { perm: vec![1, 0] }, vec![0], vec![], None), out);
+    }
+    let v = rng.range(1, 48) as u32;
+    let d = if rng.chance(15) { rng.range(200, 300) } else { rng.range(1, 24) } as u32;
+    let table = Tensor::from_i8([v, d], rng.i8s((v * d) as usize)).unwrap();
+    let mut out = shapes[cur as usize].clone();
+    out.push(d);
+    cur = push(&mut defs, &mut shapes, def("embed".into(), Op::Embedding, vec![cur], vec![("embed.table".into(), table)], None), out);
+    let embed = cur;
+    while defs.len() < max_steps {
+        let s = shapes[cur as usize].clone();
+        let last = *s.last().expect("rank >= 1");
+        let i = defs.len();
+        match rng.range(0, 7) {
+            5 | 6 if s.len() >= 2 => {
+                // attention's products: x·xᵀ as a transposed operand, or x times its
+                // permuted copy [..., K, M] as a plain one (terms M bytes apart)
+                let r = s.len();
+                let (m, k) = (s[r - 2], s[r - 1]);
+                let transpose_b = rng.chance(50);
+                let other = if transpose_b {
+                    cur
+                } else {
+                    let mut perm: Vec<u8> = (0..r as u8).collect();
+                    perm.swap(r - 2, r - 1);
+                    let mut t = s.clone();
+                    t.swap(r - 2, r - 1);
+                    push(&mut defs, &mut shapes, def(format!("kt{i}"), Op::Permute { perm }, vec![cur], vec![], None), t)
+                };
+                let (mult, shift) = random_scale(rng, k as usize);
+                let mut out = s.clone();
+                out[r - 1] = m;
+                let j = defs.len();
+                cur = push(
+                    &mut defs,
+                    &mut shapes,
+                    def(format!("matmul{j}"), Op::Matmul { transpose_b, mult, shift }, vec![cur, other], vec![], None),
+                    out,
+                );
+            }
+            0 => {
+                let perm = random_perm(rng, s.len());
+                let out = perm.iter().map(|&a| s[a as usize]).collect();
+                cur = push(&mut defs, &mut shapes, def(format!("permute{i}"), Op::Permute { perm }, vec![cur], vec![], None), out);
+            }
+            1 => {
+                // heads: the last axis split in two, when it has a divisor
+                let heads = (2..=last.min(8)).rev().find(|h| last % h == 0 && rng.chance(60));
+                if let (Some(h), true) = (heads, s.len() < 6) {
+                    let mut out = s[..s.len() - 1].to_vec();
+                    out.extend([h, last / h]);
+                    cur = push(&mut defs, &mut shapes, def(format!("heads{i}"), Op::Reshape, vec![cur], vec![], Some(out.clone())), out);
+                }
+            }
+            2 => {
+                let n = rng.range(1, 24) as u32;
+                let wt = Tensor::from_i8([n, last], rng.i8s((n * last) as usize)).unwrap();
+                let q = random_requant(rng, n as usize, last as usize);
+                let mut out = s.clone();
+                *out.last_mut().expect("rank >= 1") = n;
+                let w = vec![(format!("fc{i}.weight"), wt), (format!("fc{i}.requant"), q)];
+                cur = push(&mut defs, &mut shapes, def(format!("fc{i}"), Op::Linear { relu: rng.chance(50) }, vec![cur], w, None), out);
+            }
+            3 => {
+                let table = Tensor::from_i8([256], rng.i8s(256)).unwrap();
+                cur = push(&mut defs, &mut shapes, def(format!("lut{i}"), Op::Lut, vec![cur], vec![(format!("lut{i}.table"), table)], None), s);
+            }
+            _ => {
+                let other = (embed..cur).rev().find(|&j| shapes[j as usize] == s).unwrap_or(cur);
+                let shift = rng.range(1, 31);
+                let mult_a = rng.range(0, 1i64 << shift).min(MAX_MULT);
+                let mult_b = rng.range(0, 1i64 << shift).min(MAX_MULT);
+                cur = push(
+                    &mut defs,
+                    &mut shapes,
+                    def(format!("add{i}"), Op::Add { mult_a, mult_b, shift, relu: false }, vec![cur, other], vec![], None),
+                    s,
+                );
+            }
+        }
+    }
+    if rng.chance(30) {
+        let i = defs.len();
+        defs.push(def(format!("argmax{i}"), Op::Argmax, vec![cur], vec![], None));
+    }
+    Model::new("random-tokens", None, defs).expect("random token models are valid by construction")
+}
+
 /// A small model that uses every op once, with weights from simple formulas: the
 /// hand-built fixture (`fixtures/models/hand-every-op.json`).
 pub fn every_op_model() -> Model {
@@ -243,7 +373,9 @@ pub fn every_op_model() -> Model {
 ///   maxpool 2x3 with padding (2 blocks of one row) → avgpool `[2,384]` (2 blocks);
 /// - vector: `[1100]` → linear to 600 (3 blocks) → lut → argmax over 600 (2 blocks);
 /// - rows: `[600,1,1]` → conv 1x1 to 300 channels (3 blocks of 256 one-tap rows) →
-///   reshape `[1,300,1]` → maxpool `[300,1]` (2 blocks of 256 rows of one element).
+///   reshape `[1,300,1]` → maxpool `[300,1]` (2 blocks of 256 rows of one element);
+/// - attention: `[2,600]` → `x·xᵀ` (2 blocks of 512) and, through the permute
+///   `[600,2]`, the same product with a plain second operand (3 blocks of 256).
 pub fn long_reduction_models(rng: &mut Rng) -> Vec<Model> {
     let conv_w = Tensor::from_i8([3, 4, 3, 3], rng.i8s(108)).unwrap();
     let conv_q = random_requant(rng, 3, 36);
@@ -283,10 +415,17 @@ pub fn long_reduction_models(rng: &mut Rng) -> Vec<Model> {
         def("column".into(), Op::Reshape, vec![1], vec![], Some(vec![1, 300, 1])),
         def("colmax".into(), Op::MaxPool2d { kernel: [300, 1], stride: [1, 1], padding: [0, 0] }, vec![2], vec![], None),
     ];
+    let attention = vec![
+        def("input".into(), Op::Input, vec![], vec![], Some(vec![2, 600])),
+        def("scores".into(), Op::Matmul { transpose_b: true, mult: 1 << 30, shift: 41 }, vec![0, 0], vec![], None),
+        def("xt".into(), Op::Permute { perm: vec![1, 0] }, vec![0], vec![], None),
+        def("gram".into(), Op::Matmul { transpose_b: false, mult: (1 << 31) - 1, shift: 42 }, vec![0, 2], vec![], None),
+    ];
     vec![
         Model::new("long-image", Some(1.0 / 16.0), image).expect("valid"),
         Model::new("long-vector", Some(1.0 / 16.0), vector).expect("valid"),
         Model::new("long-rows", Some(1.0 / 16.0), rows).expect("valid"),
+        Model::new("long-attention", Some(1.0 / 16.0), attention).expect("valid"),
     ]
 }
 
@@ -296,7 +435,7 @@ pub fn long_reduction_models(rng: &mut Rng) -> Vec<Model> {
 /// needs the reduction descent.
 pub fn wide_mlp(width: u32, layers: usize) -> Model {
     let mut rng = Rng::new(0x4096);
-    let mut defs = vec![StepDef { name: "input".into(), op: Op::Input, inputs: vec![], weights: vec![], shape: Some(vec![width]) }];
+    let mut defs = vec![StepDef { name: "input".into(), op: Op::Input, inputs: vec![], weights: vec![], shape: Some(vec![width]), dtype: None }];
     for l in 0..=layers {
         let n = if l == layers { 10 } else { width };
         let w = Tensor::from_i8([n, width], rng.i8s((n * width) as usize)).expect("shape matches");
@@ -307,6 +446,7 @@ pub fn wide_mlp(width: u32, layers: usize) -> Model {
             inputs: vec![l as u32],
             weights: vec![(format!("fc{l}.weight"), w), (format!("fc{l}.requant"), q)],
             shape: None,
+            dtype: None,
         });
     }
     Model::new(format!("mlp-{width}x{layers}"), None, defs).expect("valid by construction")

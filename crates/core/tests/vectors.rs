@@ -8,8 +8,8 @@ use refute_core::commit::{commit_tensor, data_root, data_tree, trace_tree, Chunk
 use refute_core::hash::{to_hex, Hash};
 use refute_core::merkle::{MerkleTree, TreeKind};
 use refute_core::reference::{blocks, eval_block, eval_block_with_dependencies, init, state_fields, states_before_blocks, BlockValue, Elements};
-use refute_core::testing::{every_op_model, long_reduction_models, random_input, random_model, reference_run, Rng};
-use refute_core::{Model, Op, State, Tensor};
+use refute_core::testing::{every_op_model, long_reduction_models, random_input, random_model, random_token_model, reference_run, Rng};
+use refute_core::{Model, Op, State, StepDef, Tensor};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
@@ -146,8 +146,8 @@ fn range_vector(r: &ChunkRange) -> Value {
     json!({"first": r.first, "chunks": hex(&r.chunk_bytes()), "proof": hashes(&r.proof)})
 }
 
-/// One-step cases: every step of the every-op model, of random models and of the
-/// long-reduction models, at the first, last and a middle output element, for the
+/// One-step cases: every step of the every-op model, of random models, of the
+/// long-reduction models and of random token models, at the first, last and a middle output element, for the
 /// first, a middle and the last block of its reduction (every block of a short one),
 /// each folded from the state before it and opened exactly as a challenger would.
 fn ops() -> Value {
@@ -158,6 +158,10 @@ fn ops() -> Value {
         models.push(random_model(&mut Rng::new(seed), 6));
     }
     models.extend(long_reduction_models(&mut Rng::new(0x10e6)));
+    for seed in 200..216u64 {
+        models.push(random_token_model(&mut Rng::new(seed), 6));
+    }
+    models.extend(short_dot_models());
     for model in &models {
         let input = random_input(&mut rng, model.input_type());
         let (tensors, _) = run_reference(model, &input);
@@ -203,6 +207,33 @@ fn ops() -> Value {
         }
     }
     json!({ "cases": cases })
+}
+
+/// Linear layers and products over 1 to 4 terms with no bias and a scale that keeps
+/// the dot product visible in the element (the verifier reads runs of 2 and 3 bytes
+/// term by term; random requant tables mostly saturate such short sums).
+fn short_dot_models() -> Vec<Model> {
+    let mut rng = Rng::new(0x5d07);
+    (1..=4u32)
+        .map(|k| {
+            let w = Tensor::from_i8([5, k], rng.i8s(5 * k as usize)).unwrap();
+            let q = Tensor::from_i32([5, 3], (0..5).flat_map(|_| [0, 1 << 30, 39]).collect()).unwrap();
+            let def = |name: &str, op: Op, inputs: Vec<u32>, weights: Vec<(String, Tensor)>, shape: Option<Vec<u32>>| StepDef {
+                name: name.into(),
+                op,
+                inputs,
+                weights,
+                shape,
+                dtype: None,
+            };
+            let defs = vec![
+                def("input", Op::Input, vec![], vec![], Some(vec![2, k])),
+                def("fc", Op::Linear { relu: false }, vec![0], vec![("w".into(), w), ("q".into(), q)], None),
+                def("xxt", Op::Matmul { transpose_b: true, mult: 1 << 30, shift: 39 }, vec![0, 0], vec![], None),
+            ];
+            Model::new(format!("short-dot-{k}"), None, defs).unwrap()
+        })
+        .collect()
 }
 
 fn run_reference(model: &Model, input: &Tensor) -> (Vec<Tensor>, Hash) {
@@ -273,9 +304,9 @@ fn op_vectors_are_current_and_self_consistent() {
             long_seen.insert(spec.op.code());
         }
     }
-    let every: std::collections::BTreeSet<u8> = (1..=9).collect();
+    let every: std::collections::BTreeSet<u8> = (1..refute_core::ops::NAMES.len() as u8).collect();
     assert_eq!(ops_seen, every, "the vectors cover every op");
-    let reducing: std::collections::BTreeSet<u8> = [1, 2, 4, 5, 9].into();
+    let reducing: std::collections::BTreeSet<u8> = [1, 2, 4, 5, 9, 12].into();
     assert_eq!(long_seen, reducing, "the vectors cover every reducing op with several blocks");
     let text = serde_json::to_string_pretty(&v).unwrap() + "\n";
     check_or_bless(&root().join("fixtures/vectors/ops.json"), text.as_bytes());

@@ -322,7 +322,7 @@ impl Engine {
             if t.ty() != want {
                 return Err(EngineError::Input { index, want: want.clone(), got: t.ty().clone() });
             }
-            bytes.extend(t.as_i8().expect("int8, checked with the type").iter().map(|&x| x as u8));
+            bytes.extend(t.canonical_bytes());
         }
         Ok(bytes)
     }
@@ -339,7 +339,15 @@ impl Engine {
         let mut shape = vec![batch as i64];
         shape.extend(self.model.input_type().shape.iter().map(|&d| d as i64));
         let mut outs: Vec<tch::Tensor> = Vec::with_capacity(self.steps.len());
-        outs.push(tch::Tensor::f_from_slice(input)?.f_view_dtype(Kind::Int8)?.f_reshape(&shape)?.f_to_device(self.device)?);
+        let step0 = match self.model.input_type().dtype {
+            DType::I8 => tch::Tensor::f_from_slice(input)?.f_view_dtype(Kind::Int8)?,
+            DType::I32 => {
+                // canonical int32 is big-endian; libtorch wants native values
+                let ids: Vec<i32> = input.chunks_exact(4).map(|b| i32::from_be_bytes(b.try_into().expect("4 bytes"))).collect();
+                tch::Tensor::f_from_slice(&ids)?
+            }
+        };
+        outs.push(step0.f_reshape(&shape)?.f_to_device(self.device)?);
         if batch == 0 {
             // Some libtorch kernels reject empty batches; an empty batch has empty outputs.
             for step in &self.model.steps()[1..] {

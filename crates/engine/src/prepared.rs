@@ -132,6 +132,9 @@ pub(crate) enum Prepared {
     Lut { table: tch::Tensor },
     Reshape { shape: Vec<i64> },
     Argmax,
+    Embedding { table: tch::Tensor, rows: i64 },
+    Permute { dims: Vec<i64> },
+    Matmul { transpose_b: bool, mult: i64, shift: i64 },
 }
 
 fn pair(v: [u32; 2]) -> [i64; 2] {
@@ -176,6 +179,18 @@ impl Prepared {
             }
             Op::Reshape => Prepared::Reshape { shape: spec.out.shape.iter().map(|&d| d as i64).collect() },
             Op::Argmax => Prepared::Argmax,
+            Op::Embedding => {
+                let t = &step.weights[0];
+                let bytes: Vec<u8> = t.as_i8().expect("int8 table").iter().map(|&x| x as u8).collect();
+                let [v, d] = [t.ty().shape[0] as i64, t.ty().shape[1] as i64];
+                Prepared::Embedding {
+                    table: tch::Tensor::f_from_slice(&bytes)?.f_view_dtype(Kind::Int8)?.f_reshape([v, d])?.f_to_device(device)?,
+                    rows: v,
+                }
+            }
+            // the batch axis stays first
+            Op::Matmul { transpose_b, mult, shift } => Prepared::Matmul { transpose_b, mult, shift },
+            Op::Permute { ref perm } => Prepared::Permute { dims: std::iter::once(0).chain(perm.iter().map(|&a| a as i64 + 1)).collect() },
         })
     }
 
@@ -229,6 +244,38 @@ impl Prepared {
             Prepared::Argmax => {
                 // libtorch returns the first index of the maximum, as the semantics require.
                 x[0].f_argmax(-1, false)?.f_to_kind(Kind::Int)
+            }
+            Prepared::Embedding { table, rows } => {
+                // an id outside [0, V) reads row 0 and is then zeroed: its output is 0
+                let ids = x[0].f_to_kind(Kind::Int64)?;
+                let inside = ids.f_ge(0)?.f_logical_and(&ids.f_lt(*rows)?)?;
+                let safe = ids.f_where_scalarother(&inside, 0)?;
+                let picked = table.f_index_select(0, &safe.f_flatten(0, -1)?)?;
+                let keep = inside.f_flatten(0, -1)?.f_unsqueeze(1)?.f_to_kind(Kind::Int8)?;
+                let mut shape = x[0].size();
+                shape.push(table.size()[1]);
+                picked.f_mul(&keep)?.f_reshape(&shape)
+            }
+            Prepared::Permute { dims } => x[0].f_permute(dims)?.f_contiguous(),
+            Prepared::Matmul { transpose_b, mult, shift } => {
+                // batched fp32 GEMMs over blocks of K short enough to be exact, the
+                // blocks added in int64 (as the linear steps' fp32 path does)
+                let a = x[0].f_to_kind(Kind::Float)?;
+                let b = x[1].f_to_kind(Kind::Float)?;
+                let b = if *transpose_b { b.f_transpose(-1, -2)? } else { b };
+                let k = *a.size().last().expect("rank >= 2");
+                let mut acc: Option<tch::Tensor> = None;
+                let mut start = 0;
+                while start < k {
+                    let len = (k - start).min(Gemm::Fp32Blocks.block() as i64);
+                    let part = a.f_narrow(-1, start, len)?.f_matmul(&b.f_narrow(-2, start, len)?)?.f_to_kind(Kind::Int64)?;
+                    acc = Some(match acc {
+                        None => part,
+                        Some(sum) => sum.f_add(&part)?,
+                    });
+                    start += len;
+                }
+                requant_scalar(&acc.expect("K >= 1").f_mul_scalar(*mult)?, *shift, -128)
             }
         }
     }

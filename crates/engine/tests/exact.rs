@@ -4,7 +4,7 @@
 
 use proptest::prelude::*;
 use refute_core::reference::eval_all;
-use refute_core::testing::{every_op_model, random_input, random_model, Rng};
+use refute_core::testing::{every_op_model, random_input, random_model, random_token_model, Rng};
 use refute_core::{Model, Op, StepDef, Tensor};
 use refute_engine::{Engine, EngineError, Gemm, EXACT_BLOCK, INT8_BLOCK};
 use std::sync::Arc;
@@ -36,9 +36,19 @@ fn backends() -> Vec<Gemm> {
     v
 }
 
+/// A random model of up to about `steps` steps: one of three over token ids
+/// (embedding, permutes), the others over int8 features.
+fn random_any_model(rng: &mut Rng, steps: usize) -> Model {
+    if rng.chance(33) {
+        random_token_model(rng, steps)
+    } else {
+        random_model(rng, steps)
+    }
+}
+
 fn run_random(seed: u64, batch: usize, gemm: Gemm) -> (Model, refute_engine::BatchRun) {
     let mut rng = Rng::new(seed);
-    let model = random_model(&mut rng, 3 + (seed % 8) as usize);
+    let model = random_any_model(&mut rng, 3 + (seed % 8) as usize);
     let inputs: Vec<Tensor> = (0..batch).map(|_| random_input(&mut rng, model.input_type())).collect();
     let engine = Engine::with_gemm(Arc::new(model.clone()), refute_engine::tch::Device::Cpu, gemm).unwrap();
     let run = engine.run(&inputs).unwrap();
@@ -63,7 +73,7 @@ proptest! {
     #[test]
     fn a_row_does_not_depend_on_its_batch(seed in any::<u64>()) {
         let mut rng = Rng::new(seed);
-        let model = Arc::new(random_model(&mut rng, 6));
+        let model = Arc::new(random_any_model(&mut rng, 6));
         let inputs: Vec<Tensor> = (0..5).map(|_| random_input(&mut rng, model.input_type())).collect();
         let engine = Engine::cpu(model).unwrap();
         let batched = engine.run(&inputs).unwrap();
@@ -77,22 +87,54 @@ proptest! {
 #[test]
 fn one_and_two_threads_give_the_same_bits() {
     let mut rng = Rng::new(7);
-    let model = Arc::new(random_model(&mut rng, 10));
-    let inputs: Vec<Tensor> = (0..16).map(|_| random_input(&mut rng, model.input_type())).collect();
-    let engine = Engine::cpu(model).unwrap();
-    let before = refute_engine::tch::get_num_threads();
-    refute_engine::tch::set_num_threads(1);
-    let one = engine.run(&inputs).unwrap();
-    refute_engine::tch::set_num_threads(2);
-    let two = engine.run(&inputs).unwrap();
-    refute_engine::tch::set_num_threads(before);
-    assert_eq!(one.traces(), two.traces());
+    for model in [random_model(&mut rng, 10), random_token_model(&mut rng, 10)] {
+        let model = Arc::new(model);
+        let inputs: Vec<Tensor> = (0..16).map(|_| random_input(&mut rng, model.input_type())).collect();
+        let engine = Engine::cpu(model).unwrap();
+        let before = refute_engine::tch::get_num_threads();
+        refute_engine::tch::set_num_threads(1);
+        let one = engine.run(&inputs).unwrap();
+        refute_engine::tch::set_num_threads(2);
+        let two = engine.run(&inputs).unwrap();
+        refute_engine::tch::set_num_threads(before);
+        assert_eq!(one.traces(), two.traces());
+    }
+}
+
+/// Token ids at every edge (inside the table, `-1`, `V`, the int32 extremes) through
+/// an embedding and a permute of the ids and of the embedded rows, in the engine and
+/// the reference.
+#[test]
+fn token_ids_at_the_edges_equal_the_reference() {
+    let table = Tensor::from_i8([5, 3], (0..15).map(|i| (i * 17 % 256 - 128) as i8).collect()).unwrap();
+    let defs = vec![
+        StepDef {
+            name: "input".into(),
+            op: Op::Input,
+            inputs: vec![],
+            weights: vec![],
+            shape: Some(vec![2, 4]),
+            dtype: Some(refute_core::DType::I32),
+        },
+        StepDef { name: "ids_t".into(), op: Op::Permute { perm: vec![1, 0] }, inputs: vec![0], weights: vec![], shape: None, dtype: None },
+        StepDef { name: "embed".into(), op: Op::Embedding, inputs: vec![1], weights: vec![("e".into(), table)], shape: None, dtype: None },
+        StepDef { name: "heads".into(), op: Op::Permute { perm: vec![2, 1, 0] }, inputs: vec![2], weights: vec![], shape: None, dtype: None },
+    ];
+    let model = Model::new("edge-ids", None, defs).unwrap();
+    let ids = |v: [i32; 8]| Tensor::from_i32([2, 4], v.to_vec()).unwrap();
+    let inputs = vec![ids([0, 4, 5, -1, i32::MIN, i32::MAX, 2, 3]), ids([5; 8]), ids([0; 8]), ids([i32::MIN; 8])];
+    for gemm in backends() {
+        let run = engine_with(&model, gemm).run(&inputs).unwrap();
+        assert_matches_reference(&model, &run);
+        // every id outside [0, 5) embeds as zeros
+        assert_eq!((0..24).map(|e| run.step_tensor(1, 2).get(e)).collect::<Vec<_>>(), vec![0; 24]);
+    }
 }
 
 /// An input of 4096 and one linear layer of 512: 18 chunks per inference.
 fn split_model(rng: &mut Rng) -> Arc<Model> {
     let defs = vec![
-        StepDef { name: "input".into(), op: Op::Input, inputs: vec![], weights: vec![], shape: Some(vec![4096]) },
+        StepDef { name: "input".into(), op: Op::Input, inputs: vec![], weights: vec![], shape: Some(vec![4096]), dtype: None },
         StepDef {
             name: "fc".into(),
             op: Op::Linear { relu: true },
@@ -102,6 +144,7 @@ fn split_model(rng: &mut Rng) -> Arc<Model> {
                 ("q".into(), refute_core::testing::random_requant(rng, 512, 4096)),
             ],
             shape: None,
+            dtype: None,
         },
     ];
     Arc::new(Model::new("split", None, defs).unwrap())
@@ -173,13 +216,14 @@ fn wide_linear(k: u32, (x, last_x): (i8, i8), (w, last_w): (i8, i8)) -> (Model, 
     // land mid-range and an error of one unit in the accumulator can show.
     let q = Tensor::from_i32([1, 3], vec![0, 1 << 30, 48]).unwrap();
     let defs = vec![
-        StepDef { name: "input".into(), op: Op::Input, inputs: vec![], weights: vec![], shape: Some(vec![k]) },
+        StepDef { name: "input".into(), op: Op::Input, inputs: vec![], weights: vec![], shape: Some(vec![k]), dtype: None },
         StepDef {
             name: "fc".into(),
             op: Op::Linear { relu: false },
             inputs: vec![0],
             weights: vec![("w".into(), Tensor::from_i8([1, k], weights).unwrap()), ("q".into(), q)],
             shape: None,
+            dtype: None,
         },
     ];
     (Model::new("wide", None, defs).unwrap(), Tensor::from_i8([k], input).unwrap())
@@ -267,7 +311,7 @@ fn large_shapes_match_the_reference() {
     let mut rng = Rng::new(99);
     let c = 3u32;
     let defs = vec![
-        StepDef { name: "input".into(), op: Op::Input, inputs: vec![], weights: vec![], shape: Some(vec![c, 40, 40]) },
+        StepDef { name: "input".into(), op: Op::Input, inputs: vec![], weights: vec![], shape: Some(vec![c, 40, 40]), dtype: None },
         StepDef {
             name: "pointwise".into(),
             op: Op::Conv2d { stride: [1, 1], padding: [0, 0], relu: true },
@@ -277,8 +321,9 @@ fn large_shapes_match_the_reference() {
                 ("q".into(), refute_core::testing::random_requant(&mut rng, 8, c as usize)),
             ],
             shape: None,
+            dtype: None,
         },
-        StepDef { name: "flat".into(), op: Op::Reshape, inputs: vec![1], weights: vec![], shape: Some(vec![8 * 1600]) },
+        StepDef { name: "flat".into(), op: Op::Reshape, inputs: vec![1], weights: vec![], shape: Some(vec![8 * 1600]), dtype: None },
         StepDef {
             name: "fc".into(),
             op: Op::Linear { relu: false },
@@ -288,6 +333,7 @@ fn large_shapes_match_the_reference() {
                 ("fq".into(), refute_core::testing::random_requant(&mut rng, 5, 8 * 1600)),
             ],
             shape: None,
+            dtype: None,
         },
     ];
     let model = Model::new("large", None, defs).unwrap();

@@ -252,8 +252,9 @@ fn scenarios() -> Value {
 fn wide_models() -> Vec<(String, String, Model)> {
     use refute_core::{Op, StepDef};
     let mut rng = Rng::new(0x91de);
-    let input = |shape: Vec<u32>| StepDef { name: "input".into(), op: Op::Input, inputs: vec![], weights: vec![], shape: Some(shape) };
-    let step = |name: &str, op: Op, weights: Vec<(String, Tensor)>| StepDef { name: name.into(), op, inputs: vec![0], weights, shape: None };
+    let input = |shape: Vec<u32>| StepDef { name: "input".into(), op: Op::Input, inputs: vec![], weights: vec![], shape: Some(shape), dtype: None };
+    let step =
+        |name: &str, op: Op, weights: Vec<(String, Tensor)>| StepDef { name: name.into(), op, inputs: vec![0], weights, shape: None, dtype: None };
     let mut out = vec![];
     for k in [64u32, 1024, 4096, 16384, 131_071] {
         let w = Tensor::from_i8([2, k], rng.i8s(2 * k as usize)).unwrap();

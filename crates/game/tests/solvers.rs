@@ -336,7 +336,7 @@ fn wide_model() -> Model {
     use refute_core::{Op, StepDef};
     let mut rng = Rng::new(77);
     let defs = vec![
-        StepDef { name: "input".into(), op: Op::Input, inputs: vec![], weights: vec![], shape: Some(vec![20]) },
+        StepDef { name: "input".into(), op: Op::Input, inputs: vec![], weights: vec![], shape: Some(vec![20]), dtype: None },
         StepDef {
             name: "fc".into(),
             op: Op::Linear { relu: false },
@@ -346,8 +346,9 @@ fn wide_model() -> Model {
                 ("q".into(), refute_core::testing::random_requant(&mut rng, 600, 20)),
             ],
             shape: None,
+            dtype: None,
         },
-        StepDef { name: "class".into(), op: Op::Argmax, inputs: vec![1], weights: vec![], shape: None },
+        StepDef { name: "class".into(), op: Op::Argmax, inputs: vec![1], weights: vec![], shape: None, dtype: None },
     ];
     Model::new("wide", None, defs).unwrap()
 }

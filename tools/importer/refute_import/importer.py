@@ -52,6 +52,10 @@ ADD_FUNCTIONS = (operator.add, torch.add)
 FLATTEN_FUNCTIONS = (torch.flatten, torch.reshape)
 RESHAPE_METHODS = ("view", "reshape", "flatten")
 IDENTITY_METHODS = ("contiguous",)
+PERMUTE_METHODS = ("permute", "transpose")
+PERMUTE_FUNCTIONS = (torch.permute, torch.transpose)
+MATMUL_FUNCTIONS = (operator.matmul, torch.matmul, torch.bmm)
+MATMUL_METHODS = ("matmul", "bmm")
 IDENTITY_MODULES = (nn.Identity, nn.Dropout)
 #: Non-tensor helpers allowed to feed reshape arguments (`x.size(0)`, `x.shape[0]`).
 META_METHODS = ("size", "dim")
@@ -137,7 +141,7 @@ def _bind(node: fx.Node, names: Sequence[str], defaults: dict[str, Any]) -> dict
 
 @dataclass
 class _Kind:
-    kind: str  # input linear conv2d bn relu maxpool avgpool reshape identity add lut meta output
+    kind: str  # input linear conv2d bn relu maxpool avgpool reshape identity add lut permute embedding matmul meta output
     params: dict[str, Any]
 
 
@@ -179,6 +183,10 @@ def _classify(gm: fx.GraphModule) -> dict[str, _Kind]:
                 k = _Kind("reshape", {})
             elif name in IDENTITY_METHODS:
                 k = _Kind("identity", {})
+            elif name in PERMUTE_METHODS:
+                k = _permute_kind(node, gm, name, node.args[1:], node.kwargs)
+            elif name in MATMUL_METHODS:
+                k = _matmul_kind(node, gm, meta)
             elif name in LUT_METHODS:
                 k = _Kind("lut", {"fn": lambda t, _n=name, _a=node.args[1:], _k=node.kwargs: getattr(t, _n)(*_a, **_k)})
             elif name == "add":
@@ -205,6 +213,10 @@ def _classify(gm: fx.GraphModule) -> dict[str, _Kind]:
                 k = _Kind("relu", {})
             elif fn in FLATTEN_FUNCTIONS:
                 k = _Kind("reshape", {})
+            elif fn in PERMUTE_FUNCTIONS:
+                k = _permute_kind(node, gm, fn.__name__, node.args[1:], node.kwargs)
+            elif fn in MATMUL_FUNCTIONS:
+                k = _matmul_kind(node, gm, meta)
             elif fn in LUT_FUNCTIONS:
                 rest, kw = node.args[1:], dict(node.kwargs)
                 if any(isinstance(a, fx.Node) for a in list(rest) + list(kw.values())):
@@ -276,7 +288,30 @@ def _classify_module(node: fx.Node, mod: nn.Module, gm: fx.GraphModule) -> _Kind
         return _Kind("identity", {})
     if type(mod) in LUT_MODULES:
         return _Kind("lut", {"fn": mod})
+    if type(mod) is nn.Embedding:
+        if mod.max_norm is not None:
+            raise _unsupported(node, gm, "max_norm renormalizes rows at lookup time (a refute table is fixed)")
+        return _Kind("embedding", {"module": mod})
     raise _unsupported(node, gm)
+
+
+def _matmul_kind(node: fx.Node, gm: fx.GraphModule, meta: set[str]) -> _Kind:
+    """`a @ b`, `torch.matmul`, `torch.bmm` of two activations of one rank."""
+    if len(node.args) != 2 or node.kwargs or not all(isinstance(a, fx.Node) and a.name not in meta for a in node.args):
+        raise _unsupported(node, gm, "only the product of two tensors (no out=, no constants)")
+    return _Kind("matmul", {})
+
+
+def _permute_kind(node: fx.Node, gm: fx.GraphModule, name: str, args, kwargs) -> _Kind:
+    """`x.permute(*dims)`, `x.permute(dims)`, `torch.permute(x, dims)`, `x.transpose(a, b)`:
+    the axes, batch axis included, resolved against the rank when lowered."""
+    if any(isinstance(a, fx.Node) for a in list(args) + list(kwargs.values())):
+        raise _unsupported(node, gm, "the axes must be constants")
+    if name == "transpose":
+        a = _bind(node, ["input", "dim0", "dim1"], {})
+        return _Kind("permute", {"swap": (int(a["dim0"]), int(a["dim1"]))})
+    dims = kwargs.get("dims", args[0] if len(args) == 1 and isinstance(args[0], (list, tuple)) else args)
+    return _Kind("permute", {"dims": tuple(int(d) for d in dims)})
 
 
 def _maxpool_kind(node, gm, kernel, stride, padding, dilation, ceil_mode, return_indices) -> _Kind:
@@ -364,7 +399,7 @@ def _calibrate(gm, kinds, calib: np.ndarray, percentile: float | None, batch_siz
                 f"{_node_desc(n, gm)}{_where(n)} gives shape {list(out.shape)} for a batch of {cur_b}: "
                 f"it mixes the batch dim with the others (refute shapes are per sample)"
             )
-        if not torch.is_floating_point(out):
+        if not torch.is_floating_point(out) and n.op != "placeholder":
             raise UnsupportedError(f"{_node_desc(n, gm)}{_where(n)} gives a {out.dtype} tensor; only float tensors are supported")
         shape = tuple(int(d) for d in out.shape[1:])
         if st.shape is not None and st.shape != shape:
@@ -379,7 +414,7 @@ def _calibrate(gm, kinds, calib: np.ndarray, percentile: float | None, batch_siz
     rec = _Recorder(gm, hook)
     with torch.no_grad():
         for i in range(0, len(calib), batch_size):
-            chunk = torch.from_numpy(np.ascontiguousarray(calib[i : i + batch_size], dtype=np.float64))
+            chunk = torch.from_numpy(np.ascontiguousarray(calib[i : i + batch_size]))
             cur_b = chunk.shape[0]
             outputs.append(rec.run(chunk))
     for n in gm.graph.nodes:
@@ -456,12 +491,9 @@ def import_model(
         raise ValueError(f"on_bias_overflow must be 'widen' or 'error', got {on_bias_overflow!r}")
     widened_channels: dict[str, list[int]] = {}
     percentile = _parse_method(calibration_method)
-    calib = np.asarray(calibration.detach().cpu().numpy() if isinstance(calibration, torch.Tensor) else calibration,
-                       dtype=np.float64)
-    if calib.ndim < 2 or len(calib) == 0:
-        raise ValueError(f"calibration inputs must be [N, *input_shape] with N >= 1, got shape {list(calib.shape)}")
-    if not np.all(np.isfinite(calib)):
-        raise ValueError("calibration inputs contain NaN or infinity")
+    raw = np.asarray(calibration.detach().cpu().numpy() if isinstance(calibration, torch.Tensor) else calibration)
+    if raw.ndim < 2 or len(raw) == 0:
+        raise ValueError(f"calibration inputs must be [N, *input_shape] with N >= 1, got shape {list(raw.shape)}")
 
     fmodel = copy.deepcopy(model).double().eval()
     tracer = fx.Tracer()
@@ -475,6 +507,27 @@ def import_model(
     gm = fx.GraphModule(tracer.root, graph)
     gm.graph.eliminate_dead_code()
     kinds = _classify(gm)
+    # a model whose input feeds embeddings only takes token ids (int32), not floats
+    placeholder = next(n for n in gm.graph.nodes if n.op == "placeholder")
+    ids = any(kinds[u.name].kind == "embedding" for u in placeholder.users)
+    if ids:
+        bad = [u for u in placeholder.users if kinds[u.name].kind != "embedding"]
+        if bad:
+            raise _unsupported(bad[0], gm, "the model's input is token ids (it feeds an nn.Embedding); "
+                                           "ids may only feed embeddings")
+        for n in gm.graph.nodes:
+            if kinds[n.name].kind == "embedding" and n.args[0] is not placeholder:
+                raise _unsupported(n, gm, "an embedding must read the model's input (the token ids)")
+        if not np.issubdtype(raw.dtype, np.integer) or raw.min() < -(1 << 31) or raw.max() >= 1 << 31:
+            raise ValueError("calibration inputs of a model over token ids must be int32 values")
+        calib = raw.astype(np.int64)
+    else:
+        embeddings = [n for n in gm.graph.nodes if kinds[n.name].kind == "embedding"]
+        if embeddings:
+            raise _unsupported(embeddings[0], gm, "an embedding must read the model's input (the token ids)")
+        calib = raw.astype(np.float64)
+        if not np.all(np.isfinite(calib)):
+            raise ValueError("calibration inputs contain NaN or infinity")
     stats = _calibrate(gm, kinds, calib, percentile, batch_size)
 
     def scale_of(node: fx.Node) -> float:
@@ -496,6 +549,7 @@ def import_model(
     step_node: list[fx.Node | None] = []
     step_scale: list[float | None] = []
     vals: dict[str, _Value] = {}
+    transposed: dict[str, _Value] = {}  # permutes of the last two axes that a product reads transposed
     absorbed: set[str] = set()
 
     def base_name(node: fx.Node) -> str:
@@ -530,6 +584,12 @@ def import_model(
         kind = k.kind
         if kind == "meta":
             continue
+        if kind == "input" and ids:
+            if input_scale is not None:
+                raise ValueError("input_scale is for float inputs; this model takes token ids")
+            vals[node.name] = emit(node, {"name": "input", "op": "input", "shape": list(stats[node.name].shape),
+                                          "dtype": "int32"}, None)
+            continue
         if kind == "input":
             shape = stats[node.name].shape
             if input_scale is None:
@@ -544,7 +604,7 @@ def import_model(
         if kind == "output":
             out_node = k.params["value"]
             continue
-        x = vals[node.all_input_nodes[0].name] if kind != "add" else None
+        x = vals[node.all_input_nodes[0].name] if kind not in ("add", "matmul") else None
         desc = _node_desc(node, gm)
 
         if kind in ("linear", "conv2d"):
@@ -664,6 +724,51 @@ def import_model(
             vals[node.name] = vals[last.name] = v
             continue
 
+        if kind == "permute":
+            r = len(x.shape) + 1  # with the batch axis
+            if "swap" in k.params:
+                a, b = (d % r for d in k.params["swap"])
+                dims = list(range(r))
+                dims[a], dims[b] = dims[b], dims[a]
+            else:
+                dims = [d % r for d in k.params["dims"]]
+            if dims[0] != 0:
+                raise _unsupported(node, gm, "it moves the batch axis (refute shapes are per sample)")
+            perm = [d - 1 for d in dims[1:]]
+            user = sole_user(node, "matmul")
+            last_two = len(perm) >= 2 and perm == list(range(len(perm) - 2)) + [len(perm) - 1, len(perm) - 2]
+            if last_two and user is not None and user.args[1] is node and user.args[0] is not node:
+                transposed[node.name] = x  # the product reads its second operand transposed
+            elif perm == list(range(r - 1)):
+                vals[node.name] = x
+            else:
+                vals[node.name] = emit(node, {"name": base_name(node), "op": "permute", "inputs": [x.step],
+                                              "perm": perm}, x.scale)
+            continue
+
+        if kind == "matmul":
+            a_node, b_node = node.args
+            a = vals[a_node.name]
+            tb = b_node.name in transposed
+            b_ = transposed[b_node.name] if tb else vals[b_node.name]
+            if len(a.shape) < 2 or len(a.shape) != len(b_.shape):
+                raise _unsupported(node, gm, f"the operands have shapes {list(a.shape)} and {list(b_.shape)} "
+                                             "(both of one rank of at least 2 per sample; no broadcasting)")
+            s_out = scale_of(node)
+            m, s = quant.multiplier_shift(a.scale * b_.scale / s_out)
+            vals[node.name] = emit(node, {"name": base_name(node), "op": "matmul", "inputs": [a.step, b_.step],
+                                          "transpose_b": tb, "mult": m, "shift": s}, s_out)
+            continue
+
+        if kind == "embedding":
+            table = k.params["module"].weight.detach().double().numpy()
+            amax = float(np.abs(table).max())
+            s_out = quant.snap_scale(amax / quant.INT8_MAX) if amax > 0 else 1.0
+            base = base_name(node)
+            vals[node.name] = emit(node, {"name": base, "op": "embedding", "inputs": [x.step],
+                                          "table": put(f"{base}.table", quant.quantize_activation(table, s_out))}, s_out)
+            continue
+
         if kind == "lut":
             fn = k.params["fn"]
             s_out = scale_of(node)
@@ -699,9 +804,10 @@ def import_model(
         "version": VERSION,
         "name": name,
         "weights": f"{name}.safetensors",
-        "input_scale": in_scale,
         "steps": steps,
     }
+    if in_scale is not None:
+        manifest["input_scale"] = in_scale
     types = validate(manifest, tensors)
     for i, (node, ty) in enumerate(zip(step_node, types)):
         if node is not None and stats[node.name].shape != ty.shape:
@@ -731,21 +837,22 @@ def import_model(
 
 
 def float_outputs(fmodel: nn.Module, x: np.ndarray, batch_size: int = 512) -> np.ndarray:
-    """The float model's outputs (float64) on `x`."""
+    """The float model's outputs (float64) on `x` (float inputs, or int64 token ids)."""
     outs = []
     with torch.no_grad():
         for i in range(0, len(x), batch_size):
-            outs.append(fmodel(torch.from_numpy(np.ascontiguousarray(x[i : i + batch_size], dtype=np.float64))).numpy())
+            outs.append(fmodel(torch.from_numpy(np.ascontiguousarray(x[i : i + batch_size]))).numpy())
     return np.concatenate(outs)
 
 
 def evaluate(qmodel: RefuteModel, fmodel: nn.Module, x, y, batch_size: int = 512) -> dict[str, Any]:
     """Float and simulated quantized accuracy of a classifier on (x, y)."""
-    x = np.asarray(x, dtype=np.float64).reshape((-1,) + qmodel.input_shape)
+    ids = qmodel.steps[0].get("dtype") == "int32"
+    x = np.asarray(x, dtype=np.int64 if ids else np.float64).reshape((-1,) + qmodel.input_shape)
     y = np.asarray(y).reshape(-1)
     fmodel = copy.deepcopy(fmodel).double().eval()
     f_pred = float_outputs(fmodel, x, batch_size).argmax(axis=-1)
-    q_out = qmodel.run_float(x)
+    q_out = qmodel.run(x) if ids else qmodel.run_float(x)
     q_pred = q_out if qmodel.steps[-1]["op"] == "argmax" else q_out.argmax(axis=-1)
     return {
         "eval_samples": int(len(y)),

@@ -23,10 +23,11 @@ VERSION = 1
 MAX_STEPS = 1 << 16
 MAX_RANK = 8
 
-OPS = ("input", "linear", "conv2d", "relu", "maxpool2d", "avgpool2d", "add", "lut", "reshape", "argmax")
+OPS = ("input", "linear", "conv2d", "relu", "maxpool2d", "avgpool2d", "add", "lut", "reshape", "argmax", "embedding",
+       "permute", "matmul")
 # Fields each op accepts besides op, name, inputs (mirrors `parse_step` in model.rs).
 OP_FIELDS = {
-    "input": {"shape"},
+    "input": {"shape", "dtype"},
     "linear": {"relu", "weight", "requant"},
     "conv2d": {"stride", "padding", "relu", "weight", "requant"},
     "relu": set(),
@@ -37,6 +38,9 @@ OP_FIELDS = {
     "reshape": {"shape"},
     "flatten": {"shape"},
     "argmax": set(),
+    "embedding": {"table"},
+    "permute": {"perm"},
+    "matmul": {"transpose_b", "mult", "shift"},
 }
 TOP_FIELDS = {"format", "version", "name", "weights", "input_scale", "steps", "metadata"}
 
@@ -328,7 +332,10 @@ def _check_step(op: str, step: dict, path: str, ins: list[TensorType], tensors) 
     if op == "input":
         shape = _dims(step, "shape", path, 1)
         _check_shape(shape)
-        return TensorType("i8", tuple(shape))
+        dtype = step.get("dtype", "int8")
+        if dtype not in ("int8", "int32"):
+            raise _field(f"{path}.dtype", f'must be "int8" or "int32", got {json.dumps(dtype)}')
+        return TensorType("i8" if dtype == "int8" else "i32", tuple(shape))
     if op == "linear":
         arity(1)
         _flag(step, "relu", path)
@@ -414,6 +421,45 @@ def _check_step(op: str, step: dict, path: str, ins: list[TensorType], tensors) 
         if out.numel != ins[0].numel:
             raise ValueError(f"cannot reshape {ins[0]} ({ins[0].numel} elements) to {shape}")
         return out
+    if op == "embedding":
+        arity(1)
+        tt = _tensor(step, "table", path, tensors)
+        if ins[0].dtype != "i32":
+            raise ValueError(f"the ids must be int32, got {ins[0]}")
+        if len(ins[0].shape) + 1 > MAX_RANK:
+            raise ValueError(f"the ids have rank {len(ins[0].shape)}: the output's would be above the maximum of {MAX_RANK}")
+        rank(tt, 2, "the table")
+        return TensorType("i8", ins[0].shape + (tt.shape[1],))
+    if op == "permute":
+        arity(1)
+        perm = _dims(step, "perm", path, 0)
+        r = len(perm)
+        if not 1 <= r <= MAX_RANK or sorted(perm) != list(range(r)):
+            raise _field(f"{path}.perm", f"must list each axis 0 … r−1 once, for a rank r of 1 to {MAX_RANK}, got {perm}")
+        x = ins[0]
+        if len(x.shape) != r:
+            raise ValueError(f"the permutation {perm} has {r} axes, the input {x} {len(x.shape)}")
+        return TensorType(x.dtype, tuple(x.shape[a] for a in perm))
+    if op == "matmul":
+        arity(2)
+        tb = _flag(step, "transpose_b", path)
+        m = _int(step, "mult", path, 0, quant.MAX_MULT)
+        s = _int(step, "shift", path, quant.MIN_SHIFT, quant.MAX_SHIFT)
+        a, b = ins
+        if a.dtype != "i8" or b.dtype != "i8":
+            raise ValueError(f"both inputs must be int8, got {a} and {b}")
+        r = len(a.shape)
+        if r < 2 or len(b.shape) != r:
+            raise ValueError(f"the inputs must have one rank of at least 2, got {a} and {b}")
+        if a.shape[:-2] != b.shape[:-2]:
+            raise ValueError(f"the leading dims differ: {a} and {b} (no broadcasting)")
+        k, kb, n = (a.shape[-1], b.shape[-1], b.shape[-2]) if tb else (a.shape[-1], b.shape[-2], b.shape[-1])
+        if k != kb:
+            raise ValueError(f"the inner dims differ: {a} by {b}{' transposed' if tb else ''}")
+        if k * quant.MAX_PRODUCT > quant.MAX_ACC:
+            raise ValueError(f"a reduction over K = {k} products can leave the int32 accumulator range (K ≤ 131071)")
+        _check_requant(m, s, "the")
+        return TensorType("i8", a.shape[:-1] + (n,))
     if op == "argmax":
         arity(1)
         x = int8_input()

@@ -96,22 +96,42 @@ def lut(x: np.ndarray, table: np.ndarray) -> np.ndarray:
     return table.astype(np.int64)[x.astype(np.int64) + 128]
 
 
+def embedding(ids: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """Rows of `table` [V, D] by int32 ids; an id outside [0, V) reads zeros."""
+    v = table.shape[0]
+    inside = (ids >= 0) & (ids < v)
+    rows = table.astype(np.int64)[np.where(inside, ids, 0)]
+    return rows * inside[..., None]
+
+
+def permute(x: np.ndarray, perm) -> np.ndarray:
+    """Output axis k is input axis perm[k] (per inference: the batch axis stays first)."""
+    return np.transpose(x, (0,) + tuple(a + 1 for a in perm))
+
+
+def matmul(a: np.ndarray, b: np.ndarray, transpose_b: bool, mult: int, shift: int) -> np.ndarray:
+    """[B, ..., M, K] by [B, ..., K, N] ([B, ..., N, K] transposed), requantized."""
+    b = np.swapaxes(b, -1, -2) if transpose_b else b
+    return requant(np.matmul(a.astype(np.int64), b.astype(np.int64)), mult, shift, INT8_MIN)
+
+
 def argmax(x: np.ndarray) -> np.ndarray:
     """The smallest index of the maximum (numpy's argmax returns the first)."""
     return np.argmax(x, axis=-1).astype(np.int64)
 
 
 def simulate(model: RefuteModel, x: np.ndarray, return_all: bool = False):
-    """Runs `model` on int8 inputs `x` of shape `[B, *input_shape]`.
+    """Runs `model` on inputs `x` of shape `[B, *input_shape]`: int8 values, or
+    int32 token ids for a model whose input is int32.
 
     Returns the last step's values (int64 array, int8 or int32 range by the step's
     type), or the list of every step's values with `return_all`.
     """
     types = validate(model.manifest, model.tensors)
     x = np.asarray(x)
-    if x.dtype != np.int8:
-        if not np.issubdtype(x.dtype, np.integer) or x.min(initial=0) < INT8_MIN or x.max(initial=0) > INT8_MAX:
-            raise ValueError("inputs must be int8 values")
+    lo, hi, what = (INT8_MIN, INT8_MAX, "int8") if types[0].dtype == "i8" else (-(1 << 31), (1 << 31) - 1, "int32")
+    if not np.issubdtype(x.dtype, np.integer) or x.min(initial=0) < lo or x.max(initial=0) > hi:
+        raise ValueError(f"inputs must be {what} values")
     in_shape = types[0].shape
     if tuple(x.shape[1:]) != in_shape:
         raise ValueError(f"inputs must be [B, {', '.join(map(str, in_shape))}], got {list(x.shape)}")
@@ -140,6 +160,12 @@ def simulate(model: RefuteModel, x: np.ndarray, return_all: bool = False):
             y = ins[0].reshape((ins[0].shape[0],) + tuple(step["shape"]))
         elif op == "argmax":
             y = argmax(ins[0])
+        elif op == "embedding":
+            y = embedding(ins[0], t[step["table"]])
+        elif op == "permute":
+            y = permute(ins[0], step["perm"])
+        elif op == "matmul":
+            y = matmul(ins[0], ins[1], step.get("transpose_b", False), step["mult"], step["shift"])
         else:  # validate() refuses anything else
             raise AssertionError(op)
         assert y.shape[1:] == ty.shape, (step, y.shape, ty)

@@ -74,3 +74,68 @@ def test_every_step_of_an_every_op_model_matches_the_engine(tmp_path):
         res = refute("infer", str(tmp_path / f"every{i}.json"), str(tmp_path / "x.npy"), "--json")["results"]
         engine = np.array([np.array(r["output"]).reshape(-1) for r in res])
         assert np.array_equal(engine, sim[i].reshape(len(x), -1)), f"step {i} ({qm.steps[i]['op']}) differs"
+
+
+class Tokens(nn.Module):
+    """Token ids through an embedding, heads split off and moved, and back."""
+
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(30, 8)
+        self.fc = nn.Linear(4, 5)
+
+    def forward(self, ids):
+        y = self.emb(ids)  # [6, 8]
+        y = y.reshape(ids.shape[0], 6, 2, 4).permute(0, 2, 1, 3)  # [2, 6, 4]
+        return self.fc(y).transpose(1, 3)  # [5, 6, 2]
+
+
+def test_every_step_of_a_token_model_matches_the_engine(tmp_path):
+    torch.manual_seed(0)
+    rng = np.random.default_rng(1)
+    ids = rng.integers(0, 30, size=(40, 6))
+    qm = import_model(Tokens(), ids, name="tokens")
+    assert [s["op"] for s in qm.steps] == ["input", "embedding", "reshape", "permute", "linear", "permute"]
+    # ids outside the table too: they read zeros in both
+    x = np.concatenate([ids, [[-1, 30, 2**31 - 1, -(2**31), 0, 29]]]).astype(np.int32)
+    np.save(tmp_path / "ids.npy", x)
+    sim = qm.run(x, return_all=True)
+    for i in range(1, len(qm.steps)):
+        t = RefuteModel(copy.deepcopy(qm.manifest), qm.tensors)
+        t.manifest["steps"] = t.manifest["steps"][: i + 1]
+        t.save(tmp_path / f"tokens{i}.json")
+        res = refute("infer", str(tmp_path / f"tokens{i}.json"), str(tmp_path / "ids.npy"), "--json")["results"]
+        engine = np.array([np.array(r["output"]).reshape(-1) for r in res])
+        assert np.array_equal(engine, sim[i].reshape(len(x), -1)), f"step {i} ({qm.steps[i]['op']}) differs"
+
+
+class Products(nn.Module):
+    """Attention's two products over heads of embedded ids (no softmax): h·hᵀ with the
+    transpose read by the product, then scores·h."""
+
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(30, 8)
+
+    def forward(self, ids):
+        h = self.emb(ids).reshape(ids.shape[0], 6, 2, 4).permute(0, 2, 1, 3)  # [2, 6, 4]
+        scores = h @ h.transpose(-2, -1)  # [2, 6, 6]
+        return torch.matmul(scores, h)  # [2, 6, 4]
+
+
+def test_every_step_of_the_products_matches_the_engine(tmp_path):
+    torch.manual_seed(0)
+    rng = np.random.default_rng(2)
+    ids = rng.integers(0, 30, size=(40, 6))
+    qm = import_model(Products(), ids, name="products")
+    assert [s["op"] for s in qm.steps] == ["input", "embedding", "reshape", "permute", "matmul", "matmul"]
+    assert [s.get("transpose_b") for s in qm.steps[4:]] == [True, False]
+    np.save(tmp_path / "ids.npy", ids.astype(np.int32))
+    sim = qm.run(ids, return_all=True)
+    for i in range(1, len(qm.steps)):
+        t = RefuteModel(copy.deepcopy(qm.manifest), qm.tensors)
+        t.manifest["steps"] = t.manifest["steps"][: i + 1]
+        t.save(tmp_path / f"products{i}.json")
+        res = refute("infer", str(tmp_path / f"products{i}.json"), str(tmp_path / "ids.npy"), "--json")["results"]
+        engine = np.array([np.array(r["output"]).reshape(-1) for r in res])
+        assert np.array_equal(engine, sim[i].reshape(len(ids), -1)), f"step {i} ({qm.steps[i]['op']}) differs"

@@ -291,6 +291,123 @@ def test_activation_lookup_tables(x_vec, name, act):
     assert np.array_equal(table, want)
 
 
+@pytest.mark.parametrize("form", ["permute", "permute-tuple", "transpose", "torch.permute", "torch.transpose"])
+def test_permutes_of_per_sample_axes(rng, form):
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(6, 5)
+            self.fc2 = nn.Linear(4, 3)
+
+        def forward(self, x):  # [B, 4, 6]
+            y = self.fc(x)  # [B, 4, 5]
+            if form == "permute":
+                y = y.permute(0, 2, 1)
+            elif form == "permute-tuple":
+                y = y.permute((0, -1, 1))
+            elif form == "transpose":
+                y = y.transpose(1, 2)
+            elif form == "torch.permute":
+                y = torch.permute(y, (0, 2, 1))
+            else:
+                y = torch.transpose(y, -1, -2)
+            return self.fc2(y)  # [B, 5, 3]
+
+    qm = check(seeded(M), rng.normal(size=(256, 4, 6)))
+    assert ops(qm) == ["input", "linear", "permute", "linear"]
+    assert qm.steps[2]["perm"] == [1, 0]
+
+
+def test_a_permute_that_moves_the_batch_axis_is_refused(rng):
+    class M(nn.Module):
+        def forward(self, x):
+            return x.transpose(0, 1)
+
+    with pytest.raises(Exception, match="moves the batch axis"):
+        import_model(M(), rng.normal(size=(8, 8, 8)), name="t")
+
+
+def test_embedding_of_token_ids(rng):
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = nn.Embedding(20, 8)
+            self.fc = nn.Linear(8, 4)
+
+        def forward(self, ids):
+            return self.fc(self.emb(ids))
+
+    model = seeded(M)
+    ids = rng.integers(0, 20, size=(256, 6))
+    qm = import_model(model, ids, name="t")
+    assert ops(qm) == ["input", "embedding", "linear"]
+    assert qm.steps[0]["dtype"] == "int32" and "input_scale" not in qm.manifest
+    q = qm.run(ids)
+    s = qm.metadata["output_scale"]
+    with torch.no_grad():
+        f = model.double().eval()(torch.from_numpy(ids)).numpy()
+    assert np.abs(q * s - f).max() / s <= 2.5
+    # an id outside the table reads a row of zeros
+    rows = qm.run(np.array([[-1, 20, 2**31 - 1, 0, 1, 19]]), return_all=True)[1]
+    assert (rows[0, :3] == 0).all() and (rows[0, 3:] != 0).any()
+    # float calibration of a model over ids, and ids feeding anything but embeddings, are refused
+    with pytest.raises(ValueError, match="int32 values"):
+        import_model(model, ids.astype(np.float64), name="t")
+
+    class Mixed(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = nn.Embedding(20, 8)
+
+        def forward(self, ids):
+            return self.emb(ids).flatten(1) + F.relu(ids)
+
+    with pytest.raises(Exception, match="ids may only feed embeddings"):
+        import_model(Mixed(), ids, name="t")
+
+
+@pytest.mark.parametrize("form", ["@", "torch.matmul", "matmul", "bmm"])
+def test_products_of_two_activations(rng, form):
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.q = nn.Linear(6, 4)
+            self.k = nn.Linear(6, 4)
+            self.v = nn.Linear(6, 5)
+
+        def forward(self, x):  # [B, 7, 6]
+            q, k, v = self.q(x), self.k(x), self.v(x)
+            kt = k.transpose(1, 2)
+            if form == "@":
+                s = q @ kt
+                return s @ v
+            if form == "torch.matmul":
+                return torch.matmul(torch.matmul(q, kt), v)
+            if form == "matmul":
+                return q.matmul(kt).matmul(v)
+            return torch.bmm(torch.bmm(q, kt), v)
+
+    qm = check(seeded(M), rng.normal(size=(256, 7, 6)), units=3.5)
+    assert ops(qm) == ["input", "linear", "linear", "linear", "matmul", "matmul"]
+    assert [s.get("transpose_b") for s in qm.steps if s["op"] == "matmul"] == [True, False]
+
+
+def test_a_transpose_with_other_users_is_kept(rng):
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(6, 6)
+
+        def forward(self, x):  # [B, 6, 6]
+            y = self.fc(x)
+            t = y.transpose(1, 2)
+            return (y @ t) + t
+
+    qm = check(seeded(M), rng.normal(size=(256, 6, 6)), units=3.5)
+    assert ops(qm) == ["input", "linear", "permute", "matmul", "add"]
+    assert qm.steps[3]["transpose_b"] is False
+
+
 def test_identity_and_dropout_vanish(x_vec):
     qm = check(seeded(lambda: nn.Sequential(nn.Dropout(0.5), nn.Linear(16, 8), nn.Identity())), x_vec)
     assert ops(qm) == ["input", "linear"]

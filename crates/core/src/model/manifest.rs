@@ -4,7 +4,7 @@
 use super::{field_err, Model, ModelError, StepDef, MANIFEST_FORMAT, MANIFEST_VERSION};
 use crate::ops::common::{MAX_MULT, MAX_SHIFT, MIN_SHIFT};
 use crate::ops::{self, Op};
-use crate::tensor::Tensor;
+use crate::tensor::{DType, Tensor, MAX_RANK};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 
@@ -93,7 +93,7 @@ impl<'a> Obj<'a> {
 /// fields that name its weights (in the spec's order).
 fn manifest_fields(name: &str) -> Option<(&'static [&'static str], &'static [&'static str])> {
     Some(match name {
-        "input" => (&["shape"], &[]),
+        "input" => (&["shape", "dtype"], &[]),
         "linear" => (&["relu"], &["weight", "requant"]),
         "conv2d" => (&["stride", "padding", "relu"], &["weight", "requant"]),
         "relu" | "argmax" => (&[], &[]),
@@ -101,6 +101,9 @@ fn manifest_fields(name: &str) -> Option<(&'static [&'static str], &'static [&'s
         "avgpool2d" => (&["kernel", "stride", "mult", "shift"], &[]),
         "add" => (&["mult_a", "mult_b", "shift", "relu"], &[]),
         "lut" => (&[], &["table"]),
+        "embedding" => (&[], &["table"]),
+        "permute" => (&["perm"], &[]),
+        "matmul" => (&["transpose_b", "mult", "shift"], &[]),
         "reshape" | "flatten" => (&["shape"], &[]),
         _ => return None,
     })
@@ -135,6 +138,18 @@ fn from_manifest(name: &str, o: &Obj<'_>) -> Result<Op, ModelError> {
         "lut" => Op::Lut,
         "reshape" | "flatten" => Op::Reshape,
         "argmax" => Op::Argmax,
+        "embedding" => Op::Embedding,
+        "matmul" => {
+            Op::Matmul { transpose_b: o.flag("transpose_b")?, mult: o.int("mult", 0, MAX_MULT)?, shift: o.int("shift", MIN_SHIFT, MAX_SHIFT)? }
+        }
+        "permute" => {
+            let perm = o.dims("perm", 0)?;
+            let r = perm.len();
+            if r == 0 || r > MAX_RANK || (0..r as u32).any(|a| !perm.contains(&a)) {
+                return Err(field_err(o.at("perm"), format!("must list each axis 0 … r−1 once, for a rank r of 1 to {MAX_RANK}, got {perm:?}")));
+            }
+            Op::Permute { perm: perm.into_iter().map(|a| a as u8).collect() }
+        }
         other => unreachable!("`{other}` was checked to be an op"),
     })
 }
@@ -168,7 +183,15 @@ fn to_manifest(op: &Op, m: &mut Map<String, Value>) {
             m.insert("shift".into(), shift.into());
             m.insert("relu".into(), relu.into());
         }
-        Op::Input | Op::Relu | Op::Lut | Op::Reshape | Op::Argmax => {}
+        Op::Matmul { transpose_b, mult, shift } => {
+            m.insert("transpose_b".into(), transpose_b.into());
+            m.insert("mult".into(), mult.into());
+            m.insert("shift".into(), shift.into());
+        }
+        Op::Permute { ref perm } => {
+            m.insert("perm".into(), perm.iter().map(|&a| a as u32).collect::<Vec<_>>().into());
+        }
+        Op::Input | Op::Relu | Op::Lut | Op::Reshape | Op::Argmax | Op::Embedding => {}
     }
 }
 
@@ -225,7 +248,13 @@ fn parse_step(o: Obj<'_>, index: usize, weights: &mut HashMap<String, Tensor>) -
     let w = roles.iter().map(|r| take(r)).collect::<Result<Vec<_>, _>>()?;
     let op = from_manifest(op_name, &o)?;
     let shape = if fields.contains(&"shape") { Some(o.dims("shape", 1)?) } else { None };
-    Ok(StepDef { name, op, inputs, weights: w, shape })
+    let dtype = match o.map.get("dtype") {
+        None => None,
+        Some(Value::String(d)) if d == "int8" => Some(DType::I8),
+        Some(Value::String(d)) if d == "int32" => Some(DType::I32),
+        Some(v) => return Err(field_err(o.at("dtype"), format!("must be \"int8\" or \"int32\", got {v}"))),
+    };
+    Ok(StepDef { name, op, inputs, weights: w, shape, dtype })
 }
 
 pub(super) fn to_json(model: &Model, weights_file: &str) -> Value {
@@ -241,6 +270,9 @@ pub(super) fn to_json(model: &Model, weights_file: &str) -> Value {
             }
             if matches!(s.spec.op, Op::Input | Op::Reshape) {
                 m.insert("shape".into(), s.spec.out.shape.clone().into());
+            }
+            if s.spec.op == Op::Input && s.spec.out.dtype != DType::I8 {
+                m.insert("dtype".into(), s.spec.out.dtype.to_string().into());
             }
             to_manifest(&s.spec.op, &mut m);
             let (_, roles) = manifest_fields(s.spec.op.name()).expect("every op has its fields");

@@ -11,7 +11,7 @@ use crate::commit::TensorHeader;
 use crate::hash::{keccak, tag, Hash};
 use crate::merkle::{MerkleTree, TreeKind};
 use crate::spec::{Op, StepInput, StepSpec};
-use crate::tensor::{Tensor, TensorType};
+use crate::tensor::{DType, Tensor, TensorType};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -84,6 +84,8 @@ pub struct StepDef {
     pub weights: Vec<(String, Tensor)>,
     /// The output shape, for `input` and `reshape` (the others infer it).
     pub shape: Option<Vec<u32>>,
+    /// The output dtype, for `input` only (int8 when `None`; int32 for token ids).
+    pub dtype: Option<DType>,
 }
 
 /// A validated step: its canonical spec and its weights.
@@ -145,7 +147,7 @@ impl Model {
                 inputs.push(StepInput { step: i, ty: steps[i as usize].spec.out.clone() });
             }
             let weights: Vec<&Tensor> = def.weights.iter().map(|(_, t)| t).collect();
-            let out = crate::ops::check(&def.op, &inputs, &weights, def.shape.as_deref()).map_err(fail)?;
+            let out = crate::ops::check(&def.op, &inputs, &weights, def.shape.as_deref(), def.dtype).map_err(fail)?;
             crate::ops::check_provable(&def.op, &inputs, &weights, &out).map_err(fail)?;
             let spec = StepSpec { op: def.op.clone(), out, inputs, weights: weights.iter().map(|t| TensorHeader::of(t)).collect() };
             steps.push(Step {
@@ -261,7 +263,6 @@ pub use weights::{read_safetensors, write_safetensors};
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tensor::DType;
     use serde_json::json;
     use std::collections::HashMap;
 
@@ -354,8 +355,8 @@ mod tests {
     /// `input [shape]` then one step `op` over it with `weights`.
     fn one_step(shape: Vec<u32>, op: Op, weights: Vec<(String, Tensor)>) -> Result<Model, ModelError> {
         let defs = vec![
-            StepDef { name: "input".into(), op: Op::Input, inputs: vec![], weights: vec![], shape: Some(shape) },
-            StepDef { name: "wide".into(), op, inputs: vec![0], weights, shape: None },
+            StepDef { name: "input".into(), op: Op::Input, inputs: vec![], weights: vec![], shape: Some(shape), dtype: None },
+            StepDef { name: "wide".into(), op, inputs: vec![0], weights, shape: None, dtype: None },
         ];
         Model::new("bounds", None, defs)
     }
@@ -404,6 +405,72 @@ mod tests {
         let q = Tensor::from_i32([2, 3], vec![0, 1 << 30, 40, 0, 1 << 30, 40]).unwrap();
         let m = one_step(vec![k], Op::Linear { relu: false }, vec![("w".into(), w), ("q".into(), q)]).unwrap();
         assert_eq!(crate::reference::blocks(&m.steps()[1].spec), 256);
+    }
+
+    /// A manifest of int32 ids `[2, 3]`, an embedding of a `[5, 4]` table and a
+    /// permute of the embedded rows.
+    fn token_manifest() -> (Value, HashMap<String, Tensor>) {
+        let j = json!({
+            "format": "refute-model", "version": 1, "name": "tokens", "weights": "w.safetensors",
+            "steps": [
+                {"op": "input", "shape": [2, 3], "dtype": "int32"},
+                {"op": "embedding", "inputs": [0], "table": "emb"},
+                {"op": "permute", "inputs": [1], "perm": [2, 0, 1]}
+            ]
+        });
+        let w = HashMap::from([("emb".to_string(), Tensor::from_i8([5, 4], (0..20).map(|i| i as i8 - 10).collect()).unwrap())]);
+        (j, w)
+    }
+
+    #[test]
+    fn token_ids_embed_and_permute_as_defined() {
+        let (j, w) = token_manifest();
+        let m = manifest::parse_with(&j, w.clone()).unwrap();
+        assert_eq!(m.input_type(), &TensorType::new(DType::I32, [2, 3]));
+        assert_eq!(m.steps()[1].spec.out, TensorType::new(DType::I8, [2, 3, 4]));
+        assert_eq!(m.steps()[2].spec.out, TensorType::new(DType::I8, [4, 2, 3]));
+        // ids inside the table read their row; any other id (negative, V, the int32
+        // extremes) reads zeros
+        let ids = Tensor::from_i32([2, 3], vec![4, -1, 5, i32::MIN, 0, i32::MAX]).unwrap();
+        let out = crate::reference::run(&m, &ids);
+        let row = |r: i64| (0..4).map(move |d| r * 4 + d - 10);
+        let want: Vec<i64> = row(4).chain([0; 12]).chain(row(0)).chain([0; 4]).collect();
+        assert_eq!((0..24).map(|e| out[1].get(e)).collect::<Vec<_>>(), want);
+        // y[d, a, t] = x[a, t, d]
+        for e in 0..24 {
+            let (d, a, t) = (e / 6, (e / 3) % 2, e % 3);
+            assert_eq!(out[2].get(e), want[(a * 3 + t) * 4 + d]);
+        }
+        // the dtype round-trips through the manifest; an int8 input writes none
+        let back = manifest::to_json(&m, "w.safetensors");
+        assert_eq!(back["steps"][0]["dtype"], json!("int32"));
+        assert_eq!(manifest::parse_with(&back, w).unwrap().id(), m.id());
+        assert!(manifest::to_json(&manifest::parse_with(&manifest(), weights()).unwrap(), "w")["steps"][0].get("dtype").is_none());
+    }
+
+    #[test]
+    fn malformed_token_steps_are_refused_by_name() {
+        let err = |edit: &dyn Fn(&mut Value), w: HashMap<String, Tensor>| {
+            let (mut j, _) = token_manifest();
+            edit(&mut j);
+            manifest::parse_with(&j, w).unwrap_err().to_string()
+        };
+        let (_, w) = token_manifest();
+        let e = err(&|j| j["steps"][0]["dtype"] = json!("int16"), w.clone());
+        assert!(e.contains("steps[0].dtype") && e.contains("int16"), "{e}");
+        let e = err(&|j| j["steps"][0]["dtype"] = json!("int8"), w.clone());
+        assert!(e.contains("step 1") && e.contains("embedding") && e.contains("ids must be int32"), "{e}");
+        let e = err(&|j| j["steps"][2]["perm"] = json!([0, 0, 1]), w.clone());
+        assert!(e.contains("steps[2].perm") && e.contains("each axis"), "{e}");
+        let e = err(&|j| j["steps"][2]["perm"] = json!([1, 0]), w.clone());
+        assert!(e.contains("step 2") && e.contains("permute") && e.contains("2 axes"), "{e}");
+        let e = err(&|j| j["steps"][1]["dtype"] = json!("int32"), w.clone());
+        assert!(e.contains("steps[1].dtype") && e.contains("unknown field"), "{e}");
+        let bad = HashMap::from([("emb".to_string(), Tensor::from_i32([5, 4], vec![0; 20]).unwrap())]);
+        let e = err(&|_| {}, bad);
+        assert!(e.contains("the table must be int8 of rank 2"), "{e}");
+        let flat = HashMap::from([("emb".to_string(), Tensor::from_i8([20], vec![0; 20]).unwrap())]);
+        assert!(err(&|_| {}, flat).contains("the table must be int8 of rank 2"));
     }
 
     #[test]

@@ -12,16 +12,19 @@ pub mod add;
 pub mod argmax;
 pub mod common;
 pub mod conv2d;
+pub mod embedding;
 pub mod input;
 pub mod linear;
 pub mod lut;
+pub mod matmul;
+pub mod permute;
 pub mod pool;
 pub mod relu;
 pub mod reshape;
 
 use crate::checkpoint::State;
 use crate::commit::TensorHeader;
-use crate::tensor::{Elements, Tensor, TensorType, MAX_RANK};
+use crate::tensor::{DType, Elements, Tensor, TensorType, MAX_RANK};
 use std::fmt;
 use std::ops::Range;
 
@@ -149,6 +152,22 @@ pub enum Op {
     Reshape,
     /// Index of the first maximum over the last dim.
     Argmax,
+    /// Rows of an int8 table selected by int32 ids (0 for an id outside it).
+    Embedding,
+    /// The input's axes in another order.
+    Permute {
+        /// Output axis `k` is input axis `perm[k]`.
+        perm: Vec<u8>,
+    },
+    /// The product of two activations over their last two axes, requantized.
+    Matmul {
+        /// The second operand is `[..., N, K]` (used as its transpose).
+        transpose_b: bool,
+        /// Requantization multiplier.
+        mult: i64,
+        /// Requantization shift.
+        shift: i64,
+    },
 }
 
 /// Terms per block of every reduction (`docs/semantics.md`, `BLOCK`), and the
@@ -187,7 +206,8 @@ impl Reduction {
 }
 
 /// The ops by name, as manifests write them (`flatten` is another name of `reshape`).
-pub const NAMES: &[&str] = &["input", "linear", "conv2d", "relu", "maxpool2d", "avgpool2d", "add", "lut", "reshape", "argmax"];
+pub const NAMES: &[&str] =
+    &["input", "linear", "conv2d", "relu", "maxpool2d", "avgpool2d", "add", "lut", "reshape", "argmax", "embedding", "permute", "matmul"];
 
 impl Op {
     /// The op code in canonical encodings.
@@ -203,6 +223,9 @@ impl Op {
             Op::Lut => 7,
             Op::Reshape => 8,
             Op::Argmax => 9,
+            Op::Embedding => 10,
+            Op::Permute { .. } => 11,
+            Op::Matmul { .. } => 12,
         }
     }
 
@@ -214,11 +237,13 @@ impl Op {
     /// The `i64` parameter list of the spec, in the documented order.
     pub fn params(&self) -> Vec<i64> {
         match self {
-            Op::Input | Op::Relu | Op::Lut | Op::Reshape | Op::Argmax => vec![],
+            Op::Input | Op::Relu | Op::Lut | Op::Reshape | Op::Argmax | Op::Embedding => vec![],
             Op::Linear { .. } => linear::params(self),
             Op::Conv2d { .. } => conv2d::params(self),
             Op::MaxPool2d { .. } | Op::AvgPool2d { .. } => pool::params(self),
             Op::Add { .. } => add::params(self),
+            Op::Permute { .. } => permute::params(self),
+            Op::Matmul { .. } => matmul::params(self),
         }
     }
 
@@ -237,6 +262,9 @@ impl Op {
             7 => p.none(Op::Lut),
             8 => p.none(Op::Reshape),
             9 => p.none(Op::Argmax),
+            10 => p.none(Op::Embedding),
+            11 => permute::from_params(&p),
+            12 => matmul::from_params(&p),
             c => Err(SpecError::UnknownOp(c)),
         }
     }
@@ -297,12 +325,15 @@ impl Params<'_> {
 // ------------------------------------------------------------------ validation
 
 /// Validates one step and returns its output type (`docs/semantics.md`).
-pub(crate) fn check(op: &Op, inputs: &[StepInput], weights: &[&Tensor], shape: Option<&[u32]>) -> Result<TensorType, String> {
+pub(crate) fn check(op: &Op, inputs: &[StepInput], weights: &[&Tensor], shape: Option<&[u32]>, dtype: Option<DType>) -> Result<TensorType, String> {
     if shape.is_some() && !matches!(op, Op::Input | Op::Reshape) {
         return Err("only `input` and `reshape` take a shape".into());
     }
+    if dtype.is_some() && *op != Op::Input {
+        return Err("only `input` takes a dtype".into());
+    }
     match op {
-        Op::Input => input::check(inputs, weights, shape),
+        Op::Input => input::check(inputs, weights, shape, dtype),
         Op::Linear { .. } => linear::check(inputs, weights),
         Op::Conv2d { .. } => conv2d::check(op, inputs, weights),
         Op::Relu => relu::check(inputs, weights),
@@ -311,6 +342,9 @@ pub(crate) fn check(op: &Op, inputs: &[StepInput], weights: &[&Tensor], shape: O
         Op::Lut => lut::check(inputs, weights),
         Op::Reshape => reshape::check(inputs, weights, shape),
         Op::Argmax => argmax::check(inputs, weights),
+        Op::Embedding => embedding::check(inputs, weights),
+        Op::Permute { .. } => permute::check(op, inputs, weights),
+        Op::Matmul { .. } => matmul::check(op, inputs, weights),
     }
 }
 
@@ -345,7 +379,8 @@ pub(crate) fn reduction(spec: &StepSpec) -> Option<Reduction> {
         Op::Conv2d { .. } => Some(conv2d::reduction(spec)),
         Op::MaxPool2d { .. } | Op::AvgPool2d { .. } => Some(pool::reduction(spec)),
         Op::Argmax => Some(argmax::reduction(spec)),
-        Op::Input | Op::Relu | Op::Add { .. } | Op::Lut | Op::Reshape => None,
+        Op::Matmul { .. } => Some(matmul::reduction(spec)),
+        Op::Input | Op::Relu | Op::Add { .. } | Op::Lut | Op::Reshape | Op::Embedding | Op::Permute { .. } => None,
     }
 }
 
@@ -373,7 +408,10 @@ pub(crate) fn fold(spec: &StepSpec, out: usize, terms: Range<u64>, state: &mut [
         Op::Conv2d { .. } => conv2d::fold(spec, out, terms, state, inputs, weights),
         Op::MaxPool2d { .. } | Op::AvgPool2d { .. } => pool::fold(spec, out, terms, state, inputs),
         Op::Argmax => argmax::fold(spec, out, terms, state, inputs),
-        Op::Input | Op::Relu | Op::Add { .. } | Op::Lut | Op::Reshape => unreachable!("{} does not reduce", spec.op),
+        Op::Matmul { .. } => matmul::fold(spec, out, terms, state, inputs),
+        Op::Input | Op::Relu | Op::Add { .. } | Op::Lut | Op::Reshape | Op::Embedding | Op::Permute { .. } => {
+            unreachable!("{} does not reduce", spec.op)
+        }
     }
 }
 
@@ -384,6 +422,7 @@ pub(crate) fn finish(spec: &StepSpec, out: usize, state: &[i128], weights: &[&dy
         Op::Conv2d { .. } => conv2d::finish(spec, out, state, weights),
         Op::MaxPool2d { .. } | Op::AvgPool2d { .. } => pool::finish(spec, state),
         Op::Argmax => argmax::finish(state),
+        Op::Matmul { .. } => matmul::finish(spec, state),
         _ => unreachable!("{} does not reduce", spec.op),
     }
 }
@@ -395,6 +434,8 @@ pub(crate) fn direct(spec: &StepSpec, out: usize, inputs: &[&dyn Elements], weig
         Op::Add { .. } => add::eval(spec, out, inputs),
         Op::Lut => lut::eval(out, inputs, weights),
         Op::Reshape => reshape::eval(out, inputs),
+        Op::Embedding => embedding::eval(spec, out, inputs, weights),
+        Op::Permute { .. } => permute::eval(spec, out, inputs),
         Op::Input => panic!("the input step has no computation"),
         _ => unreachable!("{} reduces", spec.op),
     }
