@@ -511,7 +511,7 @@ def import_model(
     placeholder = next(n for n in gm.graph.nodes if n.op == "placeholder")
     ids = any(kinds[u.name].kind == "embedding" for u in placeholder.users)
     if ids:
-        bad = [u for u in placeholder.users if kinds[u.name].kind != "embedding"]
+        bad = [u for u in placeholder.users if kinds[u.name].kind not in ("embedding", "meta")]  # sizes may be read
         if bad:
             raise _unsupported(bad[0], gm, "the model's input is token ids (it feeds an nn.Embedding); "
                                            "ids may only feed embeddings")
