@@ -78,16 +78,7 @@ fn read_ids(model: &Model, ext: &str, bytes: &[u8]) -> Result<Vec<i32>> {
             ids.iter().enumerate().map(|(i, &v)| to_i32(i, v)).collect()
         }
         "npy" => {
-            let npy = npyz::NpyFile::new(bytes).wrap_err("not a valid .npy file")?;
-            if npy.order() != npyz::Order::C {
-                bail!("Fortran-ordered .npy arrays are not supported; save it in C order");
-            }
-            let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
-            check_shape(&shape, &model.input_type().shape)?;
-            let descr = match npy.dtype() {
-                npyz::DType::Plain(t) => t.to_string(),
-                other => bail!("unsupported .npy dtype {other:?}"),
-            };
+            let (npy, descr) = open_npy(model, bytes)?;
             let wide: Vec<i128> = match descr.trim_start_matches(['<', '>', '|', '=']) {
                 "i1" => npy.into_vec::<i8>()?.into_iter().map(i128::from).collect(),
                 "i2" => npy.into_vec::<i16>()?.into_iter().map(i128::from).collect(),
@@ -186,7 +177,10 @@ fn to_int8(model: &Model, nums: &[f64], already_int8: bool) -> Result<Vec<i8>> {
     Ok(nums.iter().map(|&v| quantize(v, scale)).collect())
 }
 
-fn read_npy(model: &Model, bytes: &[u8], values: Values) -> Result<Vec<i8>> {
+/// An `.npy` file checked for what every input needs: C order, the model's input
+/// shape (or a batch of it), a plain dtype, and as many data bytes as its header
+/// announces. Returns the file and its dtype descriptor (e.g. `<i4`).
+fn open_npy<'a>(model: &Model, bytes: &'a [u8]) -> Result<(npyz::NpyFile<&'a [u8]>, String)> {
     let npy = npyz::NpyFile::new(bytes).wrap_err("not a valid .npy file")?;
     if npy.order() != npyz::Order::C {
         bail!("Fortran-ordered .npy arrays are not supported; save it in C order");
@@ -197,14 +191,20 @@ fn read_npy(model: &Model, bytes: &[u8], values: Values) -> Result<Vec<i8>> {
         npyz::DType::Plain(t) => t.to_string(),
         other => bail!("unsupported .npy dtype {other:?}"),
     };
-    let code = descr.trim_start_matches(['<', '>', '|', '=']);
     // a file cut short: say so, with what the header announced
+    let code = descr.trim_start_matches(['<', '>', '|', '=']);
     let size: usize = code.get(1..).and_then(|n| n.parse().ok()).unwrap_or(1);
     let announced = shape.iter().product::<usize>() * size;
     let data = bytes.len().saturating_sub(npy_header_len(bytes));
     if data < announced {
         bail!("the .npy file is truncated: its header announces {shape:?} of {descr} ({announced} bytes of data), but only {data} bytes follow");
     }
+    Ok((npy, descr))
+}
+
+fn read_npy(model: &Model, bytes: &[u8], values: Values) -> Result<Vec<i8>> {
+    let (npy, descr) = open_npy(model, bytes)?;
+    let code = descr.trim_start_matches(['<', '>', '|', '=']);
     match code {
         "i1" => Ok(npy.into_vec::<i8>()?),
         "f4" => to_int8(model, &npy.into_vec::<f32>()?.into_iter().map(f64::from).collect::<Vec<_>>(), false),

@@ -41,6 +41,19 @@ def test_engine_accuracy_equals_the_simulator(name):
     assert out["accuracy"] == RefuteModel.load(manifest).metadata["quantized_accuracy"]
 
 
+def assert_every_step_matches(qm, sim, tmp_path, name, inputs):
+    """Every step of `qm`, run by the engine on the file `inputs` (as `refute infer`
+    reads it) as a model cut after that step, equals the simulator's `sim[i]`."""
+    for i in range(1, len(qm.steps)):
+        t = RefuteModel(copy.deepcopy(qm.manifest), qm.tensors)
+        t.manifest["steps"] = t.manifest["steps"][: i + 1]
+        t.save(tmp_path / f"{name}{i}.json")
+        res = refute("infer", str(tmp_path / f"{name}{i}.json"), str(inputs), "--json")["results"]
+        assert len(res) == len(sim[i]), f"step {i}: {len(res)} results for {len(sim[i])} inputs"
+        engine = np.array([np.array(r["output"]).reshape(-1) for r in res])
+        assert np.array_equal(engine, sim[i].reshape(len(res), -1)), f"step {i} ({qm.steps[i]['op']}) differs"
+
+
 class EveryOp(nn.Module):
     def __init__(self):
         super().__init__()
@@ -67,13 +80,7 @@ def test_every_step_of_an_every_op_model_matches_the_engine(tmp_path):
     assert {"conv2d", "maxpool2d", "add", "avgpool2d", "lut", "reshape", "linear"} <= ops
     np.save(tmp_path / "x.npy", x)  # floats: the engine's client quantizes them with input_scale
     sim = qm.run_float(x, return_all=True)
-    for i in range(1, len(qm.steps)):
-        t = RefuteModel(copy.deepcopy(qm.manifest), qm.tensors)
-        t.manifest["steps"] = t.manifest["steps"][: i + 1]
-        t.save(tmp_path / f"every{i}.json")
-        res = refute("infer", str(tmp_path / f"every{i}.json"), str(tmp_path / "x.npy"), "--json")["results"]
-        engine = np.array([np.array(r["output"]).reshape(-1) for r in res])
-        assert np.array_equal(engine, sim[i].reshape(len(x), -1)), f"step {i} ({qm.steps[i]['op']}) differs"
+    assert_every_step_matches(qm, sim, tmp_path, "every", tmp_path / "x.npy")
 
 
 class Tokens(nn.Module):
@@ -100,13 +107,7 @@ def test_every_step_of_a_token_model_matches_the_engine(tmp_path):
     x = np.concatenate([ids, [[-1, 30, 2**31 - 1, -(2**31), 0, 29]]]).astype(np.int32)
     np.save(tmp_path / "ids.npy", x)
     sim = qm.run(x, return_all=True)
-    for i in range(1, len(qm.steps)):
-        t = RefuteModel(copy.deepcopy(qm.manifest), qm.tensors)
-        t.manifest["steps"] = t.manifest["steps"][: i + 1]
-        t.save(tmp_path / f"tokens{i}.json")
-        res = refute("infer", str(tmp_path / f"tokens{i}.json"), str(tmp_path / "ids.npy"), "--json")["results"]
-        engine = np.array([np.array(r["output"]).reshape(-1) for r in res])
-        assert np.array_equal(engine, sim[i].reshape(len(x), -1)), f"step {i} ({qm.steps[i]['op']}) differs"
+    assert_every_step_matches(qm, sim, tmp_path, "tokens", tmp_path / "ids.npy")
 
 
 class Products(nn.Module):
@@ -132,10 +133,4 @@ def test_every_step_of_the_products_matches_the_engine(tmp_path):
     assert [s.get("transpose_b") for s in qm.steps[4:]] == [True, False]
     np.save(tmp_path / "ids.npy", ids.astype(np.int32))
     sim = qm.run(ids, return_all=True)
-    for i in range(1, len(qm.steps)):
-        t = RefuteModel(copy.deepcopy(qm.manifest), qm.tensors)
-        t.manifest["steps"] = t.manifest["steps"][: i + 1]
-        t.save(tmp_path / f"products{i}.json")
-        res = refute("infer", str(tmp_path / f"products{i}.json"), str(tmp_path / "ids.npy"), "--json")["results"]
-        engine = np.array([np.array(r["output"]).reshape(-1) for r in res])
-        assert np.array_equal(engine, sim[i].reshape(len(ids), -1)), f"step {i} ({qm.steps[i]['op']}) differs"
+    assert_every_step_matches(qm, sim, tmp_path, "products", tmp_path / "ids.npy")
