@@ -47,6 +47,8 @@ enum Fp32Step {
     Embedding { table: tch::Tensor },
     Permute { dims: Vec<i64> },
     Matmul { transpose_b: bool },
+    /// softmax over the last axis, masked where the ids (input 1) equal `pad`
+    Softmax { pad: Option<i64> },
 }
 
 /// The plain fp32 libtorch network with the same architecture and sizes as a
@@ -93,6 +95,7 @@ impl Fp32Net {
                     Op::Argmax => Fp32Step::Argmax,
                     Op::Embedding => Fp32Step::Embedding { table: float_tensor(&s.weights[0]) },
                     Op::Matmul { transpose_b, .. } => Fp32Step::Matmul { transpose_b },
+                    Op::Softmax { masked, pad } => Fp32Step::Softmax { pad: masked.then_some(pad) },
                     Op::Permute { ref perm } => Fp32Step::Permute { dims: std::iter::once(0).chain(perm.iter().map(|&a| a as i64 + 1)).collect() },
                 };
                 (s.inputs.iter().map(|&i| i as usize).collect(), step)
@@ -152,6 +155,20 @@ impl Fp32Net {
                 }
                 Fp32Step::Permute { dims } => a(0).permute(dims),
                 Fp32Step::Matmul { transpose_b } => a(0).matmul(&if *transpose_b { a(1).transpose(-1, -2) } else { a(1).shallow_clone() }),
+                Fp32Step::Softmax { pad } => {
+                    let x = a(0).to_kind(Kind::Float);
+                    let x = match pad {
+                        Some(pad) => {
+                            // the key mask [B, N], broadcast over x's rows
+                            let mut view = vec![x.size()[0]];
+                            view.extend(std::iter::repeat_n(1, x.dim() - 2));
+                            view.push(x.size()[x.dim() - 1]);
+                            x.masked_fill(&a(1).eq(*pad).reshape(&view), f64::NEG_INFINITY)
+                        }
+                        None => x,
+                    };
+                    x.softmax(-1, Kind::Float)
+                }
             };
             outs.push(y);
         }

@@ -53,6 +53,11 @@ contract OneStepVerifier {
         uint256 id;
     }
 
+    /// @notice Most entries of a softmax's exponential table.
+    uint256 public constant SOFTMAX_TABLE = 256;
+    /// @notice The bytes one term of a softmax reads, times its block length, at most.
+    uint256 public constant SOFTMAX_BYTES = 256;
+
     /// @dev −2^63, the `init` of every running maximum.
     int256 private constant MIN_I64 = -(2 ** 63);
 
@@ -164,6 +169,25 @@ contract OneStepVerifier {
             }
             return _ceil(xt.dim(r - 1), BLOCK);
         }
+        if (op == StepSpec.OP_SOFTMAX) {
+            // x int8 or int32 [..., N] (with a mask, ids int32 [N]), E int32 [L],
+            // L <= 256: int8 [..., N]; two phases of whole blocks
+            bool masked = s.param(0) == 1;
+            _require(op, nIn == (masked ? 2 : 1) && nW == 1);
+            (uint256 tt,) = s.weight(0);
+            uint256 r = xt.rank();
+            _require(op, (_i8(xt) || _i32(xt)) && r >= 1 && _i8(out) && out.rank() == r);
+            _require(op, _i32(tt) && tt.rank() == 1 && tt.dim(0) <= SOFTMAX_TABLE);
+            for (uint256 i = 0; i < r; i++) {
+                _require(op, out.dim(i) == xt.dim(i));
+            }
+            uint256 n = xt.dim(r - 1);
+            if (masked) {
+                (, uint256 it) = s.input(1);
+                _require(op, _i32(it) && it.rank() == 1 && it.dim(0) == n);
+            }
+            return 2 * _ceil(n, _softmaxB(xt, masked));
+        }
         if (op == StepSpec.OP_RELU) {
             _require(op, nIn == 1 && nW == 0 && _i8(xt) && StepSpec.sameType(xt, out));
         } else if (op == StepSpec.OP_ADD) {
@@ -215,6 +239,13 @@ contract OneStepVerifier {
         return n >= BLOCK ? 1 : BLOCK / n;
     }
 
+    /// @dev softmax's block length: `floor(256 / w)`, `w` the bytes one term reads
+    ///      (x's element, and 4 of ids with a mask): a block also reads the whole
+    ///      table (up to 1 KiB), so its own reads are kept to 256 bytes of each.
+    function _softmaxB(uint256 xt, bool masked) private pure returns (uint256) {
+        return SOFTMAX_BYTES / (xt.elemSize() + (masked ? 4 : 0));
+    }
+
     function _require(uint8 op, bool ok) private pure {
         if (!ok) revert BadShapes(op);
     }
@@ -252,19 +283,21 @@ contract OneStepVerifier {
         if (block_ >= n) revert BadBlock(block_, n);
         last = block_ == n - 1;
         uint8 op = s.opCode();
-        uint256 words = op == StepSpec.OP_ARGMAX ? 2 : 1;
+        uint256 words = op == StepSpec.OP_SOFTMAX ? 3 : (op == StepSpec.OP_ARGMAX ? 2 : 1);
         if (prevState.length != (block_ == 0 ? 0 : 32 * words)) revert BadState();
         if (element >= s.outType().numel()) revert OutOfRange();
         (Src[] memory ins, Src[] memory ws) = _sources(s, inputRoots, inputs, weights);
         // the state before the block: `init`, or the given words
         int256 a;
         int256 b;
+        int256 c;
         if (block_ == 0) {
-            a = (op == StepSpec.OP_MAXPOOL2D || op == StepSpec.OP_ARGMAX) ? MIN_I64 : int256(0);
+            a = (op == StepSpec.OP_MAXPOOL2D || op == StepSpec.OP_ARGMAX || op == StepSpec.OP_SOFTMAX) ? MIN_I64 : int256(0);
         } else {
             assembly ("memory-safe") {
                 a := calldataload(prevState.offset)
                 if gt(prevState.length, 32) { b := calldataload(add(prevState.offset, 32)) }
+                if gt(prevState.length, 64) { c := calldataload(add(prevState.offset, 64)) }
             }
         }
         if (op == StepSpec.OP_LINEAR) {
@@ -279,6 +312,13 @@ contract OneStepVerifier {
         } else if (op == StepSpec.OP_ARGMAX) {
             (a, b) = _argmax(s, element, block_, a, b, ins[0]);
             value = b;
+        } else if (op == StepSpec.OP_SOFTMAX) {
+            (a, b, c) = _softmax(s, element, block_, [a, b, c], ins, ws[0]);
+            // acc <= 0 gives 0; else round half up of 128·mine / acc, at most 127
+            if (last && b > 0) {
+                value = (256 * c + b) / (2 * b);
+                if (value > 127) value = 127;
+            }
         } else {
             value = _direct(s, element, ins, ws);
         }
@@ -286,7 +326,7 @@ contract OneStepVerifier {
             leaf = Commitments.elementLeaf(value);
         } else {
             value = 0;
-            leaf = words == 2 ? _stateLeaf2(a, b) : _stateLeaf1(a);
+            leaf = words == 3 ? _stateLeaf3(a, b, c) : (words == 2 ? _stateLeaf2(a, b) : _stateLeaf1(a));
         }
     }
 
@@ -306,6 +346,17 @@ contract OneStepVerifier {
             mstore(add(p, 1), a)
             mstore(add(p, 33), b)
             h := keccak256(p, 65)
+        }
+    }
+
+    function _stateLeaf3(int256 a, int256 b, int256 c) private pure returns (bytes32 h) {
+        assembly ("memory-safe") {
+            let p := mload(0x40)
+            mstore8(p, 0x07)
+            mstore(add(p, 1), a)
+            mstore(add(p, 33), b)
+            mstore(add(p, 65), c)
+            h := keccak256(p, 97)
         }
     }
 
@@ -881,6 +932,78 @@ contract OneStepVerifier {
             }
         }
         return (best, index);
+    }
+
+    /// @dev softmax, block `b` of element `e` from the state `st` = (best, acc, mine):
+    ///      a block of the first phase folds `best = max(best, x[p, t])` over its
+    ///      kept `t`; one of the second phase `acc += e(t)`, `e(t) = E[best − x[p, t]]`
+    ///      for a kept `t` with `0 <= best − x[p, t] < L` (else 0), and `mine = e(j)`
+    ///      at the element's own `j`. The second phase reads the whole table (what
+    ///      the prover opens), x and the ids as one run each.
+    function _softmax(Spec s, uint256 e, uint256 b, int256[3] memory st, Src[] memory ins, Src memory t)
+        private
+        pure
+        returns (int256, int256, int256)
+    {
+        (, uint256 xt) = s.input(0);
+        bool masked = s.param(0) == 1;
+        // n, element size, block length, blocks per phase, first term, terms, row start, j
+        uint256[8] memory g;
+        g[0] = xt.lastDim();
+        g[1] = xt.elemSize();
+        g[2] = _softmaxB(xt, masked);
+        g[3] = _ceil(g[0], g[2]);
+        bool second = b >= g[3];
+        g[4] = (second ? b - g[3] : b) * g[2];
+        g[5] = g[0] - g[4] < g[2] ? g[0] - g[4] : g[2];
+        g[6] = e - e % g[0];
+        g[7] = e % g[0];
+        uint256 xo = _at(ins[0], (g[6] + g[4]) * g[1], g[5] * g[1]);
+        uint256 io = masked ? _at(ins[1], 4 * g[4], 4 * g[5]) : 0;
+        int256 pad = s.param(1);
+        uint256 to;
+        uint256 len;
+        if (second) {
+            (uint256 tt,) = s.weight(0);
+            len = tt.dim(0);
+            to = _at(t, 0, 4 * len);
+        }
+        assembly ("memory-safe") {
+            let n := mload(add(g, 0xa0))
+            let sz := mload(add(g, 0x20))
+            // x's element at i: the top byte (int8) or the top 4 bytes (int32) of a word
+            let sh := sub(256, shl(3, sz))
+            switch second
+            case 0 {
+                let best := mload(st)
+                for { let i := 0 } lt(i, n) { i := add(i, 1) } {
+                    let x := sar(sh, calldataload(add(xo, mul(i, sz))))
+                    let kept := 1
+                    if masked { kept := iszero(eq(sar(224, calldataload(add(io, shl(2, i)))), pad)) }
+                    if and(kept, sgt(x, best)) { best := x }
+                }
+                mstore(st, best)
+            }
+            default {
+                let best := mload(st)
+                let acc := mload(add(st, 0x20))
+                let mine := mload(add(st, 0x40))
+                // the element's own position in this block (past n when elsewhere)
+                let own := sub(mload(add(g, 0xe0)), mload(add(g, 0x80)))
+                for { let i := 0 } lt(i, n) { i := add(i, 1) } {
+                    let d := sub(best, sar(sh, calldataload(add(xo, mul(i, sz)))))
+                    let v := 0
+                    // 0 <= d < L: as unsigned, d < L (a negative d is above it)
+                    if lt(d, len) { v := sar(224, calldataload(add(to, shl(2, d)))) }
+                    if masked { if eq(sar(224, calldataload(add(io, shl(2, i)))), pad) { v := 0 } }
+                    acc := add(acc, v)
+                    if eq(i, own) { mine := v }
+                }
+                mstore(add(st, 0x20), acc)
+                mstore(add(st, 0x40), mine)
+            }
+        }
+        return (st[0], st[1], st[2]);
     }
 
     /// @dev The ops that do not reduce: one block, computed directly.

@@ -327,6 +327,32 @@ contract BudgetTest is GameKit {
         x.weights[0] = _sparseData(x.step.wTypes[0], 12, at);
     }
 
+    /// @dev softmax over rows of `n` of x `[rows, n]` (int8 or int32, at most 2^32
+    ///      bytes: height 24), masked by ids `[n]` or not, with a table of 256 entries
+    ///      (`2^30 >> floor(d / 8)`): the last element of the last row, its last
+    ///      block (the second phase: a run of x, of the ids and the whole table).
+    function _softmax(string memory name, bool wide, bool masked, uint32 rows, uint32 n) internal pure returns (Extreme memory x) {
+        x.name = name;
+        Ty memory xt = wide ? Kit.i32(Kit.s2(rows, n)) : Kit.i8(Kit.s2(rows, n));
+        x.inTys = new Ty[](masked ? 2 : 1);
+        x.inTys[0] = xt;
+        if (masked) x.inTys[1] = Kit.i32(Kit.s1(n));
+        x.step = Ref.softmax(0, xt, masked, 1, 12_345, 256);
+        x.element = uint256(rows) * n - 1;
+        x.lieFrom = NONE;
+        _fill(x, 13);
+        uint256[] memory idx = new uint256[](4);
+        bytes[] memory data = new bytes[](4);
+        for (uint256 k = 0; k < 4; k++) {
+            idx[k] = k;
+            data[k] = new bytes(256);
+            for (uint256 i = 0; i < 64; i++) {
+                Kit.set(data[k], 2, i, int256((uint256(1) << 30) >> ((64 * k + i) / 8)));
+            }
+        }
+        x.weights[0] = Kit.commitSparse(x.step.wTypes[0], idx, data);
+    }
+
     /// @dev permute of rank 8 (the most), its axes reversed, over x [2, …, 2, 2^25 − 1]
     ///      (2^32 − 128 bytes, height 24).
     function _permute() internal pure returns (Extreme memory x) {
@@ -591,6 +617,12 @@ contract BudgetTest is GameKit {
         _playExtreme(_matmul("matmul K = 131071, b transposed, the block before the last: 512 terms", true, 32_768, false), 1);
         _playExtreme(_matmul("matmul K = 131071, b [K, 2]: the block before the last, 256 terms 2 bytes apart", false, 2, false), 1);
         _playExtreme(_matmul("matmul K = 131071, b [K, 32768] (height 24): 131071 blocks of one term, the last", false, 32_768, true), 1);
+    }
+
+    function test_extremeSoftmaxFitsTheBudget() public {
+        _playExtreme(_softmax("softmax int8 [2^23, 512] (height 24): 256 terms and the table", false, false, 1 << 23, 512), 1);
+        _playExtreme(_softmax("softmax int8 [8421504, 510] masked by ids [510]: 51 terms, 20 blocks", false, true, 8_421_504, 510), 1);
+        _playExtreme(_softmax("softmax int32 [2^24, 64] (2^32 bytes) masked by ids [64]: 32 terms", true, true, 1 << 24, 64), 1);
     }
 
     function test_extremeEmbeddingAndPermuteFitTheBudget() public {

@@ -104,8 +104,11 @@ contract SpecsTest is Test {
         v[0] = 0x01;
         _expect(v, abi.encodeWithSelector(StepSpec.SpecVersion.selector, 1));
         v = bytes.concat(spec);
-        v[1] = 0x0d;
-        _expect(v, abi.encodeWithSelector(StepSpec.SpecUnknownOp.selector, 13));
+        v[1] = 0x0e;
+        _expect(v, abi.encodeWithSelector(StepSpec.SpecUnknownOp.selector, 14));
+        v = bytes.concat(spec);
+        v[1] = 0x0d; // softmax takes two
+        _expect(v, abi.encodeWithSelector(StepSpec.SpecParamCount.selector, 13, 5));
         v = bytes.concat(spec);
         v[1] = 0x0a; // embedding takes no parameters
         _expect(v, abi.encodeWithSelector(StepSpec.SpecParamCount.selector, 10, 5));
@@ -140,6 +143,27 @@ contract SpecsTest is Test {
         _expect(_withParam(4, 2), abi.encodeWithSelector(StepSpec.SpecParamRange.selector, 4, int64(2)));
         (,,, int256[] memory p,) = h.describe(_withParam(3, 2 ** 32 - 1));
         assertEq(p[3], 2 ** 32 - 1);
+    }
+
+    /// @dev A softmax spec (op 13) of int8 [2, 3] with parameters (`masked`, `pad`) and
+    ///      no inputs or weights (the reader checks parameters, not arity).
+    function _softmax(int64 masked, int64 pad) internal pure returns (bytes memory) {
+        return
+            abi.encodePacked(
+                uint8(2), uint8(13), abi.encodePacked(uint8(1), uint8(2), uint32(2), uint32(3)), uint8(0), uint8(2), masked, pad, uint8(0)
+            );
+    }
+
+    /// A softmax's pad id is an int32 value, and 0 without a mask, as `Op::from_code`
+    /// requires.
+    function test_aSoftmaxPadIsAnInt32Id() public {
+        (,,, int256[] memory p,) = h.describe(_softmax(1, type(int32).min));
+        assertEq(p[1], type(int32).min);
+        h.describe(_softmax(1, type(int32).max));
+        h.describe(_softmax(0, 0));
+        _expect(_softmax(1, int64(type(int32).max) + 1), abi.encodeWithSelector(StepSpec.SpecParamRange.selector, 1, int64(type(int32).max) + 1));
+        _expect(_softmax(0, 5), abi.encodeWithSelector(StepSpec.SpecParamRange.selector, 1, int64(5)));
+        _expect(_softmax(2, 0), abi.encodeWithSelector(StepSpec.SpecParamRange.selector, 0, int64(2)));
     }
 
     /// @dev The sample as a permute (op 11) of its five parameters.

@@ -37,6 +37,7 @@ library StepSpec {
     uint8 internal constant OP_EMBEDDING = 10;
     uint8 internal constant OP_PERMUTE = 11;
     uint8 internal constant OP_MATMUL = 12;
+    uint8 internal constant OP_SOFTMAX = 13;
 
     error SpecTruncated();
     error SpecTrailingBytes();
@@ -112,7 +113,9 @@ library StepSpec {
     /// @notice Checks an op code and its parameters (count byte at `params`) as the
     ///         Rust decoder does (`Op::from_code`): the documented count per op, flags
     ///         0 or 1, kernels, strides (at least 1) and paddings (at least 0)
-    ///         within u32, and a permutation naming each of its 1 to 8 axes once. Multipliers and shifts are checked where they are used.
+    ///         within u32, a permutation naming each of its 1 to 8 axes once, and a
+    ///         softmax's pad id within int32 (0 without a mask). Multipliers and
+    ///         shifts are checked where they are used.
     function checkParams(uint8 op, uint256 params) internal pure {
         uint256 n = _u8(params);
         if (op == OP_INPUT || op == OP_RELU || op == OP_LUT || op == OP_RESHAPE || op == OP_ARGMAX || op == OP_EMBEDDING) {
@@ -145,6 +148,12 @@ library StepSpec {
         } else if (op == OP_MATMUL) {
             _count(op, n, 3);
             _flag(params, 0);
+        } else if (op == OP_SOFTMAX) {
+            // [masked, pad]: the pad id an int32 value, and 0 without a mask
+            _count(op, n, 2);
+            _flag(params, 0);
+            int64 pad = _paramAt(params, 1);
+            if (pad < type(int32).min || pad > type(int32).max || (_paramAt(params, 0) == 0 && pad != 0)) revert SpecParamRange(1, pad);
         } else if (op == OP_PERMUTE) {
             // a permutation of the n axes, 1 <= n <= 8: each axis below n, none twice
             if (n == 0 || n > MAX_RANK) revert SpecParamCount(op, n);

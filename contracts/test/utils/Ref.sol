@@ -38,6 +38,7 @@ library Ref {
     uint8 internal constant EMBEDDING = 10;
     uint8 internal constant PERMUTE = 11;
     uint8 internal constant MATMUL = 12;
+    uint8 internal constant SOFTMAX = 13;
 
     // --------------------------------------------------------------- arithmetic
 
@@ -173,6 +174,22 @@ library Ref {
         s = unary(MATMUL, a, out, ps);
         s.inputs = new uint32[](2);
         (s.inputs[0], s.inputs[1]) = (a, b);
+    }
+
+    /// @notice softmax of step `x` (of type `xt`) with an exponential table of
+    ///         `len` entries (its type only: the test commits its data), masked by
+    ///         the ids of step `ids` equal to `pad` when `masked`.
+    function softmax(uint32 x, Ty memory xt, bool masked, uint32 ids, int64 pad, uint32 len) internal pure returns (StepDef memory s) {
+        int64[] memory ps = new int64[](2);
+        (ps[0], ps[1]) = (masked ? int64(1) : int64(0), masked ? pad : int64(0));
+        s = unary(SOFTMAX, x, Kit.i8(xt.shape), ps);
+        if (masked) {
+            s.inputs = new uint32[](2);
+            (s.inputs[0], s.inputs[1]) = (x, ids);
+        }
+        s.wTypes = new Ty[](1);
+        s.wData = new bytes[](1);
+        s.wTypes[0] = Kit.i32(Kit.s1(len));
     }
 
     function lut(uint32 from, Ty memory xt, uint256 seed) internal pure returns (StepDef memory s) {
@@ -478,6 +495,12 @@ library Ref {
             return (ins[0].shape[ins[0].shape.length - 1], per);
         }
         if (s.op == ARGMAX) return (ins[0].shape[ins[0].shape.length - 1], BLOCK);
+        if (s.op == SOFTMAX) {
+            // two phases of whole blocks, B = floor(256 / w), w = x's size (+ 4 with a mask)
+            uint256 n = ins[0].shape[ins[0].shape.length - 1];
+            uint256 per = 256 / (Kit.size(ins[0].dtype) + (s.params[0] == 1 ? 4 : 0));
+            return (2 * ((n + per - 1) / per) * per, per);
+        }
         if (s.op == CONV2D) {
             uint256 hw = uint256(ins[0].shape[1]) * ins[0].shape[2];
             uint256 taps = uint256(s.wTypes[0].shape[2]) * s.wTypes[0].shape[3];
@@ -529,9 +552,10 @@ library Ref {
             }
             return f;
         }
-        // init: (0) for sums, (-2^63) for a maximum, (-2^63, 0) for argmax
-        int256[] memory st = new int256[](s.op == ARGMAX ? 2 : 1);
-        if (s.op == MAXPOOL2D || s.op == ARGMAX) st[0] = -int256(2 ** 63);
+        // init: (0) for sums, (-2^63) for a maximum, (-2^63, 0) for argmax,
+        // (-2^63, 0, 0) for softmax
+        int256[] memory st = new int256[](s.op == SOFTMAX ? 3 : (s.op == ARGMAX ? 2 : 1));
+        if (s.op == MAXPOOL2D || s.op == ARGMAX || s.op == SOFTMAX) st[0] = -int256(2 ** 63);
         for (uint256 b = 0; b < f.blocks; b++) {
             uint256 end = (b + 1) * B < T ? (b + 1) * B : T;
             for (uint256 t = b * B; t < end; t++) {
@@ -625,6 +649,8 @@ library Ref {
             uint256 N = ins[0].shape[ins[0].shape.length - 1];
             int256 v = Kit.elem(xs[0], e * N + t);
             if (v > st[0]) (st[0], st[1]) = (v, int256(t));
+        } else if (s.op == SOFTMAX) {
+            _softmaxTerm(s, ins, xs, ws, e, t, st);
         } else if (s.op == CONV2D) {
             uint256 KH = s.wTypes[0].shape[2];
             uint256 KW = s.wTypes[0].shape[3];
@@ -658,6 +684,31 @@ library Ref {
         }
     }
 
+    /// @dev softmax term `t` of element `e` (row position `k`, in the first phase or
+    ///      the second): `best = max(best, x)` over kept keys; then `acc += e(k)`,
+    ///      `e(k) = E[best − x]` for a kept key inside the table (else 0), and
+    ///      `mine = e(k)` at the element's own position.
+    function _softmaxTerm(StepDef memory s, Ty[] memory ins, Committed[] memory xs, Committed[] memory ws, uint256 e, uint256 t, int256[] memory st)
+        private
+        pure
+    {
+        (uint256 T,) = terms(s, ins);
+        uint256 n = ins[0].shape[ins[0].shape.length - 1];
+        bool second = t >= T / 2;
+        uint256 k = second ? t - T / 2 : t;
+        if (k >= n) return;
+        int256 x = Kit.elem(xs[0], e - e % n + k);
+        bool kept = s.params[0] == 0 || Kit.elem(xs[1], k) != s.params[1];
+        if (!second) {
+            if (kept && x > st[0]) st[0] = x;
+            return;
+        }
+        int256 d = st[0] - x;
+        int256 v = kept && d >= 0 && d < int256(uint256(ws[0].ty.shape[0])) ? Kit.elem(ws[0], uint256(d)) : int256(0);
+        st[1] += v;
+        if (k == e % n) st[2] = v;
+    }
+
     /// @dev The positions in a and b of term `t` of matmul element `e`:
     ///      a[p, i, t] and b[p, t, j] (b[p, j, t] transposed).
     function _matmulAt(StepDef memory s, Ty[] memory ins, uint256 e, uint256 t) private pure returns (uint256 ai, uint256 bi) {
@@ -680,6 +731,11 @@ library Ref {
         }
         if (s.op == AVGPOOL2D) return requant(st[0], s.params[4], s.params[5], -128);
         if (s.op == ARGMAX) return st[1];
+        if (s.op == SOFTMAX) {
+            if (st[1] <= 0) return 0;
+            int256 y = (256 * st[2] + st[1]) / (2 * st[1]);
+            return y > 127 ? int256(127) : y;
+        }
         return st[0]; // maxpool2d
     }
 
@@ -789,6 +845,16 @@ library Ref {
         } else if (s.op == ARGMAX) {
             uint256 N = ins[0].shape[ins[0].shape.length - 1];
             if (t1 > t0) rin[0] = [e * N + t0, e * N + t1];
+        } else if (s.op == SOFTMAX) {
+            // one run of x and of the ids; the whole table in the second phase
+            uint256 n = ins[0].shape[ins[0].shape.length - 1];
+            bool second = t0 >= T / 2;
+            uint256 k0 = second ? t0 - T / 2 : t0;
+            uint256 k1 = k0 + B < n ? k0 + B : n;
+            uint256 sz = Kit.size(ins[0].dtype);
+            rin[0] = [(e - e % n + k0) * sz, (e - e % n + k1) * sz];
+            if (s.params[0] == 1) rin[1] = [4 * k0, 4 * k1];
+            if (second) rw[0] = [uint256(0), 4 * uint256(s.wTypes[0].shape[0])];
         } else if (s.op == CONV2D || s.op == MAXPOOL2D || s.op == AVGPOOL2D) {
             (rin[0], rw) = _windowReads(s, ins, e, t0, t1, last);
         } else if (s.op == ADD) {

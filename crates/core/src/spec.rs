@@ -163,6 +163,9 @@ mod tests {
             Op::Permute { perm: vec![2, 0, 3, 1] },
             Op::Matmul { transpose_b: true, mult: 1 << 30, shift: 40 },
             Op::Matmul { transpose_b: false, mult: 0, shift: 1 },
+            Op::Softmax { masked: false, pad: 0 },
+            Op::Softmax { masked: true, pad: -(1 << 31) },
+            Op::Softmax { masked: true, pad: (1 << 31) - 1 },
         ];
         for op in ops {
             assert_eq!(Op::from_code(op.code(), &op.params()).unwrap(), op);
@@ -179,5 +182,10 @@ mod tests {
         assert!(Op::from_code(10, &[0]).is_err());
         assert!(Op::from_code(12, &[2, 1, 1]).is_err());
         assert!(Op::from_code(12, &[0, 1]).is_err());
+        // a pad id is an int32 value, and 0 without a mask
+        assert!(Op::from_code(13, &[1, 1 << 31]).is_err());
+        assert!(Op::from_code(13, &[0, 5]).is_err());
+        assert!(Op::from_code(13, &[2, 0]).is_err());
+        assert!(Op::from_code(13, &[1]).is_err());
     }
 }

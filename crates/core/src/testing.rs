@@ -336,6 +336,142 @@ pub fn random_token_model(rng: &mut Rng, max_steps: usize) -> Model {
     Model::new("random-tokens", None, defs).expect("random token models are valid by construction")
 }
 
+/// An exponential table for `softmax`: mostly `round(2^k·exp(−d/τ))` over a random
+/// length, sometimes random entries in `[0, 2^30]`, the largest entries, or a
+/// table of one entry.
+pub fn random_exp_table(rng: &mut Rng) -> Tensor {
+    let max = crate::ops::softmax::MAX_EXP;
+    let len = match rng.range(0, 5) {
+        0 => 1,
+        1 => 256,
+        _ => rng.range(2, 256),
+    } as usize;
+    let values: Vec<i32> = match rng.range(0, 7) {
+        0 => (0..len).map(|_| rng.range(0, max) as i32).collect(),
+        1 => vec![max as i32; len],
+        _ => {
+            let (k, tau) = (rng.range(8, 30) as i32, rng.range(1, 64) as f64 / 4.0);
+            (0..len).map(|d| ((1i64 << k) as f64 * (-(d as f64) / tau).exp()).round() as i32).collect()
+        }
+    };
+    Tensor::from_i32([len as u32], values).unwrap()
+}
+
+/// A random valid model around one `softmax` step, in one of three forms:
+///
+/// - int8 scores `[..., N]` as the input (rows of 1 to 40 elements, or 500 to 1,100:
+///   several blocks per phase), unmasked;
+/// - attention's: token ids `[T]`, an embedding, `x·xᵀ`, then the softmax of the
+///   scores masked by the ids (a pad id of 0 to 5, which [`random_input`]'s ids
+///   often hit; `T` up to 12, or 100 to 300 for several blocks of 51);
+/// - int32 values `[N]` (the input itself, int32 extremes included) as the scores
+///   `[1, N]`, masked by the same values or not.
+pub fn random_softmax_model(rng: &mut Rng) -> Model {
+    let table = random_exp_table(rng);
+    let long = rng.chance(25);
+    let mut defs = vec![];
+    let input = |shape: Vec<u32>, dtype: Option<DType>| StepDef {
+        name: "input".into(),
+        op: Op::Input,
+        inputs: vec![],
+        weights: vec![],
+        shape: Some(shape),
+        dtype,
+    };
+    let softmax = |inputs: Vec<u32>, masked: bool, pad: i64, table: Tensor| {
+        def("softmax".into(), Op::Softmax { masked, pad: if masked { pad } else { 0 } }, inputs, vec![("softmax.table".into(), table)], None)
+    };
+    let pad = rng.range(0, 5);
+    match rng.range(0, 2) {
+        0 => {
+            let n = if long { rng.range(500, 1100) } else { rng.range(1, 40) } as u32;
+            let mut shape: Vec<u32> = (0..rng.range(0, 2)).map(|_| rng.range(1, 3) as u32).collect();
+            shape.push(n);
+            defs.push(input(shape, None));
+            defs.push(softmax(vec![0], false, 0, table));
+        }
+        1 => {
+            let t = if long { rng.range(100, 300) } else { rng.range(1, 12) } as u32;
+            let d = rng.range(1, 16) as u32;
+            defs.push(input(vec![t], Some(DType::I32)));
+            let e = Tensor::from_i8([48, d], rng.i8s(48 * d as usize)).unwrap();
+            defs.push(def("embed".into(), Op::Embedding, vec![0], vec![("embed.table".into(), e)], None));
+            let (mult, shift) = random_scale(rng, d as usize);
+            defs.push(def("scores".into(), Op::Matmul { transpose_b: true, mult, shift }, vec![1, 1], vec![], None));
+            defs.push(softmax(vec![2, 0], true, pad, table));
+        }
+        _ => {
+            let n = if long { rng.range(100, 300) } else { rng.range(1, 40) } as u32;
+            let masked = rng.chance(50);
+            defs.push(input(vec![n], Some(DType::I32)));
+            defs.push(def("row".into(), Op::Reshape, vec![0], vec![], Some(vec![1, n])));
+            defs.push(softmax(if masked { vec![1, 0] } else { vec![1] }, masked, pad, table));
+        }
+    }
+    Model::new("random-softmax", None, defs).expect("random softmax models are valid by construction")
+}
+
+/// `softmax` at its edges, each a model and an input: masks of every key, all but
+/// one and none (attention over ids), rows of all −128, all 127 and of one element,
+/// and int32 scores at the extremes, masked by themselves.
+pub fn softmax_edge_cases() -> Vec<(Model, Tensor)> {
+    let exp = Tensor::from_i32([256], (0..256).map(|d| ((1u64 << 30) as f64 * (-(d as f64) / 16.0).exp()).round() as i32).collect()).unwrap();
+    let table = |name: &str| vec![(format!("{name}.table"), exp.clone())];
+    let input = |shape: Vec<u32>, dtype: Option<DType>| StepDef {
+        name: "input".into(),
+        op: Op::Input,
+        inputs: vec![],
+        weights: vec![],
+        shape: Some(shape),
+        dtype,
+    };
+    let embed = Tensor::from_i8([8, 4], (0..32).map(|i| ((i * 41) % 255 - 127) as i8).collect()).unwrap();
+    let attention = Model::new(
+        "softmax-edge-mask",
+        None,
+        vec![
+            input(vec![6], Some(DType::I32)),
+            def("embed".into(), Op::Embedding, vec![0], vec![("embed.table".into(), embed)], None),
+            def("scores".into(), Op::Matmul { transpose_b: true, mult: 1 << 30, shift: 37 }, vec![1, 1], vec![], None),
+            def("softmax".into(), Op::Softmax { masked: true, pad: 0 }, vec![2, 0], table("softmax"), None),
+        ],
+    )
+    .unwrap();
+    let rows = Model::new(
+        "softmax-edge-rows",
+        Some(1.0 / 16.0),
+        vec![input(vec![3, 5], None), def("softmax".into(), Op::Softmax { masked: false, pad: 0 }, vec![0], table("softmax"), None)],
+    )
+    .unwrap();
+    let single = Model::new(
+        "softmax-edge-single",
+        Some(1.0 / 16.0),
+        vec![input(vec![4, 1], None), def("softmax".into(), Op::Softmax { masked: false, pad: 0 }, vec![0], table("softmax"), None)],
+    )
+    .unwrap();
+    let wide = Model::new(
+        "softmax-edge-int32",
+        None,
+        vec![
+            input(vec![6], Some(DType::I32)),
+            def("row".into(), Op::Reshape, vec![0], vec![], Some(vec![1, 6])),
+            def("softmax".into(), Op::Softmax { masked: true, pad: i32::MIN as i64 }, vec![1, 0], table("softmax"), None),
+        ],
+    )
+    .unwrap();
+    let ids = |v: Vec<i32>| Tensor::from_i32([6], v).unwrap();
+    let i8s = |shape: Vec<u32>, v: Vec<i8>| Tensor::from_i8(shape, v).unwrap();
+    vec![
+        (attention.clone(), ids(vec![0; 6])),
+        (attention.clone(), ids(vec![0, 0, 3, 0, 0, 0])),
+        (attention, ids(vec![1, 2, 3, 4, 5, 6])),
+        (rows.clone(), i8s(vec![3, 5], [vec![-128; 5], vec![127; 5], vec![127, -128, 0, 126, -127]].concat())),
+        (single, i8s(vec![4, 1], vec![-128, 127, 0, 5])),
+        (wide.clone(), ids(vec![i32::MIN, i32::MAX, 0, i32::MAX - 1, i32::MIN + 1, -1])),
+        (wide, ids(vec![i32::MIN; 6])),
+    ]
+}
+
 /// A small model that uses every op once, with weights from simple formulas: the
 /// hand-built fixture (`fixtures/models/hand-every-op.json`).
 pub fn every_op_model() -> Model {

@@ -8,7 +8,10 @@ use refute_core::commit::{commit_tensor, data_root, data_tree, trace_tree, Chunk
 use refute_core::hash::{to_hex, Hash};
 use refute_core::merkle::{MerkleTree, TreeKind};
 use refute_core::reference::{blocks, eval_block, eval_block_with_dependencies, init, state_fields, states_before_blocks, BlockValue, Elements};
-use refute_core::testing::{every_op_model, long_reduction_models, random_input, random_model, random_token_model, reference_run, Rng};
+use refute_core::testing::{
+    every_op_model, long_reduction_models, random_input, random_model, random_softmax_model, random_token_model, reference_run, softmax_edge_cases,
+    Rng,
+};
 use refute_core::{Model, Op, State, StepDef, Tensor};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -147,7 +150,8 @@ fn range_vector(r: &ChunkRange) -> Value {
 }
 
 /// One-step cases: every step of the every-op model, of random models, of the
-/// long-reduction models and of random token models, at the first, last and a middle output element, for the
+/// long-reduction models, of random token models, of random softmax models and of
+/// softmax's edge cases, at the first, last and a middle output element, for the
 /// first, a middle and the last block of its reduction (every block of a short one),
 /// each folded from the state before it and opened exactly as a challenger would.
 fn ops() -> Value {
@@ -162,9 +166,19 @@ fn ops() -> Value {
         models.push(random_token_model(&mut Rng::new(seed), 6));
     }
     models.extend(short_dot_models());
-    for model in &models {
-        let input = random_input(&mut rng, model.input_type());
-        let (tensors, _) = run_reference(model, &input);
+    for seed in 300..324u64 {
+        models.push(random_softmax_model(&mut Rng::new(seed)));
+    }
+    let mut runs: Vec<(Model, Tensor)> = models
+        .into_iter()
+        .map(|m| {
+            let input = random_input(&mut rng, m.input_type());
+            (m, input)
+        })
+        .collect();
+    runs.extend(softmax_edge_cases());
+    for (model, input) in &runs {
+        let (tensors, _) = run_reference(model, input);
         for (i, step) in model.steps().iter().enumerate().skip(1) {
             let numel = step.spec.out.numel();
             let mut picks = vec![0, numel - 1, numel / 2];
@@ -306,7 +320,7 @@ fn op_vectors_are_current_and_self_consistent() {
     }
     let every: std::collections::BTreeSet<u8> = (1..refute_core::ops::NAMES.len() as u8).collect();
     assert_eq!(ops_seen, every, "the vectors cover every op");
-    let reducing: std::collections::BTreeSet<u8> = [1, 2, 4, 5, 9, 12].into();
+    let reducing: std::collections::BTreeSet<u8> = [1, 2, 4, 5, 9, 12, 13].into();
     assert_eq!(long_seen, reducing, "the vectors cover every reducing op with several blocks");
     let text = serde_json::to_string_pretty(&v).unwrap() + "\n";
     check_or_bless(&root().join("fixtures/vectors/ops.json"), text.as_bytes());

@@ -135,6 +135,7 @@ pub(crate) enum Prepared {
     Embedding { table: tch::Tensor, rows: i64 },
     Permute { dims: Vec<i64> },
     Matmul { transpose_b: bool, mult: i64, shift: i64 },
+    Softmax { table: tch::Tensor, len: i64, pad: Option<i64> },
 }
 
 fn pair(v: [u32; 2]) -> [i64; 2] {
@@ -190,6 +191,11 @@ impl Prepared {
             }
             // the batch axis stays first
             Op::Matmul { transpose_b, mult, shift } => Prepared::Matmul { transpose_b, mult, shift },
+            Op::Softmax { masked, pad } => {
+                let t = &step.weights[0];
+                let v: Vec<i64> = t.as_i32().expect("int32 table").iter().map(|&e| e as i64).collect();
+                Prepared::Softmax { table: tch::Tensor::f_from_slice(&v)?.f_to_device(device)?, len: v.len() as i64, pad: masked.then_some(pad) }
+            }
             Op::Permute { ref perm } => Prepared::Permute { dims: std::iter::once(0).chain(perm.iter().map(|&a| a as i64 + 1)).collect() },
         })
     }
@@ -277,8 +283,47 @@ impl Prepared {
                 }
                 requant_scalar(&acc.expect("K >= 1").f_mul_scalar(*mult)?, *shift, -128)
             }
+            Prepared::Softmax { table, len, pad } => softmax(x, table, *len, *pad),
         }
     }
+}
+
+/// The row maximum below every int32 value, standing in for the masked elements:
+/// a row with none kept has it as its maximum, and then every `max − x < 0`.
+const MASKED: i64 = -(1 << 40);
+
+/// softmax over the last axis, in int64 (`docs/semantics.md`): the maximum over the
+/// kept elements, `e = E[max − x]` (0 outside the table and where masked), the row
+/// sum `S`, and `min(127, floor((256·e + S) / (2·S)))`, 0 where `S = 0`.
+fn softmax(x: &[&tch::Tensor], table: &tch::Tensor, len: i64, pad: Option<i64>) -> Result<tch::Tensor, TchError> {
+    let v = x[0].f_to_kind(Kind::Int64)?;
+    let shape = v.size();
+    // kept: [B, 1, …, 1, N], broadcast over the rows of each inference
+    let kept = match pad {
+        Some(pad) => {
+            let mut view = vec![shape[0]];
+            view.extend(std::iter::repeat_n(1, shape.len() - 2));
+            view.push(shape[shape.len() - 1]);
+            Some(x[1].f_ne(pad)?.f_reshape(&view)?.f_expand(&shape, false)?)
+        }
+        None => None,
+    };
+    let best = match &kept {
+        Some(k) => v.f_where_scalarother(k, MASKED)?,
+        None => v.shallow_clone(),
+    }
+    .f_amax([-1], true)?;
+    let d = best.f_sub(&v)?;
+    let mut inside = d.f_ge(0)?.f_logical_and(&d.f_lt(len)?)?;
+    if let Some(k) = &kept {
+        inside = inside.f_logical_and(k)?;
+    }
+    let e = table.f_index_select(0, &d.f_clamp(0, len - 1)?.f_flatten(0, -1)?)?.f_reshape(&shape)?.f_mul(&inside.f_to_kind(Kind::Int64)?)?;
+    let sum = e.f_sum_dim_intlist([-1i64].as_slice(), true, Kind::Int64)?;
+    let some = sum.f_gt(0)?.f_to_kind(Kind::Int64)?;
+    // S = 0 gives 0: divide by max(S, 1) and zero those rows
+    let den = sum.f_clamp_min(1)?.f_mul_scalar(2)?;
+    e.f_mul_scalar(256)?.f_add(&sum)?.f_div_tensor_mode(&den, "floor")?.f_clamp_max(127)?.f_mul(&some)?.f_to_kind(Kind::Int8)
 }
 
 /// `clamp((acc + 2^(s-1)) >> s, lo, 127)` as int8, with `acc` already multiplied.

@@ -4,7 +4,7 @@
 
 use proptest::prelude::*;
 use refute_core::reference::eval_all;
-use refute_core::testing::{every_op_model, random_input, random_model, random_token_model, Rng};
+use refute_core::testing::{every_op_model, random_input, random_model, random_softmax_model, random_token_model, softmax_edge_cases, Rng};
 use refute_core::{Model, Op, StepDef, Tensor};
 use refute_engine::{Engine, EngineError, Gemm, EXACT_BLOCK, INT8_BLOCK};
 use std::sync::Arc;
@@ -36,13 +36,14 @@ fn backends() -> Vec<Gemm> {
     v
 }
 
-/// A random model of up to about `steps` steps: one of three over token ids
-/// (embedding, permutes), the others over int8 features.
+/// A random model of up to about `steps` steps: one in four over token ids
+/// (embedding, permutes), one in five around a softmax (masked or not, int8 or
+/// int32 scores), the others over int8 features.
 fn random_any_model(rng: &mut Rng, steps: usize) -> Model {
-    if rng.chance(33) {
-        random_token_model(rng, steps)
-    } else {
-        random_model(rng, steps)
+    match rng.range(0, 19) {
+        0..=4 => random_token_model(rng, steps),
+        5..=8 => random_softmax_model(rng),
+        _ => random_model(rng, steps),
     }
 }
 
@@ -87,7 +88,10 @@ proptest! {
 #[test]
 fn one_and_two_threads_give_the_same_bits() {
     let mut rng = Rng::new(7);
-    for model in [random_model(&mut rng, 10), random_token_model(&mut rng, 10)] {
+    let mut softmax = Rng::new(0x50f7);
+    let softmax =
+        std::iter::repeat_with(|| random_softmax_model(&mut softmax)).find(|m| m.steps()[m.steps().len() - 1].spec.out.numel() > 2000).unwrap();
+    for model in [random_model(&mut rng, 10), random_token_model(&mut rng, 10), softmax] {
         let model = Arc::new(model);
         let inputs: Vec<Tensor> = (0..16).map(|_| random_input(&mut rng, model.input_type())).collect();
         let engine = Engine::cpu(model).unwrap();
@@ -129,6 +133,30 @@ fn token_ids_at_the_edges_equal_the_reference() {
         // every id outside [0, 5) embeds as zeros
         assert_eq!((0..24).map(|e| run.step_tensor(1, 2).get(e)).collect::<Vec<_>>(), vec![0; 24]);
     }
+}
+
+/// softmax at its edges (`testing::softmax_edge_cases`: masks of every key, all but
+/// one and none, rows of −128, of 127 and of one element, int32 extremes), each in a
+/// batch with the others of its model, in the engine and the reference.
+#[test]
+fn softmax_at_the_edges_equals_the_reference() {
+    let cases = softmax_edge_cases();
+    let mut models: Vec<&Model> = cases.iter().map(|(m, _)| m).collect();
+    models.dedup_by_key(|m| m.id());
+    for gemm in backends() {
+        for model in &models {
+            let batch: Vec<Tensor> = cases.iter().filter(|(m, _)| m.id() == model.id()).map(|(_, i)| i.clone()).collect();
+            let run = engine_with(model, gemm).run(&batch).unwrap();
+            assert_matches_reference(model, &run);
+        }
+    }
+    // a row with every key masked is all zeros; one kept key takes it all (127)
+    let (model, _) = &cases[0];
+    let run = engine_with(model, Gemm::Fp32Blocks).run(&[cases[0].1.clone(), cases[1].1.clone()]).unwrap();
+    let last = model.steps().len() - 1;
+    let probs = |s: usize| (0..36).map(|e| run.step_tensor(s, last).get(e)).collect::<Vec<_>>();
+    assert_eq!(probs(0), vec![0; 36]);
+    assert!(probs(1).chunks(6).all(|row| row == [0, 0, 127, 0, 0, 0]), "{:?}", probs(1));
 }
 
 /// An input of 4096 and one linear layer of 512: 18 chunks per inference.

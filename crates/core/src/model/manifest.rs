@@ -104,6 +104,7 @@ fn manifest_fields(name: &str) -> Option<(&'static [&'static str], &'static [&'s
         "embedding" => (&[], &["table"]),
         "permute" => (&["perm"], &[]),
         "matmul" => (&["transpose_b", "mult", "shift"], &[]),
+        "softmax" => (&["pad"], &["table"]),
         "reshape" | "flatten" => (&["shape"], &[]),
         _ => return None,
     })
@@ -142,6 +143,11 @@ fn from_manifest(name: &str, o: &Obj<'_>) -> Result<Op, ModelError> {
         "matmul" => {
             Op::Matmul { transpose_b: o.flag("transpose_b")?, mult: o.int("mult", 0, MAX_MULT)?, shift: o.int("shift", MIN_SHIFT, MAX_SHIFT)? }
         }
+        // a `pad` id masks keys: the step then reads the ids as its second input
+        "softmax" => match o.map.contains_key("pad") {
+            true => Op::Softmax { masked: true, pad: o.int("pad", i32::MIN as i64, i32::MAX as i64)? },
+            false => Op::Softmax { masked: false, pad: 0 },
+        },
         "permute" => {
             let perm = o.dims("perm", 0)?;
             let r = perm.len();
@@ -187,6 +193,11 @@ fn to_manifest(op: &Op, m: &mut Map<String, Value>) {
             m.insert("transpose_b".into(), transpose_b.into());
             m.insert("mult".into(), mult.into());
             m.insert("shift".into(), shift.into());
+        }
+        Op::Softmax { masked, pad } => {
+            if masked {
+                m.insert("pad".into(), pad.into());
+            }
         }
         Op::Permute { ref perm } => {
             m.insert("perm".into(), perm.iter().map(|&a| a as u32).collect::<Vec<_>>().into());

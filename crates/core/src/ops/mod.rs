@@ -21,6 +21,7 @@ pub mod permute;
 pub mod pool;
 pub mod relu;
 pub mod reshape;
+pub mod softmax;
 
 use crate::checkpoint::State;
 use crate::commit::TensorHeader;
@@ -168,6 +169,14 @@ pub enum Op {
         /// Requantization shift.
         shift: i64,
     },
+    /// Softmax along the last axis from an exponential table of `max − x`,
+    /// optionally with a key-padding mask (ids equal to `pad` are masked).
+    Softmax {
+        /// A second input (int32 ids along the reduced axis) masks keys.
+        masked: bool,
+        /// The id that masks a key (0 without a mask).
+        pad: i64,
+    },
 }
 
 /// Terms per block of every reduction (`docs/semantics.md`, `BLOCK`), and the
@@ -207,7 +216,7 @@ impl Reduction {
 
 /// The ops by name, as manifests write them (`flatten` is another name of `reshape`).
 pub const NAMES: &[&str] =
-    &["input", "linear", "conv2d", "relu", "maxpool2d", "avgpool2d", "add", "lut", "reshape", "argmax", "embedding", "permute", "matmul"];
+    &["input", "linear", "conv2d", "relu", "maxpool2d", "avgpool2d", "add", "lut", "reshape", "argmax", "embedding", "permute", "matmul", "softmax"];
 
 impl Op {
     /// The op code in canonical encodings.
@@ -226,6 +235,7 @@ impl Op {
             Op::Embedding => 10,
             Op::Permute { .. } => 11,
             Op::Matmul { .. } => 12,
+            Op::Softmax { .. } => 13,
         }
     }
 
@@ -244,6 +254,7 @@ impl Op {
             Op::Add { .. } => add::params(self),
             Op::Permute { .. } => permute::params(self),
             Op::Matmul { .. } => matmul::params(self),
+            Op::Softmax { .. } => softmax::params(self),
         }
     }
 
@@ -265,6 +276,7 @@ impl Op {
             10 => p.none(Op::Embedding),
             11 => permute::from_params(&p),
             12 => matmul::from_params(&p),
+            13 => softmax::from_params(&p),
             c => Err(SpecError::UnknownOp(c)),
         }
     }
@@ -345,6 +357,7 @@ pub(crate) fn check(op: &Op, inputs: &[StepInput], weights: &[&Tensor], shape: O
         Op::Embedding => embedding::check(inputs, weights),
         Op::Permute { .. } => permute::check(op, inputs, weights),
         Op::Matmul { .. } => matmul::check(op, inputs, weights),
+        Op::Softmax { .. } => softmax::check(op, inputs, weights),
     }
 }
 
@@ -380,6 +393,7 @@ pub(crate) fn reduction(spec: &StepSpec) -> Option<Reduction> {
         Op::MaxPool2d { .. } | Op::AvgPool2d { .. } => Some(pool::reduction(spec)),
         Op::Argmax => Some(argmax::reduction(spec)),
         Op::Matmul { .. } => Some(matmul::reduction(spec)),
+        Op::Softmax { .. } => Some(softmax::reduction(spec)),
         Op::Input | Op::Relu | Op::Add { .. } | Op::Lut | Op::Reshape | Op::Embedding | Op::Permute { .. } => None,
     }
 }
@@ -388,6 +402,7 @@ pub(crate) fn reduction(spec: &StepSpec) -> Option<Reduction> {
 pub(crate) fn state_fields(op: &Op) -> usize {
     match op {
         Op::Argmax => argmax::FIELDS,
+        Op::Softmax { .. } => softmax::FIELDS,
         _ => 1,
     }
 }
@@ -397,6 +412,7 @@ pub(crate) fn init(spec: &StepSpec) -> State {
     match spec.op {
         Op::MaxPool2d { .. } => pool::max_init(),
         Op::Argmax => argmax::init(),
+        Op::Softmax { .. } => softmax::init(),
         _ => State(vec![0]),
     }
 }
@@ -409,6 +425,7 @@ pub(crate) fn fold(spec: &StepSpec, out: usize, terms: Range<u64>, state: &mut [
         Op::MaxPool2d { .. } | Op::AvgPool2d { .. } => pool::fold(spec, out, terms, state, inputs),
         Op::Argmax => argmax::fold(spec, out, terms, state, inputs),
         Op::Matmul { .. } => matmul::fold(spec, out, terms, state, inputs),
+        Op::Softmax { .. } => softmax::fold(spec, out, terms, state, inputs, weights),
         Op::Input | Op::Relu | Op::Add { .. } | Op::Lut | Op::Reshape | Op::Embedding | Op::Permute { .. } => {
             unreachable!("{} does not reduce", spec.op)
         }
@@ -423,6 +440,7 @@ pub(crate) fn finish(spec: &StepSpec, out: usize, state: &[i128], weights: &[&dy
         Op::MaxPool2d { .. } | Op::AvgPool2d { .. } => pool::finish(spec, state),
         Op::Argmax => argmax::finish(state),
         Op::Matmul { .. } => matmul::finish(spec, state),
+        Op::Softmax { .. } => softmax::finish(state),
         _ => unreachable!("{} does not reduce", spec.op),
     }
 }
