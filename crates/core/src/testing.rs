@@ -501,7 +501,7 @@ pub fn every_op_model() -> Model {
     Model::new("hand-every-op", Some(1.0 / 16.0), defs).expect("the hand-built model is valid")
 }
 
-/// Two models whose every reducing step has an element reduction of several blocks
+/// Models whose every reducing step has an element reduction of several blocks
 /// (`docs/semantics.md`, "Reductions"), so that disputes over them need the
 /// reduction descent:
 ///
@@ -511,7 +511,9 @@ pub fn every_op_model() -> Model {
 /// - rows: `[600,1,1]` → conv 1x1 to 300 channels (3 blocks of 256 one-tap rows) →
 ///   reshape `[1,300,1]` → maxpool `[300,1]` (2 blocks of 256 rows of one element);
 /// - attention: `[2,600]` → `x·xᵀ` (2 blocks of 512) and, through the permute
-///   `[600,2]`, the same product with a plain second operand (3 blocks of 256).
+///   `[600,2]`, the same product with a plain second operand (3 blocks of 256);
+/// - softmax: ids `[120]` → embedding `[120,8]` → `x·xᵀ` → softmax masked by the ids
+///   (6 blocks of 51: 3 for the maximum, 3 for the sum).
 pub fn long_reduction_models(rng: &mut Rng) -> Vec<Model> {
     let conv_w = Tensor::from_i8([3, 4, 3, 3], rng.i8s(108)).unwrap();
     let conv_q = random_requant(rng, 3, 36);
@@ -557,11 +559,20 @@ pub fn long_reduction_models(rng: &mut Rng) -> Vec<Model> {
         def("xt".into(), Op::Permute { perm: vec![1, 0] }, vec![0], vec![], None),
         def("gram".into(), Op::Matmul { transpose_b: false, mult: (1 << 31) - 1, shift: 42 }, vec![0, 2], vec![], None),
     ];
+    let embed = Tensor::from_i8([48, 8], rng.i8s(384)).unwrap();
+    let exp = Tensor::from_i32([256], (0..256).map(|d| ((1u64 << 30) as f64 * (-(d as f64) / 24.0).exp()).round() as i32).collect()).unwrap();
+    let softmax = vec![
+        StepDef { name: "input".into(), op: Op::Input, inputs: vec![], weights: vec![], shape: Some(vec![120]), dtype: Some(DType::I32) },
+        def("embed".into(), Op::Embedding, vec![0], vec![("embed.table".into(), embed)], None),
+        def("scores".into(), Op::Matmul { transpose_b: true, mult: 1 << 30, shift: 38 }, vec![1, 1], vec![], None),
+        def("softmax".into(), Op::Softmax { masked: true, pad: 0 }, vec![2, 0], vec![("softmax.table".into(), exp)], None),
+    ];
     vec![
         Model::new("long-image", Some(1.0 / 16.0), image).expect("valid"),
         Model::new("long-vector", Some(1.0 / 16.0), vector).expect("valid"),
         Model::new("long-rows", Some(1.0 / 16.0), rows).expect("valid"),
         Model::new("long-attention", Some(1.0 / 16.0), attention).expect("valid"),
+        Model::new("long-softmax", None, softmax).expect("valid"),
     ]
 }
 

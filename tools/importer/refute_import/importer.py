@@ -47,6 +47,7 @@ LUT_FUNCTIONS: tuple[Callable, ...] = (
     F.relu6, F.leaky_relu, F.hardtanh, F.hardsigmoid, F.hardswish, F.elu, F.mish, F.softplus,
 )
 LUT_METHODS = ("sigmoid", "tanh")
+SOFTMAX_FUNCTIONS = (F.softmax, torch.softmax)
 RELU_FUNCTIONS = (F.relu, torch.relu)
 ADD_FUNCTIONS = (operator.add, torch.add)
 FLATTEN_FUNCTIONS = (torch.flatten, torch.reshape)
@@ -141,7 +142,7 @@ def _bind(node: fx.Node, names: Sequence[str], defaults: dict[str, Any]) -> dict
 
 @dataclass
 class _Kind:
-    kind: str  # input linear conv2d bn relu maxpool avgpool reshape identity add lut permute embedding matmul meta output
+    kind: str  # input linear conv2d bn relu maxpool avgpool reshape identity add lut permute embedding matmul softmax meta output
     params: dict[str, Any]
 
 
@@ -187,6 +188,9 @@ def _classify(gm: fx.GraphModule) -> dict[str, _Kind]:
                 k = _permute_kind(node, gm, name, node.args[1:], node.kwargs)
             elif name in MATMUL_METHODS:
                 k = _matmul_kind(node, gm, meta)
+            elif name == "softmax":
+                a = _bind(node, ["self", "dim", "dtype"], {"dtype": None})
+                k = _softmax_kind(node, gm, a.get("dim"), a["dtype"])
             elif name in LUT_METHODS:
                 k = _Kind("lut", {"fn": lambda t, _n=name, _a=node.args[1:], _k=node.kwargs: getattr(t, _n)(*_a, **_k)})
             elif name == "add":
@@ -217,6 +221,9 @@ def _classify(gm: fx.GraphModule) -> dict[str, _Kind]:
                 k = _permute_kind(node, gm, fn.__name__, node.args[1:], node.kwargs)
             elif fn in MATMUL_FUNCTIONS:
                 k = _matmul_kind(node, gm, meta)
+            elif fn in SOFTMAX_FUNCTIONS:
+                a = _bind(node, ["input", "dim", "_stacklevel", "dtype"], {"_stacklevel": 3, "dtype": None})
+                k = _softmax_kind(node, gm, a.get("dim"), a["dtype"])
             elif fn in LUT_FUNCTIONS:
                 rest, kw = node.args[1:], dict(node.kwargs)
                 if any(isinstance(a, fx.Node) for a in list(rest) + list(kw.values())):
@@ -288,11 +295,22 @@ def _classify_module(node: fx.Node, mod: nn.Module, gm: fx.GraphModule) -> _Kind
         return _Kind("identity", {})
     if type(mod) in LUT_MODULES:
         return _Kind("lut", {"fn": mod})
+    if type(mod) is nn.Softmax:
+        return _softmax_kind(node, gm, mod.dim, None)
     if type(mod) is nn.Embedding:
         if mod.max_norm is not None:
             raise _unsupported(node, gm, "max_norm renormalizes rows at lookup time (a refute table is fixed)")
         return _Kind("embedding", {"module": mod})
     raise _unsupported(node, gm)
+
+
+def _softmax_kind(node: fx.Node, gm: fx.GraphModule, dim: Any, dtype: Any) -> _Kind:
+    """softmax along one axis (checked to be the last once shapes are known)."""
+    if not isinstance(dim, int) or isinstance(dim, bool):
+        raise _unsupported(node, gm, f"dim={dim!r}: softmax needs an explicit axis, the last")
+    if dtype is not None:
+        raise _unsupported(node, gm, f"dtype={dtype!r} (softmax computes in refute's integers)")
+    return _Kind("softmax", {"dim": dim})
 
 
 def _matmul_kind(node: fx.Node, gm: fx.GraphModule, meta: set[str]) -> _Kind:
@@ -758,6 +776,16 @@ def import_model(
             m, s = quant.multiplier_shift(a.scale * b_.scale / s_out)
             vals[node.name] = emit(node, {"name": base_name(node), "op": "matmul", "inputs": [a.step, b_.step],
                                           "transpose_b": tb, "mult": m, "shift": s}, s_out)
+            continue
+
+        if kind == "softmax":
+            r = len(x.shape) + 1  # with the batch axis
+            if not -r <= k.params["dim"] < r or k.params["dim"] % r != r - 1:
+                raise _unsupported(node, gm, f"dim={k.params['dim']}: refute's softmax is along the last axis")
+            base = base_name(node)
+            # exp(−d·s_in) for d = max − x in input steps; probabilities at scale 1/128
+            vals[node.name] = emit(node, {"name": base, "op": "softmax", "inputs": [x.step],
+                                          "table": put(f"{base}.table", quant.exp_table(x.scale))}, 1.0 / 128)
             continue
 
         if kind == "embedding":

@@ -24,7 +24,7 @@ MAX_STEPS = 1 << 16
 MAX_RANK = 8
 
 OPS = ("input", "linear", "conv2d", "relu", "maxpool2d", "avgpool2d", "add", "lut", "reshape", "argmax", "embedding",
-       "permute", "matmul")
+       "permute", "matmul", "softmax")
 # Fields each op accepts besides op, name, inputs (mirrors `parse_step` in model.rs).
 OP_FIELDS = {
     "input": {"shape", "dtype"},
@@ -41,6 +41,7 @@ OP_FIELDS = {
     "embedding": {"table"},
     "permute": {"perm"},
     "matmul": {"transpose_b", "mult", "shift"},
+    "softmax": {"pad", "table"},
 }
 TOP_FIELDS = {"format", "version", "name", "weights", "input_scale", "steps", "metadata"}
 
@@ -460,6 +461,27 @@ def _check_step(op: str, step: dict, path: str, ins: list[TensorType], tensors) 
             raise ValueError(f"a reduction over K = {k} products can leave the int32 accumulator range (K ≤ 131071)")
         _check_requant(m, s, "the")
         return TensorType("i8", a.shape[:-1] + (n,))
+    if op == "softmax":
+        masked = "pad" in step
+        arity(2 if masked else 1)
+        if masked:
+            _int(step, "pad", path, -(1 << 31), (1 << 31) - 1)
+        tt = _tensor(step, "table", path, tensors)
+        x = ins[0]
+        if not x.shape:
+            raise ValueError("the input must have rank at least 1")
+        n = x.shape[-1]
+        if n > 1 << 31:
+            raise ValueError(f"the reduced dim has {n} elements, above the maximum of 2^31")
+        if masked and ins[1] != TensorType("i32", (n,)):
+            raise ValueError(f"the mask's ids must be int32 [{n}] (one per element of the reduced dim), got {ins[1]}")
+        if tt.dtype != "i32" or len(tt.shape) != 1 or tt.shape[0] > 256:
+            raise ValueError(f"the exponential table must be int32 [L] with 1 ≤ L ≤ 256, got {tt}")
+        table = tensors[step["table"]].astype(np.int64)
+        bad = np.flatnonzero((table < 0) | (table > 1 << 30))
+        if bad.size:
+            raise ValueError(f"exponential table entry {int(bad[0])} is {int(table[bad[0]])}, outside [0, 2^30]")
+        return TensorType("i8", x.shape)
     if op == "argmax":
         arity(1)
         x = int8_input()

@@ -185,3 +185,20 @@ def make_lut(f: Callable[[np.ndarray], np.ndarray], scale_in: float, scale_out: 
     if y.shape != q.shape or not np.all(np.isfinite(y)):
         raise QuantizationError("the element-wise function must map 256 finite inputs to 256 finite outputs")
     return np.clip(np.rint(y / scale_out), INT8_MIN, INT8_MAX).astype(np.int8)
+
+
+EXP_ONE = 1 << 30
+"""`E[0]` of a softmax's exponential table: the table is `2^30 · exp(−d · scale)`."""
+
+EXP_TABLE = 256
+"""Most entries of a softmax's exponential table."""
+
+
+def exp_table(scale_in: float) -> np.ndarray:
+    """The exponential table of a softmax whose input has scale `scale_in`:
+    `E[d] = round(2^30 · exp(−d · scale_in))` for `d < 256`, cut after its last
+    non-zero entry (past the table the exponential reads 0)."""
+    d = np.arange(EXP_TABLE, dtype=np.float64)
+    e = np.rint(EXP_ONE * np.exp(-d * scale_in)).astype(np.int64)
+    last = int(np.flatnonzero(e)[-1]) if e.any() else 0
+    return e[: last + 1].astype(np.int32)

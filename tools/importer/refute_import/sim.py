@@ -115,6 +115,25 @@ def matmul(a: np.ndarray, b: np.ndarray, transpose_b: bool, mult: int, shift: in
     return requant(np.matmul(a.astype(np.int64), b.astype(np.int64)), mult, shift, INT8_MIN)
 
 
+def softmax(x: np.ndarray, table: np.ndarray, ids: np.ndarray | None = None, pad: int = 0) -> np.ndarray:
+    """softmax over the last axis from the exponential table of max − x; with `ids`
+    ([B, N]) the keys whose id is `pad` are masked (read 0, left out of the maximum
+    and the sum). `min(127, floor((256·e + S) / (2·S)))`, 0 where `S = 0`."""
+    x = x.astype(np.int64)
+    e_tab = table.astype(np.int64)
+    if ids is None:
+        kept = np.ones(x.shape, dtype=bool)
+    else:
+        kept = np.broadcast_to((ids != pad).reshape((x.shape[0],) + (1,) * (x.ndim - 2) + (x.shape[-1],)), x.shape)
+    best = np.where(kept, x, _NEG).max(axis=-1, keepdims=True)
+    d = best - x
+    inside = kept & (d >= 0) & (d < len(e_tab))
+    e = np.where(inside, e_tab[np.clip(d, 0, len(e_tab) - 1)], 0)
+    total = e.sum(axis=-1, keepdims=True)
+    y = (256 * e + total) // np.maximum(2 * total, 1)
+    return np.where(total > 0, np.minimum(y, 127), 0)
+
+
 def argmax(x: np.ndarray) -> np.ndarray:
     """The smallest index of the maximum (numpy's argmax returns the first)."""
     return np.argmax(x, axis=-1).astype(np.int64)
@@ -166,6 +185,8 @@ def simulate(model: RefuteModel, x: np.ndarray, return_all: bool = False):
             y = permute(ins[0], step["perm"])
         elif op == "matmul":
             y = matmul(ins[0], ins[1], step.get("transpose_b", False), step["mult"], step["shift"])
+        elif op == "softmax":
+            y = softmax(ins[0], t[step["table"]], ins[1] if "pad" in step else None, step.get("pad", 0))
         else:  # validate() refuses anything else
             raise AssertionError(op)
         assert y.shape[1:] == ty.shape, (step, y.shape, ty)

@@ -134,3 +134,48 @@ def test_every_step_of_the_products_matches_the_engine(tmp_path):
     np.save(tmp_path / "ids.npy", ids.astype(np.int32))
     sim = qm.run(ids, return_all=True)
     assert_every_step_matches(qm, sim, tmp_path, "products", tmp_path / "ids.npy")
+
+
+class Attention(nn.Module):
+    """Attention over heads of embedded ids with its softmax: h·hᵀ, softmax along the
+    keys, then probabilities·h."""
+
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(30, 8)
+
+    def forward(self, ids):
+        h = self.emb(ids).reshape(ids.shape[0], 6, 2, 4).permute(0, 2, 1, 3)  # [2, 6, 4]
+        return F.softmax(h @ h.transpose(-2, -1), dim=-1) @ h  # [2, 6, 4]
+
+
+def test_every_step_of_an_attention_matches_the_engine(tmp_path):
+    torch.manual_seed(0)
+    rng = np.random.default_rng(3)
+    ids = rng.integers(0, 30, size=(40, 6))
+    qm = import_model(Attention(), ids, name="attention")
+    assert [s["op"] for s in qm.steps] == ["input", "embedding", "reshape", "permute", "matmul", "softmax", "matmul"]
+    np.save(tmp_path / "ids.npy", ids.astype(np.int32))
+    sim = qm.run(ids, return_all=True)
+    assert (sim[5] > 0).any() and (sim[5] <= 127).all()
+    assert_every_step_matches(qm, sim, tmp_path, "attention", tmp_path / "ids.npy")
+
+
+def test_a_masked_softmax_matches_the_engine(tmp_path):
+    """The attention above with its softmax masked by the ids (a key-padding mask,
+    written into the manifest): keys whose id is the pad id read 0 in the simulator
+    and the engine alike, rows with every key masked included."""
+    torch.manual_seed(0)
+    rng = np.random.default_rng(4)
+    ids = rng.integers(0, 4, size=(40, 6))
+    ids[0] = 3  # every key masked
+    ids[1] = [3, 3, 3, 3, 3, 1]  # one kept
+    qm = import_model(Attention(), ids, name="masked")
+    step = qm.steps[5]
+    step["inputs"] = [4, 0]
+    step["pad"] = 3
+    np.save(tmp_path / "ids.npy", ids.astype(np.int32))
+    sim = qm.run(ids, return_all=True)
+    assert (sim[5][0] == 0).all()
+    assert (sim[5][1][..., :5] == 0).all() and (sim[5][1][..., 5] == 127).all()
+    assert_every_step_matches(qm, sim, tmp_path, "masked", tmp_path / "ids.npy")

@@ -7,7 +7,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from refute_import import import_model
+from refute_import import UnsupportedError, import_model
 from refute_import.quant import quantize_activation
 
 
@@ -390,6 +390,52 @@ def test_products_of_two_activations(rng, form):
     qm = check(seeded(M), rng.normal(size=(256, 7, 6)), units=3.5)
     assert ops(qm) == ["input", "linear", "linear", "linear", "matmul", "matmul"]
     assert [s.get("transpose_b") for s in qm.steps if s["op"] == "matmul"] == [True, False]
+
+
+@pytest.mark.parametrize("form", ["F.softmax", "torch.softmax", "method", "nn.Softmax"])
+def test_attention_with_a_softmax_along_the_last_axis(rng, form):
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.q = nn.Linear(6, 4)
+            self.k = nn.Linear(6, 4)
+            self.v = nn.Linear(6, 5)
+            self.sm = nn.Softmax(dim=-1)
+
+        def forward(self, x):  # [B, 7, 6]
+            s = self.q(x) @ self.k(x).transpose(1, 2)
+            if form == "F.softmax":
+                p = F.softmax(s, dim=-1)
+            elif form == "torch.softmax":
+                p = torch.softmax(s, 2)
+            elif form == "method":
+                p = s.softmax(-1)
+            else:
+                p = self.sm(s)
+            return p @ self.v(x)
+
+    qm = check(seeded(M), rng.normal(size=(256, 7, 6)), units=4.0)
+    assert ops(qm) == ["input", "linear", "linear", "matmul", "softmax", "linear", "matmul"]
+    sm = qm.steps[4]
+    table = qm.tensors[sm["table"]]
+    assert "pad" not in sm and table.dtype == np.int32 and table[0] == 1 << 30 and 1 <= len(table) <= 256
+    assert (np.diff(table.astype(np.int64)) <= 0).all()
+
+
+def test_a_softmax_along_another_axis_is_refused(rng):
+    class M(nn.Module):
+        def forward(self, x):  # [B, 7, 6]
+            return F.softmax(x, dim=1)
+
+    with pytest.raises(UnsupportedError, match="along the last axis"):
+        import_model(M(), rng.normal(size=(64, 7, 6)), name="t")
+
+    class N(nn.Module):
+        def forward(self, x):
+            return F.softmax(x)
+
+    with pytest.raises(UnsupportedError, match="explicit axis"):
+        import_model(N(), rng.normal(size=(64, 7, 6)), name="t")
 
 
 def test_a_transpose_with_other_users_is_kept(rng):
