@@ -35,20 +35,49 @@ fn float_tensor(t: &Tensor) -> tch::Tensor {
 
 enum Fp32Step {
     Input,
-    Linear { w: tch::Tensor, b: tch::Tensor, relu: bool },
-    Conv2d { w: tch::Tensor, b: tch::Tensor, stride: [i64; 2], padding: [i64; 2], relu: bool },
+    Linear {
+        w: tch::Tensor,
+        b: tch::Tensor,
+        relu: bool,
+    },
+    Conv2d {
+        w: tch::Tensor,
+        b: tch::Tensor,
+        stride: [i64; 2],
+        padding: [i64; 2],
+        relu: bool,
+    },
     Relu,
-    MaxPool2d { kernel: [i64; 2], stride: [i64; 2], padding: [i64; 2] },
-    AvgPool2d { kernel: [i64; 2], stride: [i64; 2] },
-    Add { relu: bool },
+    MaxPool2d {
+        kernel: [i64; 2],
+        stride: [i64; 2],
+        padding: [i64; 2],
+    },
+    AvgPool2d {
+        kernel: [i64; 2],
+        stride: [i64; 2],
+    },
+    Add {
+        relu: bool,
+    },
     Activation,
-    Reshape { shape: Vec<i64> },
+    Reshape {
+        shape: Vec<i64>,
+    },
     Argmax,
-    Embedding { table: tch::Tensor },
-    Permute { dims: Vec<i64> },
-    Matmul { transpose_b: bool },
+    Embedding {
+        table: tch::Tensor,
+    },
+    Permute {
+        dims: Vec<i64>,
+    },
+    Matmul {
+        transpose_b: bool,
+    },
     /// softmax over the last axis, masked where the ids (input 1) equal `pad`
-    Softmax { pad: Option<i64> },
+    Softmax {
+        pad: Option<i64>,
+    },
 }
 
 /// The plain fp32 libtorch network with the same architecture and sizes as a

@@ -157,9 +157,15 @@ def _classify(gm: fx.GraphModule) -> dict[str, _Kind]:
     if len(placeholders) != 1:
         raise UnsupportedError(f"the model must take exactly one tensor input, its forward takes {len(placeholders)}")
 
+    masks: dict[str, int] = {}  # key-padding masks (`ids == pad` and its reshapes): their pad id
     for node in gm.graph.nodes:
         k = None
-        if node.op == "placeholder":
+        mask_kind = _mask_kind(node, gm, placeholders[0], masks)
+        if mask_kind is not None:
+            k = mask_kind
+            if k.kind == "mask":
+                masks[node.name] = k.params["pad"]
+        elif node.op == "placeholder":
             k = _Kind("input", {})
         elif node.op == "output":
             out = node.args[0]
@@ -249,8 +255,11 @@ def _classify(gm: fx.GraphModule) -> dict[str, _Kind]:
                 raise _unsupported(node, gm)
         else:  # pragma: no cover - fx has no other node kinds
             raise _unsupported(node, gm)
+        if any(a.name in masks for a in node.all_input_nodes) and k.kind not in ("mask", "masked"):
+            raise _unsupported(node, gm, "a key-padding mask (`ids == pad`) may only be reshaped and fill the "
+                                         "scores of a softmax (`scores.masked_fill(mask, float('-inf'))`)")
         # A supported tensor op must not consume size helpers as tensors.
-        if k.kind not in ("meta", "reshape", "output", "input"):
+        if k.kind not in ("meta", "reshape", "output", "input", "mask", "masked"):
             first = node.args[0] if node.args else None
             if k.kind != "add" and _is_meta(first, meta):
                 raise _unsupported(node, gm, "it is applied to a size, not a tensor")
@@ -302,6 +311,41 @@ def _classify_module(node: fx.Node, mod: nn.Module, gm: fx.GraphModule) -> _Kind
             raise _unsupported(node, gm, "max_norm renormalizes rows at lookup time (a refute table is fixed)")
         return _Kind("embedding", {"module": mod})
     raise _unsupported(node, gm)
+
+
+MASK_SHAPING_METHODS = ("unsqueeze", "view", "reshape")
+MASKED_FILL_FLOOR = -1e4
+"""The fill of masked scores must be -inf or at most this (exp of it is 0 in float)."""
+
+
+def _mask_kind(node: fx.Node, gm: fx.GraphModule, ids: fx.Node, masks: dict[str, int]) -> _Kind | None:
+    """A key-padding mask: `ids == pad` (or `ids.eq(pad)`) of the model's input, its
+    reshapes (`mask[:, None, None, :]`, `unsqueeze`, `view`), and the scores it fills
+    (`scores.masked_fill(mask, -inf)`, method or function), which only a softmax may
+    read. None for any other node."""
+    if node.op not in ("call_function", "call_method") or not node.args:
+        return None
+    fn = node.target
+    first = node.args[0]
+    if (fn in (operator.eq, torch.eq) or fn == "eq") and first is ids:
+        pad = node.args[1] if len(node.args) > 1 else None
+        if not isinstance(pad, int) or isinstance(pad, bool) or not -(1 << 31) <= pad < 1 << 31:
+            raise _unsupported(node, gm, f"a key-padding mask compares the ids with one int32 pad id, not {pad!r}")
+        return _Kind("mask", {"pad": pad})
+    if isinstance(first, fx.Node) and first.name in masks and (fn is operator.getitem or fn in MASK_SHAPING_METHODS):
+        return _Kind("mask", {"pad": masks[first.name]})
+    if fn == "masked_fill" or fn is torch.masked_fill:
+        if len(node.args) != 3 or not isinstance(node.args[1], fx.Node) or node.args[1].name not in masks:
+            raise _unsupported(node, gm, "masked_fill is lowered with a key-padding mask (`ids == pad`) only")
+        value = node.args[2]
+        if not isinstance(value, (int, float)) or not value <= MASKED_FILL_FLOOR:
+            raise _unsupported(node, gm, f"the masked scores are filled with {value!r}; a softmax's mask fills "
+                                         f"-inf (or at most {MASKED_FILL_FLOOR:g})")
+        users = list(node.users)
+        if not users or any(u.op == "output" for u in users):
+            raise _unsupported(node, gm, "masked scores may only be read by a softmax")
+        return _Kind("masked", {"mask": node.args[1], "pad": masks[node.args[1].name]})
+    return None
 
 
 def _softmax_kind(node: fx.Node, gm: fx.GraphModule, dim: Any, dtype: Any) -> _Kind:
@@ -417,12 +461,14 @@ def _calibrate(gm, kinds, calib: np.ndarray, percentile: float | None, batch_siz
                 f"{_node_desc(n, gm)}{_where(n)} gives shape {list(out.shape)} for a batch of {cur_b}: "
                 f"it mixes the batch dim with the others (refute shapes are per sample)"
             )
-        if not torch.is_floating_point(out) and n.op != "placeholder":
+        if not torch.is_floating_point(out) and n.op != "placeholder" and kinds[n.name].kind != "mask":
             raise UnsupportedError(f"{_node_desc(n, gm)}{_where(n)} gives a {out.dtype} tensor; only float tensors are supported")
         shape = tuple(int(d) for d in out.shape[1:])
         if st.shape is not None and st.shape != shape:
             raise UnsupportedError(f"{_node_desc(n, gm)}: its per-sample shape changes with the batch")
         st.shape = shape
+        if kinds[n.name].kind in ("mask", "masked"):
+            return  # a mask has no scale; masked scores take their scores' scale
         a = out.detach().abs()
         if a.numel():
             st.amax = max(st.amax, float(a.max()))
@@ -529,10 +575,11 @@ def import_model(
     placeholder = next(n for n in gm.graph.nodes if n.op == "placeholder")
     ids = any(kinds[u.name].kind == "embedding" for u in placeholder.users)
     if ids:
-        bad = [u for u in placeholder.users if kinds[u.name].kind not in ("embedding", "meta")]  # sizes may be read
+        # sizes may be read, and key-padding masks made
+        bad = [u for u in placeholder.users if kinds[u.name].kind not in ("embedding", "meta", "mask")]
         if bad:
             raise _unsupported(bad[0], gm, "the model's input is token ids (it feeds an nn.Embedding); "
-                                           "ids may only feed embeddings")
+                                           "ids may only feed embeddings and key-padding masks")
         for n in gm.graph.nodes:
             if kinds[n.name].kind == "embedding" and n.args[0] is not placeholder:
                 raise _unsupported(n, gm, "an embedding must read the model's input (the token ids)")
@@ -600,7 +647,12 @@ def import_model(
             continue
         k = kinds[node.name]
         kind = k.kind
-        if kind == "meta":
+        if kind in ("meta", "mask"):
+            continue  # a mask is read by the softmax it masks
+        if kind == "masked":
+            if any(kinds[u.name].kind != "softmax" for u in node.users):
+                raise _unsupported(node, gm, "masked scores may only be read by a softmax")
+            vals[node.name] = vals[node.args[0].name]
             continue
         if kind == "input" and ids:
             if input_scale is not None:
@@ -784,8 +836,20 @@ def import_model(
                 raise _unsupported(node, gm, f"dim={k.params['dim']}: refute's softmax is along the last axis")
             base = base_name(node)
             # exp(−d·s_in) for d = max − x in input steps; probabilities at scale 1/128
-            vals[node.name] = emit(node, {"name": base, "op": "softmax", "inputs": [x.step],
-                                          "table": put(f"{base}.table", quant.exp_table(x.scale))}, 1.0 / 128)
+            step = {"name": base, "op": "softmax", "inputs": [x.step],
+                    "table": put(f"{base}.table", quant.exp_table(x.scale))}
+            src = node.all_input_nodes[0]
+            if kinds[src.name].kind == "masked":
+                # the keys' mask: one id per key, the same for every row of the scores
+                mask, n_keys = src.args[1], x.shape[-1]
+                want = (1,) * (len(x.shape) - 1) + (n_keys,)
+                if stats[mask.name].shape != want or stats[placeholder.name].shape != (n_keys,):
+                    raise _unsupported(src, gm, f"the mask has per-sample shape {list(stats[mask.name].shape)} over "
+                                                f"ids {list(stats[placeholder.name].shape)}; a key-padding mask is "
+                                                f"the ids [{n_keys}] along the keys, broadcast as {list(want)}")
+                step["inputs"].append(vals[placeholder.name].step)
+                step["pad"] = kinds[src.name].params["pad"]
+            vals[node.name] = emit(node, step, 1.0 / 128)
             continue
 
         if kind == "embedding":

@@ -179,3 +179,39 @@ def test_a_masked_softmax_matches_the_engine(tmp_path):
     assert (sim[5][0] == 0).all()
     assert (sim[5][1][..., :5] == 0).all() and (sim[5][1][..., 5] == 127).all()
     assert_every_step_matches(qm, sim, tmp_path, "masked", tmp_path / "ids.npy")
+
+
+class MaskedAttention(nn.Module):
+    """Attention with a key-padding mask written the usual way: ids == pad, spread
+    over heads and queries, filling the scores with -inf before the softmax."""
+
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(30, 8)
+
+    def forward(self, ids):
+        h = self.emb(ids).reshape(ids.shape[0], 6, 2, 4).permute(0, 2, 1, 3)  # [2, 6, 4]
+        pad = ids == 0
+        scores = (h @ h.transpose(-2, -1)).masked_fill(pad[:, None, None, :], float("-inf"))
+        return torch.softmax(scores, dim=-1) @ h
+
+
+def test_an_imported_key_padding_mask_matches_the_engine(tmp_path):
+    torch.manual_seed(0)
+    rng = np.random.default_rng(5)
+    ids = rng.integers(0, 5, size=(40, 6))
+    ids[1] = [0, 0, 0, 0, 0, 2]  # one key kept
+    qm = import_model(MaskedAttention(), ids, name="masked-import")
+    assert [s["op"] for s in qm.steps] == ["input", "embedding", "reshape", "permute", "matmul", "softmax", "matmul"]
+    assert qm.steps[5]["inputs"] == [4, 0] and qm.steps[5]["pad"] == 0
+    np.save(tmp_path / "ids.npy", ids.astype(np.int32))
+    sim = qm.run(ids, return_all=True)
+    assert (sim[5][1][..., :5] == 0).all() and (sim[5][1][..., 5] == 127).all()
+    assert_every_step_matches(qm, sim, tmp_path, "masked-import", tmp_path / "ids.npy")
+    # the quantized attention follows the float one
+    with torch.no_grad():
+        f = MaskedAttention().eval()
+        torch.manual_seed(0)
+        f = MaskedAttention().double().eval()(torch.from_numpy(ids)).numpy()
+    s = qm.metadata["output_scale"]
+    assert np.abs(sim[-1] * s - f).max() <= 0.25 * np.abs(f).max()
