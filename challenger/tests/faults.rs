@@ -149,13 +149,15 @@ async fn survives(honest: Side, fault: Fault) {
     match fault {
         Fault::NodeRestart => net.devnet.restart(Duration::from_secs(3)).unwrap(),
         Fault::Dropped => {
+            // the node held the moves and dropped them (a look at the mempool after
+            // would race the service: its games lane looks every tick and sends the
+            // same signed move again, which has the same hash; a later move may go
+            // with an earlier one it depends on)
+            let mut dropped = 0;
             for h in &pending {
-                net.devnet.drop_transaction(h).await.unwrap();
+                dropped += usize::from(net.devnet.drop_transaction(h).await.unwrap());
             }
-            // the dropped moves are gone (the service may already have sent its
-            // move again: its games lane looks every tick)
-            let left = net.devnet.mempool_of(who).await.unwrap();
-            assert!(pending.iter().all(|h| !left.contains(h)), "dropped {pending:?}, still there {left:?}");
+            assert!(dropped >= 1, "the node held the moves {pending:?} and dropped them");
             net.devnet.resume_mining().await.unwrap();
         }
         Fault::Replaced => {

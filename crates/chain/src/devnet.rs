@@ -204,9 +204,11 @@ impl Devnet {
         Ok(out)
     }
 
-    /// Drops a transaction from the mempool, as a node evicting it would.
-    pub async fn drop_transaction(&self, hash: &str) -> Result<(), String> {
-        self.call("anvil_dropTransaction", serde_json::json!([hash])).await.map(|_| ())
+    /// Drops a transaction from the mempool, as a node evicting it would; true when
+    /// the node held it and dropped it, false when it was not there.
+    pub async fn drop_transaction(&self, hash: &str) -> Result<bool, String> {
+        // anvil answers the dropped transaction's hash, or null when it had none
+        self.call("anvil_dropTransaction", serde_json::json!([hash])).await.map(|v| !v.is_null())
     }
 
     /// Mines one block now, of what the mempool holds.
