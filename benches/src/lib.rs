@@ -78,6 +78,11 @@ enum Fp32Step {
     Softmax {
         pad: Option<i64>,
     },
+    /// layer norm over the last axis with the model's per-channel scale and shift
+    LayerNorm {
+        gamma: tch::Tensor,
+        beta: tch::Tensor,
+    },
 }
 
 /// The plain fp32 libtorch network with the same architecture and sizes as a
@@ -125,6 +130,11 @@ impl Fp32Net {
                     Op::Embedding => Fp32Step::Embedding { table: float_tensor(&s.weights[0]) },
                     Op::Matmul { transpose_b, .. } => Fp32Step::Matmul { transpose_b },
                     Op::Softmax { masked, pad } => Fp32Step::Softmax { pad: masked.then_some(pad) },
+                    Op::LayerNorm { .. } => {
+                        let q = s.weights[0].as_i32().expect("int32");
+                        let (g, b): (Vec<f32>, Vec<f32>) = q.chunks_exact(2).map(|r| (r[0] as f32, r[1] as f32)).unzip();
+                        Fp32Step::LayerNorm { gamma: tch::Tensor::from_slice(&g), beta: tch::Tensor::from_slice(&b) }
+                    }
                     Op::Permute { ref perm } => Fp32Step::Permute { dims: std::iter::once(0).chain(perm.iter().map(|&a| a as i64 + 1)).collect() },
                 };
                 (s.inputs.iter().map(|&i| i as usize).collect(), step)
@@ -197,6 +207,9 @@ impl Fp32Net {
                         None => x,
                     };
                     x.softmax(-1, Kind::Float)
+                }
+                Fp32Step::LayerNorm { gamma, beta } => {
+                    a(0).to_kind(Kind::Float).layer_norm([gamma.size()[0]].as_slice(), Some(gamma), Some(beta), 1e-5, false)
                 }
             };
             outs.push(y);

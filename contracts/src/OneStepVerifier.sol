@@ -58,6 +58,9 @@ contract OneStepVerifier {
     /// @notice The bytes one term of a softmax reads, times its block length, at most.
     uint256 public constant SOFTMAX_BYTES = 256;
 
+    /// @notice The bound on a layer norm's row, `N·zmax <= 2^28`.
+    uint256 public constant LAYERNORM_ROW = 2 ** 28;
+
     /// @dev −2^63, the `init` of every running maximum.
     int256 private constant MIN_I64 = -(2 ** 63);
 
@@ -188,6 +191,21 @@ contract OneStepVerifier {
             }
             return 2 * _ceil(n, _softmaxB(xt, masked));
         }
+        if (op == StepSpec.OP_LAYERNORM) {
+            // x int8 or int32 [..., N], Q int32 [N, 2] (rows gamma, beta), the row
+            // bound N·zmax <= 2^28: int8 [..., N]; one pass of blocks of 512 / w
+            _require(op, nIn == 1 && nW == 1);
+            (uint256 qt,) = s.weight(0);
+            uint256 r = xt.rank();
+            _require(op, (_i8(xt) || _i32(xt)) && r >= 1 && _i8(out) && out.rank() == r);
+            for (uint256 i = 0; i < r; i++) {
+                _require(op, out.dim(i) == xt.dim(i));
+            }
+            uint256 n = xt.dim(r - 1);
+            _require(op, _i32(qt) && qt.rank() == 2 && qt.dim(0) == n && qt.dim(1) == 2);
+            _require(op, n * _zmax(xt, s.param(0)) <= LAYERNORM_ROW);
+            return _ceil(n, BLOCK / xt.elemSize());
+        }
         if (op == StepSpec.OP_RELU) {
             _require(op, nIn == 1 && nW == 0 && _i8(xt) && StepSpec.sameType(xt, out));
         } else if (op == StepSpec.OP_ADD) {
@@ -246,6 +264,12 @@ contract OneStepVerifier {
         return SOFTMAX_BYTES / (xt.elemSize() + (masked ? 4 : 0));
     }
 
+    /// @dev `zmax = 2^max(8w − 1 − pre, 0)`: the largest `|x >> pre|` of x's dtype.
+    function _zmax(uint256 xt, int256 pre) private pure returns (uint256) {
+        int256 e = int256(8 * xt.elemSize()) - 1 - pre;
+        return e > 0 ? uint256(1) << uint256(e) : 1;
+    }
+
     function _require(uint8 op, bool ok) private pure {
         if (!ok) revert BadShapes(op);
     }
@@ -283,7 +307,7 @@ contract OneStepVerifier {
         if (block_ >= n) revert BadBlock(block_, n);
         last = block_ == n - 1;
         uint8 op = s.opCode();
-        uint256 words = op == StepSpec.OP_SOFTMAX ? 3 : (op == StepSpec.OP_ARGMAX ? 2 : 1);
+        uint256 words = (op == StepSpec.OP_SOFTMAX || op == StepSpec.OP_LAYERNORM) ? 3 : (op == StepSpec.OP_ARGMAX ? 2 : 1);
         if (prevState.length != (block_ == 0 ? 0 : 32 * words)) revert BadState();
         if (element >= s.outType().numel()) revert OutOfRange();
         (Src[] memory ins, Src[] memory ws) = _sources(s, inputRoots, inputs, weights);
@@ -319,6 +343,9 @@ contract OneStepVerifier {
                 value = (256 * c + b) / (2 * b);
                 if (value > 127) value = 127;
             }
+        } else if (op == StepSpec.OP_LAYERNORM) {
+            (a, b, c) = _layernorm(s, element, block_, [a, b, c], ins[0]);
+            if (last) value = _layernormFinish(s, element, [a, b, c], ws[0]);
         } else {
             value = _direct(s, element, ins, ws);
         }
@@ -1004,6 +1031,74 @@ contract OneStepVerifier {
             }
         }
         return (st[0], st[1], st[2]);
+    }
+
+    /// @dev layer norm, block `b` of element `e` from the state `st` = (S1, S2, mine):
+    ///      `z = x[p, t] >> pre`, `S1 += z`, `S2 += z²` over the block's terms (one
+    ///      run of x), and `mine = z` at the element's own `t = j`.
+    function _layernorm(Spec s, uint256 e, uint256 b, int256[3] memory st, Src memory x) private pure returns (int256, int256, int256) {
+        (, uint256 xt) = s.input(0);
+        uint256 n = xt.lastDim();
+        uint256 sz = xt.elemSize();
+        uint256 per = BLOCK / sz;
+        uint256 t0 = b * per;
+        uint256 len = n - t0 < per ? n - t0 : per;
+        uint256 xo = _at(x, (e - e % n + t0) * sz, len * sz);
+        // the element's own position in this block (past len when elsewhere)
+        uint256 own = e % n >= t0 ? e % n - t0 : len;
+        // x's element at i is the top w bytes of a word: sar by (256 − 8w) + pre
+        uint256 sh = 256 - 8 * sz + uint256(s.param(0));
+        assembly ("memory-safe") {
+            let s1 := mload(st)
+            let s2 := mload(add(st, 0x20))
+            let mine := mload(add(st, 0x40))
+            for { let i := 0 } lt(i, len) { i := add(i, 1) } {
+                let z := sar(sh, calldataload(add(xo, mul(i, sz))))
+                s1 := add(s1, z)
+                s2 := add(s2, mul(z, z))
+                if eq(i, own) { mine := z }
+            }
+            mstore(st, s1)
+            mstore(add(st, 0x20), s2)
+            mstore(add(st, 0x40), mine)
+        }
+        return (st[0], st[1], st[2]);
+    }
+
+    /// @dev layer norm's finish from `st` = (S1, S2, mine) and row `j` of Q
+    ///      (γ, β): `r = isqrt(max(N·S2 − S1² + eps, 1))`, `c = N·mine − S1` and
+    ///      `clamp(floor((2·(γ·c + β·r) + r·2^s) / (2·r·2^s)), −128, 127)`; 0 (and Q
+    ///      unread) for a state no fold reaches, which bounds every product.
+    function _layernormFinish(Spec s, uint256 e, int256[3] memory st, Src memory q) private pure returns (int256 y) {
+        (, uint256 xt) = s.input(0);
+        int256 n = int256(xt.lastDim());
+        int256 zm = int256(_zmax(xt, s.param(0)));
+        (int256 s1, int256 s2, int256 mine) = (st[0], st[1], st[2]);
+        if (s1 > n * zm || s1 < -n * zm || s2 < 0 || s2 > n * zm * zm || mine > zm || mine < -zm) return 0;
+        uint256 o = _at(q, 8 * (e % uint256(n)), 8);
+        int256 d = n * s2 - s1 * s1 + s.param(1);
+        int256 r = int256(_isqrt(d > 1 ? uint256(d) : 1));
+        int256 den = r << uint256(s.param(2));
+        int256 num = 2 * (_readI32(o) * (n * mine - s1) + _readI32(o + 4) * r) + den;
+        // floor division by 2·den > 0
+        y = num / (2 * den);
+        if (num < 0 && num % (2 * den) != 0) y -= 1;
+        if (y < -128) y = -128;
+        if (y > 127) y = 127;
+    }
+
+    /// @dev `floor(sqrt(v))` of `v >= 1`: Newton's iteration from a power of two
+    ///      above the root decreases to it.
+    function _isqrt(uint256 v) private pure returns (uint256 r) {
+        r = 2;
+        for (uint256 t = v; t >= 4; t >>= 2) {
+            r <<= 1;
+        }
+        while (true) {
+            uint256 next = (r + v / r) >> 1;
+            if (next >= r) return r;
+            r = next;
+        }
     }
 
     /// @dev The ops that do not reduce: one block, computed directly.

@@ -353,6 +353,21 @@ contract BudgetTest is GameKit {
         x.weights[0] = Kit.commitSparse(x.step.wTypes[0], idx, data);
     }
 
+    /// @dev layer norm over rows of `n` of x `[rows, n]` (int8 or int32, at most 2^32
+    ///      bytes: height 24) at the input shift `pre`, the largest eps and output
+    ///      shift: the last element of the last row, its last block (a run of x and
+    ///      the element's row of (γ, β)).
+    function _layernorm(string memory name, bool wide, uint32 rows, uint32 n, int64 pre) internal pure returns (Extreme memory x) {
+        x.name = name;
+        Ty memory xt = wide ? Kit.i32(Kit.s2(rows, n)) : Kit.i8(Kit.s2(rows, n));
+        x.inTys = new Ty[](1);
+        x.inTys[0] = xt;
+        x.step = Ref.layernorm(0, xt, pre, 2 ** 56, 32);
+        x.element = uint256(rows) * n - 1;
+        x.lieFrom = NONE;
+        _fill(x, 14);
+    }
+
     /// @dev permute of rank 8 (the most), its axes reversed, over x [2, …, 2, 2^25 − 1]
     ///      (2^32 − 128 bytes, height 24).
     function _permute() internal pure returns (Extreme memory x) {
@@ -623,6 +638,12 @@ contract BudgetTest is GameKit {
         _playExtreme(_softmax("softmax int8 [2^23, 512] (height 24): 256 terms and the table", false, false, 1 << 23, 512), 1);
         _playExtreme(_softmax("softmax int8 [8421504, 510] masked by ids [510]: 51 terms, 20 blocks", false, true, 8_421_504, 510), 1);
         _playExtreme(_softmax("softmax int32 [2^24, 64] (2^32 bytes) masked by ids [64]: 32 terms", true, true, 1 << 24, 64), 1);
+    }
+
+    function test_extremeLayerNormFitsTheBudget() public {
+        _playExtreme(_layernorm("layernorm int8 [2^23, 512] (height 24): 512 terms and (gamma, beta)", false, 1 << 23, 512, 0), 1);
+        _playExtreme(_layernorm("layernorm int8 [2^22, 1024]: the second of 2 blocks", false, 1 << 22, 1024, 0), 1);
+        _playExtreme(_layernorm("layernorm int32 [2^23, 128] (2^32 bytes), pre 10: 128 terms", true, 1 << 23, 128, 10), 1);
     }
 
     function test_extremeEmbeddingAndPermuteFitTheBudget() public {

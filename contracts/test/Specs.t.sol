@@ -104,8 +104,11 @@ contract SpecsTest is Test {
         v[0] = 0x01;
         _expect(v, abi.encodeWithSelector(StepSpec.SpecVersion.selector, 1));
         v = bytes.concat(spec);
-        v[1] = 0x0e;
-        _expect(v, abi.encodeWithSelector(StepSpec.SpecUnknownOp.selector, 14));
+        v[1] = 0x0f;
+        _expect(v, abi.encodeWithSelector(StepSpec.SpecUnknownOp.selector, 15));
+        v = bytes.concat(spec);
+        v[1] = 0x0e; // layernorm takes three
+        _expect(v, abi.encodeWithSelector(StepSpec.SpecParamCount.selector, 14, 5));
         v = bytes.concat(spec);
         v[1] = 0x0d; // softmax takes two
         _expect(v, abi.encodeWithSelector(StepSpec.SpecParamCount.selector, 13, 5));
@@ -164,6 +167,27 @@ contract SpecsTest is Test {
         _expect(_softmax(1, int64(type(int32).max) + 1), abi.encodeWithSelector(StepSpec.SpecParamRange.selector, 1, int64(type(int32).max) + 1));
         _expect(_softmax(0, 5), abi.encodeWithSelector(StepSpec.SpecParamRange.selector, 1, int64(5)));
         _expect(_softmax(2, 0), abi.encodeWithSelector(StepSpec.SpecParamRange.selector, 0, int64(2)));
+    }
+
+    /// @dev A layer norm spec (op 14) of int8 [2, 3] with parameters (`pre`, `eps`,
+    ///      `sh`) and no inputs or weights (the reader checks parameters, not arity).
+    function _layernorm(int64 pre, int64 eps, int64 sh) internal pure returns (bytes memory) {
+        return
+            abi.encodePacked(
+                uint8(2), uint8(14), abi.encodePacked(uint8(1), uint8(2), uint32(2), uint32(3)), uint8(0), uint8(3), pre, eps, sh, uint8(0)
+            );
+    }
+
+    /// A layer norm's input shift is in [0, 31], eps in [0, 2^56] and its output
+    /// shift in [0, 32], as `Op::from_code` requires.
+    function test_aLayerNormsParamsAreInRange() public {
+        (,,, int256[] memory p,) = h.describe(_layernorm(31, 2 ** 56, 32));
+        assertEq(p[1], 2 ** 56);
+        h.describe(_layernorm(0, 0, 0));
+        _expect(_layernorm(32, 0, 0), abi.encodeWithSelector(StepSpec.SpecParamRange.selector, 0, int64(32)));
+        _expect(_layernorm(0, 2 ** 56 + 1, 0), abi.encodeWithSelector(StepSpec.SpecParamRange.selector, 1, int64(2 ** 56 + 1)));
+        _expect(_layernorm(0, -1, 0), abi.encodeWithSelector(StepSpec.SpecParamRange.selector, 1, int64(-1)));
+        _expect(_layernorm(0, 0, 33), abi.encodeWithSelector(StepSpec.SpecParamRange.selector, 2, int64(33)));
     }
 
     /// @dev The sample as a permute (op 11) of its five parameters.

@@ -38,6 +38,7 @@ library StepSpec {
     uint8 internal constant OP_PERMUTE = 11;
     uint8 internal constant OP_MATMUL = 12;
     uint8 internal constant OP_SOFTMAX = 13;
+    uint8 internal constant OP_LAYERNORM = 14;
 
     error SpecTruncated();
     error SpecTrailingBytes();
@@ -114,8 +115,9 @@ library StepSpec {
     ///         Rust decoder does (`Op::from_code`): the documented count per op, flags
     ///         0 or 1, kernels, strides (at least 1) and paddings (at least 0)
     ///         within u32, a permutation naming each of its 1 to 8 axes once, and a
-    ///         softmax's pad id within int32 (0 without a mask). Multipliers and
-    ///         shifts are checked where they are used.
+    ///         softmax's pad id within int32 (0 without a mask), and a layer norm's
+    ///         input shift in [0, 31], eps in [0, 2^56] and output shift in [0, 32].
+    ///         Other multipliers and shifts are checked where they are used.
     function checkParams(uint8 op, uint256 params) internal pure {
         uint256 n = _u8(params);
         if (op == OP_INPUT || op == OP_RELU || op == OP_LUT || op == OP_RESHAPE || op == OP_ARGMAX || op == OP_EMBEDDING) {
@@ -154,6 +156,12 @@ library StepSpec {
             _flag(params, 0);
             int64 pad = _paramAt(params, 1);
             if (pad < type(int32).min || pad > type(int32).max || (_paramAt(params, 0) == 0 && pad != 0)) revert SpecParamRange(1, pad);
+        } else if (op == OP_LAYERNORM) {
+            // [pre, eps, s]
+            _count(op, n, 3);
+            _within(params, 0, 31);
+            _within(params, 1, 2 ** 56);
+            _within(params, 2, 32);
         } else if (op == OP_PERMUTE) {
             // a permutation of the n axes, 1 <= n <= 8: each axis below n, none twice
             if (n == 0 || n > MAX_RANK) revert SpecParamCount(op, n);
@@ -181,6 +189,11 @@ library StepSpec {
     function _flag(uint256 params, uint256 i) private pure {
         int64 v = _paramAt(params, i);
         if (v != 0 && v != 1) revert SpecParamRange(i, v);
+    }
+
+    function _within(uint256 params, uint256 i, int64 max) private pure {
+        int64 v = _paramAt(params, i);
+        if (v < 0 || v > max) revert SpecParamRange(i, v);
     }
 
     function _dim(uint256 params, uint256 i, int64 min) private pure {

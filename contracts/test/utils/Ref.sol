@@ -39,6 +39,7 @@ library Ref {
     uint8 internal constant PERMUTE = 11;
     uint8 internal constant MATMUL = 12;
     uint8 internal constant SOFTMAX = 13;
+    uint8 internal constant LAYERNORM = 14;
 
     // --------------------------------------------------------------- arithmetic
 
@@ -190,6 +191,18 @@ library Ref {
         s.wTypes = new Ty[](1);
         s.wData = new bytes[](1);
         s.wTypes[0] = Kit.i32(Kit.s1(len));
+    }
+
+    /// @notice layer norm of step `x` (of type `xt`) with parameters (`pre`, `eps`,
+    ///         `sh`) and a table int32 [N, 2] of (γ, β) rows (its type only: the
+    ///         test commits its data).
+    function layernorm(uint32 x, Ty memory xt, int64 pre, int64 eps, int64 sh) internal pure returns (StepDef memory s) {
+        int64[] memory ps = new int64[](3);
+        (ps[0], ps[1], ps[2]) = (pre, eps, sh);
+        s = unary(LAYERNORM, x, Kit.i8(xt.shape), ps);
+        s.wTypes = new Ty[](1);
+        s.wData = new bytes[](1);
+        s.wTypes[0] = Kit.i32(Kit.s2(xt.shape[xt.shape.length - 1], 2));
     }
 
     function lut(uint32 from, Ty memory xt, uint256 seed) internal pure returns (StepDef memory s) {
@@ -495,6 +508,7 @@ library Ref {
             return (ins[0].shape[ins[0].shape.length - 1], per);
         }
         if (s.op == ARGMAX) return (ins[0].shape[ins[0].shape.length - 1], BLOCK);
+        if (s.op == LAYERNORM) return (ins[0].shape[ins[0].shape.length - 1], BLOCK / Kit.size(ins[0].dtype));
         if (s.op == SOFTMAX) {
             // two phases of whole blocks, B = floor(256 / w), w = x's size (+ 4 with a mask)
             uint256 n = ins[0].shape[ins[0].shape.length - 1];
@@ -553,8 +567,8 @@ library Ref {
             return f;
         }
         // init: (0) for sums, (-2^63) for a maximum, (-2^63, 0) for argmax,
-        // (-2^63, 0, 0) for softmax
-        int256[] memory st = new int256[](s.op == SOFTMAX ? 3 : (s.op == ARGMAX ? 2 : 1));
+        // (-2^63, 0, 0) for softmax, (0, 0, 0) for layer norm
+        int256[] memory st = new int256[](s.op == SOFTMAX || s.op == LAYERNORM ? 3 : (s.op == ARGMAX ? 2 : 1));
         if (s.op == MAXPOOL2D || s.op == ARGMAX || s.op == SOFTMAX) st[0] = -int256(2 ** 63);
         for (uint256 b = 0; b < f.blocks; b++) {
             uint256 end = (b + 1) * B < T ? (b + 1) * B : T;
@@ -566,7 +580,7 @@ library Ref {
                 f.states[b][k] = st[k];
             }
         }
-        f.value = _finish(s, ws, e, st);
+        f.value = _finish(s, ins, ws, e, st);
     }
 
     /// @notice `fold` of an element whose blocks before `first` read only zeros of
@@ -601,7 +615,7 @@ library Ref {
                 f.states[b - first][k] = st[k];
             }
         }
-        f.value = _finish(s, ws, e, st);
+        f.value = _finish(s, ins, ws, e, st);
     }
 
     /// @dev Folds the terms of block `b` of element `e` into `st`.
@@ -651,6 +665,12 @@ library Ref {
             if (v > st[0]) (st[0], st[1]) = (v, int256(t));
         } else if (s.op == SOFTMAX) {
             _softmaxTerm(s, ins, xs, ws, e, t, st);
+        } else if (s.op == LAYERNORM) {
+            uint256 n = ins[0].shape[ins[0].shape.length - 1];
+            int256 z = Kit.elem(xs[0], e - e % n + t) >> uint256(int256(s.params[0]));
+            st[0] += z;
+            st[1] += z * z;
+            if (t == e % n) st[2] = z;
         } else if (s.op == CONV2D) {
             uint256 KH = s.wTypes[0].shape[2];
             uint256 KW = s.wTypes[0].shape[3];
@@ -722,7 +742,7 @@ library Ref {
         bi = s.params[0] == 1 ? (p * N + j) * K + t : (p * K + t) * N + j;
     }
 
-    function _finish(StepDef memory s, Committed[] memory ws, uint256 e, int256[] memory st) private pure returns (int256) {
+    function _finish(StepDef memory s, Ty[] memory ins, Committed[] memory ws, uint256 e, int256[] memory st) private pure returns (int256) {
         if (s.op == MATMUL) return requant(st[0], s.params[1], s.params[2], -128);
         if (s.op == LINEAR || s.op == CONV2D) {
             uint256 row = s.op == LINEAR ? e % s.wTypes[0].shape[0] : e / (uint256(s.out.shape[1]) * s.out.shape[2]);
@@ -736,7 +756,32 @@ library Ref {
             int256 y = (256 * st[2] + st[1]) / (2 * st[1]);
             return y > 127 ? int256(127) : y;
         }
+        if (s.op == LAYERNORM) return _layernormFinish(s, ins[0], ws, e, st);
         return st[0]; // maxpool2d
+    }
+
+    /// @dev 0 for a state no fold reaches; else `r = isqrt(max(N·S2 − S1² + eps, 1))`
+    ///      (by bisection), `c = N·mine − S1`, and
+    ///      `clamp(floor((2·(γ·c + β·r) + r·2^s) / (2·r·2^s)), −128, 127)`.
+    function _layernormFinish(StepDef memory s, Ty memory x, Committed[] memory ws, uint256 e, int256[] memory st) private pure returns (int256) {
+        int256 n = int256(uint256(ws[0].ty.shape[0]));
+        int256 bits = int256(8 * Kit.size(x.dtype)) - 1 - s.params[0];
+        int256 zm = bits > 0 ? int256(2 ** uint256(bits)) : int256(1);
+        if (st[0] > n * zm || st[0] < -n * zm || st[1] < 0 || st[1] > n * zm * zm || st[2] > zm || st[2] < -zm) return 0;
+        uint256 j = e % uint256(n);
+        int256 d = n * st[1] - st[0] * st[0] + s.params[1];
+        if (d < 1) d = 1;
+        int256 lo = 0;
+        int256 hi = 2 ** 32;
+        while (hi - lo > 1) {
+            int256 mid = (lo + hi) / 2;
+            if (mid * mid <= d) lo = mid;
+            else hi = mid;
+        }
+        int256 den = lo * int256(2 ** uint256(int256(s.params[2])));
+        int256 num = 2 * (Kit.elem(ws[0], 2 * j) * (n * st[2] - st[0]) + Kit.elem(ws[0], 2 * j + 1) * lo) + den;
+        int256 y = floorDiv(num, 2 * den);
+        return y < -128 ? int256(-128) : (y > 127 ? int256(127) : y);
     }
 
     /// @dev The ops that do not reduce, one element.
@@ -855,6 +900,12 @@ library Ref {
             rin[0] = [(e - e % n + k0) * sz, (e - e % n + k1) * sz];
             if (s.params[0] == 1) rin[1] = [4 * k0, 4 * k1];
             if (second) rw[0] = [uint256(0), 4 * uint256(s.wTypes[0].shape[0])];
+        } else if (s.op == LAYERNORM) {
+            // one run of x; the element's (γ, β) row in the last block
+            uint256 n = ins[0].shape[ins[0].shape.length - 1];
+            uint256 sz = Kit.size(ins[0].dtype);
+            rin[0] = [(e - e % n + t0) * sz, (e - e % n + t1) * sz];
+            if (last) rw[0] = [8 * (e % n), 8 * (e % n) + 8];
         } else if (s.op == CONV2D || s.op == MAXPOOL2D || s.op == AVGPOOL2D) {
             (rin[0], rw) = _windowReads(s, ins, e, t0, t1, last);
         } else if (s.op == ADD) {

@@ -166,11 +166,19 @@ mod tests {
             Op::Softmax { masked: false, pad: 0 },
             Op::Softmax { masked: true, pad: -(1 << 31) },
             Op::Softmax { masked: true, pad: (1 << 31) - 1 },
+            Op::LayerNorm { pre: 0, eps: 0, shift: 0 },
+            Op::LayerNorm { pre: 31, eps: 1 << 56, shift: 32 },
         ];
         for op in ops {
             assert_eq!(Op::from_code(op.code(), &op.params()).unwrap(), op);
         }
         assert!(Op::from_code(1, &[2]).is_err());
+        // layer norm: pre in [0, 31], eps in [0, 2^56], the shift in [0, 32]
+        assert!(Op::from_code(14, &[32, 0, 0]).is_err());
+        assert!(Op::from_code(14, &[0, (1 << 56) + 1, 0]).is_err());
+        assert!(Op::from_code(14, &[0, -1, 0]).is_err());
+        assert!(Op::from_code(14, &[0, 0, 33]).is_err());
+        assert!(Op::from_code(14, &[0, 0]).is_err());
         assert!(Op::from_code(2, &[0, 1, 0, 0, 0]).is_err());
         // a permutation names every axis once, of a rank from 1 to 8
         assert!(Op::from_code(11, &[]).is_err());

@@ -472,6 +472,136 @@ pub fn softmax_edge_cases() -> Vec<(Model, Tensor)> {
     ]
 }
 
+/// A random `layernorm` table: rows `(γ, β)` around `2^shift` times small reals,
+/// now and then an int32 extreme.
+fn random_affine(rng: &mut Rng, n: u32, shift: i64) -> Tensor {
+    let one = 1i64 << shift;
+    let mut v = Vec::with_capacity(2 * n as usize);
+    for _ in 0..n {
+        for bound in [40 * one, 30 * one] {
+            let x = rng.range(-bound, bound);
+            v.push(match rng.range(0, 40) {
+                0 => i32::MIN,
+                1 => i32::MAX,
+                _ => x.clamp(i32::MIN as i64, i32::MAX as i64) as i32,
+            });
+        }
+    }
+    Tensor::from_i32([n, 2], v).unwrap()
+}
+
+/// The smallest input shift that keeps `N·zmax ≤ 2^28` for rows of `n` elements
+/// of `dtype`.
+pub fn layernorm_pre(dtype: DType, n: u32) -> i64 {
+    (0..=crate::ops::layernorm::MAX_PRE)
+        .find(|&p| n as u64 * crate::ops::layernorm::zmax(dtype, p) <= crate::ops::layernorm::MAX_ROW_MAGNITUDE)
+        .unwrap_or(31)
+}
+
+/// A random valid model around one `layernorm` step, in one of three forms:
+/// - int8 rows `[..., N]`, `N` up to 40, or 500 to 1100 for several blocks of 512;
+/// - token ids `[T]` through an embedding `[T, D]` (the rows of an encoder);
+/// - int32 values `[N]` as one row `[1, N]` at the smallest input shift the row
+///   bound allows (several blocks of 128 when long).
+pub fn random_layernorm_model(rng: &mut Rng) -> Model {
+    let long = rng.chance(25);
+    let shift = rng.range(0, 24);
+    let eps = match rng.range(0, 3) {
+        0 => 0,
+        1 => rng.range(0, 1 << 20),
+        _ => 1 << rng.range(0, 56),
+    };
+    let norm = |inputs: Vec<u32>, pre: i64, affine: Tensor| {
+        def("norm".into(), Op::LayerNorm { pre, eps, shift }, inputs, vec![("norm.affine".into(), affine)], None)
+    };
+    let input = |shape: Vec<u32>, dtype: Option<DType>| StepDef {
+        name: "input".into(),
+        op: Op::Input,
+        inputs: vec![],
+        weights: vec![],
+        shape: Some(shape),
+        dtype,
+    };
+    let mut defs = vec![];
+    match rng.range(0, 2) {
+        0 => {
+            let n = if long { rng.range(500, 1100) } else { rng.range(1, 40) } as u32;
+            let mut shape: Vec<u32> = (0..rng.range(0, 2)).map(|_| rng.range(1, 3) as u32).collect();
+            shape.push(n);
+            defs.push(input(shape, None));
+            let affine = random_affine(rng, n, shift);
+            defs.push(norm(vec![0], rng.range(0, 2), affine));
+        }
+        1 => {
+            let (t, d) = (rng.range(1, 12) as u32, rng.range(1, 40) as u32);
+            defs.push(input(vec![t], Some(DType::I32)));
+            let e = Tensor::from_i8([48, d], rng.i8s(48 * d as usize)).unwrap();
+            defs.push(def("embed".into(), Op::Embedding, vec![0], vec![("embed.table".into(), e)], None));
+            let affine = random_affine(rng, d, shift);
+            defs.push(norm(vec![1], 0, affine));
+        }
+        _ => {
+            let n = if long { rng.range(130, 300) } else { rng.range(1, 40) } as u32;
+            defs.push(input(vec![n], Some(DType::I32)));
+            defs.push(def("row".into(), Op::Reshape, vec![0], vec![], Some(vec![1, n])));
+            let affine = random_affine(rng, n, shift);
+            defs.push(norm(vec![1], layernorm_pre(DType::I32, n), affine));
+        }
+    }
+    Model::new("random-layernorm", None, defs).expect("random layer norm models are valid by construction")
+}
+
+/// `layernorm` at its edges, each a model and an input: constant rows (`D = 0`, so
+/// `r = 1` without eps) of −128, 127 and 0, rows of one element, the largest eps,
+/// and int32 rows at the row bound (`N·zmax = 2^28`) of extremes and of values
+/// drawn over the whole int32 range.
+pub fn layernorm_edge_cases() -> Vec<(Model, Tensor)> {
+    let input = |shape: Vec<u32>, dtype: Option<DType>| StepDef {
+        name: "input".into(),
+        op: Op::Input,
+        inputs: vec![],
+        weights: vec![],
+        shape: Some(shape),
+        dtype,
+    };
+    let affine = |n: u32| Tensor::from_i32([n, 2], (0..n as i32).flat_map(|d| [(d - 3) * 1000 + 17, d * 513 - 2000]).collect()).unwrap();
+    let norm = |name: &str, shape: Vec<u32>, op: Op| {
+        let n = *shape.last().unwrap();
+        Model::new(name, Some(1.0 / 16.0), vec![input(shape, None), def("norm".into(), op, vec![0], vec![("norm.affine".into(), affine(n))], None)])
+            .unwrap()
+    };
+    let rows = norm("layernorm-edge-rows", vec![4, 6], Op::LayerNorm { pre: 0, eps: 0, shift: 6 });
+    let single = norm("layernorm-edge-single", vec![4, 1], Op::LayerNorm { pre: 0, eps: 3, shift: 2 });
+    let eps = norm("layernorm-edge-eps", vec![2, 6], Op::LayerNorm { pre: 7, eps: 1 << 56, shift: 0 });
+    let wide = Model::new(
+        "layernorm-edge-int32",
+        None,
+        vec![
+            input(vec![8], Some(DType::I32)),
+            def("row".into(), Op::Reshape, vec![0], vec![], Some(vec![1, 8])),
+            def("norm".into(), Op::LayerNorm { pre: 6, eps: 1, shift: 8 }, vec![1], vec![("norm.affine".into(), affine(8))], None),
+        ],
+    )
+    .unwrap();
+    let i8s = |shape: Vec<u32>, v: Vec<i8>| Tensor::from_i8(shape, v).unwrap();
+    let i32s = |v: Vec<i32>| Tensor::from_i32([8], v).unwrap();
+    let mut rng = Rng::new(0x1a7e);
+    let mut cases = vec![
+        (rows.clone(), i8s(vec![4, 6], [vec![-128; 6], vec![127; 6], vec![0; 6], vec![127, -128, 127, -128, 127, -128]].concat())),
+        (rows, i8s(vec![4, 6], rng.i8s(24))),
+        (single, i8s(vec![4, 1], vec![-128, 127, 0, 5])),
+        (eps.clone(), i8s(vec![2, 6], [vec![-128, 127, -128, 127, 0, 0], vec![-1; 6]].concat())),
+        (eps, i8s(vec![2, 6], rng.i8s(12))),
+        (wide.clone(), i32s(vec![i32::MIN, i32::MAX, i32::MIN, i32::MAX, i32::MIN, i32::MAX, i32::MIN, i32::MAX])),
+        (wide.clone(), i32s(vec![i32::MIN; 8])),
+        (wide.clone(), i32s(vec![i32::MAX, 0, 0, 0, 0, 0, 0, 0])),
+    ];
+    for _ in 0..4 {
+        cases.push((wide.clone(), i32s((0..8).map(|_| rng.next_u64() as i32).collect())));
+    }
+    cases
+}
+
 /// A small model that uses every op once, with weights from simple formulas: the
 /// hand-built fixture (`fixtures/models/hand-every-op.json`).
 pub fn every_op_model() -> Model {

@@ -9,8 +9,8 @@ use refute_core::hash::{to_hex, Hash};
 use refute_core::merkle::{MerkleTree, TreeKind};
 use refute_core::reference::{blocks, eval_block, eval_block_with_dependencies, init, state_fields, states_before_blocks, BlockValue, Elements};
 use refute_core::testing::{
-    every_op_model, long_reduction_models, random_input, random_model, random_softmax_model, random_token_model, reference_run, softmax_edge_cases,
-    Rng,
+    every_op_model, layernorm_edge_cases, long_reduction_models, random_input, random_layernorm_model, random_model, random_softmax_model,
+    random_token_model, reference_run, softmax_edge_cases, Rng,
 };
 use refute_core::{Model, Op, State, StepDef, Tensor};
 use serde_json::{json, Value};
@@ -150,8 +150,8 @@ fn range_vector(r: &ChunkRange) -> Value {
 }
 
 /// One-step cases: every step of the every-op model, of random models, of the
-/// long-reduction models, of random token models, of random softmax models and of
-/// softmax's edge cases, at the first, last and a middle output element, for the
+/// long-reduction models, of random token models, of random softmax and layer norm
+/// models and of their edge cases, at the first, last and a middle output element, for the
 /// first, a middle and the last block of its reduction (every block of a short one),
 /// each folded from the state before it and opened exactly as a challenger would.
 fn ops() -> Value {
@@ -169,6 +169,9 @@ fn ops() -> Value {
     for seed in 300..324u64 {
         models.push(random_softmax_model(&mut Rng::new(seed)));
     }
+    for seed in 400..424u64 {
+        models.push(random_layernorm_model(&mut Rng::new(seed)));
+    }
     let mut runs: Vec<(Model, Tensor)> = models
         .into_iter()
         .map(|m| {
@@ -177,6 +180,7 @@ fn ops() -> Value {
         })
         .collect();
     runs.extend(softmax_edge_cases());
+    runs.extend(layernorm_edge_cases());
     for (model, input) in &runs {
         let (tensors, _) = run_reference(model, input);
         for (i, step) in model.steps().iter().enumerate().skip(1) {
@@ -320,7 +324,7 @@ fn op_vectors_are_current_and_self_consistent() {
     }
     let every: std::collections::BTreeSet<u8> = (1..refute_core::ops::NAMES.len() as u8).collect();
     assert_eq!(ops_seen, every, "the vectors cover every op");
-    let reducing: std::collections::BTreeSet<u8> = [1, 2, 4, 5, 9, 12, 13].into();
+    let reducing: std::collections::BTreeSet<u8> = [1, 2, 4, 5, 9, 12, 13, 14].into();
     assert_eq!(long_seen, reducing, "the vectors cover every reducing op with several blocks");
     let text = serde_json::to_string_pretty(&v).unwrap() + "\n";
     check_or_bless(&root().join("fixtures/vectors/ops.json"), text.as_bytes());

@@ -136,6 +136,7 @@ pub(crate) enum Prepared {
     Permute { dims: Vec<i64> },
     Matmul { transpose_b: bool, mult: i64, shift: i64 },
     Softmax { table: tch::Tensor, len: i64, pad: Option<i64> },
+    LayerNorm { gamma: tch::Tensor, beta: tch::Tensor, n: i64, pre: i64, eps: i64, shift: i64 },
 }
 
 fn pair(v: [u32; 2]) -> [i64; 2] {
@@ -195,6 +196,12 @@ impl Prepared {
                 let t = &step.weights[0];
                 let v: Vec<i64> = t.as_i32().expect("int32 table").iter().map(|&e| e as i64).collect();
                 Prepared::Softmax { table: tch::Tensor::f_from_slice(&v)?.f_to_device(device)?, len: v.len() as i64, pad: masked.then_some(pad) }
+            }
+            Op::LayerNorm { pre, eps, shift } => {
+                let t = &step.weights[0];
+                let q =
+                    tch::Tensor::f_from_slice(t.as_i32().expect("int32 table"))?.f_to_kind(Kind::Int64)?.f_reshape([-1, 2])?.f_to_device(device)?;
+                Prepared::LayerNorm { gamma: q.f_select(1, 0)?, beta: q.f_select(1, 1)?, n: t.ty().shape[0] as i64, pre, eps, shift }
             }
             Op::Permute { ref perm } => Prepared::Permute { dims: std::iter::once(0).chain(perm.iter().map(|&a| a as i64 + 1)).collect() },
         })
@@ -284,6 +291,7 @@ impl Prepared {
                 requant_scalar(&acc.expect("K >= 1").f_mul_scalar(*mult)?, *shift, -128)
             }
             Prepared::Softmax { table, len, pad } => softmax(x, table, *len, *pad),
+            Prepared::LayerNorm { gamma, beta, n, pre, eps, shift } => layernorm(x[0], gamma, beta, *n, *pre, *eps, *shift),
         }
     }
 }
@@ -324,6 +332,32 @@ fn softmax(x: &[&tch::Tensor], table: &tch::Tensor, len: i64, pad: Option<i64>) 
     // S = 0 gives 0: divide by max(S, 1) and zero those rows
     let den = sum.f_clamp_min(1)?.f_mul_scalar(2)?;
     e.f_mul_scalar(256)?.f_add(&sum)?.f_div_tensor_mode(&den, "floor")?.f_clamp_max(127)?.f_mul(&some)?.f_to_kind(Kind::Int8)
+}
+
+/// layer norm over the last axis, in int64 (`docs/semantics.md`): `z = x >> pre`,
+/// the row sums `S1`, `S2`, `r = isqrt(max(N·S2 − S1² + eps, 1))`, `c = N·z − S1`,
+/// and `clamp(floor((2·(γ·c + β·r) + r·2^s) / (2·r·2^s)), −128, 127)`. The loader's
+/// row bound keeps every intermediate below 2^63.
+fn layernorm(x: &tch::Tensor, gamma: &tch::Tensor, beta: &tch::Tensor, n: i64, pre: i64, eps: i64, shift: i64) -> Result<tch::Tensor, TchError> {
+    let pre = tch::Tensor::from(pre).f_to_device(x.device())?;
+    let z = x.f_to_kind(Kind::Int64)?.f_bitwise_right_shift(&pre)?;
+    let s1 = z.f_sum_dim_intlist([-1i64].as_slice(), true, Kind::Int64)?;
+    let s2 = z.f_mul(&z)?.f_sum_dim_intlist([-1i64].as_slice(), true, Kind::Int64)?;
+    let d = s2.f_mul_scalar(n)?.f_sub(&s1.f_mul(&s1)?)?.f_add_scalar(eps)?.f_clamp_min(1)?;
+    let r = isqrt(&d)?;
+    let c = z.f_mul_scalar(n)?.f_sub(&s1)?;
+    let num = c.f_mul(gamma)?.f_add(&r.f_mul(beta)?)?;
+    let den = r.f_mul_scalar(1i64 << shift)?;
+    num.f_mul_scalar(2)?.f_add(&den)?.f_div_tensor_mode(&den.f_mul_scalar(2)?, "floor")?.f_clamp(-128, 127)?.f_to_kind(Kind::Int8)
+}
+
+/// `floor(sqrt(v))` of int64 `v` in `[1, 2^58]`: the f64 root is within one of it
+/// (v is rounded to 53 bits, the root to 53 more), so one correction each way.
+fn isqrt(v: &tch::Tensor) -> Result<tch::Tensor, TchError> {
+    let f = v.f_to_kind(Kind::Double)?.f_sqrt()?.f_floor()?.f_to_kind(Kind::Int64)?;
+    let f = f.f_sub(&f.f_mul(&f)?.f_gt_tensor(v)?.f_to_kind(Kind::Int64)?)?;
+    let g = f.f_add_scalar(1)?;
+    f.f_add(&g.f_mul(&g)?.f_le_tensor(v)?.f_to_kind(Kind::Int64)?)
 }
 
 /// `clamp((acc + 2^(s-1)) >> s, lo, 127)` as int8, with `acc` already multiplied.

@@ -4,7 +4,10 @@
 
 use proptest::prelude::*;
 use refute_core::reference::eval_all;
-use refute_core::testing::{every_op_model, random_input, random_model, random_softmax_model, random_token_model, softmax_edge_cases, Rng};
+use refute_core::testing::{
+    every_op_model, layernorm_edge_cases, random_input, random_layernorm_model, random_model, random_softmax_model, random_token_model,
+    softmax_edge_cases, Rng,
+};
 use refute_core::{Model, Op, StepDef, Tensor};
 use refute_engine::{Engine, EngineError, Gemm, EXACT_BLOCK, INT8_BLOCK};
 use std::sync::Arc;
@@ -38,11 +41,12 @@ fn backends() -> Vec<Gemm> {
 
 /// A random model of up to about `steps` steps: one in four over token ids
 /// (embedding, permutes), one in five around a softmax (masked or not, int8 or
-/// int32 scores), the others over int8 features.
+/// int32 scores), one in ten around a layer norm, the others over int8 features.
 fn random_any_model(rng: &mut Rng, steps: usize) -> Model {
     match rng.range(0, 19) {
         0..=4 => random_token_model(rng, steps),
         5..=8 => random_softmax_model(rng),
+        9..=10 => random_layernorm_model(rng),
         _ => random_model(rng, steps),
     }
 }
@@ -157,6 +161,28 @@ fn softmax_at_the_edges_equals_the_reference() {
     let probs = |s: usize| (0..36).map(|e| run.step_tensor(s, last).get(e)).collect::<Vec<_>>();
     assert_eq!(probs(0), vec![0; 36]);
     assert!(probs(1).chunks(6).all(|row| row == [0, 0, 127, 0, 0, 0]), "{:?}", probs(1));
+}
+
+/// layer norm at its edges (`testing::layernorm_edge_cases`: constant rows, rows of
+/// one element, the largest eps, int32 rows at the row bound), in the engine and
+/// the reference; a constant row is `round(β)` at the scale `2^s` everywhere.
+#[test]
+fn layernorm_at_the_edges_equals_the_reference() {
+    let cases = layernorm_edge_cases();
+    let mut models: Vec<&Model> = cases.iter().map(|(m, _)| m).collect();
+    models.dedup_by_key(|m| m.id());
+    for model in &models {
+        let batch: Vec<Tensor> = cases.iter().filter(|(m, _)| m.id() == model.id()).map(|(_, i)| i.clone()).collect();
+        let run = engine_with(model, Gemm::Fp32Blocks).run(&batch).unwrap();
+        assert_matches_reference(model, &run);
+    }
+    // rows of −128, of 127 and of 0 are constant: y = round(β / 2^6) (β = 513·d − 2000)
+    let (model, input) = &cases[0];
+    let run = engine_with(model, Gemm::Fp32Blocks).run(std::slice::from_ref(input)).unwrap();
+    let want: Vec<i64> = (0..6).map(|d: i64| ((513 * d - 2000) as f64 / 64.0 + 0.5).floor() as i64).collect();
+    for row in 0..3 {
+        assert_eq!((0..6).map(|j| run.step_tensor(0, 1).get(6 * row + j)).collect::<Vec<_>>(), want, "row {row}");
+    }
 }
 
 /// An input of 4096 and one linear layer of 512: 18 chunks per inference.

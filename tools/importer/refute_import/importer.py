@@ -142,7 +142,7 @@ def _bind(node: fx.Node, names: Sequence[str], defaults: dict[str, Any]) -> dict
 
 @dataclass
 class _Kind:
-    kind: str  # input linear conv2d bn relu maxpool avgpool reshape identity add lut permute embedding matmul softmax meta output
+    kind: str  # input linear conv2d bn relu maxpool avgpool reshape identity add lut permute embedding matmul softmax layernorm meta output
     params: dict[str, Any]
 
 
@@ -306,6 +306,11 @@ def _classify_module(node: fx.Node, mod: nn.Module, gm: fx.GraphModule) -> _Kind
         return _Kind("lut", {"fn": mod})
     if type(mod) is nn.Softmax:
         return _softmax_kind(node, gm, mod.dim, None)
+    if type(mod) is nn.LayerNorm:
+        if len(mod.normalized_shape) != 1:
+            raise _unsupported(node, gm, f"normalized_shape={tuple(mod.normalized_shape)}: refute's layer norm is over "
+                                         "the last axis only")
+        return _Kind("layernorm", {"module": mod})
     if type(mod) is nn.Embedding:
         if mod.max_norm is not None:
             raise _unsupported(node, gm, "max_norm renormalizes rows at lookup time (a refute table is fixed)")
@@ -850,6 +855,21 @@ def import_model(
                 step["inputs"].append(vals[placeholder.name].step)
                 step["pad"] = kinds[src.name].params["pad"]
             vals[node.name] = emit(node, step, 1.0 / 128)
+            continue
+
+        if kind == "layernorm":
+            mod = k.params["module"]
+            n = x.shape[-1] if x.shape else 0
+            if tuple(mod.normalized_shape) != (n,):
+                raise _unsupported(node, gm, f"normalized_shape={tuple(mod.normalized_shape)} is not the last axis "
+                                             f"of the input {list(x.shape)}")
+            gamma = mod.weight.detach().double().numpy() if mod.weight is not None else np.ones(n)
+            beta = mod.bias.detach().double().numpy() if mod.bias is not None else np.zeros(n)
+            s_out = scale_of(node)
+            rows, pre, eps, shift = quant.layernorm_params(gamma, beta, float(mod.eps), n, x.scale, s_out)
+            base = base_name(node)
+            vals[node.name] = emit(node, {"name": base, "op": "layernorm", "inputs": [x.step], "pre": pre, "eps": eps,
+                                          "shift": shift, "affine": put(f"{base}.affine", rows)}, s_out)
             continue
 
         if kind == "embedding":

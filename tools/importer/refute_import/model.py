@@ -24,7 +24,7 @@ MAX_STEPS = 1 << 16
 MAX_RANK = 8
 
 OPS = ("input", "linear", "conv2d", "relu", "maxpool2d", "avgpool2d", "add", "lut", "reshape", "argmax", "embedding",
-       "permute", "matmul", "softmax")
+       "permute", "matmul", "softmax", "layernorm")
 # Fields each op accepts besides op, name, inputs (mirrors `parse_step` in model.rs).
 OP_FIELDS = {
     "input": {"shape", "dtype"},
@@ -42,6 +42,7 @@ OP_FIELDS = {
     "permute": {"perm"},
     "matmul": {"transpose_b", "mult", "shift"},
     "softmax": {"pad", "table"},
+    "layernorm": {"pre", "eps", "shift", "affine"},
 }
 TOP_FIELDS = {"format", "version", "name", "weights", "input_scale", "steps", "metadata"}
 
@@ -461,6 +462,25 @@ def _check_step(op: str, step: dict, path: str, ins: list[TensorType], tensors) 
             raise ValueError(f"a reduction over K = {k} products can leave the int32 accumulator range (K ≤ 131071)")
         _check_requant(m, s, "the")
         return TensorType("i8", a.shape[:-1] + (n,))
+    if op == "layernorm":
+        arity(1)
+        pre = _int(step, "pre", path, 0, 31)
+        _int(step, "eps", path, 0, 1 << 56)
+        _int(step, "shift", path, 0, 32)
+        x = ins[0]
+        if x.dtype not in ("i8", "i32"):
+            raise ValueError(f"the input must be int8 or int32, got {x}")
+        if not x.shape:
+            raise ValueError("the input must have rank at least 1")
+        n = x.shape[-1]
+        zmax = 1 << max((8 if x.dtype == "i8" else 32) - 1 - pre, 0)
+        if n * zmax > 1 << 28:
+            raise ValueError(f"the normalized dim has {n} elements of magnitude up to {zmax} after the input shift "
+                             f"{pre}: N·zmax = {n * zmax} is above 2^28 (a larger input shift lowers it)")
+        at = _tensor(step, "affine", path, tensors)
+        if at != TensorType("i32", (n, 2)):
+            raise ValueError(f"the scale and shift table must be int32 [{n}, 2] (rows of gamma, beta), got {at}")
+        return TensorType("i8", x.shape)
     if op == "softmax":
         masked = "pad" in step
         arity(2 if masked else 1)

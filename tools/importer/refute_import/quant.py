@@ -24,6 +24,8 @@ MIN_SHIFT = 1
 MAX_SHIFT = 62
 #: Largest accumulator magnitude (`docs/semantics.md`, linear/conv2d validation).
 MAX_ACC = (1 << 31) - 1
+#: Largest int32 value.
+INT32_MAX = (1 << 31) - 1
 #: Largest |int8 * int8| product, the per-term bound the loader assumes.
 MAX_PRODUCT = 1 << 14
 #: Significant bits kept in every scale (see `snap_scale`).
@@ -192,6 +194,42 @@ EXP_ONE = 1 << 30
 
 EXP_TABLE = 256
 """Most entries of a softmax's exponential table."""
+
+
+LN_ROW = 1 << 28
+"""A layer norm's row bound: `N·zmax ≤ 2^28`."""
+
+LN_MAX_EPS = 1 << 56
+LN_MAX_SHIFT = 32
+
+
+def layernorm_zmax(bits: int, pre: int) -> int:
+    """The largest `|x >> pre|` of a `bits`-bit input."""
+    return 1 << max(bits - 1 - pre, 0)
+
+
+def layernorm_pre(n: int, bits: int = 8) -> int:
+    """The smallest input shift that keeps `N·zmax ≤ 2^28` for rows of `n`."""
+    return next(p for p in range(32) if n * layernorm_zmax(bits, p) <= LN_ROW)
+
+
+def layernorm_params(gamma: np.ndarray, beta: np.ndarray, eps: float, n: int, scale_in: float, scale_out: float,
+                     bits: int = 8) -> tuple[np.ndarray, int, int, int]:
+    """The (γ, β) rows, the input shift, eps and the output shift of a layer norm
+    over rows of `n` at input scale `scale_in` and output scale `scale_out`:
+    `γ_d = round(γ_f·2^s / scale_out)`, `β_d = round(β_f·2^s / scale_out)` with the
+    largest `s ≤ 32` that keeps both int32, `pre` the smallest shift the row bound
+    allows, and `eps = round(eps_f·N² / (scale_in·2^pre)²)`, at most 2^56."""
+    pre = layernorm_pre(n, bits)
+    big = max(float(np.abs(gamma).max(initial=0.0)), float(np.abs(beta).max(initial=0.0))) / scale_out
+    shift = LN_MAX_SHIFT
+    while shift > 0 and big * 2.0 ** shift > INT32_MAX:
+        shift -= 1
+    if big * 2.0 ** shift > INT32_MAX:
+        raise QuantizationError(f"layer norm scale or shift {big:.3g} output steps does not fit int32")
+    rows = np.stack([np.rint(gamma * 2.0 ** shift / scale_out), np.rint(beta * 2.0 ** shift / scale_out)], axis=1)
+    eps_q = min(int(round(eps * n * n / (scale_in * 2.0 ** pre) ** 2)), LN_MAX_EPS)
+    return rows.astype(np.int32), pre, eps_q, shift
 
 
 def exp_table(scale_in: float) -> np.ndarray:

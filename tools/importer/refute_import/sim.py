@@ -12,6 +12,8 @@ model's accuracy and the oracle of the importer's tests.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .model import RefuteModel, validate
@@ -134,6 +136,26 @@ def softmax(x: np.ndarray, table: np.ndarray, ids: np.ndarray | None = None, pad
     return np.where(total > 0, np.minimum(y, 127), 0)
 
 
+def isqrt(v: np.ndarray) -> np.ndarray:
+    """floor(sqrt(v)) of int64 v >= 0, exact (math.isqrt per element)."""
+    return np.array([math.isqrt(int(a)) for a in v.reshape(-1)], dtype=np.int64).reshape(v.shape)
+
+
+def layernorm(x: np.ndarray, affine: np.ndarray, pre: int, eps: int, shift: int) -> np.ndarray:
+    """layer norm over the last axis (docs/semantics.md): z = x >> pre, D = N·S2 − S1²,
+    r = isqrt(max(D + eps, 1)), c = N·z − S1, and
+    clamp(floor((2·(γ·c + β·r) + r·2^s) / (2·r·2^s)), −128, 127)."""
+    z = x.astype(np.int64) >> pre
+    n = z.shape[-1]
+    s1 = z.sum(axis=-1, keepdims=True)
+    s2 = (z * z).sum(axis=-1, keepdims=True)
+    r = isqrt(np.maximum(n * s2 - s1 * s1 + eps, 1))
+    c = n * z - s1
+    gamma, beta = affine[:, 0].astype(np.int64), affine[:, 1].astype(np.int64)
+    den = r << shift
+    return np.clip((2 * (gamma * c + beta * r) + den) // (2 * den), INT8_MIN, 127)
+
+
 def argmax(x: np.ndarray) -> np.ndarray:
     """The smallest index of the maximum (numpy's argmax returns the first)."""
     return np.argmax(x, axis=-1).astype(np.int64)
@@ -185,6 +207,8 @@ def simulate(model: RefuteModel, x: np.ndarray, return_all: bool = False):
             y = permute(ins[0], step["perm"])
         elif op == "matmul":
             y = matmul(ins[0], ins[1], step.get("transpose_b", False), step["mult"], step["shift"])
+        elif op == "layernorm":
+            y = layernorm(ins[0], t[step["affine"]], step["pre"], step["eps"], step["shift"])
         elif op == "softmax":
             y = softmax(ins[0], t[step["table"]], ins[1] if "pad" in step else None, step.get("pad", 0))
         else:  # validate() refuses anything else

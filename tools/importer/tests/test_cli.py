@@ -55,7 +55,7 @@ def test_cli_reports_an_unsupported_layer(tmp_path, capsys):
         "    def __init__(self):\n"
         "        super().__init__()\n"
         "        self.fc = nn.Linear(4, 4)\n"
-        "        self.norm = nn.LayerNorm(4)\n"
+        "        self.norm = nn.GroupNorm(2, 4)\n"
         "    def forward(self, x):\n"
         "        return self.norm(self.fc(x))\n"
     )
@@ -65,6 +65,6 @@ def test_cli_reports_an_unsupported_layer(tmp_path, capsys):
     rc = main([f"{src}:Bad", "--calibration", str(tmp_path / "calib.npy"), "--out", str(tmp_path / "bad.json")])
     err = capsys.readouterr().err
     assert rc == 1
-    assert "unsupported layer `norm` (torch.nn.LayerNorm)" in err
+    assert "unsupported layer `norm` (torch.nn.GroupNorm)" in err
     assert "bad.py:8" in err
     assert not (tmp_path / "bad.json").exists()

@@ -161,6 +161,36 @@ def test_every_step_of_an_attention_matches_the_engine(tmp_path):
     assert_every_step_matches(qm, sim, tmp_path, "attention", tmp_path / "ids.npy")
 
 
+class Encoder(nn.Module):
+    """Embedded ids through a layer norm, attention scores with their softmax, and a
+    second layer norm of the attended values."""
+
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Embedding(20, 8)
+        self.norm1 = nn.LayerNorm(8)
+        self.norm2 = nn.LayerNorm(8)
+        with torch.no_grad():
+            for norm in (self.norm1, self.norm2):
+                norm.weight.uniform_(0.5, 2.0)
+                norm.bias.uniform_(-1.0, 1.0)
+
+    def forward(self, ids):  # [B, 6]
+        h = self.norm1(self.embed(ids))  # [B, 6, 8]
+        return self.norm2(F.softmax(h @ h.transpose(-2, -1), dim=-1) @ h)
+
+
+def test_every_step_of_layer_norms_matches_the_engine(tmp_path):
+    torch.manual_seed(2)
+    rng = np.random.default_rng(2)
+    ids = rng.integers(0, 20, size=(24, 6)).astype(np.int32)
+    qm = import_model(Encoder(), ids, name="encoder")
+    assert [s["op"] for s in qm.steps] == ["input", "embedding", "layernorm", "matmul", "softmax", "matmul", "layernorm"]
+    sim = qm.run(ids, return_all=True)
+    np.save(tmp_path / "ids.npy", ids)
+    assert_every_step_matches(qm, sim, tmp_path, "encoder", tmp_path / "ids.npy")
+
+
 def test_a_masked_softmax_matches_the_engine(tmp_path):
     """The attention above with its softmax masked by the ids (a key-padding mask,
     written into the manifest): keys whose id is the pad id read 0 in the simulator

@@ -40,13 +40,13 @@ def test_nested_module_path_is_named(x_vec):
     class Block(nn.Module):
         def __init__(self):
             super().__init__()
-            self.norm = nn.LayerNorm(16)
+            self.norm = nn.GroupNorm(4, 16)
 
         def forward(self, x):
             return self.norm(x)
 
     model = nn.Sequential(nn.Linear(16, 16), nn.Sequential(Block()))
-    with pytest.raises(UnsupportedError, match=r"layer `1\.0\.norm` \(torch\.nn\.LayerNorm\)"):
+    with pytest.raises(UnsupportedError, match=r"layer `1\.0\.norm` \(torch\.nn\.GroupNorm\)"):
         import_model(model, x_vec)
 
 

@@ -422,6 +422,44 @@ def test_attention_with_a_softmax_along_the_last_axis(rng, form):
     assert (np.diff(table.astype(np.int64)) <= 0).all()
 
 
+@pytest.mark.parametrize("affine", [True, False])
+def test_layer_norm_over_the_last_axis(rng, affine):
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(6, 16)
+            self.norm = nn.LayerNorm(16, elementwise_affine=affine)
+            if affine:
+                with torch.no_grad():
+                    self.norm.weight.uniform_(0.5, 2.0)
+                    self.norm.bias.uniform_(-1.0, 1.0)
+
+        def forward(self, x):  # [B, 7, 6]
+            return self.norm(self.fc(x))
+
+    # a layer norm scales its int8 input's rounding by γ/σ, so a few output steps
+    qm = check(seeded(M), rng.normal(size=(256, 7, 6)), units=5.0)
+    assert ops(qm) == ["input", "linear", "layernorm"]
+    ln = qm.steps[2]
+    rows = qm.tensors[ln["affine"]]
+    assert rows.dtype == np.int32 and rows.shape == (16, 2) and ln["pre"] == 0 and 0 <= ln["shift"] <= 32
+    # γ, β at the scale 2^shift: the largest of them uses the int32 range (or s = 32)
+    assert np.abs(rows.astype(np.int64)).max() >= 1 << 30 or ln["shift"] == 32
+
+
+def test_a_layer_norm_over_two_axes_is_refused(rng):
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.norm = nn.LayerNorm([7, 6])
+
+        def forward(self, x):
+            return self.norm(x)
+
+    with pytest.raises(UnsupportedError, match="last axis only"):
+        import_model(M(), rng.normal(size=(64, 7, 6)), name="t")
+
+
 def test_a_softmax_along_another_axis_is_refused(rng):
     class M(nn.Module):
         def forward(self, x):  # [B, 7, 6]

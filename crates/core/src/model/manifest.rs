@@ -105,6 +105,7 @@ fn manifest_fields(name: &str) -> Option<(&'static [&'static str], &'static [&'s
         "permute" => (&["perm"], &[]),
         "matmul" => (&["transpose_b", "mult", "shift"], &[]),
         "softmax" => (&["pad"], &["table"]),
+        "layernorm" => (&["pre", "eps", "shift"], &["affine"]),
         "reshape" | "flatten" => (&["shape"], &[]),
         _ => return None,
     })
@@ -148,6 +149,10 @@ fn from_manifest(name: &str, o: &Obj<'_>) -> Result<Op, ModelError> {
             true => Op::Softmax { masked: true, pad: o.int("pad", i32::MIN as i64, i32::MAX as i64)? },
             false => Op::Softmax { masked: false, pad: 0 },
         },
+        "layernorm" => {
+            use crate::ops::layernorm::{MAX_EPS, MAX_PRE, MAX_SHIFT};
+            Op::LayerNorm { pre: o.int("pre", 0, MAX_PRE)?, eps: o.int("eps", 0, MAX_EPS)?, shift: o.int("shift", 0, MAX_SHIFT)? }
+        }
         "permute" => {
             let perm = o.dims("perm", 0)?;
             let r = perm.len();
@@ -198,6 +203,11 @@ fn to_manifest(op: &Op, m: &mut Map<String, Value>) {
             if masked {
                 m.insert("pad".into(), pad.into());
             }
+        }
+        Op::LayerNorm { pre, eps, shift } => {
+            m.insert("pre".into(), pre.into());
+            m.insert("eps".into(), eps.into());
+            m.insert("shift".into(), shift.into());
         }
         Op::Permute { ref perm } => {
             m.insert("perm".into(), perm.iter().map(|&a| a as u32).collect::<Vec<_>>().into());

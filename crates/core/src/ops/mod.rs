@@ -14,6 +14,7 @@ pub mod common;
 pub mod conv2d;
 pub mod embedding;
 pub mod input;
+pub mod layernorm;
 pub mod linear;
 pub mod lut;
 pub mod matmul;
@@ -177,6 +178,17 @@ pub enum Op {
         /// The id that masks a key (0 without a mask).
         pad: i64,
     },
+    /// Layer norm over the last axis in integers: `(x >> pre)` centred and divided
+    /// by the exact integer square root of `N²·var + eps`, then `γ`, `β` per
+    /// channel at the scale `2^shift`.
+    LayerNorm {
+        /// Input shift (`z = x >> pre`), which bounds the row's sums.
+        pre: i64,
+        /// Added to `N²·var` under the root (`eps·N²` at the scale of `z²`).
+        eps: i64,
+        /// Output shift: `γ` and `β` are at the scale `2^shift`.
+        shift: i64,
+    },
 }
 
 /// Terms per block of every reduction (`docs/semantics.md`, `BLOCK`), and the
@@ -215,8 +227,23 @@ impl Reduction {
 }
 
 /// The ops by name, as manifests write them (`flatten` is another name of `reshape`).
-pub const NAMES: &[&str] =
-    &["input", "linear", "conv2d", "relu", "maxpool2d", "avgpool2d", "add", "lut", "reshape", "argmax", "embedding", "permute", "matmul", "softmax"];
+pub const NAMES: &[&str] = &[
+    "input",
+    "linear",
+    "conv2d",
+    "relu",
+    "maxpool2d",
+    "avgpool2d",
+    "add",
+    "lut",
+    "reshape",
+    "argmax",
+    "embedding",
+    "permute",
+    "matmul",
+    "softmax",
+    "layernorm",
+];
 
 impl Op {
     /// The op code in canonical encodings.
@@ -236,6 +263,7 @@ impl Op {
             Op::Permute { .. } => 11,
             Op::Matmul { .. } => 12,
             Op::Softmax { .. } => 13,
+            Op::LayerNorm { .. } => 14,
         }
     }
 
@@ -255,6 +283,7 @@ impl Op {
             Op::Permute { .. } => permute::params(self),
             Op::Matmul { .. } => matmul::params(self),
             Op::Softmax { .. } => softmax::params(self),
+            Op::LayerNorm { .. } => layernorm::params(self),
         }
     }
 
@@ -277,6 +306,7 @@ impl Op {
             11 => permute::from_params(&p),
             12 => matmul::from_params(&p),
             13 => softmax::from_params(&p),
+            14 => layernorm::from_params(&p),
             c => Err(SpecError::UnknownOp(c)),
         }
     }
@@ -358,6 +388,7 @@ pub(crate) fn check(op: &Op, inputs: &[StepInput], weights: &[&Tensor], shape: O
         Op::Permute { .. } => permute::check(op, inputs, weights),
         Op::Matmul { .. } => matmul::check(op, inputs, weights),
         Op::Softmax { .. } => softmax::check(op, inputs, weights),
+        Op::LayerNorm { .. } => layernorm::check(op, inputs, weights),
     }
 }
 
@@ -394,6 +425,7 @@ pub(crate) fn reduction(spec: &StepSpec) -> Option<Reduction> {
         Op::Argmax => Some(argmax::reduction(spec)),
         Op::Matmul { .. } => Some(matmul::reduction(spec)),
         Op::Softmax { .. } => Some(softmax::reduction(spec)),
+        Op::LayerNorm { .. } => Some(layernorm::reduction(spec)),
         Op::Input | Op::Relu | Op::Add { .. } | Op::Lut | Op::Reshape | Op::Embedding | Op::Permute { .. } => None,
     }
 }
@@ -403,6 +435,7 @@ pub(crate) fn state_fields(op: &Op) -> usize {
     match op {
         Op::Argmax => argmax::FIELDS,
         Op::Softmax { .. } => softmax::FIELDS,
+        Op::LayerNorm { .. } => layernorm::FIELDS,
         _ => 1,
     }
 }
@@ -413,6 +446,7 @@ pub(crate) fn init(spec: &StepSpec) -> State {
         Op::MaxPool2d { .. } => pool::max_init(),
         Op::Argmax => argmax::init(),
         Op::Softmax { .. } => softmax::init(),
+        Op::LayerNorm { .. } => layernorm::init(),
         _ => State(vec![0]),
     }
 }
@@ -426,6 +460,7 @@ pub(crate) fn fold(spec: &StepSpec, out: usize, terms: Range<u64>, state: &mut [
         Op::Argmax => argmax::fold(spec, out, terms, state, inputs),
         Op::Matmul { .. } => matmul::fold(spec, out, terms, state, inputs),
         Op::Softmax { .. } => softmax::fold(spec, out, terms, state, inputs, weights),
+        Op::LayerNorm { .. } => layernorm::fold(spec, out, terms, state, inputs),
         Op::Input | Op::Relu | Op::Add { .. } | Op::Lut | Op::Reshape | Op::Embedding | Op::Permute { .. } => {
             unreachable!("{} does not reduce", spec.op)
         }
@@ -441,6 +476,7 @@ pub(crate) fn finish(spec: &StepSpec, out: usize, state: &[i128], weights: &[&dy
         Op::Argmax => argmax::finish(state),
         Op::Matmul { .. } => matmul::finish(spec, state),
         Op::Softmax { .. } => softmax::finish(state),
+        Op::LayerNorm { .. } => layernorm::finish(spec, out, state, weights),
         _ => unreachable!("{} does not reduce", spec.op),
     }
 }
