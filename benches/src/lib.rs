@@ -124,6 +124,7 @@ impl Fp32Net {
                     }
                     Op::AvgPool2d { kernel, stride, .. } => Fp32Step::AvgPool2d { kernel: pair(kernel), stride: pair(stride) },
                     Op::Add { relu, .. } => Fp32Step::Add { relu },
+                    Op::Residual { .. } => Fp32Step::Add { relu: false },
                     Op::Lut => Fp32Step::Activation,
                     Op::Reshape => Fp32Step::Reshape { shape: s.spec.out.shape.iter().map(|&d| d as i64).collect() },
                     Op::Argmax => Fp32Step::Argmax,

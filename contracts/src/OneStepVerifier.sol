@@ -212,6 +212,16 @@ contract OneStepVerifier {
             _require(op, nIn == 2 && nW == 0 && _i8(out));
             (, uint256 bt) = s.input(1);
             _require(op, StepSpec.sameType(xt, out) && StepSpec.sameType(bt, out));
+        } else if (op == StepSpec.OP_RESIDUAL) {
+            // a, b int8 or int32 of one shape: int32 of that shape
+            _require(op, nIn == 2 && nW == 0 && _i32(out) && (_i8(xt) || _i32(xt)));
+            (, uint256 bt) = s.input(1);
+            _require(op, _i8(bt) || _i32(bt));
+            uint256 r = out.rank();
+            _require(op, xt.rank() == r && bt.rank() == r);
+            for (uint256 i = 0; i < r; i++) {
+                _require(op, xt.dim(i) == out.dim(i) && bt.dim(i) == out.dim(i));
+            }
         } else if (op == StepSpec.OP_LUT) {
             _require(op, nIn == 1 && nW == 1 && _i8(xt) && StepSpec.sameType(xt, out));
             (uint256 tt,) = s.weight(0);
@@ -1112,6 +1122,16 @@ contract OneStepVerifier {
             int256 acc = _readI8(_at(ins[0], e, 1)) * s.param(0) + _readI8(_at(ins[1], e, 1)) * s.param(1);
             return _requant(acc, 1, s.param(2), _lower(s.param(3)), op);
         }
+        if (op == StepSpec.OP_RESIDUAL) {
+            // clamp((a·mA + b·mB + h) >> s) to int32, h = 2^(s−1) (0 when s = 0)
+            int256 acc = _elem(s, 0, ins[0], e) * s.param(0) + _elem(s, 1, ins[1], e) * s.param(1);
+            uint256 sh = uint256(s.param(2));
+            if (sh > 0) acc += int256(uint256(1) << (sh - 1));
+            acc >>= sh;
+            if (acc < type(int32).min) return type(int32).min;
+            if (acc > type(int32).max) return type(int32).max;
+            return acc;
+        }
         if (op == StepSpec.OP_LUT) {
             uint256 i = uint256(_readI8(_at(ins[0], e, 1)) + 128);
             return _readI8(_at(ws[0], i, 1));
@@ -1134,6 +1154,14 @@ contract OneStepVerifier {
             return _permuted(s, e, ins[0]);
         }
         revert NotComputable(op);
+    }
+
+    /// @dev Element `e` of input `j` (int8 or int32, as its type says).
+    function _elem(Spec s, uint256 j, Src memory x, uint256 e) private pure returns (int256) {
+        (, uint256 t) = s.input(j);
+        uint256 size = t.elemSize();
+        uint256 at = _at(x, e * size, size);
+        return size == 1 ? _readI8(at) : _readI32(at);
     }
 
     /// @dev permute: the input element at output element `e`'s coordinates put back

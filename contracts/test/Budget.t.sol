@@ -435,6 +435,18 @@ contract BudgetTest is GameKit {
         _fill(x, 6);
     }
 
+    /// @dev residual of two int32 [2^30] inputs (2^32 bytes each, height 24) into an
+    ///      int32 stream at the largest multipliers.
+    function _residual() internal pure returns (Extreme memory x) {
+        Ty memory t = Kit.i32(Kit.s1(uint32(1) << 30));
+        x.name = "residual of two int32 [2^30] (2^32 bytes each, height 24)";
+        x.inTys = new Ty[](2);
+        (x.inTys[0], x.inTys[1]) = (t, t);
+        x.step = Ref.residual(0, 1, t.shape, 2 ** 30, 2 ** 30, 31);
+        x.element = 1_000_000_007;
+        _fill(x, 15);
+    }
+
     /// @dev The output of `x.step` that is zero but for the chunk of its element,
     ///      which holds `value` there.
     function _sparseOut(Extreme memory x, int256 value) internal pure returns (Committed memory) {
@@ -654,6 +666,7 @@ contract BudgetTest is GameKit {
     function test_extremeElementwiseFitTheBudget() public {
         _playExtreme(_relu(), 1);
         _playExtreme(_add(), 1);
+        _playExtreme(_residual(), 1);
     }
 
     /// The widest descent (arity 16) on the tallest trees: every move, reveals of 16

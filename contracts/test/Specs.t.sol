@@ -104,8 +104,11 @@ contract SpecsTest is Test {
         v[0] = 0x01;
         _expect(v, abi.encodeWithSelector(StepSpec.SpecVersion.selector, 1));
         v = bytes.concat(spec);
-        v[1] = 0x0f;
-        _expect(v, abi.encodeWithSelector(StepSpec.SpecUnknownOp.selector, 15));
+        v[1] = 0x10;
+        _expect(v, abi.encodeWithSelector(StepSpec.SpecUnknownOp.selector, 16));
+        v = bytes.concat(spec);
+        v[1] = 0x0f; // residual takes three
+        _expect(v, abi.encodeWithSelector(StepSpec.SpecParamCount.selector, 15, 5));
         v = bytes.concat(spec);
         v[1] = 0x0e; // layernorm takes three
         _expect(v, abi.encodeWithSelector(StepSpec.SpecParamCount.selector, 14, 5));
@@ -188,6 +191,26 @@ contract SpecsTest is Test {
         _expect(_layernorm(0, 2 ** 56 + 1, 0), abi.encodeWithSelector(StepSpec.SpecParamRange.selector, 1, int64(2 ** 56 + 1)));
         _expect(_layernorm(0, -1, 0), abi.encodeWithSelector(StepSpec.SpecParamRange.selector, 1, int64(-1)));
         _expect(_layernorm(0, 0, 33), abi.encodeWithSelector(StepSpec.SpecParamRange.selector, 2, int64(33)));
+    }
+
+    /// @dev A residual spec (op 15) of int32 [2, 3] with parameters (`ma`, `mb`, `sh`)
+    ///      and no inputs (the reader checks parameters, not arity).
+    function _residual(int64 ma, int64 mb, int64 sh) internal pure returns (bytes memory) {
+        return
+            abi.encodePacked(
+                uint8(2), uint8(15), abi.encodePacked(uint8(2), uint8(2), uint32(2), uint32(3)), uint8(0), uint8(3), ma, mb, sh, uint8(0)
+            );
+    }
+
+    /// A residual's multipliers are in [0, 2^30] and its shift in [0, 62], as
+    /// `Op::from_code` requires.
+    function test_aResidualsParamsAreInRange() public {
+        (,,, int256[] memory p,) = h.describe(_residual(2 ** 30, 0, 62));
+        assertEq(p[0], 2 ** 30);
+        h.describe(_residual(0, 2 ** 30, 0));
+        _expect(_residual(2 ** 30 + 1, 0, 0), abi.encodeWithSelector(StepSpec.SpecParamRange.selector, 0, int64(2 ** 30 + 1)));
+        _expect(_residual(0, -1, 0), abi.encodeWithSelector(StepSpec.SpecParamRange.selector, 1, int64(-1)));
+        _expect(_residual(0, 0, 63), abi.encodeWithSelector(StepSpec.SpecParamRange.selector, 2, int64(63)));
     }
 
     /// @dev The sample as a permute (op 11) of its five parameters.

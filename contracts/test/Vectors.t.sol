@@ -198,8 +198,8 @@ contract VectorsTest is Test {
             (OpCase[])
         );
         assertGt(cases.length, 300);
-        bool[15] memory seen;
-        bool[15] memory seenLong;
+        bool[16] memory seen;
+        bool[16] memory seenLong;
         for (uint256 i = 0; i < cases.length; i++) {
             OpCase memory c = cases[i];
             assertEq(verifier.blocks(c.spec), c.blocks, c.name);
@@ -211,7 +211,7 @@ contract VectorsTest is Test {
             seen[op] = true;
             if (c.blocks > 1 && c.block > 0) seenLong[op] = true;
         }
-        for (uint256 op = 1; op < 15; op++) {
+        for (uint256 op = 1; op < 16; op++) {
             assertTrue(seen[op], "every op has cases");
         }
         // every reducing op has a case past its first block, from a given state

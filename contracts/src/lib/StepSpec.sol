@@ -39,6 +39,7 @@ library StepSpec {
     uint8 internal constant OP_MATMUL = 12;
     uint8 internal constant OP_SOFTMAX = 13;
     uint8 internal constant OP_LAYERNORM = 14;
+    uint8 internal constant OP_RESIDUAL = 15;
 
     error SpecTruncated();
     error SpecTrailingBytes();
@@ -116,7 +117,8 @@ library StepSpec {
     ///         0 or 1, kernels, strides (at least 1) and paddings (at least 0)
     ///         within u32, a permutation naming each of its 1 to 8 axes once, and a
     ///         softmax's pad id within int32 (0 without a mask), and a layer norm's
-    ///         input shift in [0, 31], eps in [0, 2^56] and output shift in [0, 32].
+    ///         input shift in [0, 31], eps in [0, 2^56] and output shift in [0, 32],
+    ///         and a residual's multipliers in [0, 2^30] and shift in [0, 62].
     ///         Other multipliers and shifts are checked where they are used.
     function checkParams(uint8 op, uint256 params) internal pure {
         uint256 n = _u8(params);
@@ -162,6 +164,12 @@ library StepSpec {
             _within(params, 0, 31);
             _within(params, 1, 2 ** 56);
             _within(params, 2, 32);
+        } else if (op == OP_RESIDUAL) {
+            // [mA, mB, s]
+            _count(op, n, 3);
+            _within(params, 0, 2 ** 30);
+            _within(params, 1, 2 ** 30);
+            _within(params, 2, 62);
         } else if (op == OP_PERMUTE) {
             // a permutation of the n axes, 1 <= n <= 8: each axis below n, none twice
             if (n == 0 || n > MAX_RANK) revert SpecParamCount(op, n);

@@ -40,6 +40,7 @@ library Ref {
     uint8 internal constant MATMUL = 12;
     uint8 internal constant SOFTMAX = 13;
     uint8 internal constant LAYERNORM = 14;
+    uint8 internal constant RESIDUAL = 15;
 
     // --------------------------------------------------------------- arithmetic
 
@@ -164,6 +165,15 @@ library Ref {
 
     function add(uint32 a, uint32 b, Ty memory t, int64 ma, int64 mb, int64 sh, bool relu) internal pure returns (StepDef memory s) {
         s = unary(ADD, a, t, params(ma, mb, sh, relu ? int64(1) : int64(0)));
+        s.inputs = new uint32[](2);
+        (s.inputs[0], s.inputs[1]) = (a, b);
+    }
+
+    /// @notice The add of steps `a` and `b` (of shape `shape`) into an int32 stream.
+    function residual(uint32 a, uint32 b, uint32[] memory shape, int64 ma, int64 mb, int64 sh) internal pure returns (StepDef memory s) {
+        int64[] memory ps = new int64[](3);
+        (ps[0], ps[1], ps[2]) = (ma, mb, sh);
+        s = unary(RESIDUAL, a, Kit.i32(shape), ps);
         s.inputs = new uint32[](2);
         (s.inputs[0], s.inputs[1]) = (a, b);
     }
@@ -794,6 +804,12 @@ library Ref {
             int256 acc = Kit.elem(xs[0], e) * s.params[0] + Kit.elem(xs[1], e) * s.params[1];
             return requant(acc, 1, s.params[2], lower(s.params[3]));
         }
+        if (s.op == RESIDUAL) {
+            int256 acc = Kit.elem(xs[0], e) * s.params[0] + Kit.elem(xs[1], e) * s.params[1];
+            if (s.params[2] > 0) acc += int256(2 ** uint256(int256(s.params[2]) - 1));
+            acc = floorDiv(acc, int256(2 ** uint256(int256(s.params[2]))));
+            return acc < type(int32).min ? int256(type(int32).min) : (acc > type(int32).max ? int256(type(int32).max) : acc);
+        }
         if (s.op == LUT) return Kit.elem(ws[0], uint256(Kit.elem(xs[0], e) + 128));
         if (s.op == RESHAPE) return Kit.elem(xs[0], e);
         if (s.op == EMBEDDING) {
@@ -911,6 +927,11 @@ library Ref {
         } else if (s.op == ADD) {
             rin[0] = [e, e + 1];
             rin[1] = [e, e + 1];
+        } else if (s.op == RESIDUAL) {
+            uint256 sa = Kit.size(ins[0].dtype);
+            uint256 sb = Kit.size(ins[1].dtype);
+            rin[0] = [e * sa, e * sa + sa];
+            rin[1] = [e * sb, e * sb + sb];
         } else if (s.op == LUT) {
             rin[0] = [e, e + 1];
             uint256 at = uint256(Kit.elem(xs[0], e) + 128);

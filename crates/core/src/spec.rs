@@ -168,6 +168,8 @@ mod tests {
             Op::Softmax { masked: true, pad: (1 << 31) - 1 },
             Op::LayerNorm { pre: 0, eps: 0, shift: 0 },
             Op::LayerNorm { pre: 31, eps: 1 << 56, shift: 32 },
+            Op::Residual { mult_a: 0, mult_b: 1 << 30, shift: 0 },
+            Op::Residual { mult_a: 1 << 30, mult_b: 7, shift: 62 },
         ];
         for op in ops {
             assert_eq!(Op::from_code(op.code(), &op.params()).unwrap(), op);

@@ -498,11 +498,14 @@ pub fn layernorm_pre(dtype: DType, n: u32) -> i64 {
         .unwrap_or(31)
 }
 
-/// A random valid model around one `layernorm` step, in one of three forms:
+/// A random valid model around one `layernorm` step, in one of four forms:
 /// - int8 rows `[..., N]`, `N` up to 40, or 500 to 1100 for several blocks of 512;
 /// - token ids `[T]` through an embedding `[T, D]` (the rows of an encoder);
-/// - int32 values `[N]` as one row `[1, N]` at the smallest input shift the row
-///   bound allows (several blocks of 128 when long).
+/// - int8 rows `[R, N]` into an int32 residual stream (`x + x`, then `+ x`, random
+///   multipliers and shifts, the largest included) normalized at the smallest input
+///   shift the row bound allows;
+/// - int32 values `[N]` as one row `[1, N]` at that shift (several blocks of 128
+///   when long).
 pub fn random_layernorm_model(rng: &mut Rng) -> Model {
     let long = rng.chance(25);
     let shift = rng.range(0, 24);
@@ -523,7 +526,7 @@ pub fn random_layernorm_model(rng: &mut Rng) -> Model {
         dtype,
     };
     let mut defs = vec![];
-    match rng.range(0, 2) {
+    match rng.range(0, 3) {
         0 => {
             let n = if long { rng.range(500, 1100) } else { rng.range(1, 40) } as u32;
             let mut shape: Vec<u32> = (0..rng.range(0, 2)).map(|_| rng.range(1, 3) as u32).collect();
@@ -539,6 +542,25 @@ pub fn random_layernorm_model(rng: &mut Rng) -> Model {
             defs.push(def("embed".into(), Op::Embedding, vec![0], vec![("embed.table".into(), e)], None));
             let affine = random_affine(rng, d, shift);
             defs.push(norm(vec![1], 0, affine));
+        }
+        2 => {
+            // an int32 residual stream: x + x, then that + x, normalized back to int8
+            let n = if long { rng.range(130, 300) } else { rng.range(1, 40) } as u32;
+            defs.push(input(vec![rng.range(1, 3) as u32, n], None));
+            let residual = |rng: &mut Rng| {
+                let shift = rng.range(0, 40);
+                let mult = |rng: &mut Rng| match rng.range(0, 5) {
+                    0 => 0,
+                    1 => crate::ops::residual::MAX_MULT,
+                    _ => rng.range(0, 1 << 30) >> rng.range(0, 30),
+                };
+                Op::Residual { mult_a: mult(rng), mult_b: mult(rng), shift }
+            };
+            let (first, second) = (residual(rng), residual(rng));
+            defs.push(def("stream".into(), first, vec![0, 0], vec![], None));
+            defs.push(def("skip".into(), second, vec![1, 0], vec![], None));
+            let affine = random_affine(rng, n, shift);
+            defs.push(norm(vec![2], layernorm_pre(DType::I32, n), affine));
         }
         _ => {
             let n = if long { rng.range(130, 300) } else { rng.range(1, 40) } as u32;
@@ -600,6 +622,44 @@ pub fn layernorm_edge_cases() -> Vec<(Model, Tensor)> {
         cases.push((wide.clone(), i32s((0..8).map(|_| rng.next_u64() as i32).collect())));
     }
     cases
+}
+
+/// `residual` at its edges, each a model and an input: int32 extremes added to
+/// themselves and to int8 extremes, with the largest multipliers and the shifts 0
+/// (the exact sum, saturating) and 62.
+pub fn residual_edge_cases() -> Vec<(Model, Tensor)> {
+    let input = |shape: Vec<u32>, dtype: Option<DType>| StepDef {
+        name: "input".into(),
+        op: Op::Input,
+        inputs: vec![],
+        weights: vec![],
+        shape: Some(shape),
+        dtype,
+    };
+    let max = crate::ops::residual::MAX_MULT;
+    let model = |name: &str, shift: i64| {
+        Model::new(
+            name,
+            None,
+            vec![
+                input(vec![6], Some(DType::I32)),
+                def("twice".into(), Op::Residual { mult_a: max, mult_b: max, shift }, vec![0, 0], vec![], None),
+                def("embed".into(), Op::Embedding, vec![0], vec![("embed.table".into(), Tensor::from_i8([2, 1], vec![-128, 127]).unwrap())], None),
+                def("flat".into(), Op::Reshape, vec![2], vec![], Some(vec![6])),
+                def("mixed".into(), Op::Residual { mult_a: 1, mult_b: max, shift }, vec![1, 3], vec![], None),
+            ],
+        )
+        .unwrap()
+    };
+    let ids = |v: Vec<i32>| Tensor::from_i32([6], v).unwrap();
+    let extremes = ids(vec![i32::MIN, i32::MAX, 0, 1, -1, i32::MIN + 1]);
+    let small = ids(vec![1, 0, 1, 0, 1, 0]);
+    vec![
+        (model("residual-edge-exact", 0), extremes.clone()),
+        (model("residual-edge-exact", 0), small.clone()),
+        (model("residual-edge-62", 62), extremes),
+        (model("residual-edge-62", 62), small),
+    ]
 }
 
 /// A small model that uses every op once, with weights from simple formulas: the

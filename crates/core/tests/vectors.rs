@@ -10,7 +10,7 @@ use refute_core::merkle::{MerkleTree, TreeKind};
 use refute_core::reference::{blocks, eval_block, eval_block_with_dependencies, init, state_fields, states_before_blocks, BlockValue, Elements};
 use refute_core::testing::{
     every_op_model, layernorm_edge_cases, long_reduction_models, random_input, random_layernorm_model, random_model, random_softmax_model,
-    random_token_model, reference_run, softmax_edge_cases, Rng,
+    random_token_model, reference_run, residual_edge_cases, softmax_edge_cases, Rng,
 };
 use refute_core::{Model, Op, State, StepDef, Tensor};
 use serde_json::{json, Value};
@@ -181,6 +181,7 @@ fn ops() -> Value {
         .collect();
     runs.extend(softmax_edge_cases());
     runs.extend(layernorm_edge_cases());
+    runs.extend(residual_edge_cases());
     for (model, input) in &runs {
         let (tensors, _) = run_reference(model, input);
         for (i, step) in model.steps().iter().enumerate().skip(1) {

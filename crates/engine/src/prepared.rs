@@ -129,6 +129,7 @@ pub(crate) enum Prepared {
     MaxPool2d { kernel: [i64; 2], stride: [i64; 2], padding: [i64; 2] },
     AvgPool2d { kernel: [i64; 2], stride: [i64; 2], mult: i64, shift: i64 },
     Add { mult_a: i64, mult_b: i64, shift: i64, lo: i64 },
+    Residual { mult_a: i64, mult_b: i64, shift: i64 },
     Lut { table: tch::Tensor },
     Reshape { shape: Vec<i64> },
     Argmax,
@@ -175,6 +176,7 @@ impl Prepared {
             Op::MaxPool2d { kernel, stride, padding } => Prepared::MaxPool2d { kernel: pair(kernel), stride: pair(stride), padding: pair(padding) },
             Op::AvgPool2d { kernel, stride, mult, shift } => Prepared::AvgPool2d { kernel: pair(kernel), stride: pair(stride), mult, shift },
             Op::Add { mult_a, mult_b, shift, relu } => Prepared::Add { mult_a, mult_b, shift, lo: if relu { 0 } else { -128 } },
+            Op::Residual { mult_a, mult_b, shift } => Prepared::Residual { mult_a, mult_b, shift },
             Op::Lut => {
                 let bytes: Vec<u8> = step.weights[0].as_i8().expect("int8 table").iter().map(|&x| x as u8).collect();
                 Prepared::Lut { table: tch::Tensor::f_from_slice(&bytes)?.f_view_dtype(Kind::Int8)?.f_to_device(device)? }
@@ -244,6 +246,13 @@ impl Prepared {
             Prepared::Add { mult_a, mult_b, shift, lo } => {
                 let acc = x[0].f_to_kind(Kind::Int64)?.f_mul_scalar(*mult_a)?.f_add(&x[1].f_to_kind(Kind::Int64)?.f_mul_scalar(*mult_b)?)?;
                 requant_scalar(&acc, *shift, *lo)
+            }
+            Prepared::Residual { mult_a, mult_b, shift } => {
+                // |a·mA + b·mB| < 2^62 for int32 operands and multipliers up to 2^30
+                let acc = x[0].f_to_kind(Kind::Int64)?.f_mul_scalar(*mult_a)?.f_add(&x[1].f_to_kind(Kind::Int64)?.f_mul_scalar(*mult_b)?)?;
+                let half = if *shift > 0 { 1i64 << (shift - 1) } else { 0 };
+                let s = tch::Tensor::from(*shift).f_to_device(acc.device())?;
+                acc.f_add_scalar(half)?.f_bitwise_right_shift(&s)?.f_clamp(i32::MIN as i64, i32::MAX as i64)?.f_to_kind(Kind::Int)
             }
             Prepared::Lut { table } => {
                 let idx = x[0].f_to_kind(Kind::Int64)?.f_add_scalar(128)?;

@@ -6,7 +6,7 @@ use proptest::prelude::*;
 use refute_core::reference::eval_all;
 use refute_core::testing::{
     every_op_model, layernorm_edge_cases, random_input, random_layernorm_model, random_model, random_softmax_model, random_token_model,
-    softmax_edge_cases, Rng,
+    residual_edge_cases, softmax_edge_cases, Rng,
 };
 use refute_core::{Model, Op, StepDef, Tensor};
 use refute_engine::{Engine, EngineError, Gemm, EXACT_BLOCK, INT8_BLOCK};
@@ -183,6 +183,21 @@ fn layernorm_at_the_edges_equals_the_reference() {
     for row in 0..3 {
         assert_eq!((0..6).map(|j| run.step_tensor(0, 1).get(6 * row + j)).collect::<Vec<_>>(), want, "row {row}");
     }
+}
+
+/// residual adds at their edges (`testing::residual_edge_cases`: int32 extremes with
+/// the largest multipliers, exact and at the largest shift), in the engine and the
+/// reference.
+#[test]
+fn residual_at_the_edges_equals_the_reference() {
+    let cases = residual_edge_cases();
+    for pair in cases.chunks(2) {
+        let run = engine_with(&pair[0].0, Gemm::Fp32Blocks).run(&[pair[0].1.clone(), pair[1].1.clone()]).unwrap();
+        assert_matches_reference(&pair[0].0, &run);
+    }
+    // the exact sum saturates: 2^30·(2^31 − 1)·2 is far above int32
+    let run = engine_with(&cases[0].0, Gemm::Fp32Blocks).run(std::slice::from_ref(&cases[0].1)).unwrap();
+    assert_eq!((0..6).map(|e| run.step_tensor(0, 1).get(e)).collect::<Vec<_>>()[..3], [i32::MIN as i64, i32::MAX as i64, 0]);
 }
 
 /// An input of 4096 and one linear layer of 512: 18 chunks per inference.

@@ -646,6 +646,14 @@ def import_model(
             return us[0]
         return None
 
+    # residual adds into an int32 stream: an add all of whose users are layer norms or
+    # such adds (a transformer's stream between its norms)
+    wide: set[str] = set()
+    for n in reversed(nodes):
+        us = users[n.name]
+        if kinds[n.name].kind == "add" and us and all(kinds[u.name].kind == "layernorm" or u.name in wide for u in us):
+            wide.add(n.name)
+
     in_scale = None
     for node in nodes:
         if node.name in absorbed:
@@ -787,6 +795,13 @@ def import_model(
             if a.shape != b_.shape:
                 raise _unsupported(node, gm, f"the operands have shapes {list(a.shape)} and {list(b_.shape)} "
                                              "(broadcasting is not supported)")
+            if node.name in wide:
+                amax = _stat(stats[node.name], percentile)
+                s_out = quant.snap_scale(amax / (1 << quant.STREAM_BITS)) if amax > 0 else 1.0
+                (ma, mb), s = quant.residual_mults([a.scale / s_out, b_.scale / s_out])
+                vals[node.name] = emit(node, {"name": node.name, "op": "residual", "inputs": [a.step, b_.step],
+                                              "mult_a": ma, "mult_b": mb, "shift": s}, s_out)
+                continue
             last = node
             relu_node = sole_user(node, "relu")
             if relu_node is not None:
@@ -866,7 +881,8 @@ def import_model(
             gamma = mod.weight.detach().double().numpy() if mod.weight is not None else np.ones(n)
             beta = mod.bias.detach().double().numpy() if mod.bias is not None else np.zeros(n)
             s_out = scale_of(node)
-            rows, pre, eps, shift = quant.layernorm_params(gamma, beta, float(mod.eps), n, x.scale, s_out)
+            bits = 32 if steps[x.step]["op"] == "residual" else 8  # an int32 stream, or int8
+            rows, pre, eps, shift = quant.layernorm_params(gamma, beta, float(mod.eps), n, x.scale, s_out, bits)
             base = base_name(node)
             vals[node.name] = emit(node, {"name": base, "op": "layernorm", "inputs": [x.step], "pre": pre, "eps": eps,
                                           "shift": shift, "affine": put(f"{base}.affine", rows)}, s_out)

@@ -24,7 +24,7 @@ MAX_STEPS = 1 << 16
 MAX_RANK = 8
 
 OPS = ("input", "linear", "conv2d", "relu", "maxpool2d", "avgpool2d", "add", "lut", "reshape", "argmax", "embedding",
-       "permute", "matmul", "softmax", "layernorm")
+       "permute", "matmul", "softmax", "layernorm", "residual")
 # Fields each op accepts besides op, name, inputs (mirrors `parse_step` in model.rs).
 OP_FIELDS = {
     "input": {"shape", "dtype"},
@@ -43,6 +43,7 @@ OP_FIELDS = {
     "matmul": {"transpose_b", "mult", "shift"},
     "softmax": {"pad", "table"},
     "layernorm": {"pre", "eps", "shift", "affine"},
+    "residual": {"mult_a", "mult_b", "shift"},
 }
 TOP_FIELDS = {"format", "version", "name", "weights", "input_scale", "steps", "metadata"}
 
@@ -408,6 +409,17 @@ def _check_step(op: str, step: dict, path: str, ins: list[TensorType], tensors) 
         _check_requant(ma, s, "the first operand's")
         _check_requant(mb, s, "the second operand's")
         return a
+    if op == "residual":
+        arity(2)
+        _int(step, "mult_a", path, 0, 1 << 30)
+        _int(step, "mult_b", path, 0, 1 << 30)
+        _int(step, "shift", path, 0, 62)
+        for t, what in zip(ins, ("first", "second")):
+            if t.dtype not in ("i8", "i32"):
+                raise ValueError(f"the {what} input must be int8 or int32, got {t}")
+        if ins[0].shape != ins[1].shape:
+            raise ValueError(f"the inputs differ in shape: {ins[0]} and {ins[1]}")
+        return TensorType("i32", ins[0].shape)
     if op == "lut":
         arity(1)
         tt = _tensor(step, "table", path, tensors)

@@ -92,6 +92,31 @@ def shared_shift(ratios: Sequence[float]) -> tuple[list[int], int]:
     return [int(m) for m in mults], shift
 
 
+RESIDUAL_MAX_MULT = 1 << 30
+"""Largest multiplier of a `residual` (its operands may be int32)."""
+
+STREAM_BITS = 30
+"""An int32 residual stream holds its calibrated largest magnitude at 2^30 (half its
+range: headroom for inputs past the calibration's)."""
+
+
+def residual_mults(ratios: Sequence[float]) -> tuple[list[int], int]:
+    """Multipliers in [0, 2^30] for the ratios `scale_operand / scale_stream` of a
+    `residual`, sharing the largest shift in [0, 62] that keeps them all in range."""
+    ratios = [float(r) for r in ratios]
+    if not all(math.isfinite(r) and r >= 0 for r in ratios):
+        raise QuantizationError(f"residual ratios must be finite and >= 0, got {ratios}")
+    top = max(ratios)
+    if top == 0:
+        return [0 for _ in ratios], 0
+    if round(top) > RESIDUAL_MAX_MULT:
+        raise QuantizationError(f"a residual ratio of {top:.3g} needs a multiplier above 2^30")
+    shift = 0
+    while shift < 62 and round(math.ldexp(top, shift + 1)) <= RESIDUAL_MAX_MULT:
+        shift += 1
+    return [int(round(math.ldexp(r, shift))) for r in ratios], shift
+
+
 def requant(acc, m, s, lo: int = INT8_MIN) -> np.ndarray:
     """`clamp((acc*m + 2^(s-1)) >> s, lo, 127)` in int64, element-wise (broadcasting).
 

@@ -94,6 +94,12 @@ def add(a: np.ndarray, b: np.ndarray, mult_a: int, mult_b: int, shift: int, relu
     return np.clip(y, 0 if relu else INT8_MIN, INT8_MAX)
 
 
+def residual(a: np.ndarray, b: np.ndarray, mult_a: int, mult_b: int, shift: int) -> np.ndarray:
+    """clamp((a·mA + b·mB + h) >> s, −2^31, 2^31 − 1), h = 2^(s−1) (0 when s = 0)."""
+    acc = a.astype(np.int64) * mult_a + b.astype(np.int64) * mult_b + (np.int64(1) << np.int64(shift - 1) if shift else 0)
+    return np.clip(acc >> np.int64(shift), -(1 << 31), (1 << 31) - 1)
+
+
 def lut(x: np.ndarray, table: np.ndarray) -> np.ndarray:
     return table.astype(np.int64)[x.astype(np.int64) + 128]
 
@@ -195,6 +201,8 @@ def simulate(model: RefuteModel, x: np.ndarray, return_all: bool = False):
             y = avgpool2d(ins[0], step["kernel"], step.get("stride", step["kernel"]), step["mult"], step["shift"])
         elif op == "add":
             y = add(ins[0], ins[1], step["mult_a"], step["mult_b"], step["shift"], relu)
+        elif op == "residual":
+            y = residual(ins[0], ins[1], step["mult_a"], step["mult_b"], step["shift"])
         elif op == "lut":
             y = lut(ins[0], t[step["table"]])
         elif op in ("reshape", "flatten"):

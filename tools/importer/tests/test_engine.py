@@ -191,6 +191,34 @@ def test_every_step_of_layer_norms_matches_the_engine(tmp_path):
     assert_every_step_matches(qm, sim, tmp_path, "encoder", tmp_path / "ids.npy")
 
 
+class ResidualEncoder(nn.Module):
+    """An attention block of the usual pre-norm form: the embedded ids plus the
+    attention of their layer norm, an int32 stream, normalized again."""
+
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Embedding(20, 8)
+        self.norm1 = nn.LayerNorm(8)
+        self.norm2 = nn.LayerNorm(8)
+
+    def forward(self, ids):  # [B, 6]
+        h = self.embed(ids)
+        a = self.norm1(h)
+        h = h + F.softmax(a @ a.transpose(-2, -1), dim=-1) @ a
+        return self.norm2(h)
+
+
+def test_every_step_of_a_residual_stream_matches_the_engine(tmp_path):
+    torch.manual_seed(4)
+    ids = np.random.default_rng(4).integers(0, 20, size=(24, 6)).astype(np.int32)
+    qm = import_model(ResidualEncoder(), ids, name="residual")
+    assert [s["op"] for s in qm.steps] == ["input", "embedding", "layernorm", "matmul", "softmax", "matmul",
+                                          "residual", "layernorm"]
+    sim = qm.run(ids, return_all=True)
+    np.save(tmp_path / "ids.npy", ids)
+    assert_every_step_matches(qm, sim, tmp_path, "residual", tmp_path / "ids.npy")
+
+
 def test_a_masked_softmax_matches_the_engine(tmp_path):
     """The attention above with its softmax masked by the ids (a key-padding mask,
     written into the manifest): keys whose id is the pad id read 0 in the simulator

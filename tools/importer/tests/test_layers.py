@@ -447,6 +447,33 @@ def test_layer_norm_over_the_last_axis(rng, affine):
     assert np.abs(rows.astype(np.int64)).max() >= 1 << 30 or ln["shift"] == 32
 
 
+def test_a_residual_stream_between_layer_norms_is_int32(rng):
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc0 = nn.Linear(6, 16)
+            self.fc1 = nn.Linear(16, 16)
+            self.fc2 = nn.Linear(16, 16)
+            self.norm1 = nn.LayerNorm(16)
+            self.norm2 = nn.LayerNorm(16)
+            self.norm3 = nn.LayerNorm(16)
+
+        def forward(self, x):  # [B, 7, 6]
+            h = self.fc0(x)
+            h = h + self.fc1(self.norm1(h))  # read by a norm and by the next add: int32
+            h = h + self.fc2(self.norm2(h))
+            return self.norm3(h)
+
+    # three norms and two layers between them compound their roundings at the worst
+    # element (8.5 steps here); the mean stays within the usual 0.75
+    qm = check(seeded(M), rng.normal(size=(256, 7, 6)), units=10.0)
+    assert ops(qm) == ["input", "linear", "layernorm", "linear", "residual", "layernorm", "linear", "residual",
+                       "layernorm"]
+    assert qm.types()[4].dtype == "i32" and qm.types()[7].dtype == "i32"
+    # the norms of the int32 stream shift it into the row bound (16·2^(31 − pre) ≤ 2^28)
+    assert qm.steps[5]["pre"] == 7 and qm.steps[8]["pre"] == 7 and qm.steps[2]["pre"] == 0
+
+
 def test_a_layer_norm_over_two_axes_is_refused(rng):
     class M(nn.Module):
         def __init__(self):

@@ -106,6 +106,7 @@ fn manifest_fields(name: &str) -> Option<(&'static [&'static str], &'static [&'s
         "matmul" => (&["transpose_b", "mult", "shift"], &[]),
         "softmax" => (&["pad"], &["table"]),
         "layernorm" => (&["pre", "eps", "shift"], &["affine"]),
+        "residual" => (&["mult_a", "mult_b", "shift"], &[]),
         "reshape" | "flatten" => (&["shape"], &[]),
         _ => return None,
     })
@@ -152,6 +153,10 @@ fn from_manifest(name: &str, o: &Obj<'_>) -> Result<Op, ModelError> {
         "layernorm" => {
             use crate::ops::layernorm::{MAX_EPS, MAX_PRE, MAX_SHIFT};
             Op::LayerNorm { pre: o.int("pre", 0, MAX_PRE)?, eps: o.int("eps", 0, MAX_EPS)?, shift: o.int("shift", 0, MAX_SHIFT)? }
+        }
+        "residual" => {
+            use crate::ops::residual::{MAX_MULT, MAX_SHIFT};
+            Op::Residual { mult_a: o.int("mult_a", 0, MAX_MULT)?, mult_b: o.int("mult_b", 0, MAX_MULT)?, shift: o.int("shift", 0, MAX_SHIFT)? }
         }
         "permute" => {
             let perm = o.dims("perm", 0)?;
@@ -207,6 +212,11 @@ fn to_manifest(op: &Op, m: &mut Map<String, Value>) {
         Op::LayerNorm { pre, eps, shift } => {
             m.insert("pre".into(), pre.into());
             m.insert("eps".into(), eps.into());
+            m.insert("shift".into(), shift.into());
+        }
+        Op::Residual { mult_a, mult_b, shift } => {
+            m.insert("mult_a".into(), mult_a.into());
+            m.insert("mult_b".into(), mult_b.into());
             m.insert("shift".into(), shift.into());
         }
         Op::Permute { ref perm } => {

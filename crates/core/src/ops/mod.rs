@@ -22,6 +22,7 @@ pub mod permute;
 pub mod pool;
 pub mod relu;
 pub mod reshape;
+pub mod residual;
 pub mod softmax;
 
 use crate::checkpoint::State;
@@ -189,6 +190,15 @@ pub enum Op {
         /// Output shift: `γ` and `β` are at the scale `2^shift`.
         shift: i64,
     },
+    /// The add into an int32 residual stream, each operand int8 or int32.
+    Residual {
+        /// Multiplier of the first operand.
+        mult_a: i64,
+        /// Multiplier of the second operand.
+        mult_b: i64,
+        /// Shared shift (0: the exact sum).
+        shift: i64,
+    },
 }
 
 /// Terms per block of every reduction (`docs/semantics.md`, `BLOCK`), and the
@@ -243,6 +253,7 @@ pub const NAMES: &[&str] = &[
     "matmul",
     "softmax",
     "layernorm",
+    "residual",
 ];
 
 impl Op {
@@ -264,6 +275,7 @@ impl Op {
             Op::Matmul { .. } => 12,
             Op::Softmax { .. } => 13,
             Op::LayerNorm { .. } => 14,
+            Op::Residual { .. } => 15,
         }
     }
 
@@ -284,6 +296,7 @@ impl Op {
             Op::Matmul { .. } => matmul::params(self),
             Op::Softmax { .. } => softmax::params(self),
             Op::LayerNorm { .. } => layernorm::params(self),
+            Op::Residual { .. } => residual::params(self),
         }
     }
 
@@ -307,6 +320,7 @@ impl Op {
             12 => matmul::from_params(&p),
             13 => softmax::from_params(&p),
             14 => layernorm::from_params(&p),
+            15 => residual::from_params(&p),
             c => Err(SpecError::UnknownOp(c)),
         }
     }
@@ -389,6 +403,7 @@ pub(crate) fn check(op: &Op, inputs: &[StepInput], weights: &[&Tensor], shape: O
         Op::Matmul { .. } => matmul::check(op, inputs, weights),
         Op::Softmax { .. } => softmax::check(op, inputs, weights),
         Op::LayerNorm { .. } => layernorm::check(op, inputs, weights),
+        Op::Residual { .. } => residual::check(inputs, weights),
     }
 }
 
@@ -426,7 +441,7 @@ pub(crate) fn reduction(spec: &StepSpec) -> Option<Reduction> {
         Op::Matmul { .. } => Some(matmul::reduction(spec)),
         Op::Softmax { .. } => Some(softmax::reduction(spec)),
         Op::LayerNorm { .. } => Some(layernorm::reduction(spec)),
-        Op::Input | Op::Relu | Op::Add { .. } | Op::Lut | Op::Reshape | Op::Embedding | Op::Permute { .. } => None,
+        Op::Input | Op::Relu | Op::Add { .. } | Op::Residual { .. } | Op::Lut | Op::Reshape | Op::Embedding | Op::Permute { .. } => None,
     }
 }
 
@@ -461,7 +476,7 @@ pub(crate) fn fold(spec: &StepSpec, out: usize, terms: Range<u64>, state: &mut [
         Op::Matmul { .. } => matmul::fold(spec, out, terms, state, inputs),
         Op::Softmax { .. } => softmax::fold(spec, out, terms, state, inputs, weights),
         Op::LayerNorm { .. } => layernorm::fold(spec, out, terms, state, inputs),
-        Op::Input | Op::Relu | Op::Add { .. } | Op::Lut | Op::Reshape | Op::Embedding | Op::Permute { .. } => {
+        Op::Input | Op::Relu | Op::Add { .. } | Op::Residual { .. } | Op::Lut | Op::Reshape | Op::Embedding | Op::Permute { .. } => {
             unreachable!("{} does not reduce", spec.op)
         }
     }
@@ -486,6 +501,7 @@ pub(crate) fn direct(spec: &StepSpec, out: usize, inputs: &[&dyn Elements], weig
     match spec.op {
         Op::Relu => relu::eval(out, inputs),
         Op::Add { .. } => add::eval(spec, out, inputs),
+        Op::Residual { .. } => residual::eval(spec, out, inputs),
         Op::Lut => lut::eval(out, inputs, weights),
         Op::Reshape => reshape::eval(out, inputs),
         Op::Embedding => embedding::eval(spec, out, inputs, weights),
