@@ -38,6 +38,11 @@ pub fn random_requant(rng: &mut Rng, n: usize, k: usize) -> Tensor {
     Tensor::from_i32([n as u32, 3], v).expect("3·n values")
 }
 
+/// The input step of `shape` and `dtype` (int8 when `None`).
+fn input(shape: Vec<u32>, dtype: Option<DType>) -> StepDef {
+    StepDef { name: "input".into(), op: Op::Input, inputs: vec![], weights: vec![], shape: Some(shape), dtype }
+}
+
 fn def(name: String, op: Op, inputs: Vec<u32>, weights: Vec<(String, Tensor)>, shape: Option<Vec<u32>>) -> StepDef {
     StepDef { name, op, inputs, weights, shape, dtype: None }
 }
@@ -370,14 +375,6 @@ pub fn random_softmax_model(rng: &mut Rng) -> Model {
     let table = random_exp_table(rng);
     let long = rng.chance(25);
     let mut defs = vec![];
-    let input = |shape: Vec<u32>, dtype: Option<DType>| StepDef {
-        name: "input".into(),
-        op: Op::Input,
-        inputs: vec![],
-        weights: vec![],
-        shape: Some(shape),
-        dtype,
-    };
     let softmax = |inputs: Vec<u32>, masked: bool, pad: i64, table: Tensor| {
         def("softmax".into(), Op::Softmax { masked, pad: if masked { pad } else { 0 } }, inputs, vec![("softmax.table".into(), table)], None)
     };
@@ -417,14 +414,6 @@ pub fn random_softmax_model(rng: &mut Rng) -> Model {
 pub fn softmax_edge_cases() -> Vec<(Model, Tensor)> {
     let exp = Tensor::from_i32([256], (0..256).map(|d| ((1u64 << 30) as f64 * (-(d as f64) / 16.0).exp()).round() as i32).collect()).unwrap();
     let table = |name: &str| vec![(format!("{name}.table"), exp.clone())];
-    let input = |shape: Vec<u32>, dtype: Option<DType>| StepDef {
-        name: "input".into(),
-        op: Op::Input,
-        inputs: vec![],
-        weights: vec![],
-        shape: Some(shape),
-        dtype,
-    };
     let embed = Tensor::from_i8([8, 4], (0..32).map(|i| ((i * 41) % 255 - 127) as i8).collect()).unwrap();
     let attention = Model::new(
         "softmax-edge-mask",
@@ -517,14 +506,6 @@ pub fn random_layernorm_model(rng: &mut Rng) -> Model {
     let norm = |inputs: Vec<u32>, pre: i64, affine: Tensor| {
         def("norm".into(), Op::LayerNorm { pre, eps, shift }, inputs, vec![("norm.affine".into(), affine)], None)
     };
-    let input = |shape: Vec<u32>, dtype: Option<DType>| StepDef {
-        name: "input".into(),
-        op: Op::Input,
-        inputs: vec![],
-        weights: vec![],
-        shape: Some(shape),
-        dtype,
-    };
     let mut defs = vec![];
     match rng.range(0, 3) {
         0 => {
@@ -578,14 +559,6 @@ pub fn random_layernorm_model(rng: &mut Rng) -> Model {
 /// and int32 rows at the row bound (`N·zmax = 2^28`) of extremes and of values
 /// drawn over the whole int32 range.
 pub fn layernorm_edge_cases() -> Vec<(Model, Tensor)> {
-    let input = |shape: Vec<u32>, dtype: Option<DType>| StepDef {
-        name: "input".into(),
-        op: Op::Input,
-        inputs: vec![],
-        weights: vec![],
-        shape: Some(shape),
-        dtype,
-    };
     let affine = |n: u32| Tensor::from_i32([n, 2], (0..n as i32).flat_map(|d| [(d - 3) * 1000 + 17, d * 513 - 2000]).collect()).unwrap();
     let norm = |name: &str, shape: Vec<u32>, op: Op| {
         let n = *shape.last().unwrap();
@@ -628,14 +601,6 @@ pub fn layernorm_edge_cases() -> Vec<(Model, Tensor)> {
 /// themselves and to int8 extremes, with the largest multipliers and the shifts 0
 /// (the exact sum, saturating) and 62.
 pub fn residual_edge_cases() -> Vec<(Model, Tensor)> {
-    let input = |shape: Vec<u32>, dtype: Option<DType>| StepDef {
-        name: "input".into(),
-        op: Op::Input,
-        inputs: vec![],
-        weights: vec![],
-        shape: Some(shape),
-        dtype,
-    };
     let max = crate::ops::residual::MAX_MULT;
     let model = |name: &str, shift: i64| {
         Model::new(

@@ -44,18 +44,10 @@ pub(super) fn params(op: &Op) -> Vec<i64> {
 /// `pre ∈ [0, 31]`, `eps ∈ [0, 2^56]`, `s ∈ [0, 32]`.
 pub(super) fn from_params(p: &Params<'_>) -> Result<Op, SpecError> {
     p.want(3)?;
-    let range = |i: usize, hi: i64, what: &str| {
-        let v = p.raw(i);
-        if (0..=hi).contains(&v) {
-            Ok(v)
-        } else {
-            Err(SpecError::Range { what: format!("param {i} ({what})"), value: v })
-        }
-    };
     Ok(Op::LayerNorm {
-        pre: range(0, MAX_PRE, "the input shift, 0 to 31")?,
-        eps: range(1, MAX_EPS, "eps, 0 to 2^56")?,
-        shift: range(2, MAX_SHIFT, "the output shift, 0 to 32")?,
+        pre: p.within(0, MAX_PRE, "the input shift, 0 to 31")?,
+        eps: p.within(1, MAX_EPS, "eps, 0 to 2^56")?,
+        shift: p.within(2, MAX_SHIFT, "the output shift, 0 to 32")?,
     })
 }
 

@@ -368,6 +368,16 @@ impl Params<'_> {
         }
     }
 
+    /// Parameter `i`, in `[0, hi]` (`what` names it in the error).
+    pub(crate) fn within(&self, i: usize, hi: i64, what: &str) -> Result<i64, SpecError> {
+        let v = self.params[i];
+        if (0..=hi).contains(&v) {
+            Ok(v)
+        } else {
+            Err(SpecError::Range { what: format!("param {i} ({what})"), value: v })
+        }
+    }
+
     /// Parameter `i`, a dimension of at least `min` within u32.
     pub(crate) fn dim(&self, i: usize, min: i64) -> Result<u32, SpecError> {
         let v = self.params[i];

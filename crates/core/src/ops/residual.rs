@@ -23,18 +23,10 @@ pub(super) fn params(op: &Op) -> Vec<i64> {
 /// `mA`, `mB` in `[0, 2^30]`, `s` in `[0, 62]`.
 pub(super) fn from_params(p: &Params<'_>) -> Result<Op, SpecError> {
     p.want(3)?;
-    let range = |i: usize, hi: i64, what: &str| {
-        let v = p.raw(i);
-        if (0..=hi).contains(&v) {
-            Ok(v)
-        } else {
-            Err(SpecError::Range { what: format!("param {i} ({what})"), value: v })
-        }
-    };
     Ok(Op::Residual {
-        mult_a: range(0, MAX_MULT, "the first multiplier, 0 to 2^30")?,
-        mult_b: range(1, MAX_MULT, "the second multiplier, 0 to 2^30")?,
-        shift: range(2, MAX_SHIFT, "the shift, 0 to 62")?,
+        mult_a: p.within(0, MAX_MULT, "the first multiplier, 0 to 2^30")?,
+        mult_b: p.within(1, MAX_MULT, "the second multiplier, 0 to 2^30")?,
+        shift: p.within(2, MAX_SHIFT, "the shift, 0 to 62")?,
     })
 }
 
